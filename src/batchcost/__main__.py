@@ -1,0 +1,5 @@
+"""``python -m batchcost``."""
+
+from batchcost.cli import main
+
+raise SystemExit(main())

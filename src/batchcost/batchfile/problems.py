@@ -1,0 +1,84 @@
+"""Kinds of problems the scan reports, and the Problem record.
+
+Every problem names the file, the line (0 for the file as a whole), what is wrong and how to fix
+it. Errors make the API reject the line or the file; warnings are accepted by the API or not
+certain to fail (they fail validation only with ``strict``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Severity(str, Enum):
+    ERROR = "error"
+    WARNING = "warning"
+
+
+# code -> (severity, short title used to group problems in summaries)
+KINDS: dict[str, tuple[Severity, str]] = {
+    "not-utf8": (Severity.ERROR, "not UTF-8"),
+    "bom": (Severity.ERROR, "byte-order mark"),
+    "blank-line": (Severity.ERROR, "blank line"),
+    "not-json": (Severity.ERROR, "not JSON"),
+    "truncated": (Severity.ERROR, "truncated last line"),
+    "line-too-long": (Severity.ERROR, "line too long to check"),
+    "not-object": (Severity.ERROR, "line is not a JSON object"),
+    "openai-format": (Severity.ERROR, "OpenAI batch format"),
+    "key-missing": (Severity.ERROR, "missing key"),
+    "key-not-string": (Severity.ERROR, "key is not a string"),
+    "key-empty": (Severity.ERROR, "empty key"),
+    "key-duplicate": (Severity.ERROR, "duplicate key"),
+    "request-missing": (Severity.ERROR, "missing request"),
+    "request-not-object": (Severity.ERROR, "request is not an object"),
+    "contents-missing": (Severity.ERROR, "contents missing or empty"),
+    "content-invalid": (Severity.ERROR, "invalid content"),
+    "parts-missing": (Severity.ERROR, "content without parts"),
+    "part-no-data": (Severity.ERROR, "part without data"),
+    "part-multiple-data": (Severity.ERROR, "part with two data fields"),
+    "part-invalid": (Severity.ERROR, "invalid part"),
+    "role-unknown": (Severity.ERROR, "unknown role"),
+    "inline-bad-base64": (Severity.ERROR, "inlineData is not valid base64"),
+    "inline-no-mime": (Severity.ERROR, "inlineData without mimeType"),
+    "filedata-no-uri": (Severity.ERROR, "fileData without fileUri"),
+    "misplaced-field": (Severity.ERROR, "field in the wrong place"),
+    "duplicate-field": (Severity.ERROR, "field given in both spellings"),
+    "bad-value": (Severity.ERROR, "invalid field value"),
+    "mixed-models": (Severity.ERROR, "lines name different models"),
+    "file-too-large": (Severity.ERROR, "file over the input limit"),
+    "too-many-requests": (Severity.ERROR, "more requests than one job accepts"),
+    "gzip-corrupt": (Severity.ERROR, "gzip data corrupt"),
+    "no-requests": (Severity.ERROR, "no requests"),
+    "unknown-field": (Severity.WARNING, "unknown field"),
+    "thinking-both": (Severity.WARNING, "thinkingBudget and thinkingLevel together"),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem found in an input file.
+
+    Attributes:
+        path: the file, as given by the caller.
+        line: 1-based line number; 0 when the problem is about the whole file.
+        code: a stable id from :data:`KINDS` (e.g. ``"key-duplicate"``).
+        message: what is wrong and how to fix it, one line.
+    """
+
+    path: str
+    line: int
+    code: str
+    message: str
+
+    @property
+    def severity(self) -> Severity:
+        return KINDS[self.code][0]
+
+    @property
+    def title(self) -> str:
+        return KINDS[self.code][1]
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.severity.value}: {self.message}"

@@ -1,0 +1,661 @@
+"""Walk one ``GenerateContentRequest``: check it, and collect what later stages need.
+
+One walker serves both the full-file scan (check every field, count characters, note media) and
+the token counter (the texts of a sampled request). Because both use the same code, the characters
+the scan measures are exactly the characters of the texts that get tokenized, which is what makes
+the ratio estimator in :mod:`batchcost.tokens` sound.
+
+Which strings count as text follows google-genai's ``LocalTokenizer`` (``local_tokenizer.py``):
+text parts; function call and response names, plus the keys and string values of their arguments
+and responses; function declarations' name, description and schema strings (format, description,
+enum, required, property names, examples); the response schema. We also count ``executableCode``
+and ``codeExecutionResult`` text, which the server certainly reads but ``LocalTokenizer`` skips.
+"""
+
+from __future__ import annotations
+
+import binascii
+import difflib
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from . import schema
+from .media import media_kind, probe
+
+# Places where text sits; the token counter reports tokens by place.
+PLACES = ("system", "contents", "tools")
+
+THINKING_LEVEL_CODES = {name: i for i, name in enumerate(schema.THINKING_LEVELS)}
+MEDIA_RESOLUTION_CODES = {name: i for i, name in enumerate(schema.MEDIA_RESOLUTIONS)}
+
+# Bits of RequestInfo.flags.
+FLAG_SYSTEM = 1
+FLAG_TOOLS = 2  # function declarations
+FLAG_GOOGLE_SEARCH = 4
+FLAG_CODE_EXECUTION = 8
+FLAG_URL_CONTEXT = 16
+FLAG_CACHED_CONTENT = 32
+FLAG_RESPONSE_SCHEMA = 64
+FLAG_INCLUDE_THOUGHTS = 128
+FLAG_FILE_DATA = 256
+FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
+
+UNSET = -(2**31)  # "not given" for integer settings
+
+Report = Callable[[str, str], None]
+
+
+def _hash8(chunks: list[bytes]) -> int:
+    # SHA-1 is the fastest strong hash here (SHA-NI, ~2 GB/s); 64 bits is plenty to group prefixes.
+    h = hashlib.sha1()
+    for c in chunks:
+        h.update(len(c).to_bytes(8, "little"))
+        h.update(c)
+    return int.from_bytes(h.digest()[:8], "little") or 1
+
+
+def decode_base64(data: str) -> bytes | None:
+    """Decode base64 the way proto3 JSON does: standard or URL-safe alphabet, padding optional."""
+    try:
+        return binascii.a2b_base64(data, strict_mode=True)
+    except (binascii.Error, ValueError):
+        pass
+    fixed = data.replace("-", "+").replace("_", "/")
+    fixed += "=" * (-len(fixed) % 4)
+    try:
+        return binascii.a2b_base64(fixed, strict_mode=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
+def as_int(value: Any) -> int | None:
+    """An integer field's value, accepting proto3 JSON's quoted form ("512")."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str):
+        try:
+            return int(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _enum_name(value: Any, prefix: str) -> str | None:
+    if not isinstance(value, str):
+        return None
+    v = value.upper()
+    return v[len(prefix) :] if v.startswith(prefix) else v
+
+
+class MediaPart:
+    """One media part of a request (inline bytes or a file reference)."""
+
+    __slots__ = (
+        "clip_s",
+        "duration_s",
+        "fps",
+        "height",
+        "kind",
+        "mime",
+        "nbytes",
+        "pages",
+        "place",
+        "resolution",
+        "source",
+        "width",
+    )
+
+    def __init__(self, kind: str, mime: str, source: str, place: str) -> None:
+        self.kind = kind
+        self.mime = mime
+        self.source = source  # "inline" or "file"
+        self.place = place
+        self.nbytes = -1
+        self.width = -1
+        self.height = -1
+        self.pages = -1
+        self.duration_s = -1.0
+        self.resolution = -1  # per-part mediaResolution level code, -1 = not given
+        self.fps = -1.0
+        self.clip_s = -1.0  # videoMetadata end - start, when both are given
+
+
+class RequestInfo:
+    """What one walk of a request found. Plain attributes; the scanner copies them into columns."""
+
+    __slots__ = (
+        "cached_content",
+        "candidate_count",
+        "first_hash",
+        "flags",
+        "max_output_tokens",
+        "media",
+        "media_resolution",
+        "model",
+        "prefix_chars",
+        "prefix_hash",
+        "system_hash",
+        "texts",
+        "thinking_budget",
+        "thinking_level",
+    )
+
+    def __init__(self) -> None:
+        self.texts: dict[str, list[str]] = {"system": [], "contents": [], "tools": []}
+        self.media: list[MediaPart] = []
+        self.flags = 0
+        self.max_output_tokens = UNSET
+        self.thinking_budget = UNSET
+        self.thinking_level = -1
+        self.candidate_count = 1
+        self.media_resolution = -1
+        self.model = ""
+        self.cached_content = ""
+        self.system_hash = 0
+        self.first_hash = 0
+        self.prefix_hash = 0
+        self.prefix_chars = 0
+
+    def chars(self, place: str) -> int:
+        return sum(map(len, self.texts[place]))
+
+
+def _nearest(name: str, known: dict[str, str]) -> str:
+    match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f"; did you mean {match[0]!r}?" if match else ""
+
+
+def _part_chunk(part: dict[str, Any]) -> bytes:
+    """Bytes identifying a part's content, for prefix hashes."""
+    text = part.get("text")
+    if isinstance(text, str):
+        return b"t" + text.encode("utf-8", "surrogatepass")
+    import msgspec
+
+    return b"o" + msgspec.json.encode(part, order="sorted")
+
+
+class Walker:
+    """Checks a request and fills a :class:`RequestInfo`.
+
+    ``report(code, message)`` receives problems; pass a no-op to only collect texts.
+    """
+
+    def __init__(self, report: Report, *, probe_media: bool = True) -> None:
+        self.report = report
+        self.probe_media = probe_media
+
+    # -- request ------------------------------------------------------------------------------
+    def walk(self, req: dict[str, Any]) -> RequestInfo:
+        info = RequestInfo()
+        report = self.report
+        seen: dict[str, str] = {}
+        fields: dict[str, Any] = {}
+        for name, value in req.items():
+            canon = schema.REQUEST_FIELDS.get(name)
+            if canon is None:
+                self._unknown_top_level(name)
+                continue
+            if canon in seen:
+                report(
+                    "duplicate-field",
+                    f"request has both {seen[canon]!r} and {name!r}; keep one spelling",
+                )
+            seen[canon] = name
+            fields[canon] = value
+
+        contents = fields.get("contents")
+        if contents is None:
+            report("contents-missing", 'request has no "contents"; add "contents": [{"parts": [{"text": ...}]}]')
+        elif not isinstance(contents, list) or not contents:
+            what = "empty" if isinstance(contents, list) else f"a {type(contents).__name__}, not a list"
+            report("contents-missing", f'"contents" is {what}; give a list with at least one content')
+        else:
+            self._contents(contents, info)
+
+        if "systemInstruction" in fields:
+            self._system(fields["systemInstruction"], info)
+        if "tools" in fields:
+            self._tools(fields["tools"], info)
+        if "generationConfig" in fields:
+            self._generation_config(fields["generationConfig"], info)
+        if "cachedContent" in fields:
+            cc = fields["cachedContent"]
+            if not isinstance(cc, str) or not cc.startswith("cachedContents/"):
+                report(
+                    "bad-value",
+                    f'"cachedContent" must be a cache name like "cachedContents/abc123", got {cc!r:.60}',
+                )
+            else:
+                info.cached_content = cc
+                info.flags |= FLAG_CACHED_CONTENT
+        if "model" in fields:
+            model = fields["model"]
+            if isinstance(model, str) and model.strip():
+                info.model = model.strip().removeprefix("models/")
+            else:
+                report("bad-value", f'"model" must be a model name like "gemini-2.5-flash", got {model!r:.60}')
+        return info
+
+    def _unknown_top_level(self, name: str) -> None:
+        gen = schema.GENERATION_CONFIG_FIELDS.get(name)
+        if gen is not None:
+            self.report(
+                "misplaced-field",
+                f'"{name}" is a generationConfig field; move it under "generationConfig" '
+                f"(the API rejects it at request level)",
+            )
+        elif name in ("config", "system", "messages"):
+            hint = {
+                "config": 'the SDK\'s "config" is not part of the REST request; use "generationConfig", '
+                '"systemInstruction" and "tools" at request level',
+                "system": 'use "systemInstruction": {"parts": [{"text": ...}]}',
+                "messages": 'Gemini uses "contents": [{"role": "user", "parts": [{"text": ...}]}]',
+            }[name]
+            self.report("unknown-field", f'unknown request field "{name}": {hint}')
+        else:
+            self.report(
+                "unknown-field",
+                f'unknown request field "{name}"{_nearest(name, schema.REQUEST_FIELDS)} '
+                "(the API may reject it: remove or rename it)",
+            )
+
+    # -- contents -----------------------------------------------------------------------------
+    def _contents(self, contents: list[Any], info: RequestInfo) -> None:
+        report = self.report
+        all_parts: list[dict[str, Any]] = []
+        for i, content in enumerate(contents):
+            if not isinstance(content, dict):
+                report("content-invalid", f"contents[{i}] is a {type(content).__name__}, not an object")
+                continue
+            role = None
+            parts = None
+            for name, value in content.items():
+                canon = schema.CONTENT_FIELDS.get(name)
+                if canon == "role":
+                    role = value
+                elif canon == "parts":
+                    parts = value
+                else:
+                    report(
+                        "unknown-field",
+                        f'unknown field "{name}" in contents[{i}]{_nearest(name, schema.CONTENT_FIELDS)}',
+                    )
+            if role is not None and role not in schema.ROLES:
+                fix = {
+                    "system": 'put system text in "systemInstruction" instead',
+                    "assistant": 'use "model"',
+                    "function": 'function responses go in a "user" content',
+                    "tool": 'function responses go in a "user" content',
+                }.get(str(role), 'use "user" or "model"')
+                report("role-unknown", f"contents[{i}] has role {role!r:.40}; {fix}")
+            if not isinstance(parts, list) or not parts:
+                what = "no" if parts is None else ("empty" if isinstance(parts, list) else "non-list")
+                report("parts-missing", f'contents[{i}] has {what} "parts"; give at least one part like {{"text": ...}}')
+                continue
+            for j, part in enumerate(parts):
+                if self._part(part, f"contents[{i}].parts[{j}]", "contents", info):
+                    all_parts.append(part)
+        if len(all_parts) > 1:
+            first = _part_chunk(all_parts[0])
+            info.first_hash = _hash8([first])
+            chunks = [first] + [_part_chunk(p) for p in all_parts[1:-1]]
+            info.prefix_hash = _hash8(chunks)
+            info.prefix_chars = sum(len(p["text"]) for p in all_parts[:-1] if isinstance(p.get("text"), str))
+
+    def _part(self, part: Any, where: str, place: str, info: RequestInfo) -> bool:
+        report = self.report
+        if not isinstance(part, dict):
+            report("part-invalid", f"{where} is a {type(part).__name__}, not an object")
+            return False
+        data: list[tuple[str, Any]] = []
+        meta: dict[str, Any] = {}
+        for name, value in part.items():
+            canon = schema.PART_DATA_FIELDS.get(name)
+            if canon is not None:
+                data.append((canon, value))
+            elif (m := schema.PART_META_FIELDS.get(name)) is not None:
+                meta[m] = value
+            else:
+                report(
+                    "unknown-field",
+                    f'unknown field "{name}" in {where}{_nearest(name, schema.PART_DATA_FIELDS)}',
+                )
+        if not data:
+            report(
+                "part-no-data",
+                f"{where} has no data field; give exactly one of text, inlineData, fileData, "
+                "functionCall, functionResponse",
+            )
+            return False
+        if len(data) > 1:
+            names = " and ".join(n for n, _ in data)
+            report("part-multiple-data", f"{where} has {names}; a part holds exactly one, so split it into parts")
+            return False
+        kind, value = data[0]
+        texts = info.texts[place]
+        if kind == "text":
+            if isinstance(value, str):
+                texts.append(value)
+            else:
+                report("part-invalid", f'{where}.text must be a string, got {type(value).__name__}')
+                return False
+        elif kind == "inlineData":
+            self._inline(value, where, place, meta, info)
+        elif kind == "fileData":
+            self._file_data(value, where, place, meta, info)
+        elif kind in ("functionCall", "functionResponse"):
+            if not isinstance(value, dict):
+                report("part-invalid", f"{where}.{kind} must be an object")
+                return False
+            name = value.get("name")
+            if isinstance(name, str) and name:
+                texts.append(name)
+            payload = value.get("args" if kind == "functionCall" else "response")
+            if isinstance(payload, dict):
+                _dict_texts(payload, texts)
+        elif kind == "executableCode":
+            if isinstance(value, dict) and isinstance(value.get("code"), str):
+                texts.append(value["code"])
+        elif kind == "codeExecutionResult":
+            if isinstance(value, dict) and isinstance(value.get("output"), str):
+                texts.append(value["output"])
+        return True
+
+    def _media_meta(self, media: MediaPart, meta: dict[str, Any], where: str, info: RequestInfo) -> None:
+        res = meta.get("mediaResolution")
+        if res is not None:
+            level = res.get("level") if isinstance(res, dict) else res
+            code = MEDIA_RESOLUTION_CODES.get(_enum_name(level, "MEDIA_RESOLUTION_") or "")
+            if code is None and level not in (None, "MEDIA_RESOLUTION_UNSPECIFIED"):
+                self.report(
+                    "bad-value",
+                    f"{where}.mediaResolution {level!r:.40} is not one of "
+                    + ", ".join("MEDIA_RESOLUTION_" + r for r in schema.MEDIA_RESOLUTIONS),
+                )
+            media.resolution = -1 if code is None else code
+        vm = meta.get("videoMetadata")
+        if isinstance(vm, dict):
+            fps = vm.get("fps")
+            if isinstance(fps, int | float) and not isinstance(fps, bool) and fps > 0:
+                media.fps = float(fps)
+            start = _duration_s(vm.get("startOffset", vm.get("start_offset")))
+            end = _duration_s(vm.get("endOffset", vm.get("end_offset")))
+            if end is not None:
+                media.clip_s = end - (start or 0.0)
+        info.media.append(media)
+
+    def _inline(self, blob: Any, where: str, place: str, meta: dict[str, Any], info: RequestInfo) -> None:
+        report = self.report
+        if not isinstance(blob, dict):
+            report("part-invalid", f"{where}.inlineData must be an object with mimeType and data")
+            return
+        mime = blob.get("mimeType", blob.get("mime_type"))
+        data = blob.get("data")
+        if not isinstance(mime, str) or not mime:
+            report(
+                "inline-no-mime",
+                f'{where}.inlineData has no "mimeType"; add the media type, e.g. "image/png"',
+            )
+            mime = ""
+        if not isinstance(data, str) or not data:
+            report("inline-bad-base64", f'{where}.inlineData has no "data"; give the bytes as base64')
+            return
+        raw = decode_base64(data)
+        if raw is None:
+            report(
+                "inline-bad-base64",
+                f"{where}.inlineData.data is not valid base64 ({len(data):,} characters); "
+                "encode the file bytes with standard base64",
+            )
+            return
+        media = MediaPart(media_kind(mime) if mime else "other", mime, "inline", place)
+        media.nbytes = len(raw)
+        if self.probe_media:
+            facts = probe(mime, raw)
+            media.width = facts.width if facts.width is not None else -1
+            media.height = facts.height if facts.height is not None else -1
+            media.pages = facts.pages if facts.pages is not None else -1
+            media.duration_s = facts.duration_s if facts.duration_s is not None else -1.0
+        self._media_meta(media, meta, where, info)
+
+    def _file_data(self, fd: Any, where: str, place: str, meta: dict[str, Any], info: RequestInfo) -> None:
+        if not isinstance(fd, dict):
+            self.report("part-invalid", f"{where}.fileData must be an object with fileUri and mimeType")
+            return
+        uri = fd.get("fileUri", fd.get("file_uri"))
+        if not isinstance(uri, str) or not uri:
+            self.report(
+                "filedata-no-uri",
+                f'{where}.fileData has no "fileUri"; give the uploaded file\'s URI (files/... or gs://...)',
+            )
+            return
+        mime = fd.get("mimeType", fd.get("mime_type"))
+        if not isinstance(mime, str) or not mime:
+            import mimetypes
+
+            mime = mimetypes.guess_type(uri)[0] or ""
+        media = MediaPart(media_kind(mime) if mime else "other", mime, "file", place)
+        info.flags |= FLAG_FILE_DATA
+        self._media_meta(media, meta, where, info)
+
+    # -- system instruction -------------------------------------------------------------------
+    def _system(self, si: Any, info: RequestInfo) -> None:
+        report = self.report
+        if isinstance(si, str):
+            report(
+                "bad-value",
+                '"systemInstruction" is a string; the REST form is {"parts": [{"text": "..."}]}',
+            )
+            return
+        if not isinstance(si, dict):
+            report("bad-value", f'"systemInstruction" must be a content object, got {type(si).__name__}')
+            return
+        parts = si.get("parts")
+        if not isinstance(parts, list) or not parts:
+            report("parts-missing", '"systemInstruction" has no "parts"; give {"parts": [{"text": "..."}]}')
+            return
+        good = [p for j, p in enumerate(parts) if self._part(p, f"systemInstruction.parts[{j}]", "system", info)]
+        if good:
+            info.flags |= FLAG_SYSTEM
+            info.system_hash = _hash8([_part_chunk(p) for p in good])
+
+    # -- tools ----------------------------------------------------------------------------------
+    def _tools(self, tools: Any, info: RequestInfo) -> None:
+        report = self.report
+        if not isinstance(tools, list):
+            report("bad-value", f'"tools" must be a list of tool objects, got {type(tools).__name__}')
+            return
+        texts = info.texts["tools"]
+        for i, tool in enumerate(tools):
+            if not isinstance(tool, dict):
+                report("bad-value", f"tools[{i}] must be an object")
+                continue
+            for name, value in tool.items():
+                canon = schema.TOOL_FIELDS.get(name)
+                if canon is None:
+                    report("unknown-field", f'unknown tool "{name}" in tools[{i}]{_nearest(name, schema.TOOL_FIELDS)}')
+                elif canon == "functionDeclarations":
+                    if isinstance(value, list):
+                        info.flags |= FLAG_TOOLS
+                        for fd in value:
+                            if isinstance(fd, dict):
+                                _declaration_texts(fd, texts)
+                    else:
+                        report("bad-value", f"tools[{i}].{name} must be a list of function declarations")
+                elif canon in ("googleSearch", "googleSearchRetrieval"):
+                    info.flags |= FLAG_GOOGLE_SEARCH
+                elif canon == "codeExecution":
+                    info.flags |= FLAG_CODE_EXECUTION
+                elif canon == "urlContext":
+                    info.flags |= FLAG_URL_CONTEXT
+                else:
+                    info.flags |= FLAG_OTHER_TOOL
+
+    # -- generation config ----------------------------------------------------------------------
+    def _generation_config(self, gc: Any, info: RequestInfo) -> None:
+        report = self.report
+        if not isinstance(gc, dict):
+            report("bad-value", f'"generationConfig" must be an object, got {type(gc).__name__}')
+            return
+        for name, value in gc.items():
+            canon = schema.GENERATION_CONFIG_FIELDS.get(name)
+            if canon is None:
+                if schema.REQUEST_FIELDS.get(name) == "cachedContent":
+                    report(
+                        "misplaced-field",
+                        f'"{name}" is inside "generationConfig"; move it to the request level '
+                        '(the API rejects it there: "Unknown name cached_content")',
+                    )
+                elif schema.REQUEST_FIELDS.get(name) is not None:
+                    report("misplaced-field", f'"{name}" is a request field; move it out of "generationConfig"')
+                else:
+                    report(
+                        "unknown-field",
+                        f'unknown generationConfig field "{name}"'
+                        f"{_nearest(name, schema.GENERATION_CONFIG_FIELDS)}",
+                    )
+            elif canon == "maxOutputTokens":
+                n = as_int(value)
+                if n is None or n < 1:
+                    report("bad-value", f"maxOutputTokens must be a positive integer, got {value!r:.40}")
+                else:
+                    info.max_output_tokens = n
+            elif canon == "candidateCount":
+                n = as_int(value)
+                if n is None or n < 1:
+                    report("bad-value", f"candidateCount must be a positive integer, got {value!r:.40}")
+                else:
+                    info.candidate_count = n
+            elif canon == "thinkingConfig":
+                self._thinking(value, info)
+            elif canon in ("responseSchema", "responseJsonSchema"):
+                info.flags |= FLAG_RESPONSE_SCHEMA
+                if isinstance(value, dict):
+                    if canon == "responseSchema":
+                        _schema_texts(value, info.texts["tools"])
+                    else:
+                        _dict_texts(value, info.texts["tools"])
+            elif canon == "mediaResolution":
+                code = MEDIA_RESOLUTION_CODES.get(_enum_name(value, "MEDIA_RESOLUTION_") or "")
+                if code is None and value != "MEDIA_RESOLUTION_UNSPECIFIED":
+                    report("bad-value", f"generationConfig.mediaResolution {value!r:.40} is not a known level")
+                else:
+                    info.media_resolution = -1 if code is None else code
+
+    def _thinking(self, tc: Any, info: RequestInfo) -> None:
+        report = self.report
+        if not isinstance(tc, dict):
+            report("bad-value", f'"thinkingConfig" must be an object, got {type(tc).__name__}')
+            return
+        given = set()
+        for name, value in tc.items():
+            canon = schema.THINKING_CONFIG_FIELDS.get(name)
+            if canon == "thinkingBudget":
+                n = as_int(value)
+                if n is None or n < -1:
+                    report("bad-value", f"thinkingBudget must be an integer (-1 automatic, 0 off), got {value!r:.40}")
+                else:
+                    info.thinking_budget = n
+                    given.add(canon)
+            elif canon == "thinkingLevel":
+                level = _enum_name(value, "THINKING_LEVEL_")
+                code = THINKING_LEVEL_CODES.get(level or "")
+                if code is None and level != "UNSPECIFIED":
+                    report(
+                        "bad-value",
+                        f"thinkingLevel {value!r:.40} is not one of {', '.join(schema.THINKING_LEVELS)}",
+                    )
+                elif code is not None:
+                    info.thinking_level = code
+                    given.add(canon)
+            elif canon == "includeThoughts":
+                if value is True:
+                    info.flags |= FLAG_INCLUDE_THOUGHTS
+            else:
+                report(
+                    "unknown-field",
+                    f'unknown thinkingConfig field "{name}"{_nearest(name, schema.THINKING_CONFIG_FIELDS)}',
+                )
+        if len(given) == 2:
+            report(
+                "thinking-both",
+                "thinkingConfig has both thinkingBudget and thinkingLevel; Gemini 3 and later models "
+                "reject that (400): keep one",
+            )
+
+
+def _duration_s(value: Any) -> float | None:
+    """proto3 JSON Duration ("1.5s") or a bare number of seconds."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str) and value.endswith("s"):
+        try:
+            return float(value[:-1])
+        except ValueError:
+            return None
+    return None
+
+
+def _dict_texts(d: dict[str, Any], out: list[str]) -> None:
+    # LocalTokenizer._dict_traverse: every key, and every string value, recursively.
+    out.extend(k for k in d if isinstance(k, str))
+    for v in d.values():
+        _any_texts(v, out)
+
+
+def _any_texts(v: Any, out: list[str]) -> None:
+    if isinstance(v, str):
+        out.append(v)
+    elif isinstance(v, dict):
+        _dict_texts(v, out)
+    elif isinstance(v, list):
+        for item in v:
+            _any_texts(item, out)
+
+
+def _declaration_texts(fd: dict[str, Any], out: list[str]) -> None:
+    for key in ("name", "description"):
+        if isinstance(fd.get(key), str) and fd[key]:
+            out.append(fd[key])
+    for key in ("parameters", "response"):
+        if isinstance(fd.get(key), dict):
+            _schema_texts(fd[key], out)
+    for key in ("parametersJsonSchema", "parameters_json_schema", "responseJsonSchema", "response_json_schema"):
+        if isinstance(fd.get(key), dict):
+            _dict_texts(fd[key], out)
+
+
+def _schema_texts(s: dict[str, Any], out: list[str]) -> None:
+    # LocalTokenizer.add_schema: format, description, enum, required, property names, examples.
+    for key in ("format", "description"):
+        if isinstance(s.get(key), str) and s[key]:
+            out.append(s[key])
+    for key in ("enum", "required"):
+        if isinstance(s.get(key), list):
+            out.extend(x for x in s[key] if isinstance(x, str))
+    items = s.get("items")
+    if isinstance(items, dict):
+        _schema_texts(items, out)
+    props = s.get("properties")
+    if isinstance(props, dict):
+        for name, sub in props.items():
+            out.append(name)
+            if isinstance(sub, dict):
+                _schema_texts(sub, out)
+    if "example" in s and s["example"] is not None:
+        _any_texts(s["example"], out)
+
+
+def request_texts(req: dict[str, Any]) -> dict[str, list[str]]:
+    """The countable texts of a request by place (``system``, ``contents``, ``tools``).
+
+    These are exactly the texts whose characters the scan counts, so tokens per character
+    measured on them apply to the scan's character totals.
+    """
+    return Walker(lambda code, msg: None, probe_media=False).walk(req).texts

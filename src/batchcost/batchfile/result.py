@@ -1,0 +1,212 @@
+"""The plain data a scan produces: per-request columns, media rows, problems and the sample."""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .problems import Problem, Severity
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+# Columns of ScanResult.rows: one row per line of every file, in file then line order.
+# name -> (array typecode used while scanning, numpy dtype, meaning)
+ROW_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "file": ("H", "u2", "index into ScanResult.files"),
+    "offset": ("Q", "u8", "byte offset of the line in the (decompressed) file"),
+    "nbytes": ("I", "u4", "bytes of the line, without its line end"),
+    "usable": ("B", "u1", "1 when the line parsed as a request whose figures can be counted"),
+    "system_chars": ("I", "u4", "characters of countable text in systemInstruction"),
+    "contents_chars": ("I", "u4", "characters of countable text in contents"),
+    "tools_chars": ("I", "u4", "characters of countable text in tools and response schemas"),
+    "text_bytes": ("I", "u4", "UTF-8 bytes of all countable text (bytes/char tells the script)"),
+    "media_parts": ("H", "u2", "number of media parts (rows in ScanResult.media)"),
+    "max_output_tokens": ("i", "i4", "generationConfig.maxOutputTokens, or UNSET"),
+    "thinking_budget": ("i", "i4", "thinkingConfig.thinkingBudget (-1 automatic, 0 off), or UNSET"),
+    "thinking_level": ("b", "i1", "index into schema.THINKING_LEVELS, -1 when not given"),
+    "candidate_count": ("H", "u2", "generationConfig.candidateCount (1 when not given)"),
+    "media_resolution": ("b", "i1", "request-level mediaResolution index, -1 when not given"),
+    "flags": ("H", "u2", "FLAG_* bits from batchfile.request"),
+    "system_hash": ("Q", "u8", "hash of the system instruction, 0 when none"),
+    "first_hash": ("Q", "u8", "hash of the first content part, 0 when the request has one part"),
+    "prefix_hash": ("Q", "u8", "hash of all content parts but the last, 0 when the request has one part"),
+    "prefix_chars": ("I", "u4", "text characters in those leading parts"),
+    "key_hash": ("Q", "u8", "hash of the line's key, 0 when none"),
+    "model": ("H", "u2", "index into ScanResult.models (0 = request.model not given)"),
+    "cached_content": ("H", "u2", "index into ScanResult.cached_contents (0 = none)"),
+}
+
+MEDIA_COLUMNS: dict[str, tuple[str, str, str]] = {
+    "row": ("Q", "u8", "row of the request the part belongs to"),
+    "kind": ("B", "u1", "index into media.MEDIA_KINDS"),
+    "mime": ("H", "u2", "index into ScanResult.mime_types"),
+    "inline": ("B", "u1", "1 inline bytes, 0 fileData reference"),
+    "place": ("B", "u1", "index into request.PLACES"),
+    "nbytes": ("q", "i8", "decoded bytes of inline data, -1 for fileData"),
+    "width": ("i", "i4", "image width in pixels, -1 unknown"),
+    "height": ("i", "i4", "image height in pixels, -1 unknown"),
+    "pages": ("i", "i4", "PDF pages, -1 unknown"),
+    "duration_s": ("f", "f4", "audio/video seconds, -1 unknown"),
+    "resolution": ("b", "i1", "per-part mediaResolution index, -1 when not given"),
+    "fps": ("f", "f4", "videoMetadata.fps, -1 when not given"),
+    "clip_s": ("f", "f4", "videoMetadata end - start seconds, -1 when not given"),
+}
+
+
+def _check_widths() -> None:
+    # array typecodes are platform-sized ("L" is 8 bytes on Linux); the numpy views rely on these.
+    from array import array
+
+    sizes = {"B": 1, "b": 1, "H": 2, "I": 4, "i": 4, "f": 4, "Q": 8, "q": 8}
+    for spec in (*ROW_COLUMNS.values(), *MEDIA_COLUMNS.values()):
+        assert array(spec[0]).itemsize == sizes[spec[0]] == int(spec[1][-1]), spec
+
+
+_check_widths()
+
+
+@dataclass(frozen=True, slots=True)
+class FileInfo:
+    """One scanned input file.
+
+    Attributes:
+        path: as given by the caller.
+        size: bytes on disk.
+        data_size: bytes of JSONL (the decompressed size for gzip files).
+        compressed: True for gzip input.
+        form: ``"developer"`` (``{"key", "request"}`` lines) or ``"vertex"`` (``{"request"}`` lines).
+        lines: lines in the file (a last line without a newline counts).
+        first_row: index of the file's first line in the row columns.
+    """
+
+    path: str
+    size: int
+    data_size: int
+    compressed: bool
+    form: str
+    lines: int
+    first_row: int
+
+
+@dataclass(slots=True)
+class ScanResult:
+    """Everything one pass over the input files found.
+
+    Row columns (``rows[name]``, numpy arrays, one entry per line; see :data:`ROW_COLUMNS`) and
+    media columns (``media[name]``, one entry per media part; see :data:`MEDIA_COLUMNS`) keep
+    memory proportional to the request count. ``sample`` holds row indices of a uniform random
+    sample of usable requests (without replacement, sorted), drawn in the same pass with ``seed``.
+    """
+
+    files: list[FileInfo]
+    rows: dict[str, npt.NDArray[Any]]
+    media: dict[str, npt.NDArray[Any]]
+    problems: list[Problem]
+    problem_counts: dict[str, int]
+    sample: npt.NDArray[np.int64]
+    seed: int
+    models: list[str] = field(default_factory=lambda: [""])
+    mime_types: list[str] = field(default_factory=lambda: [""])
+    cached_contents: list[str] = field(default_factory=lambda: [""])
+
+    # -- summary ---------------------------------------------------------------------------
+    @property
+    def lines(self) -> int:
+        return int(len(self.rows["offset"]))
+
+    @property
+    def requests(self) -> int:
+        """Lines that parsed as requests whose figures can be counted."""
+        return int(self.rows["usable"].sum())
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.data_size for f in self.files)
+
+    @property
+    def errors(self) -> int:
+        return sum(n for code, n in self.problem_counts.items() if _severity(code) is Severity.ERROR)
+
+    @property
+    def warnings(self) -> int:
+        return sum(n for code, n in self.problem_counts.items() if _severity(code) is Severity.WARNING)
+
+    def valid(self, *, strict: bool = False) -> bool:
+        """True when no errors were found (and, with ``strict``, no warnings either)."""
+        return self.errors == 0 and (not strict or self.warnings == 0)
+
+    @property
+    def model(self) -> str | None:
+        """The single model named by ``request.model`` lines, or None (none named, or several)."""
+        named = {self.models[i] for i in set(self.rows["model"].tolist()) if i}
+        return named.pop() if len(named) == 1 else None
+
+    def locate(self, row: int) -> tuple[FileInfo, int]:
+        """(file, 1-based line number) of a row."""
+        info = self.files[int(self.rows["file"][row])]
+        return info, row - info.first_row + 1
+
+    # -- going back to the data -----------------------------------------------------------------
+    def read_lines(self, rows: Iterable[int]) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(row, raw line bytes)`` for the given rows, in row order (line ends stripped)."""
+        wanted = sorted(set(int(r) for r in rows))
+        by_file: dict[int, list[int]] = {}
+        for r in wanted:
+            by_file.setdefault(int(self.rows["file"][r]), []).append(r)
+        for fi, file_rows in sorted(by_file.items()):
+            info = self.files[fi]
+            if info.compressed:
+                yield from _read_gzip_rows(info, file_rows, self.rows)
+            else:
+                with open(info.path, "rb") as fh:
+                    if info.size == 0:
+                        continue
+                    with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+                        for r in file_rows:
+                            off = int(self.rows["offset"][r])
+                            n = int(self.rows["nbytes"][r])
+                            yield r, _strip_cr(mm[off : off + n])
+
+    def read_requests(self, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, Any]]]:
+        """Yield ``(row, request object)`` for usable rows (the ``request`` of each line)."""
+        import msgspec
+
+        decoder = msgspec.json.Decoder()
+        for r, raw in self.read_lines(rows):
+            obj = decoder.decode(raw.removeprefix(b"\xef\xbb\xbf"))
+            yield r, obj["request"]
+
+
+def _strip_cr(b: bytes) -> bytes:
+    return b[:-1] if b.endswith(b"\r") else b
+
+
+def _read_gzip_rows(info: FileInfo, rows: list[int], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    targets = {int(cols["offset"][r]): r for r in rows}
+    pos = 0
+    remaining = len(targets)
+    with gzip.open(info.path, "rb") as fh:
+        for line in fh:
+            r = targets.get(pos)
+            if r is not None:
+                yield r, _strip_cr(line.rstrip(b"\n"))
+                remaining -= 1
+                if not remaining:
+                    return
+            pos += len(line)
+
+
+def _severity(code: str) -> Severity:
+    from .problems import KINDS
+
+    return KINDS[code][0]
+
+
+def file_size(path: str) -> int:
+    return os.stat(path).st_size

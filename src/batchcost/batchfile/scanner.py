@@ -1,0 +1,758 @@
+"""One streaming pass over batch input files: check every line, keep per-request figures.
+
+Plain files are read through ``mmap`` and, when large, split at newlines into one range per core,
+each scanned in its own process; gzip files are streamed in one process. Each range produces a
+:class:`_Partial` (array columns, at most ``keep`` problems per kind with exact counts, a bottom-k
+sample); partials are merged in file order, which fixes up line numbers and row indices. Checks
+that need the whole file (duplicate keys, mixed models, size limits) run on the merged columns.
+
+Sampling is bottom-k on a keyed hash of each line's position: every usable request gets a
+pseudo-random priority from ``(seed, file, byte offset)`` and the ``k`` smallest are kept. That is a
+uniform sample without replacement, and it is the same whichever way the file was split.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import heapq
+import mmap
+import os
+import re
+import signal
+import threading
+import zlib
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import InputError
+from .media import MEDIA_KINDS
+from .problems import KINDS, Problem
+from .request import PLACES, Walker, _hash8
+from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult
+
+# A single line this large is not parsed: it would need several times its size in memory, and no
+# plausible request is that big (per-request size limit: UNKNOWN, facts sheet section 9).
+MAX_LINE_BYTES = 256 * 1024 * 1024
+# Files at least this large are split across processes.
+PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+_PROGRESS_STEP = 8 * 1024 * 1024
+_MASK = (1 << 64) - 1
+_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FileLimits:
+    """Per-job input limits checked on each file.
+
+    Defaults: Developer API input file "maximum allowed file size ... is 2GB" (D-BATCH, read as
+    2,000,000,000 bytes, the stricter reading); no documented request-count limit. Vertex batch:
+    1 GB file and 200,000 requests per job (V-BATCH). Sources: gemini-batch-facts.md sections 1.1, 6.
+    """
+
+    developer_max_bytes: int = 2_000_000_000
+    vertex_max_bytes: int = 1_000_000_000
+    vertex_max_requests: int = 200_000
+
+
+def _splitmix(x: int) -> int:
+    z = (x + 0x9E3779B97F4A7C15) & _MASK
+    z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+    z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+    return z ^ (z >> 31)
+
+
+class _Partial:
+    """Results of scanning one range of one file (picklable)."""
+
+    def __init__(self, keep: int) -> None:
+        self.keep = keep
+        self.rows = {name: array(spec[0]) for name, spec in ROW_COLUMNS.items()}
+        self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
+        self.problems: list[tuple[int, str, str]] = []  # (local line, code, message)
+        self.counts: dict[str, int] = {}
+        self.sample: list[tuple[int, int]] = []  # heap of (-priority, local row)
+        self.models: list[str] = [""]
+        self.mimes: list[str] = [""]
+        self.caches: list[str] = [""]
+        self.lines = 0
+        self.last_line_no_newline = False
+
+
+class _RangeScanner:
+    """Checks lines one by one and fills a :class:`_Partial`."""
+
+    def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int) -> None:
+        import msgspec
+
+        self.decode = msgspec.json.Decoder().decode
+        self.decode_error = (msgspec.DecodeError, msgspec.ValidationError)
+        self.form = form
+        self.file_index = file_index
+        self.seed_mix = _splitmix(seed ^ (file_index << 48))
+        self.k = sample_size
+        self.p = _Partial(keep)
+        self._line = 0
+        self._model_ids: dict[str, int] = {"": 0}
+        self._mime_ids: dict[str, int] = {"": 0}
+        self._cache_ids: dict[str, int] = {"": 0}
+        self.walker = Walker(self._report)
+
+    def _report(self, code: str, message: str) -> None:
+        p = self.p
+        n = p.counts.get(code, 0)
+        p.counts[code] = n + 1
+        if n < p.keep:
+            p.problems.append((self._line, code, message))
+        if KINDS[code][0].value == "error":
+            self._line_error = True
+
+    def _empty_row(self, offset: int, nbytes: int) -> None:
+        r = self.p.rows
+        r["file"].append(self.file_index)
+        r["offset"].append(offset)
+        r["nbytes"].append(nbytes)
+        for name in (
+            "usable", "system_chars", "contents_chars", "tools_chars", "text_bytes", "media_parts",
+            "first_hash", "system_hash", "prefix_hash", "prefix_chars", "key_hash", "flags",
+            "model", "cached_content",
+        ):  # fmt: skip
+            r[name].append(0)
+        r["max_output_tokens"].append(-(2**31))
+        r["thinking_budget"].append(-(2**31))
+        r["thinking_level"].append(-1)
+        r["candidate_count"].append(1)
+        r["media_resolution"].append(-1)
+
+    def line(self, raw: Any, offset: int, last: bool) -> None:
+        """Check one line (``raw`` is a bytes-like without its newline)."""
+        self.p.lines += 1
+        self._line = self.p.lines
+        self._line_error = False
+        nbytes = len(raw)
+        row_index = len(self.p.rows["offset"])
+        if nbytes and raw[-1] == 13:  # CR of a CRLF line end: JSON whitespace, accepted
+            raw = raw[:-1]
+        if raw[:3] == b"\xef\xbb\xbf":
+            self._report("bom", "line starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM")
+            raw = raw[3:]
+        obj = self._parse(raw, nbytes, last)
+        if obj is None:
+            self._empty_row(offset, nbytes)
+            return
+        request = self._line_object(obj)
+        if request is None:
+            self._empty_row(offset, nbytes)
+            return
+        info = self.walker.walk(request)
+        usable = not self._line_error
+        rows = self.p.rows
+        rows["file"].append(self.file_index)
+        rows["offset"].append(offset)
+        rows["nbytes"].append(nbytes)
+        rows["usable"].append(1 if usable else 0)
+        tb = 0
+        for place in PLACES:
+            texts = info.texts[place]
+            chars = 0
+            for t in texts:
+                n = len(t)
+                chars += n
+                tb += n if t.isascii() else len(t.encode("utf-8", "surrogatepass"))
+            rows[place + "_chars"].append(chars)
+        rows["text_bytes"].append(tb)
+        rows["media_parts"].append(len(info.media))
+        rows["max_output_tokens"].append(info.max_output_tokens)
+        rows["thinking_budget"].append(info.thinking_budget)
+        rows["thinking_level"].append(info.thinking_level)
+        rows["candidate_count"].append(min(info.candidate_count, 65535))
+        rows["media_resolution"].append(info.media_resolution)
+        rows["flags"].append(info.flags)
+        rows["system_hash"].append(info.system_hash)
+        rows["first_hash"].append(info.first_hash)
+        rows["prefix_hash"].append(info.prefix_hash)
+        rows["prefix_chars"].append(info.prefix_chars)
+        rows["key_hash"].append(self._key_hash)
+        rows["model"].append(self._intern(self._model_ids, self.p.models, info.model))
+        rows["cached_content"].append(self._intern(self._cache_ids, self.p.caches, info.cached_content))
+        if info.media:
+            m = self.p.media
+            for part in info.media:
+                m["row"].append(row_index)
+                m["kind"].append(MEDIA_KINDS.index(part.kind))
+                m["mime"].append(self._intern(self._mime_ids, self.p.mimes, part.mime))
+                m["inline"].append(1 if part.source == "inline" else 0)
+                m["place"].append(PLACES.index(part.place))
+                m["nbytes"].append(part.nbytes)
+                m["width"].append(part.width)
+                m["height"].append(part.height)
+                m["pages"].append(part.pages)
+                m["duration_s"].append(part.duration_s)
+                m["resolution"].append(part.resolution)
+                m["fps"].append(part.fps)
+                m["clip_s"].append(part.clip_s)
+        if usable and self.k:
+            prio = _splitmix(self.seed_mix ^ offset)
+            heap = self.p.sample
+            if len(heap) < self.k:
+                heapq.heappush(heap, (-prio, row_index))
+            elif prio < -heap[0][0]:
+                heapq.heapreplace(heap, (-prio, row_index))
+
+    @staticmethod
+    def _intern(ids: dict[str, int], table: list[str], value: str) -> int:
+        i = ids.get(value)
+        if i is None:
+            i = ids[value] = len(table)
+            table.append(value)
+        return i
+
+    def _parse(self, raw: Any, nbytes: int, last: bool) -> Any:
+        if not raw or not bytes(raw[:64]).strip() and not bytes(raw).strip():
+            self._report("blank-line", "blank line; remove it (every line must be one request)")
+            return None
+        if nbytes > MAX_LINE_BYTES:
+            self._report(
+                "line-too-long",
+                f"line is {nbytes / 2**20:,.0f} MiB, too large to check (limit {MAX_LINE_BYTES // 2**20} MiB); "
+                "is this really a JSONL batch file? Large media belongs in fileData references",
+            )
+            return None
+        try:
+            return self.decode(raw)
+        except UnicodeDecodeError:
+            try:
+                bytes(raw).decode("utf-8")
+                pos = 0
+            except UnicodeDecodeError as e:
+                pos = e.start
+            self._report(
+                "not-utf8",
+                f"not valid UTF-8 (byte {pos + 1} of the line); re-encode the file as UTF-8",
+            )
+        except self.decode_error as e:
+            msg = str(e)
+            if last and "truncated" in msg:
+                self._report(
+                    "truncated",
+                    "last line ends in the middle of a JSON value and has no newline: the file looks "
+                    "cut off; re-export or re-download it",
+                )
+            elif "truncated" in msg and _SURROGATE.search(bytes(raw)):
+                self._report(
+                    "not-json",
+                    "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); the API rejects "
+                    "it: fix the text's encoding",
+                )
+            else:
+                self._report("not-json", f"not valid JSON: {_short_json_error(msg)}; each line must be one JSON object")
+        return None
+
+    def _line_object(self, obj: Any) -> dict[str, Any] | None:
+        """Check the line's own fields; return its request object or None."""
+        self._key_hash = 0
+        if not isinstance(obj, dict):
+            self._report(
+                "not-object",
+                f"line is {_a('JSON ' + _json_type(obj))}, not an object; each line must be "
+                '{"key": ..., "request": {...}}',
+            )
+            return None
+        if "custom_id" in obj or ({"method", "url", "body"} <= obj.keys() and "request" not in obj):
+            self._report(
+                "openai-format",
+                "OpenAI batch line (custom_id/method/url/body); Gemini wants "
+                '{"key": <custom_id>, "request": {"contents": [{"role": "user", "parts": [{"text": ...}]}]}}: '
+                "move messages into contents (assistant -> model) and system messages into systemInstruction",
+            )
+            return None
+        if self.form == "developer":
+            if "key" not in obj:
+                self._report(
+                    "key-missing",
+                    'no "key"; every line needs a unique "key" string (results are matched to requests by key)',
+                )
+            else:
+                key = obj["key"]
+                if not isinstance(key, str):
+                    self._report("key-not-string", f'"key" is {_a(_json_type(key))}; make it a string, e.g. "{key}"')
+                elif not key:
+                    self._report("key-empty", '"key" is empty; give every line a unique non-empty key')
+                else:
+                    self._key_hash = _hash8([key.encode("utf-8", "surrogatepass")])
+            for name in obj:
+                if name not in ("key", "request"):
+                    self._report(
+                        "unknown-field",
+                        f'unknown line field "{name}"; a line holds only "key" and "request" (move '
+                        "request settings inside request)",
+                    )
+        request = obj.get("request")
+        if request is None:
+            hint = ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})' if (
+                "contents" in obj
+            ) else ""
+            self._report("request-missing", f'no "request" object{hint}')
+            return None
+        if not isinstance(request, dict):
+            self._report("request-not-object", f'"request" is a {type(request).__name__}; it must be an object')
+            return None
+        return request
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def _json_type(v: Any) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(v), "null")
+
+
+def _short_json_error(msg: str) -> str:
+    return msg.removeprefix("JSON is malformed: ")
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _is_gzip(path: str) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
+def _open_check(path: str) -> int:
+    """Size of a readable regular file, or InputError with a fix."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise InputError(path, "no such file; check the path") from None
+    except PermissionError:
+        raise InputError(path, "permission denied; check the file's permissions") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror}") from None
+    if os.path.isdir(path):
+        raise InputError(path, "is a directory; give the JSONL file inside it")
+    try:
+        with open(path, "rb"):
+            pass
+    except PermissionError:
+        raise InputError(path, "permission denied; check the file's permissions") from None
+    except OSError as e:
+        raise InputError(path, f"cannot read: {e.strerror}") from None
+    return st.st_size
+
+
+def _detect_form(head_lines: Sequence[bytes]) -> str:
+    """Developer form if the first JSON object line has a "key", Vertex if it has only "request"."""
+    import msgspec
+
+    for raw in head_lines:
+        try:
+            obj = msgspec.json.decode(raw.strip().removeprefix(b"\xef\xbb\xbf"))
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+            continue
+        if isinstance(obj, dict) and ("key" in obj or "request" in obj):
+            return "developer" if "key" in obj else "vertex"
+    return "developer"
+
+
+def _head_lines(path: str, compressed: bool, limit: int = 50) -> list[bytes]:
+    opener = gzip.open if compressed else open
+    out: list[bytes] = []
+    try:
+        with opener(path, "rb") as fh:
+            for _ in range(limit):
+                line = fh.readline(8 * 1024 * 1024)
+                if not line:
+                    break
+                out.append(line)
+    except (OSError, EOFError, zlib.error):
+        pass
+    return out
+
+
+def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
+    bounds = [0]
+    for k in range(1, parts):
+        guess = max(size * k // parts, bounds[-1])
+        nl = mm.find(b"\n", guess)
+        if nl == -1:
+            break
+        if nl + 1 > bounds[-1]:
+            bounds.append(nl + 1)
+    bounds.append(size)
+    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+
+
+# Shared progress counters for worker processes (set by the pool initializer).
+_counters: Any = None
+
+
+def _init_worker(counters: Any) -> None:
+    global _counters
+    _counters = counters
+    # Ctrl-C goes to the parent, which terminates the pool: workers must not print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Partial:
+    path, file_index, form, seed, k, keep, start, end, slot = task
+    sc = _RangeScanner(form, file_index, seed, k, keep)
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        size = len(mm)
+        mv = memoryview(mm)
+        try:
+            pos = start
+            next_report = start + _PROGRESS_STEP
+            find = mm.find
+            while pos < end:
+                nl = find(b"\n", pos, end)
+                if nl == -1:
+                    sc.line(mv[pos:end], pos, last=end == size)
+                    sc.p.last_line_no_newline = True
+                    break
+                sc.line(mv[pos:nl], pos, last=False)
+                pos = nl + 1
+                if pos >= next_report:
+                    next_report = pos + _PROGRESS_STEP
+                    if _counters is not None:
+                        _counters[slot] = pos - start
+            if _counters is not None:
+                _counters[slot] = end - start
+        finally:
+            mv.release()
+    return sc.p
+
+
+def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
+               progress: Callable[[int], None]) -> tuple[_Partial, int]:  # fmt: skip
+    sc = _RangeScanner(form, file_index, seed, k, keep)
+    pos = 0
+    next_report = _PROGRESS_STEP
+    with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
+        try:
+            pending = fh.readline()
+            while pending:
+                nxt = fh.readline()
+                if pending.endswith(b"\n"):
+                    sc.line(pending[:-1], pos, last=False)
+                else:
+                    sc.line(pending, pos, last=True)
+                    sc.p.last_line_no_newline = True
+                pos += len(pending)
+                pending = nxt
+                if raw_fh.tell() >= next_report:
+                    next_report = raw_fh.tell() + _PROGRESS_STEP
+                    progress(raw_fh.tell())
+        except (OSError, EOFError, zlib.error) as e:
+            sc.p.lines += 1
+            sc._line = sc.p.lines
+            sc._report(
+                "gzip-corrupt",
+                f"gzip data is corrupt or cut off after {pos:,} bytes ({e}); re-compress or re-download the file",
+            )
+    return sc.p, pos
+
+
+# -- merging ------------------------------------------------------------------------------------
+
+
+class _Merger:
+    def __init__(self, keep: int, k: int) -> None:
+        self.keep = keep
+        self.k = k
+        self.rows = {name: array(spec[0]) for name, spec in ROW_COLUMNS.items()}
+        self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
+        self.problems: list[Problem] = []
+        self.counts: dict[str, int] = {}
+        self.sample: list[tuple[int, int]] = []
+        self.models: list[str] = [""]
+        self.mimes: list[str] = [""]
+        self.caches: list[str] = [""]
+        self._ids: dict[str, dict[str, int]] = {"m": {"": 0}, "t": {"": 0}, "c": {"": 0}}
+
+    def _remap(self, kind: str, table: list[str], local: list[str]) -> list[int]:
+        ids = self._ids[kind]
+        out = []
+        for name in local:
+            if name not in ids:
+                ids[name] = len(table)
+                table.append(name)
+            out.append(ids[name])
+        return out
+
+    def add(self, part: _Partial, path: str, line_base: int) -> None:
+        row_base = len(self.rows["offset"])
+        for code, n in part.counts.items():
+            self.counts[code] = self.counts.get(code, 0) + n
+        kept: dict[str, int] = {}
+        for p in self.problems:
+            kept[p.code] = kept.get(p.code, 0) + 1
+        for line, code, msg in part.problems:
+            if kept.get(code, 0) < self.keep:
+                kept[code] = kept.get(code, 0) + 1
+                self.problems.append(Problem(path, line_base + line, code, msg))
+        model_map = self._remap("m", self.models, part.models)
+        mime_map = self._remap("t", self.mimes, part.mimes)
+        cache_map = self._remap("c", self.caches, part.caches)
+        for name, arr in part.rows.items():
+            if name == "model":
+                arr = array(arr.typecode, (model_map[i] for i in arr)) if len(part.models) > 1 else arr
+            elif name == "cached_content":
+                arr = array(arr.typecode, (cache_map[i] for i in arr)) if len(part.caches) > 1 else arr
+            self.rows[name].extend(arr)
+        for name, arr in part.media.items():
+            if name == "row":
+                arr = array(arr.typecode, (row_base + i for i in arr))
+            elif name == "mime":
+                arr = array(arr.typecode, (mime_map[i] for i in arr))
+            self.media[name].extend(arr)
+        for neg, r in part.sample:
+            self.sample.append((neg, row_base + r))
+
+    def report(self, path: str, line: int, code: str, msg: str) -> None:
+        n = self.counts.get(code, 0)
+        self.counts[code] = n + 1
+        if n < self.keep:
+            self.problems.append(Problem(path, line, code, msg))
+
+
+def scan(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    sample_size: int = 0,
+    seed: int = 0,
+    keep_problems: int = 1000,
+    workers: int | None = None,
+    limits: FileLimits | None = None,
+    progress: Progress | None = None,
+) -> ScanResult:
+    """Check every line of Gemini batch input files and gather per-request figures in one pass.
+
+    Args:
+        paths: one path or several. Each file may be Developer-API form
+            (``{"key", "request"}`` lines), Vertex form (``{"request"}`` lines), and gzip-compressed.
+        sample_size: how many usable requests to draw uniformly at random (0 for none).
+        seed: seed of the sample; the same seed gives the same sample for the same file.
+        keep_problems: problems kept per kind (all are counted in ``problem_counts``).
+        workers: processes for large plain files (default: CPU count, at most 2 per file range set).
+        limits: per-job input limits (default :class:`FileLimits`).
+        progress: called with ``(bytes done, bytes total)`` from the calling thread.
+
+    Returns:
+        A :class:`ScanResult`. Problems in the files are data in it, never exceptions.
+
+    Raises:
+        InputError: a file cannot be read at all (missing, a directory, permission denied).
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    names = [os.fspath(p) for p in paths]
+    limits = limits or FileLimits()
+    sizes = [_open_check(p) for p in names]
+    total = sum(sizes)
+    workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
+    done_before = 0
+    merger = _Merger(keep_problems, sample_size)
+    files: list[FileInfo] = []
+
+    for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
+        compressed = size >= 2 and _is_gzip(path)
+        form = _detect_form(_head_lines(path, compressed))
+        first_row = len(merger.rows["offset"])
+        base = done_before
+
+        def report(done: int, base: int = base) -> None:
+            if progress is not None:
+                progress(base + done, total)
+
+        if size == 0:
+            data_size, parts = 0, []
+        elif compressed:
+            part, data_size = _scan_gzip(path, fi, form, seed, sample_size, keep_problems, report)
+            parts = [part]
+        else:
+            data_size = size
+            parts = _scan_plain(path, fi, form, seed, sample_size, keep_problems, size, workers, report)
+        line_base = 0
+        for part in parts:
+            merger.add(part, path, line_base)
+            line_base += part.lines
+        info = FileInfo(path, size, data_size, compressed, form, line_base, first_row)
+        files.append(info)
+        done_before += size
+        report(size)
+        _file_checks(merger, info, limits)
+    return _finish(merger, files, seed)
+
+
+def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, size: int, workers: int,
+                report: Callable[[int], None]) -> list[_Partial]:  # fmt: skip
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        nparts = workers if size >= PARALLEL_MIN_BYTES else 1
+        ranges = _ranges(mm, size, nparts)
+    if len(ranges) == 1:
+        global _counters
+        counters = [0]
+        _counters = counters
+        stop = threading.Event()
+
+        def poll() -> None:
+            while not stop.wait(0.2):
+                report(counters[0])
+
+        t = threading.Thread(target=poll, daemon=True)
+        t.start()
+        try:
+            return [_scan_range((path, fi, form, seed, k, keep, 0, size, 0))]
+        finally:
+            stop.set()
+            t.join()
+            _counters = None
+    return _scan_parallel(path, fi, form, seed, k, keep, ranges, report)
+
+
+def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int,
+                   ranges: list[tuple[int, int]], report: Callable[[int], None]) -> list[_Partial]:  # fmt: skip
+    import multiprocessing as mp
+
+    methods = mp.get_all_start_methods()
+    ctx = mp.get_context("fork" if "fork" in methods else "spawn")
+    counters = ctx.Array("q", len(ranges), lock=False)
+    tasks = [(path, fi, form, seed, k, keep, a, b, i) for i, (a, b) in enumerate(ranges)]
+    pool = ctx.Pool(len(ranges), initializer=_init_worker, initargs=(counters,))
+    try:
+        result = pool.map_async(_scan_range, tasks, chunksize=1)
+        while not result.ready():
+            result.wait(0.2)
+            report(sum(counters))
+        parts = result.get()
+        pool.close()
+    except BaseException:
+        pool.terminate()
+        raise
+    finally:
+        pool.join()
+    return parts
+
+
+def _file_checks(m: _Merger, info: FileInfo, limits: FileLimits) -> None:
+    path = info.path
+    if info.lines == 0:
+        m.report(path, 0, "no-requests", "file is empty; a batch file holds one JSON request per line")
+        return
+    max_bytes = limits.developer_max_bytes if info.form == "developer" else limits.vertex_max_bytes
+    if info.data_size > max_bytes:
+        shards = -(-info.data_size // max_bytes)
+        platform = "Developer API" if info.form == "developer" else "Vertex AI batch"
+        m.report(
+            path, 0, "file-too-large",
+            f"{info.data_size / 1e9:,.2f} GB of JSONL is over the {max_bytes / 1e9:g} GB input-file limit "
+            f"({platform}); split it into at least {shards} files with `batchcost shard`",
+        )  # fmt: skip
+
+
+def _finish(m: _Merger, files: list[FileInfo], seed: int) -> ScanResult:
+    import numpy as np
+
+    rows = {
+        name: np.frombuffer(m.rows[name], dtype=spec[1]) if len(m.rows[name]) else np.zeros(0, spec[1])
+        for name, spec in ROW_COLUMNS.items()
+    }
+    media = {
+        name: np.frombuffer(m.media[name], dtype=spec[1]) if len(m.media[name]) else np.zeros(0, spec[1])
+        for name, spec in MEDIA_COLUMNS.items()
+    }
+    for info in files:
+        lo, hi = info.first_row, info.first_row + info.lines
+        _duplicate_keys(m, info, rows, lo, hi, files)
+        _mixed_models(m, info, rows, lo, hi)
+        if info.form == "vertex":
+            n = int(rows["usable"][lo:hi].sum())
+            limit = FileLimits().vertex_max_requests
+            if n > limit:
+                m.report(
+                    info.path, 0, "too-many-requests",
+                    f"{n:,} requests; a Vertex AI batch job takes at most {limit:,}: split it with `batchcost shard`",
+                )  # fmt: skip
+        if info.lines and not rows["usable"][lo:hi].any():
+            m.report(info.path, 0, "no-requests", "no line holds a usable request; see the problems above")
+    k = m.k
+    chosen = heapq.nlargest(k, m.sample) if k else []  # largest -priority == smallest priority
+    sample = np.array(sorted(r for _, r in chosen), dtype=np.int64)
+    order = {f.path: i for i, f in enumerate(files)}
+    problems = sorted(m.problems, key=lambda p: (order.get(p.path, 0), p.line))
+    return ScanResult(
+        files=files, rows=rows, media=media, problems=problems, problem_counts=dict(m.counts),
+        sample=sample, seed=seed, models=m.models, mime_types=m.mimes, cached_contents=m.caches,
+    )  # fmt: skip
+
+
+def _duplicate_keys(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi: int,
+                    files: list[FileInfo]) -> None:  # fmt: skip
+    import numpy as np
+
+    kh = rows["key_hash"][lo:hi]
+    nz = np.flatnonzero(kh)
+    if len(nz) < 2:
+        return
+    vals = kh[nz]
+    order = np.argsort(vals, kind="stable")
+    sv = vals[order]
+    dup = np.flatnonzero(sv[1:] == sv[:-1])
+    if not len(dup):
+        return
+    # Rows in groups of equal hashes; confirm with the real keys (a 64-bit collision is possible).
+    involved = sorted({int(nz[order[i]]) + lo for i in dup} | {int(nz[order[i + 1]]) + lo for i in dup})
+    import msgspec
+
+    result_view = ScanResult(files, rows, {}, [], {}, np.zeros(0, np.int64), 0)
+    keys: dict[int, str] = {}
+    for r, raw in result_view.read_lines(involved):
+        with contextlib.suppress(Exception):
+            keys[r] = msgspec.json.decode(raw.removeprefix(b"\xef\xbb\xbf"))["key"]
+    first_line: dict[str, int] = {}
+    for r in involved:
+        key = keys.get(r)
+        if key is None:
+            continue
+        line = r - info.first_row + 1
+        if key in first_line:
+            m.report(
+                info.path, line, "key-duplicate",
+                f"duplicate key {key!r:.80} (first on line {first_line[key]}); keys must be unique in a job "
+                "because results are matched by key",
+            )  # fmt: skip
+        else:
+            first_line[key] = line
+
+
+def _mixed_models(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi: int) -> None:
+    import numpy as np
+
+    ids = rows["model"][lo:hi]
+    named = ids[ids > 0]
+    if not len(named):
+        return
+    counts = np.bincount(named)
+    distinct = np.flatnonzero(counts)
+    if len(distinct) < 2:
+        return
+    major = int(counts.argmax())
+    for r in np.flatnonzero((ids > 0) & (ids != major)):
+        m.report(
+            info.path, int(r) + 1, "mixed-models",
+            f"request.model {m.models[int(ids[r])]!r} differs from {m.models[major]!r} "
+            f"(used by {int(counts[major]):,} line{'s' if counts[major] != 1 else ''}); a batch job runs one model: split the file by model",
+        )  # fmt: skip
+
+
+def iter_lines(path: str) -> Iterator[bytes]:
+    """Raw lines of a plain or gzip file, line ends kept (for tools that copy lines verbatim)."""
+    opener = gzip.open if _is_gzip(path) else open
+    with opener(path, "rb") as fh:
+        yield from fh

@@ -1,0 +1,74 @@
+"""Errors raised by the batchcost library.
+
+The library never prints or exits; it raises one of these, and ``cli.py`` turns them into a
+one-line message per problem and an exit code. Every message names what is wrong and how to fix it.
+
+Hierarchy::
+
+    BatchcostError                 base of everything the CLI reports without a traceback
+    ├── InputError                 a file cannot be read at all (missing, directory, permission, empty)
+    ├── TokenizerError             no usable tokenizer (model file missing, fingerprint mismatch, API)
+    ├── PricingError               the price book cannot answer
+    │   ├── UnknownModelError      model id not in the book (carries "did you mean" suggestions)
+    │   └── UnpricedError          a rate the estimate needs is unknown (never priced as $0)
+    ├── PlanError                  a plan cannot be made or verified
+    └── ApiError                   the Gemini API (or a stand-in) refused or failed after retries
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class BatchcostError(Exception):
+    """Base class: a user-facing problem with a clear message (no traceback needed)."""
+
+
+class InputError(BatchcostError):
+    """An input file cannot be read (missing, a directory, unreadable, empty).
+
+    Attributes:
+        path: the file the problem is about.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class TokenizerError(BatchcostError):
+    """No tokenizer can be used as asked (model file missing or wrong, API key missing...)."""
+
+
+class PricingError(BatchcostError):
+    """The price book cannot answer a question the caller asked."""
+
+
+class UnknownModelError(PricingError, LookupError):
+    """A model id the price book does not know.
+
+    Attributes:
+        model: the id asked for.
+        suggestions: close known ids, best first (may be empty).
+    """
+
+    def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
+        hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
+        super().__init__(
+            f"unknown model {model!r}{hint} (`batchcost prices` lists known models; "
+            "`--prices FILE` can add one)"
+        )
+        self.model = model
+        self.suggestions = list(suggestions)
+
+
+class UnpricedError(PricingError):
+    """A rate needed for an estimate is unknown. It is never silently priced at $0."""
+
+
+class PlanError(BatchcostError):
+    """A shard or caching plan cannot be made, written or verified."""
+
+
+class ApiError(BatchcostError):
+    """The Gemini API (or the configured endpoint) refused a call or kept failing after retries."""

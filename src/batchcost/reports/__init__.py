@@ -1,0 +1,1 @@
+"""Rendering: terminal text, JSON, Markdown and HTML. Submodules import their heavy parts lazily."""
