@@ -34,9 +34,7 @@ class ProgressBar:
         width = 30
         filled = int(width * min(frac, 1.0))
         rate = done / (now - self.start) / 1e6
-        self.stream.write(
-            f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {frac:6.1%} {rate:7.1f} MB/s"
-        )
+        self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {frac:6.1%} {rate:7.1f} MB/s")
         self.stream.flush()
         self.shown = True
 

@@ -122,7 +122,11 @@ def _run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         doc = validation.to_json(result, max_problems=args.max_problems, strict=args.strict)
         _emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
     else:
-        _emit(validation.render_text(result, max_problems=args.max_problems, strict=args.strict), args.output, stdout)
+        _emit(
+            validation.render_text(result, max_problems=args.max_problems, strict=args.strict),
+            args.output,
+            stdout,
+        )
     return EXIT_OK if result.valid(strict=args.strict) else EXIT_PROBLEMS
 
 

@@ -286,7 +286,7 @@ class Walker:
                         "unknown-field",
                         f'unknown field "{name}" in contents[{i}]{_nearest(name, schema.CONTENT_FIELDS)}',
                     )
-            if role is not None and role not in schema.ROLES:
+            if role is not None and (not isinstance(role, str) or role not in schema.ROLES):
                 fix = {
                     "system": 'put system text in "systemInstruction" instead',
                     "assistant": 'use "model"',
@@ -296,7 +296,10 @@ class Walker:
                 report("role-unknown", f"contents[{i}] has role {role!r:.40}; {fix}")
             if not isinstance(parts, list) or not parts:
                 what = "no" if parts is None else ("empty" if isinstance(parts, list) else "non-list")
-                report("parts-missing", f'contents[{i}] has {what} "parts"; give at least one part like {{"text": ...}}')
+                report(
+                    "parts-missing",
+                    f'contents[{i}] has {what} "parts"; give at least one part like {{"text": ...}}',
+                )
                 continue
             for j, part in enumerate(parts):
                 if self._part(part, f"contents[{i}].parts[{j}]", "contents", info):
@@ -343,7 +346,7 @@ class Walker:
             if isinstance(value, str):
                 texts.append(value)
             else:
-                report("part-invalid", f'{where}.text must be a string, got {type(value).__name__}')
+                report("part-invalid", f"{where}.text must be a string, got {type(value).__name__}")
                 return False
         elif kind == "inlineData":
             self._inline(value, where, place, meta, info)
@@ -359,12 +362,10 @@ class Walker:
             payload = value.get("args" if kind == "functionCall" else "response")
             if isinstance(payload, dict):
                 _dict_texts(payload, texts)
-        elif kind == "executableCode":
-            if isinstance(value, dict) and isinstance(value.get("code"), str):
-                texts.append(value["code"])
-        elif kind == "codeExecutionResult":
-            if isinstance(value, dict) and isinstance(value.get("output"), str):
-                texts.append(value["output"])
+        elif kind in ("executableCode", "codeExecutionResult") and isinstance(value, dict):
+            text = value.get("code" if kind == "executableCode" else "output")
+            if isinstance(text, str):
+                texts.append(text)
         return True
 
     def _media_meta(self, media: MediaPart, meta: dict[str, Any], where: str, info: RequestInfo) -> None:
@@ -479,7 +480,10 @@ class Walker:
             for name, value in tool.items():
                 canon = schema.TOOL_FIELDS.get(name)
                 if canon is None:
-                    report("unknown-field", f'unknown tool "{name}" in tools[{i}]{_nearest(name, schema.TOOL_FIELDS)}')
+                    report(
+                        "unknown-field",
+                        f'unknown tool "{name}" in tools[{i}]{_nearest(name, schema.TOOL_FIELDS)}',
+                    )
                 elif canon == "functionDeclarations":
                     if isinstance(value, list):
                         info.flags |= FLAG_TOOLS
@@ -517,8 +521,7 @@ class Walker:
                 else:
                     report(
                         "unknown-field",
-                        f'unknown generationConfig field "{name}"'
-                        f"{_nearest(name, schema.GENERATION_CONFIG_FIELDS)}",
+                        f'unknown generationConfig field "{name}"{_nearest(name, schema.GENERATION_CONFIG_FIELDS)}',
                     )
             elif canon == "maxOutputTokens":
                 n = as_int(value)
@@ -559,7 +562,10 @@ class Walker:
             if canon == "thinkingBudget":
                 n = as_int(value)
                 if n is None or n < -1:
-                    report("bad-value", f"thinkingBudget must be an integer (-1 automatic, 0 off), got {value!r:.40}")
+                    report(
+                        "bad-value",
+                        f"thinkingBudget must be an integer (-1 automatic, 0 off), got {value!r:.40}",
+                    )
                 else:
                     info.thinking_budget = n
                     given.add(canon)
@@ -626,7 +632,12 @@ def _declaration_texts(fd: dict[str, Any], out: list[str]) -> None:
     for key in ("parameters", "response"):
         if isinstance(fd.get(key), dict):
             _schema_texts(fd[key], out)
-    for key in ("parametersJsonSchema", "parameters_json_schema", "responseJsonSchema", "response_json_schema"):
+    for key in (
+        "parametersJsonSchema",
+        "parameters_json_schema",
+        "responseJsonSchema",
+        "response_json_schema",
+    ):
         if isinstance(fd.get(key), dict):
             _dict_texts(fd[key], out)
 

@@ -118,7 +118,7 @@ class ScanResult:
     # -- summary ---------------------------------------------------------------------------
     @property
     def lines(self) -> int:
-        return int(len(self.rows["offset"]))
+        return len(self.rows["offset"])
 
     @property
     def requests(self) -> int:

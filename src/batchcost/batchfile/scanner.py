@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import heapq
+import itertools
 import mmap
 import os
 import re
@@ -140,6 +141,7 @@ class _RangeScanner:
         if raw[:3] == b"\xef\xbb\xbf":
             self._report("bom", "line starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM")
             raw = raw[3:]
+            self._line_error = False  # the request itself may still be fine to count
         obj = self._parse(raw, nbytes, last)
         if obj is None:
             self._empty_row(offset, nbytes)
@@ -212,7 +214,7 @@ class _RangeScanner:
         return i
 
     def _parse(self, raw: Any, nbytes: int, last: bool) -> Any:
-        if not raw or not bytes(raw[:64]).strip() and not bytes(raw).strip():
+        if not raw or (not bytes(raw[:64]).strip() and not bytes(raw).strip()):
             self._report("blank-line", "blank line; remove it (every line must be one request)")
             return None
         if nbytes > MAX_LINE_BYTES:
@@ -224,32 +226,28 @@ class _RangeScanner:
             return None
         try:
             return self.decode(raw)
-        except UnicodeDecodeError:
-            try:
-                bytes(raw).decode("utf-8")
-                pos = 0
-            except UnicodeDecodeError as e:
-                pos = e.start
+        except (UnicodeDecodeError, *self.decode_error) as e:
+            msg = str(e)  # keep only the text: the exception would pin the mmap slice
+        # Invalid UTF-8 is the root cause whenever present, whatever the JSON parser tripped on.
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as e:
+            self._report("not-utf8", f"not valid UTF-8 (byte {e.start + 1} of the line); re-encode the file as UTF-8")
+            return None
+        if last and "truncated" in msg:
             self._report(
-                "not-utf8",
-                f"not valid UTF-8 (byte {pos + 1} of the line); re-encode the file as UTF-8",
+                "truncated",
+                "last line ends in the middle of a JSON value and has no newline: the file looks "
+                "cut off; re-export or re-download it",
             )
-        except self.decode_error as e:
-            msg = str(e)
-            if last and "truncated" in msg:
-                self._report(
-                    "truncated",
-                    "last line ends in the middle of a JSON value and has no newline: the file looks "
-                    "cut off; re-export or re-download it",
-                )
-            elif "truncated" in msg and _SURROGATE.search(bytes(raw)):
-                self._report(
-                    "not-json",
-                    "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); the API rejects "
-                    "it: fix the text's encoding",
-                )
-            else:
-                self._report("not-json", f"not valid JSON: {_short_json_error(msg)}; each line must be one JSON object")
+        elif "truncated" in msg and _SURROGATE.search(bytes(raw)):
+            self._report(
+                "not-json",
+                "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); the API rejects "
+                "it: fix the text's encoding",
+            )
+        else:
+            self._report("not-json", f"not valid JSON: {_short_json_error(msg)}; each line must be one JSON object")
         return None
 
     def _line_object(self, obj: Any) -> dict[str, Any] | None:
@@ -285,7 +283,7 @@ class _RangeScanner:
                 else:
                     self._key_hash = _hash8([key.encode("utf-8", "surrogatepass")])
             for name in obj:
-                if name not in ("key", "request"):
+                if name not in ("key", "request") and "request" in obj:
                     self._report(
                         "unknown-field",
                         f'unknown line field "{name}"; a line holds only "key" and "request" (move '
@@ -293,9 +291,11 @@ class _RangeScanner:
                     )
         request = obj.get("request")
         if request is None:
-            hint = ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})' if (
-                "contents" in obj
-            ) else ""
+            hint = (
+                ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})'
+                if ("contents" in obj)
+                else ""
+            )
             self._report("request-missing", f'no "request" object{hint}')
             return None
         if not isinstance(request, dict):
@@ -385,7 +385,7 @@ def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
         if nl + 1 > bounds[-1]:
             bounds.append(nl + 1)
     bounds.append(size)
-    return [(a, b) for a, b in zip(bounds, bounds[1:], strict=False) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 # Shared progress counters for worker processes (set by the pool initializer).
@@ -399,6 +399,21 @@ def _init_worker(counters: Any) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+def _release(mm: mmap.mmap, released: int, pos: int) -> int:
+    """Drop pages already scanned from this process's mapping.
+
+    Touched pages of a file mapping count in the process's resident memory until unmapped; on a
+    2 GB file that would be 2 GB of RSS. MADV_DONTNEED unmaps them (the page cache keeps the data),
+    so memory stays proportional to the request count, not the file size.
+    """
+    upto = pos - pos % mmap.PAGESIZE
+    if upto - released >= _PROGRESS_STEP and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
+        return upto
+    return released
+
+
 def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Partial:
     path, file_index, form, seed, k, keep, start, end, slot = task
     sc = _RangeScanner(form, file_index, seed, k, keep)
@@ -407,6 +422,7 @@ def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Pa
         mv = memoryview(mm)
         try:
             pos = start
+            released = start - start % mmap.PAGESIZE
             next_report = start + _PROGRESS_STEP
             find = mm.find
             while pos < end:
@@ -421,6 +437,7 @@ def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Pa
                     next_report = pos + _PROGRESS_STEP
                     if _counters is not None:
                         _counters[slot] = pos - start
+                    released = _release(mm, released, pos)
             if _counters is not None:
                 _counters[slot] = end - start
         finally:

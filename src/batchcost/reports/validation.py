@@ -26,9 +26,13 @@ def summary_line(result: ScanResult, *, strict: bool = False) -> str:
     verdict = "valid" if result.valid(strict=strict) else "INVALID"
     what = f"{files} files" if files > 1 else result.files[0].path if files else "no files"
     return (
-        f"{what}: {verdict}: {result.requests:,} requests in {result.lines:,} lines, "
-        f"{_size(result.bytes)}; {result.errors:,} errors, {result.warnings:,} warnings"
+        f"{what}: {verdict}: {plural(result.requests, 'request')} in {plural(result.lines, 'line')}, "
+        f"{_size(result.bytes)}; {plural(result.errors, 'error')}, {plural(result.warnings, 'warning')}"
     )
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def render_text(result: ScanResult, *, max_problems: int = 10, strict: bool = False) -> str:

@@ -1,0 +1,61 @@
+"""No input crashes the scan: random bytes and random JSON give problems, never exceptions."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batchcost.batchfile import scan
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=12), children, max_size=4),
+    max_leaves=20,
+)
+# Request-shaped values reach deeper code than arbitrary JSON.
+part = st.dictionaries(
+    st.sampled_from(["text", "inlineData", "fileData", "functionCall", "thought", "mediaResolution", "x"]),
+    json_values,
+    max_size=3,
+)
+request = st.fixed_dictionaries(
+    {},
+    optional={
+        "contents": st.lists(st.fixed_dictionaries({}, optional={"role": json_values, "parts": st.lists(part)})),
+        "systemInstruction": json_values | st.fixed_dictionaries({"parts": st.lists(part)}),
+        "generationConfig": st.dictionaries(
+            st.sampled_from(
+                ["maxOutputTokens", "thinkingConfig", "mediaResolution", "candidateCount", "cachedContent"]
+            ),
+            json_values,
+        ),
+        "tools": json_values,
+        "model": json_values,
+        "cachedContent": json_values,
+    },
+)
+lines = st.fixed_dictionaries({}, optional={"key": json_values, "request": request | json_values})
+
+SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@SETTINGS
+@given(data=st.binary(max_size=2000))
+def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
+    p = tmp_path / "random.jsonl"
+    p.write_bytes(data)
+    result = scan(p, sample_size=3)
+    assert result.lines == data.count(b"\n") + (0 if data.endswith(b"\n") or not data else 1)
+
+
+@SETTINGS
+@given(objs=st.lists(lines | json_values, min_size=1, max_size=8))
+def test_random_json_never_crashes(tmp_path: Path, objs: list[object]) -> None:
+    p = tmp_path / "random.jsonl"
+    p.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
+    result = scan(p, sample_size=2)
+    assert result.lines == len(objs)
+    assert result.requests <= len(objs)

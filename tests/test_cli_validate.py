@@ -1,0 +1,137 @@
+"""`batchcost validate` as a user runs it: output lines, exit codes, no tracebacks."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from batchcost.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = ROOT / "examples"
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_valid_file_exits_0_with_summary() -> None:
+    code, out, err = run("validate", str(EXAMPLES / "batch_requests.jsonl"))
+    assert code == 0, err
+    assert out.strip().endswith("valid: 3 requests in 3 lines, 358 bytes; 0 errors, 0 warnings")
+
+
+def test_problems_exit_1_one_line_each_grouped(tmp_path: Path) -> None:
+    p = tmp_path / "bad.jsonl"
+    good = '{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}'
+    p.write_text("\n".join([good, "{oops", "{oops", "{oops", good]) + "\n")
+    code, out, _ = run("validate", str(p), "--max-problems", "2")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "error: not JSON (not-json): 3"
+    assert lines[1].startswith(f"  {p}:2: not valid JSON")
+    assert lines[2].startswith(f"  {p}:3: ")
+    assert lines[3] == "  ... and 1 more"
+    assert any("duplicate key 'a' (first on line 1)" in line for line in lines)
+    assert lines[-1] == f"{p}: INVALID: 2 requests in 5 lines, 154 bytes; 4 errors, 0 warnings"
+
+
+def test_json_format_and_atomic_output_file(tmp_path: Path) -> None:
+    target = tmp_path / "v.json"
+    code, out, _ = run("validate", str(EXAMPLES / "vertex_requests.jsonl"), "--format", "json", "-o", str(target))
+    assert code == 0 and out == ""
+    doc = json.loads(target.read_text())
+    assert doc["schema"] == "batchcost.validation/1"
+    assert doc["valid"] is True and doc["requests"] == 2
+    assert doc["files"][0]["form"] == "vertex"
+    assert [p.name for p in tmp_path.iterdir()] == ["v.json"]  # no temporary file left behind
+
+
+def test_strict_fails_on_warnings(tmp_path: Path) -> None:
+    p = tmp_path / "w.jsonl"
+    p.write_text('{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}], "temprature": 1}}\n')
+    assert run("validate", str(p))[0] == 0
+    code, out, _ = run("validate", str(p), "--strict")
+    assert code == 1
+    assert "warning: unknown field (unknown-field): 1" in out
+
+
+@pytest.mark.parametrize("argv", [["validate"], ["validate", "x", "--max-problems", "0"], ["frobnicate"]])
+def test_usage_errors_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(*argv)[0] == 2
+    assert "see `batchcost" in capsys.readouterr().err
+
+
+def test_missing_file_and_directory_exit_2_without_traceback(tmp_path: Path) -> None:
+    code, _, err = run("validate", str(tmp_path / "missing.jsonl"))
+    assert code == 2
+    assert err == f"batchcost: error: {tmp_path / 'missing.jsonl'}: no such file; check the path\n"
+    code, _, err = run("validate", str(tmp_path))
+    assert code == 2 and "is a directory" in err and "Traceback" not in err
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_permission_denied(tmp_path: Path) -> None:
+    p = tmp_path / "secret.jsonl"
+    p.write_text("{}\n")
+    p.chmod(0)
+    code, _, err = run("validate", str(p))
+    assert code == 2 and "permission denied" in err
+
+
+def test_help_explains_every_option_with_examples() -> None:
+    out = subprocess.run([sys.executable, "-m", "batchcost", "validate", "--help"], capture_output=True, text=True)
+    assert out.returncode == 0
+    for option in ("--max-problems", "--strict", "--format", "--output", "--quiet", "examples:", "exit codes:"):
+        assert option in out.stdout
+
+
+def test_help_does_not_import_heavy_modules() -> None:
+    code = (
+        "import sys; from batchcost.cli import main; main(['--help']);"
+        "heavy = [m for m in ('numpy', 'google.genai', 'genai_prices', 'jinja2', 'sentencepiece', 'msgspec')"
+        " if m in sys.modules]; print('HEAVY', heavy, file=sys.stderr)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "HEAVY []" in out.stderr
+
+
+def test_validate_does_not_import_tokenizers_or_pricing(tmp_path: Path) -> None:
+    code = (
+        "import sys; from batchcost.cli import main; main(['validate', sys.argv[1]]);"
+        "heavy = [m for m in ('google.genai', 'genai_prices', 'jinja2', 'sentencepiece', 'yaml')"
+        " if m in sys.modules]; print('HEAVY', heavy, file=sys.stderr)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(EXAMPLES / "batch_requests.jsonl")], capture_output=True, text=True
+    )
+    assert "HEAVY []" in out.stderr, out.stderr
+
+
+def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
+    p = tmp_path / "big.jsonl"
+    line = json.dumps({"key": "k", "request": {"contents": [{"parts": [{"text": "word " * 40}]}]}})
+    with p.open("w") as fh:
+        for i in range(400_000):
+            fh.write(line.replace('"k"', f'"k{i}"') + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchcost", "validate", str(p), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, (out, err)
+    assert "interrupted" in err and "Traceback" not in err
