@@ -1,0 +1,794 @@
+"""The price book: genai-prices + the packaged overlay + user overrides, by model, mode and date.
+
+Resolution of one rate for (model, mode, run date):
+
+1. the model id is normalised and aliases resolved (``gemini-flash-latest`` -> ``gemini-3.8-flash``);
+2. a shut-down model raises :class:`PricingError` naming its successors; a routed model is billed as
+   its routing entry says (the target's rates, or - where that is UNKNOWN - the requested model's,
+   with the assumption in the notes);
+3. layers, later wins per rate: genai-prices (standard prices, or the mode's ``price_variants``) ->
+   overlay price blocks -> ``--prices`` blocks (``overridden``);
+4. rates a non-standard mode still lacks are derived from the resolved standard rates by the model's
+   ``derive`` rule (``derived``, and a note says so); without a rule the mode is not priced.
+
+A rate nobody knows raises :class:`UnpricedError`; it is never $0.
+"""
+
+from __future__ import annotations
+
+import datetime
+import difflib
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from types import MappingProxyType
+
+from batchcost.errors import PricingError, UnknownModelError, UnpricedError
+from batchcost.pricing import gp
+from batchcost.pricing.overlay import (
+    Key,
+    ModelSpec,
+    Overlay,
+    Val,
+    load_packaged_overlay,
+    merge_overrides,
+    read_override_file,
+)
+from batchcost.pricing.records import (
+    MODALITIES,
+    MODES,
+    GroundingFee,
+    LifecycleEvent,
+    ModelInfo,
+    ModeRates,
+    PlatformLimits,
+    PriceRow,
+    Provenance,
+    Rate,
+    ThinkingDefaults,
+    frozen_map,
+)
+
+_TOKENS = "USD/1M tokens"
+_STORAGE = "USD/1M tokens/hour"
+_DAY = datetime.timedelta(days=1)
+
+
+def _usd(value: Decimal) -> str:
+    """Money for messages: at least two decimals, no trailing noise (exact, no float)."""
+    text = format(value.normalize(), "f")
+    if "." not in text:
+        return f"${text}.00"
+    whole, frac = text.split(".")
+    return f"${whole}.{frac.ljust(2, '0')}"
+
+
+def normalise_model_id(model: str) -> str:
+    """Lower-case, trimmed, without a ``models/`` prefix (as ids appear in API paths)."""
+    name = model.strip().lower()
+    return name.removeprefix("models/")
+
+
+class PriceBook:
+    """Dated Gemini prices with provenance; see the module docstring for how rates resolve.
+
+    Build with :meth:`load`. A book is immutable; all queries take an explicit run date.
+    """
+
+    def __init__(self, overlay: Overlay) -> None:
+        """Wrap a validated overlay (use :meth:`load` rather than calling this directly)."""
+        self._overlay = overlay
+        self._gp_models: dict[str, gp.GPModel] = {}
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def load(cls, overrides: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None = None) -> PriceBook:
+        """Load the packaged book, then apply user price files (same YAML format) in order.
+
+        Args:
+            overrides: a path (or several) to ``--prices`` files; their rates are marked overridden.
+
+        Raises:
+            InputError: an override file is missing or unreadable.
+            PricingError: a file is invalid (every problem is listed with its place in the file).
+        """
+        overlay = load_packaged_overlay()
+        if overrides is None:
+            paths: list[str | os.PathLike[str]] = []
+        elif isinstance(overrides, (str, os.PathLike)):
+            paths = [overrides]
+        else:
+            paths = list(overrides)
+        for path in paths:
+            raw, shown, mtime = read_override_file(path)
+            overlay = merge_overrides(overlay, raw, file=shown, checked=mtime)
+        return cls(overlay)
+
+    # ------------------------------------------------------------------ lookup
+
+    def models(self) -> list[str]:
+        """Canonical model ids in the book, sorted."""
+        return sorted(self._overlay.models)
+
+    def aliases(self) -> dict[str, str]:
+        """Alias id -> canonical model id."""
+        return {alias: spec.target for alias, spec in sorted(self._overlay.aliases.items())}
+
+    def sources(self) -> dict[str, str]:
+        """Short source ids used in provenance texts (``D-BATCH``, ``P-AE``...) -> full reference."""
+        return dict(self._overlay.sources)
+
+    def resolve(self, model: str) -> tuple[str, tuple[str, ...]]:
+        """Canonical id for ``model`` (an id or alias) and notes about the resolution.
+
+        Raises:
+            UnknownModelError: with close known ids as suggestions.
+        """
+        name = normalise_model_id(model)
+        if name in self._overlay.models:
+            return name, ()
+        alias = self._overlay.aliases.get(name)
+        if alias is not None:
+            note = (
+                f"{name} is an alias of {alias.target} (as of {alias.as_of}; {alias.provenance.source}); "
+                "Google repoints '-latest' aliases when it releases models"
+            )
+            return alias.target, (note,)
+        candidates = [*self._overlay.models, *self._overlay.aliases]
+        suggestions = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
+        if not suggestions:
+            # e.g. a dated or preview id: suggest models it starts with
+            suggestions = sorted((c for c in candidates if name.startswith(c)), key=len, reverse=True)[:5]
+        raise UnknownModelError(model, suggestions)
+
+    def _spec(self, model_id: str) -> ModelSpec:
+        return self._overlay.models[model_id]
+
+    def _gp(self, spec: ModelSpec) -> gp.GPModel | None:
+        if spec.genai_prices is None:
+            return None
+        found = self._gp_models.get(spec.genai_prices)
+        if found is None:
+            found = gp.load_model(spec.genai_prices, self._overlay.genai_prices.checked)
+            self._gp_models[spec.genai_prices] = found
+        return found
+
+    # ------------------------------------------------------------------ routing
+
+    def _route(self, model_id: str, mode: str, day: datetime.date) -> tuple[ModelSpec, list[str]]:
+        """The spec whose rates are billed for ``model_id`` on ``day``, and routing notes.
+
+        Raises:
+            PricingError: the model (or its routing target) is shut down on ``day``.
+        """
+        notes: list[str] = []
+        current = model_id
+        seen: set[str] = set()
+        while True:
+            if current in seen:
+                raise PricingError(f"routing loop at {current}; fix the 'routing' entries of the price files")
+            seen.add(current)
+            spec = self._spec(current)
+            if spec.shutdown is not None and day >= spec.shutdown.date:
+                successors = " or ".join(spec.shutdown.successors) or "a current model"
+                raise PricingError(
+                    f"{current} was shut down on {spec.shutdown.date} ({spec.shutdown.provenance.source}); "
+                    f"requests to it fail from then on. Use {successors} instead, or pick a --run-date "
+                    "before the shutdown"
+                )
+            route = next((r for r in reversed(spec.routing) if r.start <= day), None)
+            if route is None:
+                return spec, notes
+            extra = f" ({route.provenance.note})" if route.provenance.note else ""
+            if mode != "standard":
+                extra += f"; whether routing applies identically to {mode} jobs is UNKNOWN (facts sheet 8): assumed yes"
+            if route.billing == "requested":
+                notes.append(
+                    f"{current} has been served by {route.to} since {route.start} "
+                    f"({route.provenance.source}); priced at {current} rates{extra}"
+                )
+                return spec, notes
+            notes.append(
+                f"{current} is routed to {route.to} from {route.start} and billed at {route.to} rates "
+                f"({route.provenance.source}){extra}"
+            )
+            current = route.to
+
+    # ------------------------------------------------------------------ layers
+
+    def _layers(self, spec: ModelSpec, mode: str, day: datetime.date) -> dict[Key, Val]:
+        values: dict[Key, Val] = {}
+        gp_model = self._gp(spec)
+        if gp_model is not None:
+            from_gp = gp_model.values(mode, day)
+            if from_gp:
+                values.update(from_gp)
+        blocks = [b for b in spec.prices if b.mode == mode and b.covers(day)]
+        for block in sorted(blocks, key=lambda b: (b.layer, b.start or datetime.date.min)):
+            values.update(block.values)
+        return values
+
+    def _mode_values(self, spec: ModelSpec, mode: str, day: datetime.date) -> tuple[dict[Key, Val], list[str]]:
+        """Resolved rates of one mode (derivation applied) and notes about derivation."""
+        values = self._layers(spec, mode, day)
+        notes: list[str] = []
+        if mode == "standard":
+            return values, notes
+        rule_id = spec.derive.get(mode)
+        if rule_id is None:
+            return values, notes
+        rule = self._overlay.rules[rule_id]
+        standard = self._layers(spec, "standard", day)
+        derived: list[str] = []
+        for key, std in standard.items():
+            if key in values:
+                continue
+            component = key[0]
+            if component == "cache_read" and rule.cache_read == "none":
+                continue
+            scale = component != "cache_read" or rule.cache_read == "factor"
+            factor = rule.factor if scale else Decimal(1)
+            how = f"{rule.factor} x standard" if scale else "same as standard"
+            prov = Provenance(
+                source=rule.provenance.source,
+                checked=rule.provenance.checked,
+                derived=True,
+                overridden=std.provenance.overridden,
+                note=f"derived by rule {rule.id}: {how} ({std.provenance.source})",
+            )
+            values[key] = Val(
+                None if std.base is None else std.base * factor,
+                None if std.above is None else std.above * factor,
+                std.threshold,
+                prov,
+            )
+            label = {"input": "input", "cache_read": "cached input", "output": "output"}[component]
+            entry = f"{label} {how}"
+            if entry not in derived:
+                derived.append(entry)
+        if derived:
+            gp_model = self._gp(spec)
+            first = gp_model.mode_start(mode) if gp_model is not None else None
+            lead = ""
+            if first is not None and day < first:
+                lead = (
+                    f"genai-prices models {spec.id} {mode} rates only from {first} (its price-list "
+                    f"verification date); for {day} "
+                )
+            notes.append(
+                f"{lead}{spec.id} {mode} rates are DERIVED by rule {rule.id} ({', '.join(derived)}; "
+                f"{rule.provenance.source}): {rule.provenance.note}"
+            )
+        return values, notes
+
+    def _storage(self, spec: ModelSpec, day: datetime.date) -> Rate | None:
+        blocks = [b for b in spec.cache_storage if b.covers(day)]
+        if not blocks:
+            return None
+        block = sorted(blocks, key=lambda b: (b.layer, b.start or datetime.date.min))[-1]
+        return None if block.usd is None else Rate(block.usd, block.provenance)
+
+    def _grounding(self, spec: ModelSpec, mode: str, day: datetime.date) -> GroundingFee | None:
+        gspec = spec.grounding
+        gp_model = self._gp(spec)
+        gp_fee = gp_model.web_search_fee(day) if gp_model is not None else None
+        if gspec is None and gp_fee is None:
+            return None
+        notes: list[str] = []
+        if gspec is not None and gspec.fee_per_1k is not None:
+            fee: Decimal | None = gspec.fee_per_1k
+            prov = gspec.provenance
+        elif gp_fee is not None:
+            fee = gp_fee
+            assert gp_model is not None
+            note = gspec.provenance.source if gspec is not None else ""
+            prov = Provenance(gp_model.source, gp_model.checked, note=f"allowance and unit: {note}" if note else "")
+        else:
+            assert gspec is not None
+            fee = None
+            prov = gspec.provenance
+            notes.append(f"{spec.id}: Search grounding fee unknown on {day}; grounded requests are not priced")
+        if mode != "standard":
+            notes.append(
+                f"whether {mode} discounts Search grounding is UNKNOWN (facts sheet 3.3); the full fee is "
+                "assumed (third parties: batch does not remove tool charges)"
+            )
+        notes.append("free-allowance scope (project or billing account) and reset window are UNKNOWN")
+        return GroundingFee(
+            usd_per_1k=fee,
+            unit=gspec.unit if gspec is not None else "search query",
+            free_allowance=gspec.free_allowance if gspec is not None else None,
+            provenance=prov,
+            notes=tuple(notes),
+        )
+
+    # ------------------------------------------------------------------ public queries
+
+    def rates(self, model: str, mode: str, run_date: datetime.date) -> ModeRates:
+        """Rates for ``model`` in ``mode`` on ``run_date``, with routing, derivation and notes.
+
+        Raises:
+            UnknownModelError: the id is not in the book (with suggestions).
+            PricingError: the model is shut down on that date (the message names successors),
+                or ``mode`` is not a known mode.
+            UnpricedError: a rate the estimate needs is unknown (never priced at $0).
+        """
+        if mode not in MODES:
+            raise PricingError(f"unknown pricing mode {mode!r}; use one of {', '.join(MODES)}")
+        model_id, notes_t = self.resolve(model)
+        notes = list(notes_t)
+        billed, route_notes = self._route(model_id, mode, run_date)
+        notes.extend(route_notes)
+        if billed.unpriced is not None:
+            raise UnpricedError(f"{billed.id} is not priced: {billed.unpriced}")
+        values, derive_notes = self._mode_values(billed, mode, run_date)
+        if not values:
+            available = [m for m in MODES if m != mode and self._has_mode(billed, m, run_date)]
+            raise UnpricedError(
+                f"{billed.id} has no {mode} price on {run_date} in the book (modes priced: "
+                f"{', '.join(available) or 'none'}); add one with --prices FILE"
+            )
+        notes.extend(derive_notes)
+        return self._mode_rates(model, billed, mode, run_date, values, notes)
+
+    def _has_mode(self, spec: ModelSpec, mode: str, day: datetime.date) -> bool:
+        try:
+            values, _ = self._mode_values(spec, mode, day)
+        except PricingError:
+            return False
+        return bool(values)
+
+    def _mode_rates(
+        self,
+        requested: str,
+        billed: ModelSpec,
+        mode: str,
+        day: datetime.date,
+        values: Mapping[Key, Val],
+        notes: list[str],
+    ) -> ModeRates:
+        missing = [m for m in MODALITIES if values.get(("input", m)) is None or values[("input", m)].base is None]
+        if missing:
+            raise UnpricedError(
+                f"{billed.id} {mode} input rate for {', '.join(missing)} is unknown on {day}; "
+                "add it with --prices FILE (an unknown rate is never priced as $0)"
+            )
+        output_val = values.get(("output", ""))
+        if billed.kind == "embed":
+            output_val = None
+        elif output_val is None or output_val.base is None:
+            raise UnpricedError(f"{billed.id} {mode} output rate is unknown on {day}; add it with --prices FILE")
+        cache_vals = [values.get(("cache_read", m)) for m in MODALITIES]
+        cache_known = all(v is not None and v.base is not None for v in cache_vals)
+        if not cache_known and any(v is not None for v in cache_vals):
+            notes.append(
+                f"{billed.id} {mode} cache-read rate is unknown on {day}: requests with cached tokens cannot be priced"
+            )
+        used = [values[("input", m)] for m in MODALITIES]
+        if output_val is not None:
+            used.append(output_val)
+        if cache_known:
+            used.extend(v for v in cache_vals if v is not None)
+        thresholds = {v.threshold for v in used if v.threshold is not None}
+        if len(thresholds) > 1:
+            raise PricingError(
+                f"{billed.id} {mode} rates mix tier thresholds {sorted(thresholds)}; make them agree in the price files"
+            )
+        threshold = thresholds.pop() if thresholds else None
+
+        def rate(val: Val, above: bool) -> Rate:
+            amount = val.above if above and val.threshold is not None else val.base
+            assert amount is not None
+            return Rate(amount, val.provenance)
+
+        def modal(component: str, above: bool) -> Mapping[str, Rate]:
+            return MappingProxyType({m: rate(values[(component, m)], above) for m in MODALITIES})
+
+        if threshold is not None:
+            notes.append(
+                f"prompt-size tier: a request whose prompt tokens (cached tokens included) exceed "
+                f"{threshold:,} pays the higher rates for ALL its input, cached input and output "
+                "(genai-prices' rule; whether Google counts cached tokens toward the tier is UNKNOWN, "
+                "facts sheet 9.9)"
+            )
+        for event in billed.events:
+            if event.kind == "earliest-shutdown" and event.date <= day:
+                notes.append(
+                    f"{billed.id} may be shut down on {day}: {event.date} is its earliest possible shutdown "
+                    f"date ({event.provenance.source})"
+                )
+        if billed.released is not None and day < billed.released:
+            notes.append(f"{billed.id} was released on {billed.released}, after the run date {day}")
+        gp_model = self._gp(billed)
+        installed = gp.version() if gp_model is not None else None
+        if installed is not None and installed != self._overlay.genai_prices.version:
+            notes.append(
+                f"genai-prices {installed} is installed but the overlay was checked against "
+                f"{self._overlay.genai_prices.version}: figures from genai-prices may not match the "
+                "overlay's verdicts"
+            )
+        for note in billed.notes:
+            if not note.info_only and (note.modes is None or mode in note.modes):
+                notes.append(note.text)
+        storage = self._storage(billed, day) if billed.explicit_cache is not False else None
+        if billed.explicit_cache and storage is None:
+            notes.append(f"{billed.id} explicit-cache storage price is unknown on {day}")
+        return ModeRates(
+            model=billed.id,
+            requested_model=requested,
+            mode=mode,
+            run_date=day,
+            input=modal("input", False),
+            cache_read=modal("cache_read", False) if cache_known else None,
+            output=rate(output_val, False) if output_val is not None else None,
+            tier_threshold=threshold,
+            input_above=modal("input", True) if threshold is not None else None,
+            cache_read_above=modal("cache_read", True) if threshold is not None and cache_known else None,
+            output_above=rate(output_val, True) if threshold is not None and output_val is not None else None,
+            cache_storage=storage,
+            grounding=self._grounding(billed, mode, day),
+            notes=tuple(dict.fromkeys(notes)),
+        )
+
+    def modes(self, model: str, run_date: datetime.date) -> list[str]:
+        """Modes the book can price for ``model`` on ``run_date`` (empty when shut down or unpriced).
+
+        Raises:
+            UnknownModelError: the id is not in the book.
+        """
+        self.resolve(model)
+        found: list[str] = []
+        for mode in MODES:
+            try:
+                self.rates(model, mode, run_date)
+            except PricingError:
+                continue
+            found.append(mode)
+        return found
+
+    def model_info(self, model: str, run_date: datetime.date | None = None) -> ModelInfo:
+        """Non-rate facts about ``model`` (an id or alias); date-dependent ones at ``run_date``.
+
+        Args:
+            model: model id or alias.
+            run_date: date for cache-storage and grounding prices (default: today).
+
+        Raises:
+            UnknownModelError: the id is not in the book (with suggestions).
+        """
+        model_id, _ = self.resolve(model)
+        spec = self._spec(model_id)
+        day = run_date or datetime.date.today()
+        thinking = None
+        if spec.thinking is not None:
+            t = spec.thinking
+            thinking = ThinkingDefaults(t.levels, t.default_level, t.default_budget, t.budget_supported, t.provenance)
+        notes = [n.text for n in spec.notes if n.info_only or n.modes is None]
+        if spec.unpriced:
+            notes.append(f"not priced: {spec.unpriced}")
+        return ModelInfo(
+            id=spec.id,
+            name=spec.name,
+            kind=spec.kind,
+            status=spec.status,
+            aliases=tuple(a for a, s in sorted(self._overlay.aliases.items()) if s.target == spec.id),
+            input_limit=spec.input_limit,
+            output_limit=spec.output_limit,
+            explicit_cache=spec.explicit_cache,
+            cache_storage_per_mtok_hour=self._storage(spec, day) if spec.explicit_cache is not False else None,
+            implicit_cache_min_tokens=spec.implicit_cache_min_tokens,
+            thinking=thinking,
+            tokenizer=spec.tokenizer,
+            enqueued_token_limits=frozen_map(spec.enqueued_tokens),
+            grounding=None if spec.unpriced else self._grounding(spec, "standard", day),
+            events=self._events(spec),
+            successors=spec.shutdown.successors if spec.shutdown is not None else (),
+            in_genai_prices=spec.genai_prices is not None,
+            priced=spec.unpriced is None,
+            released=spec.released,
+            notes=tuple(notes),
+            provenance=spec.provenance,
+        )
+
+    def _events(self, spec: ModelSpec) -> tuple[LifecycleEvent, ...]:
+        events = [LifecycleEvent(e.date, e.kind, e.text, e.provenance.source) for e in spec.events]
+        if spec.released is not None:
+            events.append(LifecycleEvent(spec.released, "release", f"{spec.id} released", spec.provenance.source))
+        for route in spec.routing:
+            billed = route.to if route.billing == "target" else spec.id
+            events.append(
+                LifecycleEvent(
+                    route.start,
+                    "routing",
+                    f"{spec.id} routed to {route.to} (billed at {billed} rates)",
+                    route.provenance.source,
+                )
+            )
+        if spec.shutdown is not None:
+            events.append(
+                LifecycleEvent(
+                    spec.shutdown.date,
+                    "shutdown",
+                    f"{spec.id} shut down (successors: {', '.join(spec.shutdown.successors) or 'none named'})",
+                    spec.shutdown.provenance.source,
+                )
+            )
+        return tuple(sorted(events, key=lambda e: (e.date, e.kind)))
+
+    def _chain(self, model_id: str) -> list[ModelSpec]:
+        """The model and every model it may be routed to."""
+        chain: list[ModelSpec] = []
+        todo = [model_id]
+        while todo:
+            current = todo.pop()
+            if any(s.id == current for s in chain):
+                continue
+            spec = self._spec(current)
+            chain.append(spec)
+            todo.extend(r.to for r in spec.routing)
+        return chain
+
+    def _breakpoints(self, chain: Iterable[ModelSpec]) -> set[datetime.date]:
+        days: set[datetime.date] = set()
+        for spec in chain:
+            gp_model = self._gp(spec)
+            if gp_model is not None:
+                days |= gp_model.breakpoints()
+            for block in (*spec.prices, *spec.cache_storage):
+                if block.start is not None:
+                    days.add(block.start)
+                if block.end is not None:
+                    days.add(block.end + _DAY)
+            days.update(r.start for r in spec.routing)
+            days.update(e.date for e in spec.events)
+            if spec.shutdown is not None:
+                days.add(spec.shutdown.date)
+        return days
+
+    def _state(self, model: str, mode: str, day: datetime.date) -> ModeRates | str:
+        try:
+            return self.rates(model, mode, day)
+        except PricingError as exc:
+            return str(exc)
+
+    def events_between(
+        self, model: str, start: datetime.date, end: datetime.date, mode: str | None = None
+    ) -> list[str]:
+        """Price, routing and lifecycle changes for ``model`` on days in ``(start, end]``.
+
+        Ask for ``[run_date, run_date + 2 days]`` to warn that a batch job (up to 24 h, expiry at
+        48 h) could straddle a change. When anything is found, the last line says that the billing
+        rule for straddling jobs is UNKNOWN.
+
+        Args:
+            model: model id or alias.
+            start: the run date (changes on it are already in its prices).
+            end: last day of the window.
+            mode: compare only this mode's rates (default: every mode).
+
+        Raises:
+            UnknownModelError: the id is not in the book.
+        """
+        model_id, _ = self.resolve(model)
+        modes = [mode] if mode else list(MODES)
+        chain = self._chain(model_id)
+        messages: list[str] = []
+        for day in sorted(self._breakpoints(chain)):
+            if not start < day <= end:
+                continue
+            for m in modes:
+                before, after = self._state(model, m, day - _DAY), self._state(model, m, day)
+                messages.extend(_describe_change(day, m, before, after))
+        for spec in chain:
+            for event in spec.events:
+                # price and intro-end events show up above as computed rate changes
+                if start < event.date <= end and event.kind not in ("price", "intro-end"):
+                    messages.append(f"{event.date}: {event.text} ({event.provenance.source})")
+        messages = list(dict.fromkeys(messages))
+        if messages:
+            lim = self.limits()
+            messages.append(
+                f"a batch job targets completion within {lim.target_turnaround_hours} h and expires after "
+                f"{lim.expiry_hours} h, so it may run across these changes; whether it is billed at "
+                "submit-time or completion-time rates is UNKNOWN (facts sheet 8)"
+            )
+        return messages
+
+    def limits(self) -> PlatformLimits:
+        """Batch platform limits with provenance (from the overlay and any user files)."""
+        values = {name: value for name, (value, _) in self._overlay.limits.items()}
+        provenance = {name: prov for name, (_, prov) in self._overlay.limits.items()}
+        return PlatformLimits(
+            **values,
+            provenance=frozen_map(provenance),
+            notes=frozen_map({n: p.note for n, p in provenance.items() if p.note}),
+        )
+
+    def rows(self, run_date: datetime.date, models: Sequence[str] | None = None) -> list[PriceRow]:
+        """Flat rows of the effective book on ``run_date`` (for ``batchcost prices``).
+
+        Modalities sharing one rate and provenance are merged into one row (``all`` when every
+        modality does). Shut-down and unpriced models get one row with ``usd=None`` and the reason.
+
+        Raises:
+            UnknownModelError: a requested id is not in the book.
+        """
+        ids = self.models() if models is None else list(dict.fromkeys(self.resolve(m)[0] for m in models))
+        rows: list[PriceRow] = []
+        for model_id in ids:
+            rows.extend(self._model_rows(model_id, run_date))
+        return rows
+
+    def _offers(self, spec: ModelSpec, mode: str) -> bool:
+        if mode == "standard" or mode in spec.derive or any(b.mode == mode for b in spec.prices):
+            return True
+        gp_model = self._gp(spec)
+        return gp_model is not None and gp_model.has_mode(mode)
+
+    def _model_rows(self, model_id: str, day: datetime.date) -> list[PriceRow]:
+        spec = self._spec(model_id)
+
+        def unpriced_row(mode: str, note: str, billed: str = model_id) -> PriceRow:
+            return PriceRow(
+                model_id,
+                billed,
+                mode,
+                "",
+                "",
+                "",
+                None,
+                _TOKENS,
+                spec.provenance.source,
+                spec.provenance.checked,
+                False,
+                False,
+                note,
+            )
+
+        try:
+            billed, _ = self._route(model_id, "standard", day)
+        except PricingError as exc:
+            return [unpriced_row("", str(exc))]
+        if billed.unpriced is not None:
+            return [unpriced_row("", f"not priced: {billed.unpriced}", billed.id)]
+        rows: list[PriceRow] = []
+        standard: ModeRates | None = None
+        for mode in MODES:
+            if not self._offers(billed, mode):
+                continue
+            try:
+                mr = self.rates(model_id, mode, day)
+            except UnpricedError as exc:
+                rows.append(unpriced_row(mode, str(exc), billed.id))
+                continue
+            if mode == "standard":
+                standard = mr
+            rows.extend(_rate_rows(model_id, mr))
+        if standard is not None:
+            if standard.cache_storage is not None:
+                prov = standard.cache_storage.provenance
+                rows.append(
+                    PriceRow(
+                        model_id,
+                        standard.model,
+                        "",
+                        "cache_storage",
+                        "",
+                        "",
+                        standard.cache_storage.usd_per_mtok,
+                        _STORAGE,
+                        prov.source,
+                        prov.checked,
+                        prov.derived,
+                        prov.overridden,
+                        prov.note,
+                    )
+                )
+            g = standard.grounding
+            if g is not None:
+                rows.append(
+                    PriceRow(
+                        model_id,
+                        standard.model,
+                        "",
+                        "grounding",
+                        "",
+                        "",
+                        g.usd_per_1k,
+                        f"USD/1k {g.unit}s",
+                        g.provenance.source,
+                        g.provenance.checked,
+                        g.provenance.derived,
+                        g.provenance.overridden,
+                        f"free: {g.free_allowance}" if g.free_allowance else "",
+                    )
+                )
+        return rows
+
+
+def _rate_rows(model_id: str, mr: ModeRates) -> list[PriceRow]:
+    groups: dict[tuple[str, bool, Decimal, Provenance], list[str]] = {}
+    for component, modality, above, rate in mr.rates():
+        groups.setdefault((component, above, rate.usd_per_mtok, rate.provenance), []).append(modality)
+    rows: list[PriceRow] = []
+    for (component, above, usd, prov), modalities in groups.items():
+        if component == "output":
+            label = ""
+        elif len(modalities) == len(MODALITIES):
+            label = "all"
+        else:
+            label = "+".join(modalities)
+        if mr.tier_threshold is None:
+            tier = ""
+        else:
+            k = f"{mr.tier_threshold // 1000}k" if mr.tier_threshold % 1000 == 0 else f"{mr.tier_threshold:,}"
+            tier = f">{k}" if above else f"<={k}"
+        note = prov.note
+        if mr.model != model_id:
+            note = f"billed as {mr.model}" + (f"; {note}" if note else "")
+        rows.append(
+            PriceRow(
+                model_id,
+                mr.model,
+                mr.mode,
+                component,
+                label,
+                tier,
+                usd,
+                _TOKENS,
+                prov.source,
+                prov.checked,
+                prov.derived,
+                prov.overridden,
+                note,
+            )
+        )
+    return rows
+
+
+def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, after: ModeRates | str) -> list[str]:
+    """Human lines for what changes in ``mode`` between the day before ``day`` and ``day``."""
+    if isinstance(after, str):
+        return [] if after == before else [f"{day}: {mode}: {after}"]
+    if isinstance(before, str):
+        return [f"{day}: {mode} becomes priced ({after.model})"]
+    lines: list[str] = []
+    if before.model != after.model:
+        lines.append(f"{day}: {mode}: billed as {after.model} instead of {before.model}")
+    old = {(c, m, a): r.usd_per_mtok for c, m, a, r in before.rates()}
+    new = {(c, m, a): r.usd_per_mtok for c, m, a, r in after.rates()}
+    tiers = [False] + ([True] if before.tier_threshold is not None and after.tier_threshold is not None else [])
+    changes: list[str] = []
+    labels = {"input": "input", "cache_read": "cached input", "output": "output"}
+    for above in tiers:
+        for component in ("input", "cache_read", "output"):
+            keys = sorted(k for k in set(old) | set(new) if k[0] == component and k[2] == above)
+            pairs: dict[tuple[Decimal | None, Decimal | None], list[str]] = {}
+            for key in keys:
+                if old.get(key) != new.get(key):
+                    pairs.setdefault((old.get(key), new.get(key)), []).append(key[1])
+            for (a, b), where in pairs.items():
+                scope = [] if len(where) == len(keys) or component == "output" else where
+                if above:
+                    scope.append(f">{before.tier_threshold:,} prompt tokens")
+                label = f"{labels[component]} ({', '.join(scope)})" if scope else labels[component]
+                a_text = _usd(a) if a is not None else "unknown"
+                b_text = _usd(b) if b is not None else "unknown"
+                changes.append(f"{label} {a_text} -> {b_text}")
+    if before.tier_threshold != after.tier_threshold:
+        if after.tier_threshold is None:
+            changes.append(f"the >{before.tier_threshold:,}-prompt-token tier no longer applies (flat rates)")
+        else:
+            changes.append(f"requests above {after.tier_threshold:,} prompt tokens pay higher rates")
+    if changes:
+        lines.append(f"{day}: {after.model} {mode} rates change per 1M tokens: {'; '.join(changes)}")
+    s_old = before.cache_storage.usd_per_mtok if before.cache_storage else None
+    s_new = after.cache_storage.usd_per_mtok if after.cache_storage else None
+    if s_old != s_new and mode == "standard":
+        lines.append(
+            f"{day}: {after.model} explicit-cache storage "
+            f"{_usd(s_old) if s_old is not None else 'unknown'} -> {_usd(s_new) if s_new is not None else 'unknown'}"
+            " per 1M tokens per hour"
+        )
+    return lines
