@@ -130,6 +130,216 @@ def _run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     return EXIT_OK if result.valid(strict=args.strict) else EXIT_PROBLEMS
 
 
+# -- estimate -----------------------------------------------------------------------------------
+
+ESTIMATE_HELP = """\
+Price a batch file: count its tokens (exactly, or on a sample with a 95% interval) and cost it
+synchronously (standard), in batch, flex and priority where the price book has them, on the
+date the job will run. Every price shown names its source and checked date.
+
+Output tokens are the big unknown: give --output-tokens N (billed output per request, thinking
+included: --output-tokens 500 prices exactly 500 output tokens per request on any model) or
+--output-ratio R (R x each request's input tokens). Without either, the estimate shows the
+input-only floor and the ceiling (maxOutputTokens or the model's limit, plus thinking) and says the
+expectation is unknown.
+
+examples:
+  batchcost estimate requests.jsonl --model gemini-2.5-flash
+  batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 --run-date 2027-01-02
+  batchcost estimate requests.jsonl --model gemini-2.5-pro --compare gemini-3.8-flash,gemini-2.5-flash-lite
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --output-ratio 0.5 --budget 250 --format json
+"""
+
+
+def _add_estimate(sub: Any) -> None:
+    p = sub.add_parser(
+        "estimate",
+        help="price a batch file (standard, batch, flex, priority)",
+        description=ESTIMATE_HELP,
+        epilog=EXIT_CODES_HELP
+        + "  estimate: 1 when the input has validation errors (figures still shown), 3 over --budget\n",
+        formatter_class=_Formatter,
+    )
+    p.add_argument("files", nargs="+", metavar="FILE", help="batch input file(s): .jsonl or .jsonl.gz")
+    p.add_argument("--model", "-m", help="model the job runs on (default: request.model in the file)")
+    p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the job runs (default: today)")
+    _add_token_options(p)
+    out = p.add_argument_group("output tokens")
+    out.add_argument(
+        "--output-tokens", type=_nonnegative_int, metavar="N",
+        help="expected billed output tokens per request, thinking included",
+    )  # fmt: skip
+    out.add_argument(
+        "--output-ratio", type=_nonnegative_float, metavar="R",
+        help="expected billed output as R x each request's input tokens, thinking included",
+    )  # fmt: skip
+    pr = p.add_argument_group("prices")
+    pr.add_argument(
+        "--prices", action="append", default=[], metavar="FILE",
+        help="price file that overrides or adds rates (same format as the packaged overlay; repeatable)",
+    )  # fmt: skip
+    pr.add_argument("--allow-unpriced", action="store_true", help='show "not priced" modes instead of failing')
+    pr.add_argument("--compare", type=_csv, default=[], metavar="M1,M2", help="also price the file on these models")
+    pr.add_argument("--budget", type=_nonnegative_float, metavar="USD", help="exit 3 when the batch cost exceeds USD")
+    pr.add_argument(
+        "--budget-on", choices=("high", "ceiling"), default="high",
+        help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
+    )  # fmt: skip
+    _add_render_options(p, ("table", "json", "markdown"))
+    p.set_defaults(run=_run_estimate)
+
+
+def _add_token_options(p: Any) -> None:
+    g = p.add_argument_group("token counting")
+    g.add_argument(
+        "--tokenizer", choices=("auto", "local", "api", "heuristic"), default="auto",
+        help="auto: exact local tokenizer when available, else the labelled heuristic; api: Google's countTokens "
+        "(sends your prompts to Google; needs GEMINI_API_KEY or GOOGLE_API_KEY)",
+    )  # fmt: skip
+    g.add_argument(
+        "--tokenizer-model", metavar="PATH",
+        help="Gemma 3 SentencePiece model file (or set BATCHCOST_TOKENIZER_MODEL)",
+    )  # fmt: skip
+    g.add_argument("--offline", action="store_true", help="never download a tokenizer model")
+    g.add_argument("--platform", choices=("developer", "vertex"), default="developer", help="API for --tokenizer api")
+    g.add_argument("--sample-size", type=_positive_int, default=2000, metavar="N", help="initial sample (default 2000)")
+    g.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
+    g.add_argument("--exact", action="store_true", help="count every request exactly (no sampling)")
+    m = p.add_argument_group("media the file cannot size")
+    m.add_argument("--video-seconds", type=_positive_float, metavar="S", help="length of videos of unknown length")
+    m.add_argument("--audio-seconds", type=_positive_float, metavar="S", help="length of audio of unknown length")
+    m.add_argument("--pdf-pages", type=_positive_int, metavar="N", help="pages of PDFs whose page count is unknown")
+    m.add_argument("--image-size", type=_size, metavar="WxH", help="size of images of unknown size")
+
+
+def _add_render_options(p: Any, formats: tuple[str, ...]) -> None:
+    p.add_argument("--format", choices=formats, default=formats[0], help=f"output format (default {formats[0]})")
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+
+
+def _media_defaults(args: argparse.Namespace) -> Any:
+    from .tokens.media_tokens import MediaDefaults
+
+    w, h = args.image_size or (None, None)
+    return MediaDefaults(
+        video_seconds=args.video_seconds, audio_seconds=args.audio_seconds, pdf_pages=args.pdf_pages,
+        image_width=w, image_height=h,
+    )  # fmt: skip
+
+
+def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from .planner.estimate import EstimateOptions, estimate
+    from .reports import terminal
+
+    options = EstimateOptions(
+        run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
+        offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
+        exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=_media_defaults(args),
+        env=dict(os.environ),
+    )  # fmt: skip
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _progress_bar({"scan": "scanning", "tokens": "counting tokens"}[stage], args.quiet, stderr)
+        bars[stage](done, total)
+
+    try:
+        plan = estimate(args.files, model=args.model, options=options, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    doc = plan.to_json()
+    if args.format == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    elif args.format == "markdown":
+        text = terminal.render_plan_markdown(doc)
+    else:
+        text = terminal.render_plan_text(doc)
+    _emit(text, args.output, stdout)
+    if args.budget is not None:
+        over = _over_budget(doc, args.budget, args.budget_on)
+        if over:
+            stderr.write(f"batchcost: {over}\n")
+            return EXIT_BUDGET
+    return EXIT_OK if doc["validation"]["valid"] else EXIT_PROBLEMS
+
+
+def _over_budget(doc: dict[str, Any], budget: float, on: str) -> str | None:
+    from decimal import Decimal
+
+    batch = doc["cost"].get("batch")
+    if not batch or "not_priced" in batch:
+        return "over budget check impossible: the batch mode is not priced"
+    figure, basis = (batch["high"], "high end") if on == "high" else (batch["ceiling"], "ceiling")
+    if figure is None:
+        figure, basis = batch["ceiling"], "ceiling (no output expectation was given)"
+    if Decimal(figure) > Decimal(str(budget)):
+        return f"over budget: batch {basis} ${Decimal(figure):,.2f} > --budget ${budget:,.2f}"
+    return None
+
+
+# -- prices -------------------------------------------------------------------------------------
+
+PRICES_HELP = """\
+List the effective price book: every rate per model and mode on a run date, with its source,
+checked date and derived/overridden flags, after routing and any --prices files.
+
+examples:
+  batchcost prices --model gemini-2.5-flash
+  batchcost prices --run-date 2027-01-01 --model gemini-3.8-flash --format json
+  batchcost prices --prices negotiated.yaml
+"""
+
+
+def _add_prices(sub: Any) -> None:
+    p = sub.add_parser(
+        "prices",
+        help="list the price book",
+        description=PRICES_HELP,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        type=_csv,
+        default=[],
+        metavar="M",
+        help="only these models (repeatable, or M1,M2)",
+    )
+    p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="prices of this day (default: today)")
+    p.add_argument("--prices", action="append", default=[], metavar="FILE", help="price file(s) to apply on top")
+    _add_render_options(p, ("table", "json"))
+    p.set_defaults(run=_run_prices)
+
+
+def _run_prices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    import datetime
+    import json
+
+    from .pricing import PriceBook
+    from .reports import terminal
+
+    book = PriceBook.load(args.prices or None)
+    models = [m for group in args.model for m in group] or None
+    run_date = args.run_date or datetime.date.today()
+    rows = [r.as_dict() for r in book.rows(run_date, models)]
+    if args.format == "json":
+        doc = {"schema": "batchcost.prices/1", "run_date": run_date.isoformat(), "rates": rows}
+        _emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
+    else:
+        _emit(terminal.render_prices_text(rows), args.output, stdout)
+    return EXIT_OK
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 
@@ -143,6 +353,61 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _nonnegative_int(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
+    return n
+
+
+def _nonnegative_float(text: str) -> float:
+    import math
+
+    try:
+        x = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if x < 0 or not math.isfinite(x):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    return x
+
+
+def _positive_float(text: str) -> float:
+    x = _nonnegative_float(text)
+    if x == 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
+    return x
+
+
+def _date(text: str) -> Any:
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
+
+
+def _csv(text: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("give at least one name")
+    return items
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1024x768") from None
+    if w < 1 or h < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return w, h
+
+
 def _progress_bar(label: str, quiet: bool, stderr: TextIO) -> Callable[[int, int], None] | Any:
     from ._progress import ProgressBar
 
@@ -154,6 +419,8 @@ Know what a Gemini API Batch Mode job will cost, and whether its file is valid, 
 
 examples:
   batchcost validate requests.jsonl
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --output-tokens 300
+  batchcost prices --model gemini-3.8-flash
   batchcost COMMAND --help
 """
 
@@ -165,6 +432,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"batchcost {__version__}")
     sub = parser.add_subparsers(title="commands", metavar="COMMAND", parser_class=_Parser)
     _add_validate(sub)
+    _add_estimate(sub)
+    _add_prices(sub)
     return parser
 
 

@@ -106,7 +106,7 @@ class TokenEstimate:
             "tokenizer": self.tokenizer,
             "tokenizer_description": self.tokenizer_description,
             "requests": self.requests,
-            "counted_exactly": int(len(self.counted_rows)),
+            "counted_exactly": len(self.counted_rows),
             "total": self.total.to_dict(),
             "by_modality": {k: v.to_dict() for k, v in self.by_modality.items()},
             "by_place": None if self.by_place is None else {k: v.to_dict() for k, v in self.by_place.items()},
@@ -298,106 +298,12 @@ def count_tokens(
         sampled_n = len(usable_rows)
     else:
         method = "sampled"
-        # Certainty rows: could cross the price tier, or among the largest.
-        tier_risk = usable_rows[rows["text_bytes"][usable_rows] >= TIER_THRESHOLD]
-        top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]]
-        certain = np.union1d(tier_risk, top)
-        counts.ensure(certain)
-        strata_id = _strata(scan, x, usable)
-        strata_id[certain] = -1
-        rest_sample = np.setdiff1d(sample, certain)
-        strata: dict[int, _Stratum] = {}
-        for h in np.unique(strata_id[strata_id >= 0]):
-            members = np.flatnonzero(strata_id == h)
-            strata[int(h)] = _Stratum(members, np.intersect1d(rest_sample, members), int(x[members].sum()))
-        # Small strata: top up to min_per_stratum with uniform draws from the stratum.
-        for st in strata.values():
-            need = min(len(st.rows), min_per_stratum) - len(st.sampled)
-            if need > 0:
-                pool = np.setdiff1d(st.rows, st.sampled)
-                st.sampled = np.union1d(st.sampled, rng.choice(pool, size=need, replace=False))
-        all_sampled = np.concatenate([st.sampled for st in strata.values()]) if strata else np.zeros(0, np.int64)
-        counts.ensure(all_sampled, total_hint=len(all_sampled))
-
-        def totals() -> tuple[float, float, dict[int, tuple[float, float, float]]]:
-            parts = {h: _ratio(st, x, counts.text) for h, st in strata.items()}
-            return sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()), parts
-
-        est, var, parts = totals()
-        certain_total = int(counts.text(certain).sum())
-        budget_n = max_sample_requests - len(all_sampled)
-        budget_b = max_sample_bytes - int(rows["nbytes"][all_sampled].sum())
-        for _round in range(6):
-            grand = est + certain_total
-            half = Z95 * math.sqrt(var) if math.isfinite(var) else float("inf")
-            if grand <= 0 or half <= target_halfwidth * grand or budget_n <= 0 or budget_b <= 0:
-                break
-            # Neyman allocation: extra sample where N_h * S_h is largest.
-            needed = int(min(budget_n, max(200, len(all_sampled) * ((half / (target_halfwidth * grand)) ** 2 - 1))))
-            weights = {}
-            for h, st in strata.items():
-                n = len(st.sampled)
-                if n >= len(st.rows):
-                    continue
-                _, v, _ = parts[h]
-                s_h = math.sqrt(v * n / (len(st.rows) ** 2 * max(1e-9, 1 - n / len(st.rows)))) if v else 0.0
-                weights[h] = len(st.rows) * s_h
-            total_w = sum(weights.values())
-            if total_w <= 0:
-                break
-            added = []
-            for h, w in weights.items():
-                st = strata[h]
-                k = min(len(st.rows) - len(st.sampled), math.ceil(needed * w / total_w))
-                if k <= 0:
-                    continue
-                pool = np.setdiff1d(st.rows, st.sampled)
-                pick = rng.choice(pool, size=k, replace=False)
-                st.sampled = np.union1d(st.sampled, pick)
-                added.append(pick)
-            if not added:
-                break
-            new = np.concatenate(added)
-            budget_n -= len(new)
-            budget_b -= int(rows["nbytes"][new].sum())
-            counts.ensure(new)
-            all_sampled = np.concatenate([all_sampled, new])
-            est, var, parts = totals()
-
-        # Per-request: exact where counted, stratum ratio times characters elsewhere.
-        per_text = np.zeros(n_rows, np.int64)
-        for h, st in strata.items():
-            r = parts[h][2]
-            per_text[st.rows] = np.rint(x[st.rows] * r).astype(np.int64)
-            per_text[st.sampled] = counts.text(st.sampled)
-        per_text[certain] = counts.text(certain)
-        # The expected total is the sum of the per-request figures (it differs from the ratio
-        # estimate only by their rounding), so every view of the file adds up.
-        grand = float(per_text.sum())
-        half = Z95 * math.sqrt(var) if math.isfinite(var) else grand
-        text_total = Interval(int(grand), max(certain_total, math.floor(grand - half)), math.ceil(grand + half))
-        counted = np.union1d(certain, all_sampled)
-        sampled_n = len(all_sampled)
-        by_place = None
-        if not is_api:
-            by_place = {}
-            for i, p in enumerate(PLACES):
-                pe, pv = float(counts.place(certain, i).sum()), 0.0
-                for st in strata.values():
-                    e, v, _ = _ratio(
-                        _Stratum(st.rows, st.sampled, int(x_place[i][st.rows].sum())), x_place[i],
-                        lambda r, i=i: counts.place(r, i),
-                    )  # fmt: skip
-                    pe += e
-                    pv += v
-                ph = Z95 * math.sqrt(pv)
-                by_place[p] = Interval(round(pe), max(0, math.floor(pe - ph)), math.ceil(pe + ph))
-        notes.append(
-            f"{sampled_n:,} sampled requests and {len(certain):,} certainty requests (the largest, and every "
-            f"request with at least {TIER_THRESHOLD:,} bytes of text) counted exactly; the rest estimated by "
-            f"tokens per character in {len(strata)} strata (script x size), 95% interval from the ratio "
-            "estimator's variance"
-        )
+        text_total, per_text, by_place, counted, sampled_n, note = _sampled(
+            scan, counts, x, x_place, usable, usable_rows, sample, rng, largest=largest,
+            min_per_stratum=min_per_stratum, target_halfwidth=target_halfwidth,
+            max_sample_requests=max_sample_requests, max_sample_bytes=max_sample_bytes, is_api=is_api,
+        )  # fmt: skip
+        notes.append(note)
 
     if approx_error_pct is not None:
         method = "approximate"
@@ -419,7 +325,8 @@ def count_tokens(
         scan.media, n_rows, model=model, request_resolution=rows["media_resolution"],
         defaults=media_defaults or MediaDefaults(),
     )  # fmt: skip
-    notes.extend(md.notes)
+    if len(scan.media["row"]):
+        notes.extend(md.notes)
     per_mod: dict[str, np.ndarray] = {"text": per_text}
     by_modality: dict[str, Interval] = {"text": text_total}
     for mod in MODALITIES:
@@ -458,6 +365,117 @@ def count_tokens(
         unknown_media_parts=md.unknown_parts,
         notes=tuple(notes),
     )
+
+
+def _sampled(
+    scan: ScanResult, counts: _Counts, x: np.ndarray, x_place: list[np.ndarray], usable: np.ndarray,
+    usable_rows: np.ndarray, sample: np.ndarray, rng: np.random.Generator, *, largest: int, min_per_stratum: int,
+    target_halfwidth: float, max_sample_requests: int, max_sample_bytes: int, is_api: bool,
+) -> tuple[Interval, np.ndarray, dict[str, Interval] | None, np.ndarray, int, str]:  # fmt: skip
+    """The sampled estimate of the text tokens (see the module docstring)."""
+    rows = scan.rows
+    n_rows = len(rows["offset"])
+    # Certainty rows: could cross the price tier, or among the largest.
+    tier_risk = usable_rows[rows["text_bytes"][usable_rows] >= TIER_THRESHOLD]
+    top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]]
+    certain = np.union1d(tier_risk, top)
+    counts.ensure(certain)
+    strata_id = _strata(scan, x, usable)
+    strata_id[certain] = -1
+    rest_sample = np.setdiff1d(sample, certain)
+    strata: dict[int, _Stratum] = {}
+    for h in np.unique(strata_id[strata_id >= 0]):
+        members = np.flatnonzero(strata_id == h)
+        strata[int(h)] = _Stratum(members, np.intersect1d(rest_sample, members), int(x[members].sum()))
+    # Small strata: top up to min_per_stratum with uniform draws from the stratum.
+    for st in strata.values():
+        need = min(len(st.rows), min_per_stratum) - len(st.sampled)
+        if need > 0:
+            pool = np.setdiff1d(st.rows, st.sampled)
+            st.sampled = np.union1d(st.sampled, rng.choice(pool, size=need, replace=False))
+    all_sampled = np.concatenate([st.sampled for st in strata.values()]) if strata else np.zeros(0, np.int64)
+    counts.ensure(all_sampled, total_hint=len(all_sampled))
+
+    def totals() -> tuple[float, float, dict[int, tuple[float, float, float]]]:
+        parts = {h: _ratio(st, x, counts.text) for h, st in strata.items()}
+        return sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()), parts
+
+    est, var, parts = totals()
+    certain_total = int(counts.text(certain).sum())
+    budget_n = max_sample_requests - len(all_sampled)
+    budget_b = max_sample_bytes - int(rows["nbytes"][all_sampled].sum())
+    for _round in range(6):
+        grand = est + certain_total
+        half = Z95 * math.sqrt(var) if math.isfinite(var) else float("inf")
+        if grand <= 0 or half <= target_halfwidth * grand or budget_n <= 0 or budget_b <= 0:
+            break
+        # Neyman allocation: extra sample where N_h * S_h is largest.
+        needed = int(min(budget_n, max(200, len(all_sampled) * ((half / (target_halfwidth * grand)) ** 2 - 1))))
+        weights = {}
+        for h, st in strata.items():
+            n = len(st.sampled)
+            if n >= len(st.rows):
+                continue
+            _, v, _ = parts[h]
+            s_h = math.sqrt(v * n / (len(st.rows) ** 2 * max(1e-9, 1 - n / len(st.rows)))) if v else 0.0
+            weights[h] = len(st.rows) * s_h
+        total_w = sum(weights.values())
+        if total_w <= 0:
+            break
+        added = []
+        for h, w in weights.items():
+            st = strata[h]
+            k = min(len(st.rows) - len(st.sampled), math.ceil(needed * w / total_w))
+            if k <= 0:
+                continue
+            pool = np.setdiff1d(st.rows, st.sampled)
+            pick = rng.choice(pool, size=k, replace=False)
+            st.sampled = np.union1d(st.sampled, pick)
+            added.append(pick)
+        if not added:
+            break
+        new = np.concatenate(added)
+        budget_n -= len(new)
+        budget_b -= int(rows["nbytes"][new].sum())
+        counts.ensure(new)
+        all_sampled = np.concatenate([all_sampled, new])
+        est, var, parts = totals()
+
+    # Per-request: exact where counted, stratum ratio times characters elsewhere.
+    per_text = np.zeros(n_rows, np.int64)
+    for h, st in strata.items():
+        r = parts[h][2]
+        per_text[st.rows] = np.rint(x[st.rows] * r).astype(np.int64)
+        per_text[st.sampled] = counts.text(st.sampled)
+    per_text[certain] = counts.text(certain)
+    # The expected total is the sum of the per-request figures (it differs from the ratio
+    # estimate only by their rounding), so every view of the file adds up.
+    grand = float(per_text.sum())
+    half = Z95 * math.sqrt(var) if math.isfinite(var) else grand
+    text_total = Interval(int(grand), max(certain_total, math.floor(grand - half)), math.ceil(grand + half))
+    counted = np.union1d(certain, all_sampled)
+    sampled_n = len(all_sampled)
+    by_place = None
+    if not is_api:
+        by_place = {}
+        for i, p in enumerate(PLACES):
+            pe, pv = float(counts.place(certain, i).sum()), 0.0
+            for st in strata.values():
+                e, v, _ = _ratio(
+                    _Stratum(st.rows, st.sampled, int(x_place[i][st.rows].sum())), x_place[i],
+                    lambda r, i=i: counts.place(r, i),
+                )  # fmt: skip
+                pe += e
+                pv += v
+            ph = Z95 * math.sqrt(pv)
+            by_place[p] = Interval(round(pe), max(0, math.floor(pe - ph)), math.ceil(pe + ph))
+    note = (
+        f"{sampled_n:,} sampled requests and {len(certain):,} certainty requests (the largest, and every "
+        f"request with at least {TIER_THRESHOLD:,} bytes of text) counted exactly; the rest estimated by "
+        f"tokens per character in {len(strata)} strata (script x size), 95% interval from the ratio "
+        "estimator's variance"
+    )
+    return text_total, per_text, by_place, counted, sampled_n, note
 
 
 def stratum_labels() -> list[str]:

@@ -1,0 +1,386 @@
+"""``estimate``: scan -> token counts -> output model -> cost per mode, as one :class:`Plan`.
+
+Output tokens (DESIGN.md decision 6, first version):
+
+* **ceiling** per request: ``maxOutputTokens`` (else the model's output limit) plus the thinking
+  bound (the request's ``thinkingBudget``; 0 when thinking is off; else, when the model thinks by
+  default and nothing bounds it, the model's output limit, stated as an assumption), times
+  ``candidateCount``.
+* **expected**: only from the user (``output_tokens`` per request or ``output_ratio`` x input
+  tokens), capped at each request's ceiling. Both mean *billed* output, thinking included. Without
+  one, the expectation is unknown: the plan shows the input-only floor and the ceiling, never a
+  silent default.
+
+Costs per mode are ``floor`` (input only, expected input), ``expected``/``low``/``high`` (input
+interval plus expected output; None when the expectation is unknown) and ``ceiling`` (input high
+plus output ceiling). Each request is priced in its own prompt tier.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import BatchcostError, PricingError, UnpricedError
+from .plan import ModeCost, ModelCost, OutputTokens, Plan, PriceUsed
+
+if TYPE_CHECKING:
+    from ..batchfile import ScanResult
+    from ..pricing import ModelInfo, ModeRates, PriceBook
+    from ..tokens import TokenEstimate
+
+UNSET = -(2**31)
+STRADDLE_DAYS = 2  # batch jobs target 24 h and expire at 48 h
+
+
+@dataclass(frozen=True)
+class EstimateOptions:
+    """Everything ``estimate`` can be told besides the files and the model (CLI flags map 1:1).
+
+    Attributes:
+        run_date: the day the job will run (prices and routing of that day). Default: today.
+        tokenizer: ``auto``, ``local``, ``api`` or ``heuristic``.
+        tokenizer_model: path of a Gemma 3 SentencePiece model (``local``).
+        offline: never download a tokenizer model.
+        platform: ``developer`` or ``vertex`` (API counter).
+        sample_size: initial sample of requests counted exactly.
+        seed: sample seed.
+        exact: count every request exactly.
+        output_tokens: expected billed output per request (thinking included).
+        output_ratio: expected billed output as a multiple of each request's input tokens.
+        prices: user price files (override or add rates).
+        allow_unpriced: show "not priced" modes instead of failing.
+        compare: other models to price the same file on.
+        media_defaults: figures for media the file cannot tell.
+        env: environment mapping (tokenizer path, API keys); the CLI passes ``os.environ``.
+    """
+
+    run_date: datetime.date | None = None
+    tokenizer: str = "auto"
+    tokenizer_model: str | None = None
+    offline: bool = False
+    platform: str = "developer"
+    sample_size: int = 2000
+    seed: int = 0
+    exact: bool = False
+    output_tokens: int | None = None
+    output_ratio: float | None = None
+    prices: Sequence[str] = ()
+    allow_unpriced: bool = False
+    compare: Sequence[str] = ()
+    media_defaults: Any = None
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+def _output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> np.ndarray:
+    rows = scan.rows
+    usable = rows["usable"].astype(bool)
+    limit = info.output_limit
+    max_out = rows["max_output_tokens"].astype(np.int64)
+    unset = max_out == UNSET
+    if info.kind == "embed":
+        return np.zeros(len(max_out), np.int64)
+    if limit is None:
+        if bool((unset & usable).any()):
+            notes.append(
+                f"the output limit of {info.id} is unknown, so requests without maxOutputTokens have no output "
+                "ceiling; set maxOutputTokens in the requests"
+            )
+        limit_v = 0
+    else:
+        limit_v = limit
+        capped = (~unset) & (max_out > limit) & usable
+        if capped.any():
+            notes.append(
+                f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
+                f"({limit:,}); the limit is used"
+            )
+    out = np.where(unset, limit_v, np.minimum(max_out, limit_v if limit is not None else max_out))
+    budget = rows["thinking_budget"].astype(np.int64)
+    level = rows["thinking_level"]
+    thinking = info.thinking
+    default_off = thinking is not None and thinking.default_budget == 0 and not thinking.levels
+    think = np.zeros(len(out), np.int64)
+    explicit = budget > 0
+    think[explicit] = budget[explicit]
+    open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
+    open_ended &= usable
+    if open_ended.any():
+        bound = limit_v
+        if thinking is not None and thinking.default_budget and thinking.default_budget > 0:
+            bound = thinking.default_budget
+        think[open_ended] = bound
+        notes.append(
+            f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
+            f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
+        )
+    ceiling = (out + think) * rows["candidate_count"].astype(np.int64)
+    ceiling[~usable] = 0
+    return ceiling
+
+
+def _scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
+    """Per-request input by modality whose text total equals the interval's ``which`` end.
+
+    Requests counted exactly keep their counts; estimated ones are scaled together.
+    """
+    per = {k: v.copy() for k, v in tokens.per_request_by_modality.items()}
+    target = getattr(tokens.by_modality["text"], which)
+    text = per["text"]
+    counted = np.zeros(len(text), bool)
+    counted[tokens.counted_rows] = True
+    fixed = int(text[counted].sum())
+    est = int(text[~counted].sum())
+    if est > 0 and target != tokens.by_modality["text"].expected:
+        factor = max(0.0, (target - fixed) / est)
+        scaled = np.rint(text[~counted] * factor).astype(np.int64)
+        # put the rounding remainder on the largest estimated request so the total is exact
+        diff = (target - fixed) - int(scaled.sum())
+        if len(scaled):
+            scaled[int(np.argmax(scaled))] += diff
+            scaled = np.maximum(scaled, 0)
+        text = text.copy()
+        text[~counted] = scaled
+        per["text"] = text
+    return per
+
+
+def _price(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Decimal:
+    from ..pricing import price_tokens
+
+    prompt = sum(inputs.values(), np.zeros(len(output), np.int64))
+    return price_tokens(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output).total
+
+
+def _model_cost(
+    book: PriceBook,
+    model: str,
+    run_date: datetime.date,
+    scan: ScanResult,
+    tokens: TokenEstimate,
+    expected_out: np.ndarray | None,
+    ratio: float | None,
+    allow_unpriced: bool,
+) -> ModelCost:
+    info = book.model_info(model, run_date)
+    notes: list[str] = []
+    ceiling_out = _output_ceiling(scan, info, notes)
+    inputs = {w: _scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
+    outs: dict[str, np.ndarray] | None = None
+    if expected_out is not None:
+        outs = {w: np.minimum(expected_out, ceiling_out) for w in inputs}
+    elif ratio is not None:
+        outs = {}
+        for w, per in inputs.items():
+            total_in = sum(per.values(), np.zeros(len(ceiling_out), np.int64))
+            outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), ceiling_out)
+    if outs is not None:
+        capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
+        if capped:
+            notes.append(
+                f"{capped:,} requests can produce fewer output tokens than the expectation (their ceiling is lower); "
+                "the ceiling is used for them"
+            )
+    usable = scan.rows["usable"].astype(bool)
+    used_modalities = {k: int(v[usable].sum()) for k, v in tokens.per_request_by_modality.items()}
+    modes: dict[str, ModeCost] = {}
+    prices: list[PriceUsed] = []
+    billed = info.id
+    for mode in book.modes(model, run_date) or ["standard", "batch"]:
+        try:
+            rates = book.rates(model, mode, run_date)
+        except UnpricedError as e:
+            if not allow_unpriced:
+                raise
+            modes[mode] = ModeCost.not_priced(mode, str(e))
+            continue
+        billed = rates.model
+        for note in rates.notes:
+            if note not in notes:
+                notes.append(note)
+        floor = _price(rates, inputs["expected"], np.zeros(len(ceiling_out), np.int64))
+        ceiling = _price(rates, inputs["high"], ceiling_out)
+        if outs is None:
+            modes[mode] = ModeCost(mode, floor=floor, ceiling=ceiling)
+        else:
+            modes[mode] = ModeCost(
+                mode,
+                floor=floor,
+                ceiling=ceiling,
+                expected=_price(rates, inputs["expected"], outs["expected"]),
+                low=_price(rates, inputs["low"], outs["low"]),
+                high=_price(rates, inputs["high"], outs["high"]),
+            )
+        for component, modality, above, rate in rates.rates():
+            if component == "input" and modality != "text" and not used_modalities.get(modality):
+                continue  # only the rates that priced something
+            if component == "cache_read":
+                continue  # no cached tokens are priced by estimate (see the caching advice)
+            prices.append(PriceUsed.of(rates, component, modality, above, rate))
+    if not modes:
+        raise UnpricedError(f"no mode of {model} is priced on {run_date}")
+    output = OutputTokens(
+        ceiling=int(ceiling_out[usable].sum()),
+        expected=None if outs is None else int(outs["expected"][usable].sum()),
+        low=None if outs is None else int(outs["low"][usable].sum()),
+        high=None if outs is None else int(outs["high"][usable].sum()),
+        source=None,
+    )
+    return ModelCost(
+        model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
+        per_request_ceiling=ceiling_out,
+    )  # fmt: skip
+
+
+def estimate(
+    paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    *,
+    model: str | None = None,
+    options: EstimateOptions | None = None,
+    book: PriceBook | None = None,
+    scan_result: ScanResult | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    **kwargs: Any,
+) -> Plan:
+    """Price a batch file: scan it, count its tokens, and cost it in every mode the book prices.
+
+    Args:
+        paths: batch input file(s).
+        model: the model the job will run on; default the one the file names in ``request.model``.
+        options: :class:`EstimateOptions`; keyword arguments of the same names may be given instead.
+        book: a loaded price book (default: the packaged one plus ``options.prices``).
+        scan_result: a scan already made of ``paths`` (skips the scan).
+        progress: called with ``(stage, done, total)``; stages ``scan`` and ``tokens``.
+
+    Returns:
+        The :class:`Plan` (``plan.to_json()`` gives the documented ``batchcost.plan/1`` document).
+
+    Raises:
+        InputError: a file cannot be read. PricingError / UnknownModelError / UnpricedError: the model
+        or a needed rate is unknown. TokenizerError: the asked tokenizer is not available.
+    """
+    from ..batchfile import scan as scan_files
+    from ..pricing import PriceBook
+    from ..tokens import choose_counter, count_tokens
+    from ..tokens.media_tokens import MediaDefaults
+
+    opts = options or EstimateOptions(**kwargs)
+    if options is not None and kwargs:
+        raise TypeError("give either options= or keyword options, not both")
+    run_date = opts.run_date or datetime.date.today()
+    book = book or PriceBook.load(list(opts.prices) or None)
+
+    def stage(name: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda d, t: progress(name, d, t))
+
+    result = scan_result or scan_files(paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"))
+    warnings: list[str] = []
+    if model is None:
+        model = result.model
+        if model is None:
+            raise PricingError(
+                "no model given and the file does not name one consistently in request.model; pass --model"
+            )
+    elif result.model and book.resolve(result.model)[0] != book.resolve(model)[0]:
+        warnings.append(
+            f"the file's request.model is {result.model!r} but the estimate is for {model!r}; a batch job runs the "
+            "model in its URL"
+        )
+    info = book.model_info(model, run_date)
+    if info.kind == "embed":
+        raise PricingError(f"{model} is an embedding model; batchcost estimates generateContent batch files")
+    choice = choose_counter(
+        opts.tokenizer, model=model, family=info.tokenizer, tokenizer_model=opts.tokenizer_model,
+        offline=opts.offline, env=opts.env, platform=opts.platform, api_progress=stage("tokens"),
+    )  # fmt: skip
+    if result.requests == 0:
+        raise BatchcostError("no usable requests to price; run `batchcost validate` to see the problems")
+    tokens = count_tokens(
+        result, model=model, counter=choice.counter, exact=opts.exact, sample_size=opts.sample_size,
+        seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
+        media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
+    )  # fmt: skip
+
+    n_rows = len(result.rows["offset"])
+    expected_out: np.ndarray | None = None
+    source: str | None = None
+    if opts.output_tokens is not None and opts.output_ratio is not None:
+        raise PricingError("give either --output-tokens or --output-ratio, not both")
+    if opts.output_tokens is not None:
+        expected_out = np.full(n_rows, opts.output_tokens, np.int64)
+        source = f"--output-tokens {opts.output_tokens} per request (billed output, thinking included)"
+    elif opts.output_ratio is not None:
+        source = (
+            f"--output-ratio {opts.output_ratio:g} x each request's input tokens (billed output, thinking included)"
+        )
+    else:
+        warnings.append(
+            "expected output is unknown: costs show the input-only floor and the ceiling; give --output-tokens N or "
+            "--output-ratio R for an expected cost"
+        )
+
+    primary = _model_cost(book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced)
+    primary.output.source = source
+    compared = []
+    for other in opts.compare:
+        if book.resolve(other)[0] == book.resolve(model)[0]:
+            continue
+        from ..tokens.count import retarget
+
+        other_tokens = retarget(tokens, result, other, opts.media_defaults or MediaDefaults())
+        mc = _model_cost(
+            book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced
+        )
+        mc.output.source = source
+        compared.append(mc)
+
+    warnings.extend(_input_warnings(result, tokens))
+    straddle = book.events_between(model, run_date, run_date + datetime.timedelta(days=STRADDLE_DAYS))
+    warnings.extend(straddle)
+    return Plan(
+        run_date=run_date,
+        model=model,
+        scan=result,
+        tokens=tokens,
+        cost=primary,
+        compare=compared,
+        warnings=list(dict.fromkeys(warnings)),
+        tokenizer_notes=list(tokens.notes),
+    )
+
+
+def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
+    from ..batchfile.request import FLAG_CACHED_CONTENT, FLAG_GOOGLE_SEARCH
+
+    out = []
+    if result.errors:
+        bad = result.lines - result.requests
+        out.append(
+            f"the input has {result.errors:,} validation errors ({bad:,} lines not priced); the API would reject "
+            "them: run `batchcost validate`"
+        )
+    flags = result.rows["flags"][result.rows["usable"].astype(bool)]
+    n_cached = int(((flags & FLAG_CACHED_CONTENT) > 0).sum())
+    if n_cached:
+        out.append(
+            f"{n_cached:,} requests reference a cachedContent; the cached tokens are not in the file and are not "
+            "counted or priced"
+        )
+    n_search = int(((flags & FLAG_GOOGLE_SEARCH) > 0).sum())
+    if n_search:
+        out.append(
+            f"{n_search:,} requests use Grounding with Google Search; its per-query fees are not included "
+            "(the number of queries is unknown before the job runs)"
+        )
+    if tokens.unknown_media_parts:
+        out.append(
+            f"{tokens.unknown_media_parts:,} media parts have no known size and are not counted (see the notes "
+            "for the options that supply one)"
+        )
+    return out

@@ -1,0 +1,257 @@
+"""The Plan: what ``estimate`` found, and its JSON contract ``batchcost.plan/1``.
+
+JSON contract (all USD figures are decimal strings; token figures are integers)::
+
+    {
+      "schema": "batchcost.plan/1",
+      "batchcost_version": "0.1.0",
+      "run_date": "2026-11-27",
+      "model": "gemini-2.5-flash",          # as asked
+      "billed_model": "gemini-2.5-flash",   # after aliases and routing on run_date
+      "files": [{"path", "form", "compressed", "bytes", "lines", "requests"}],
+      "requests": 1234,
+      "validation": {"valid", "errors", "warnings", "problem_counts": {code: n}},
+      "tokens": {
+        "method": "exact" | "sampled" | "approximate",
+        "tokenizer": "local" | "api" | "heuristic",
+        "tokenizer_description": "...",
+        "counted_exactly": n, "approx_error_pct": null | x,
+        "input": {"expected", "low", "high",
+                  "by_modality": {"text": {...}, "image": {...}, ...},
+                  "by_place": {"system": {...}, "contents": {...}, "tools": {...}} | null},
+        "output": {"ceiling", "expected" | null, "low" | null, "high" | null, "source" | null},
+        "above_200k": {"expected", "low", "high"}
+      },
+      "cost": {"<mode>": {"floor", "expected" | null, "low" | null, "high" | null, "ceiling"}
+               or {"not_priced": "reason"}},
+      "savings": {"batch_vs_standard": {"usd", "percent", "basis"}} | {},
+      "compare": [{"model", "billed_model", "cost": {...}, "output": {...}, "warnings": [...]}],
+      "prices": [{"model", "mode", "component", "modality", "tier", "usd_per_mtok",
+                  "source", "checked", "derived", "overridden"}],
+      "warnings": ["..."],
+      "notes": ["..."]
+    }
+
+``floor`` is the input-only cost at the expected input; ``expected``/``low``/``high`` add the
+expected output (null when no expectation was given); ``ceiling`` prices the input's high end and
+every request's output ceiling.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..batchfile import ScanResult
+    from ..pricing import ModeRates, Rate
+    from ..tokens import TokenEstimate
+
+PLAN_SCHEMA = "batchcost.plan/1"
+
+
+def usd(value: Decimal | None) -> str | None:
+    """Exact decimal string of a USD amount (rounding happens only when displayed)."""
+    return None if value is None else format(value.normalize(), "f") if value else "0"
+
+
+@dataclass
+class ModeCost:
+    """Cost of the whole file in one mode (USD, exact)."""
+
+    mode: str
+    floor: Decimal | None = None
+    ceiling: Decimal | None = None
+    expected: Decimal | None = None
+    low: Decimal | None = None
+    high: Decimal | None = None
+    not_priced_reason: str | None = None
+
+    @classmethod
+    def not_priced(cls, mode: str, reason: str) -> ModeCost:
+        return cls(mode, not_priced_reason=reason)
+
+    def to_json(self) -> dict[str, Any]:
+        if self.not_priced_reason is not None:
+            return {"not_priced": self.not_priced_reason}
+        return {
+            "floor": usd(self.floor),
+            "expected": usd(self.expected),
+            "low": usd(self.low),
+            "high": usd(self.high),
+            "ceiling": usd(self.ceiling),
+        }
+
+
+@dataclass
+class OutputTokens:
+    """Output tokens of all requests: the ceiling always, the expectation when given."""
+
+    ceiling: int
+    expected: int | None
+    low: int | None
+    high: int | None
+    source: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ceiling": self.ceiling,
+            "expected": self.expected,
+            "low": self.low,
+            "high": self.high,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class PriceUsed:
+    """One rate that went into a figure, with its provenance."""
+
+    model: str
+    mode: str
+    component: str
+    modality: str
+    tier: str
+    usd_per_mtok: Decimal
+    source: str
+    checked: datetime.date
+    derived: bool
+    overridden: bool
+
+    @classmethod
+    def of(cls, rates: ModeRates, component: str, modality: str, above: bool, rate: Rate) -> PriceUsed:
+        tier = (
+            ""
+            if rates.tier_threshold is None
+            else (f">{rates.tier_threshold:,}" if above else f"<={rates.tier_threshold:,}")
+        )
+        p = rate.provenance
+        return cls(
+            rates.model, rates.mode, component, modality, tier, rate.usd_per_mtok, p.source, p.checked, p.derived,
+            p.overridden,
+        )  # fmt: skip
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "mode": self.mode,
+            "component": self.component,
+            "modality": self.modality,
+            "tier": self.tier,
+            "usd_per_mtok": usd(self.usd_per_mtok),
+            "source": self.source,
+            "checked": self.checked.isoformat(),
+            "derived": self.derived,
+            "overridden": self.overridden,
+        }
+
+
+@dataclass
+class ModelCost:
+    """One model's costs for the file."""
+
+    model: str
+    billed_model: str
+    modes: dict[str, ModeCost]
+    output: OutputTokens
+    prices: list[PriceUsed]
+    notes: list[str]
+    per_request_ceiling: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+
+    def cost_json(self) -> dict[str, Any]:
+        return {mode: mc.to_json() for mode, mc in self.modes.items()}
+
+    def savings(self) -> dict[str, Any]:
+        std, batch = self.modes.get("standard"), self.modes.get("batch")
+        if std is None or batch is None or std.not_priced_reason or batch.not_priced_reason:
+            return {}
+        basis = "expected" if std.expected is not None and batch.expected is not None else "floor"
+        a, b = getattr(std, basis), getattr(batch, basis)
+        if a is None or b is None:
+            return {}
+        pct = (a - b) / a * 100 if a else Decimal(0)
+        return {"batch_vs_standard": {"usd": usd(a - b), "percent": f"{pct:.1f}", "basis": basis}}
+
+
+@dataclass
+class Plan:
+    """What ``estimate`` found. ``to_json()`` gives the ``batchcost.plan/1`` document."""
+
+    run_date: datetime.date
+    model: str
+    scan: ScanResult
+    tokens: TokenEstimate
+    cost: ModelCost
+    compare: list[ModelCost]
+    warnings: list[str]
+    tokenizer_notes: list[str]
+
+    @property
+    def requests(self) -> int:
+        return self.scan.requests
+
+    def to_json(self) -> dict[str, Any]:
+        from .. import __version__
+
+        t = self.tokens
+        input_json: dict[str, Any] = t.total.to_dict()
+        input_json["by_modality"] = {k: v.to_dict() for k, v in t.by_modality.items()}
+        input_json["by_place"] = None if t.by_place is None else {k: v.to_dict() for k, v in t.by_place.items()}
+        warnings = list(self.warnings)
+        for note in self.cost.notes:
+            if note not in warnings:
+                warnings.append(note)
+        return {
+            "schema": PLAN_SCHEMA,
+            "batchcost_version": __version__,
+            "run_date": self.run_date.isoformat(),
+            "model": self.model,
+            "billed_model": self.cost.billed_model,
+            "files": [
+                {
+                    "path": f.path,
+                    "form": f.form,
+                    "compressed": f.compressed,
+                    "bytes": f.data_size,
+                    "lines": f.lines,
+                    "requests": int(self.scan.rows["usable"][f.first_row : f.first_row + f.lines].sum()),
+                }
+                for f in self.scan.files
+            ],
+            "requests": self.requests,
+            "validation": {
+                "valid": self.scan.valid(),
+                "errors": self.scan.errors,
+                "warnings": self.scan.warnings,
+                "problem_counts": dict(self.scan.problem_counts),
+            },
+            "tokens": {
+                "method": t.method,
+                "tokenizer": t.tokenizer,
+                "tokenizer_description": t.tokenizer_description,
+                "counted_exactly": len(t.counted_rows),
+                "approx_error_pct": t.approx_error_pct,
+                "input": input_json,
+                "output": self.cost.output.to_json(),
+                "above_200k": t.above_threshold.to_dict(),
+            },
+            "cost": self.cost.cost_json(),
+            "savings": self.cost.savings(),
+            "compare": [
+                {
+                    "model": mc.model,
+                    "billed_model": mc.billed_model,
+                    "cost": mc.cost_json(),
+                    "output": mc.output.to_json(),
+                    "warnings": mc.notes,
+                }
+                for mc in self.compare
+            ],
+            "prices": [p.to_json() for p in self.cost.prices],
+            "warnings": warnings,
+            "notes": self.tokenizer_notes,
+        }
