@@ -55,8 +55,7 @@ class UnknownModelError(PricingError, LookupError):
     def __init__(self, model: str, suggestions: Sequence[str] = ()) -> None:
         hint = f"; did you mean {', '.join(repr(s) for s in suggestions)}?" if suggestions else ""
         super().__init__(
-            f"unknown model {model!r}{hint} (`batchcost prices` lists known models; "
-            "`--prices FILE` can add one)"
+            f"unknown model {model!r}{hint} (`batchcost prices` lists known models; `--prices FILE` can add one)"
         )
         self.model = model
         self.suggestions = list(suggestions)
