@@ -46,12 +46,33 @@ UNSET = -(2**31)  # "not given" for integer settings
 Report = Callable[[str, str], None]
 
 
-def _hash8(chunks: list[bytes]) -> int:
+def hash8(data: bytes) -> int:
+    """A 64-bit hash of bytes (never 0, which means "none" in the columns)."""
     # SHA-1 is the fastest strong hash here (SHA-NI, ~2 GB/s); 64 bits is plenty to group prefixes.
-    h = hashlib.sha1()
-    for c in chunks:
-        h.update(len(c).to_bytes(8, "little"))
-        h.update(c)
+    return int.from_bytes(hashlib.sha1(data).digest()[:8], "little") or 1
+
+
+def _parts_hash(parts: list[dict[str, Any]], seed: int = 0, utf8_len: dict[int, int] | None = None) -> int:
+    """Hash of a run of parts; ``seed`` chains on an earlier hash so no part is hashed twice.
+
+    ``utf8_len`` collects the UTF-8 length of each text encoded here (keyed by ``id``), so the
+    scan's byte count does not encode the same text again.
+    """
+    h = hashlib.sha1(seed.to_bytes(8, "little"))
+    for part in parts:
+        text = part.get("text")
+        if isinstance(text, str):
+            data = text.encode("utf-8", "surrogatepass")
+            if utf8_len is not None:
+                utf8_len[id(text)] = len(data)
+            h.update(b"t" + len(data).to_bytes(8, "little"))
+            h.update(data)
+        else:
+            import msgspec
+
+            data = msgspec.json.encode(part, order="sorted")
+            h.update(b"o" + len(data).to_bytes(8, "little"))
+            h.update(data)
     return int.from_bytes(h.digest()[:8], "little") or 1
 
 
@@ -143,6 +164,7 @@ class RequestInfo:
         "texts",
         "thinking_budget",
         "thinking_level",
+        "utf8_len",
     )
 
     def __init__(self) -> None:
@@ -160,6 +182,7 @@ class RequestInfo:
         self.first_hash = 0
         self.prefix_hash = 0
         self.prefix_chars = 0
+        self.utf8_len: dict[int, int] = {}
 
     def chars(self, place: str) -> int:
         return sum(map(len, self.texts[place]))
@@ -168,16 +191,6 @@ class RequestInfo:
 def _nearest(name: str, known: dict[str, str]) -> str:
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
-
-
-def _part_chunk(part: dict[str, Any]) -> bytes:
-    """Bytes identifying a part's content, for prefix hashes."""
-    text = part.get("text")
-    if isinstance(text, str):
-        return b"t" + text.encode("utf-8", "surrogatepass")
-    import msgspec
-
-    return b"o" + msgspec.json.encode(part, order="sorted")
 
 
 class Walker:
@@ -305,10 +318,9 @@ class Walker:
                 if self._part(part, f"contents[{i}].parts[{j}]", "contents", info):
                     all_parts.append(part)
         if len(all_parts) > 1:
-            first = _part_chunk(all_parts[0])
-            info.first_hash = _hash8([first])
-            chunks = [first] + [_part_chunk(p) for p in all_parts[1:-1]]
-            info.prefix_hash = _hash8(chunks)
+            # prefix = first part, then the rest but the last; chained so the first is hashed once
+            info.first_hash = _parts_hash(all_parts[:1], 0, info.utf8_len)
+            info.prefix_hash = _parts_hash(all_parts[1:-1], info.first_hash, info.utf8_len)
             info.prefix_chars = sum(len(p["text"]) for p in all_parts[:-1] if isinstance(p.get("text"), str))
 
     def _part(self, part: Any, where: str, place: str, info: RequestInfo) -> bool:
@@ -464,7 +476,7 @@ class Walker:
         good = [p for j, p in enumerate(parts) if self._part(p, f"systemInstruction.parts[{j}]", "system", info)]
         if good:
             info.flags |= FLAG_SYSTEM
-            info.system_hash = _hash8([_part_chunk(p) for p in good])
+            info.system_hash = _parts_hash(good, 0, info.utf8_len)
 
     # -- tools ----------------------------------------------------------------------------------
     def _tools(self, tools: Any, info: RequestInfo) -> None:

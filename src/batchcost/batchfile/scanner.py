@@ -31,7 +31,7 @@ from typing import Any
 from ..errors import InputError
 from .media import MEDIA_KINDS
 from .problems import KINDS, Problem
-from .request import PLACES, Walker, _hash8
+from .request import PLACES, Walker, hash8
 from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult
 
 # A single line this large is not parsed: it would need several times its size in memory, and no
@@ -102,6 +102,7 @@ class _RangeScanner:
         self._mime_ids: dict[str, int] = {"": 0}
         self._cache_ids: dict[str, int] = {"": 0}
         self.walker = Walker(self._report)
+        self._append = {name: arr.append for name, arr in self.p.rows.items()}
 
     def _report(self, code: str, message: str) -> None:
         p = self.p
@@ -152,35 +153,43 @@ class _RangeScanner:
             return
         info = self.walker.walk(request)
         usable = not self._line_error
-        rows = self.p.rows
-        rows["file"].append(self.file_index)
-        rows["offset"].append(offset)
-        rows["nbytes"].append(nbytes)
-        rows["usable"].append(1 if usable else 0)
+        a = self._append
+        texts = info.texts
+        system, contents, tools = texts["system"], texts["contents"], texts["tools"]
         tb = 0
-        for place in PLACES:
-            texts = info.texts[place]
-            chars = 0
-            for t in texts:
-                n = len(t)
-                chars += n
-                tb += n if t.isascii() else len(t.encode("utf-8", "surrogatepass"))
-            rows[place + "_chars"].append(chars)
-        rows["text_bytes"].append(tb)
-        rows["media_parts"].append(len(info.media))
-        rows["max_output_tokens"].append(info.max_output_tokens)
-        rows["thinking_budget"].append(info.thinking_budget)
-        rows["thinking_level"].append(info.thinking_level)
-        rows["candidate_count"].append(min(info.candidate_count, 65535))
-        rows["media_resolution"].append(info.media_resolution)
-        rows["flags"].append(info.flags)
-        rows["system_hash"].append(info.system_hash)
-        rows["first_hash"].append(info.first_hash)
-        rows["prefix_hash"].append(info.prefix_hash)
-        rows["prefix_chars"].append(info.prefix_chars)
-        rows["key_hash"].append(self._key_hash)
-        rows["model"].append(self._intern(self._model_ids, self.p.models, info.model))
-        rows["cached_content"].append(self._intern(self._cache_ids, self.p.caches, info.cached_content))
+        known = info.utf8_len
+        for group in (system, contents, tools):
+            for t in group:
+                # UTF-8 bytes tell the script (1 ASCII, 2 Cyrillic..., 3 CJK) and bound the tokens
+                if t.isascii():
+                    tb += len(t)
+                else:
+                    n = known.get(id(t))
+                    tb += len(t.encode("utf-8", "surrogatepass")) if n is None else n
+        a["file"](self.file_index)
+        a["offset"](offset)
+        a["nbytes"](nbytes)
+        a["usable"](1 if usable else 0)
+        a["system_chars"](sum(map(len, system)) if system else 0)
+        a["contents_chars"](sum(map(len, contents)))
+        a["tools_chars"](sum(map(len, tools)) if tools else 0)
+        a["text_bytes"](tb)
+        a["media_parts"](len(info.media))
+        a["max_output_tokens"](info.max_output_tokens)
+        a["thinking_budget"](info.thinking_budget)
+        a["thinking_level"](info.thinking_level)
+        a["candidate_count"](min(info.candidate_count, 65535))
+        a["media_resolution"](info.media_resolution)
+        a["flags"](info.flags)
+        a["system_hash"](info.system_hash)
+        a["first_hash"](info.first_hash)
+        a["prefix_hash"](info.prefix_hash)
+        a["prefix_chars"](info.prefix_chars)
+        a["key_hash"](self._key_hash)
+        a["model"](self._intern(self._model_ids, self.p.models, info.model) if info.model else 0)
+        a["cached_content"](
+            self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0
+        )
         if info.media:
             m = self.p.media
             for part in info.media:
@@ -281,7 +290,7 @@ class _RangeScanner:
                 elif not key:
                     self._report("key-empty", '"key" is empty; give every line a unique non-empty key')
                 else:
-                    self._key_hash = _hash8([key.encode("utf-8", "surrogatepass")])
+                    self._key_hash = hash8(key.encode("utf-8", "surrogatepass"))
             for name in obj:
                 if name not in ("key", "request") and "request" in obj:
                     self._report(
