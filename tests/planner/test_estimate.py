@@ -188,7 +188,7 @@ def test_override_file_marks_rates_overridden(tmp_path: Path) -> None:
     path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 10)
     plan = run_estimate(path, "gemini-2.5-flash-lite", output_tokens=100, prices=[str(prices)])
     assert cost(plan, "batch") == mtok("0.04", 40) + mtok("0.16", 1000)
-    batch_in = [p for p in plan["prices"] if p["mode"] == "batch" and p["component"] == "input"][0]
+    batch_in = next(p for p in plan["prices"] if p["mode"] == "batch" and p["component"] == "input")
     assert batch_in["overridden"] is True and batch_in["source"] == "contract 2026-11"
 
 
