@@ -434,6 +434,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_validate(sub)
     _add_estimate(sub)
     _add_prices(sub)
+    import importlib
+
+    from .commands import COMMANDS
+
+    for name in COMMANDS:
+        importlib.import_module(f"batchcost.commands.{name}").register(sub)
     return parser
 
 

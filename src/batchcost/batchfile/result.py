@@ -210,3 +210,14 @@ def _severity(code: str) -> Severity:
 
 def file_size(path: str) -> int:
     return os.stat(path).st_size
+
+
+def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
+    """SHA-256 of a file's bytes as stored (hashlib releases the GIL, so a thread can run this)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            h.update(block)
+    return h.hexdigest()

@@ -280,6 +280,14 @@ def estimate(
         return None if progress is None else (lambda d, t: progress(name, d, t))
 
     result = scan_result or scan_files(paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"))
+    # The input's SHA-256 identifies it in reports and manifests; hash in a thread while tokens are counted.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ..batchfile.result import file_sha256
+
+    hasher = ThreadPoolExecutor(max_workers=1)
+    digests = {f.path: hasher.submit(file_sha256, f.path) for f in result.files}
+    hasher.shutdown(wait=False)
     warnings: list[str] = []
     if model is None:
         model = result.model
@@ -352,6 +360,7 @@ def estimate(
         compare=compared,
         warnings=list(dict.fromkeys(warnings)),
         tokenizer_notes=list(tokens.notes),
+        sha256={path: d.result() for path, d in digests.items()},
     )
 
 

@@ -8,10 +8,12 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
       "run_date": "2026-11-27",
       "model": "gemini-2.5-flash",          # as asked
       "billed_model": "gemini-2.5-flash",   # after aliases and routing on run_date
-      "files": [{"path", "form", "compressed", "bytes", "lines", "requests"}],
+      "files": [{"path", "form", "compressed", "bytes", "lines", "requests", "sha256" | null}],
       "requests": 1234,
-      "validation": {"valid", "errors", "warnings", "problem_counts": {code: n}},
+      "validation": {"valid", "errors", "warnings", "problem_counts": {code: n},
+                     "problems": [{"path", "line", "code", "severity", "message"}]},   # first 5 per kind
       "tokens": {
+        "distribution": {"edges": [...], "counts": [...]},   # input tokens per request, log-spaced bins
         "method": "exact" | "sampled" | "approximate",
         "tokenizer": "local" | "api" | "heuristic",
         "tokenizer_description": "...",
@@ -189,6 +191,7 @@ class Plan:
     compare: list[ModelCost]
     warnings: list[str]
     tokenizer_notes: list[str]
+    sha256: dict[str, str] = field(default_factory=dict)
 
     @property
     def requests(self) -> int:
@@ -219,6 +222,7 @@ class Plan:
                     "bytes": f.data_size,
                     "lines": f.lines,
                     "requests": int(self.scan.rows["usable"][f.first_row : f.first_row + f.lines].sum()),
+                    "sha256": self.sha256.get(f.path),
                 }
                 for f in self.scan.files
             ],
@@ -228,8 +232,10 @@ class Plan:
                 "errors": self.scan.errors,
                 "warnings": self.scan.warnings,
                 "problem_counts": dict(self.scan.problem_counts),
+                "problems": _problems_json(self.scan),
             },
             "tokens": {
+                "distribution": _distribution(t.per_request[self.scan.rows["usable"].astype(bool)]),
                 "method": t.method,
                 "tokenizer": t.tokenizer,
                 "tokenizer_description": t.tokenizer_description,
@@ -255,3 +261,32 @@ class Plan:
             "warnings": warnings,
             "notes": self.tokenizer_notes,
         }
+
+
+def _problems_json(scan: ScanResult, per_kind: int = 5) -> list[dict[str, Any]]:
+    seen: dict[str, int] = {}
+    out = []
+    for p in scan.problems:
+        if seen.get(p.code, 0) < per_kind:
+            seen[p.code] = seen.get(p.code, 0) + 1
+            out.append(
+                {"path": p.path, "line": p.line, "code": p.code, "severity": p.severity.value, "message": p.message}
+            )
+    return out
+
+
+def _distribution(per_request: np.ndarray) -> dict[str, list[int]]:
+    """Histogram of input tokens per request on log-spaced bin edges (1, 2, 5, 10, 20, 50, ...)."""
+    if not len(per_request):
+        return {"edges": [], "counts": []}
+    top = max(int(per_request.max()), 1)
+    edges = [0]
+    k = 1
+    while edges[-1] <= top:
+        for m in (1, 2, 5):
+            edges.append(m * k)
+        k *= 10
+    while len(edges) > 2 and edges[-2] > top:
+        edges.pop()
+    counts, _ = np.histogram(per_request, bins=np.array(edges, dtype=np.float64))
+    return {"edges": edges, "counts": [int(c) for c in counts]}
