@@ -322,7 +322,7 @@ def estimate(
         raise PricingError("give either --output-tokens or --output-ratio, not both")
     if opts.output_tokens is not None:
         expected_out = np.full(n_rows, opts.output_tokens, np.int64)
-        source = f"--output-tokens {opts.output_tokens} per request (billed output, thinking included)"
+        source = f"--output-tokens {opts.output_tokens} per request: billed output, thinking included"
     elif opts.output_ratio is not None:
         source = (
             f"--output-ratio {opts.output_ratio:g} x each request's input tokens (billed output, thinking included)"

@@ -74,7 +74,9 @@ def headline(plan: Mapping[str, Any]) -> str:
     model = plan["model"]
     if "not_priced" in batch or not batch:
         return f"Batch on {model}: not priced; {valid}"
-    if batch.get("expected") is not None:
+    if batch.get("expected") is not None and batch["low"] == batch["high"]:
+        amount = money(batch["expected"])
+    elif batch.get("expected") is not None:
         amount = f"{money(batch['expected'])} (range {money(batch['low'])}-{money(batch['high'])})"
     else:
         amount = f"at least {money(batch['floor'])}, at most {money(batch['ceiling'])} (output expectation unknown)"
