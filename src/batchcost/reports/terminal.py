@@ -10,7 +10,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-MODE_NAMES = {"standard": "standard (sync)", "batch": "batch", "flex": "flex", "priority": "priority"}
+MODE_NAMES = {
+    "standard": "standard (sync)",
+    "batch": "batch",
+    "flex": "flex",
+    "priority": "priority",
+    "batch_cached": "batch + cache",
+}
 
 
 def money(value: str | Decimal | None) -> str:
@@ -73,7 +79,7 @@ def headline(plan: Mapping[str, Any]) -> str:
     valid = "valid" if plan["validation"]["valid"] else f"INVALID ({plan['validation']['errors']:,} errors)"
     model = plan["model"]
     if "not_priced" in batch or not batch:
-        return f"Batch on {model}: not priced; {valid}"
+        return f"Batch on {model}: not priced; {valid}{shard_phrase(plan)}"
     if batch.get("expected") is not None and batch["low"] == batch["high"]:
         amount = money(batch["expected"])
     elif batch.get("expected") is not None:
@@ -82,7 +88,17 @@ def headline(plan: Mapping[str, Any]) -> str:
         amount = f"at least {money(batch['floor'])}, at most {money(batch['ceiling'])} (output expectation unknown)"
     saving = plan.get("savings", {}).get("batch_vs_standard")
     save = f", {saving['percent']}% less than standard" if saving else ""
-    return f"Batch on {model}: {amount}{save}; {valid}"
+    return f"Batch on {model}: {amount}{save}; {valid}{shard_phrase(plan)}"
+
+
+def shard_phrase(plan: Mapping[str, Any]) -> str:
+    """"; 3 shards in 1 wave" when the plan carries a shard plan, else ""."""
+    s = plan.get("shards")
+    if not isinstance(s, Mapping) or not s.get("shards"):
+        return ""
+    n = len(s["shards"])
+    waves = len(s.get("waves") or []) or len({sh.get("wave", 1) for sh in s["shards"]})
+    return f"; {n:,} shard{'s' if n != 1 else ''} in {waves:,} wave{'s' if waves != 1 else ''}"
 
 
 def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> str:
