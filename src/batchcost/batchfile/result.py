@@ -83,6 +83,7 @@ class FileInfo:
         form: ``"developer"`` (``{"key", "request"}`` lines) or ``"vertex"`` (``{"request"}`` lines).
         lines: lines in the file (a last line without a newline counts).
         first_row: index of the file's first line in the row columns.
+        sha256: SHA-256 of the file as stored, when the scan was asked for it.
     """
 
     path: str
@@ -92,6 +93,7 @@ class FileInfo:
     form: str
     lines: int
     first_row: int
+    sha256: str | None = None
 
 
 @dataclass(slots=True)

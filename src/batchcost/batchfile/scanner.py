@@ -32,7 +32,7 @@ from ..errors import InputError
 from .media import MEDIA_KINDS
 from .problems import KINDS, Problem
 from .request import PLACES, Walker
-from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult
+from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult, file_sha256
 
 # A single line this large is not parsed: it would need several times its size in memory, and no
 # plausible request is that big (per-request size limit: UNKNOWN, facts sheet section 9).
@@ -558,6 +558,7 @@ def scan(
     workers: int | None = None,
     limits: FileLimits | None = None,
     progress: Progress | None = None,
+    checksum: bool = False,
 ) -> ScanResult:
     """Check every line of Gemini batch input files and gather per-request figures in one pass.
 
@@ -570,6 +571,8 @@ def scan(
         workers: processes for large plain files (default: CPU count, at most 2 per file range set).
         limits: per-job input limits (default :class:`FileLimits`).
         progress: called with ``(bytes done, bytes total)`` from the calling thread.
+        checksum: also compute each file's SHA-256 (``FileInfo.sha256``); for large files the
+            calling process hashes while the worker processes scan.
 
     Returns:
         A :class:`ScanResult`. Problems in the files are data in it, never exceptions.
@@ -598,6 +601,7 @@ def scan(
             if progress is not None:
                 progress(base + done, total)
 
+        digest: list[str] = []
         if size == 0:
             data_size, parts = 0, []
         elif compressed:
@@ -605,14 +609,18 @@ def scan(
             parts = [part]
         else:
             data_size = size
-            parts = _scan_plain(path, fi, form, seed, sample_size, keep_problems, size, workers, report)
+            parts = _scan_plain(
+                path, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None
+            )
+        if checksum and not digest:
+            digest.append(file_sha256(path))
         line_base = 0
         while parts:
             part = parts.pop(0)  # dropped once merged: peak memory is one copy of the columns plus one part
             merger.add(part, path, line_base)
             line_base += part.lines
             del part
-        info = FileInfo(path, size, data_size, compressed, form, line_base, first_row)
+        info = FileInfo(path, size, data_size, compressed, form, line_base, first_row, digest[0] if digest else None)
         files.append(info)
         done_before += size
         report(size)
@@ -621,7 +629,7 @@ def scan(
 
 
 def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, size: int, workers: int,
-                report: Callable[[int], None]) -> list[_Partial]:  # fmt: skip
+                report: Callable[[int], None], digest: list[str] | None) -> list[_Partial]:  # fmt: skip
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         nparts = workers if size >= PARALLEL_MIN_BYTES else 1
         ranges = _ranges(mm, size, nparts)
@@ -643,11 +651,11 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
             stop.set()
             t.join()
             _counters = None
-    return _scan_parallel(path, fi, form, seed, k, keep, ranges, report)
+    return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest)
 
 
-def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int,
-                   ranges: list[tuple[int, int]], report: Callable[[int], None]) -> list[_Partial]:  # fmt: skip
+def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, ranges: list[tuple[int, int]],
+                   report: Callable[[int], None], digest: list[str] | None) -> list[_Partial]:  # fmt: skip
     import multiprocessing as mp
 
     methods = mp.get_all_start_methods()
@@ -655,6 +663,11 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int,
     counters = ctx.Array("q", len(ranges), lock=False)
     tasks = [(path, fi, form, seed, k, keep, a, b, i) for i, (a, b) in enumerate(ranges)]
     pool = ctx.Pool(len(ranges), initializer=_init_worker, initargs=(counters,))
+    hasher = None
+    if digest is not None:
+        # This process only waits for the workers: hash the file meanwhile (started after the fork).
+        hasher = threading.Thread(target=lambda: digest.append(file_sha256(path)), daemon=True)
+        hasher.start()
     try:
         result = pool.map_async(_scan_range, tasks, chunksize=1)
         while not result.ready():
@@ -667,6 +680,8 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int,
         raise
     finally:
         pool.join()
+        if hasher is not None:
+            hasher.join()
     return parts
 
 

@@ -279,15 +279,9 @@ def estimate(
     def stage(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda d, t: progress(name, d, t))
 
-    result = scan_result or scan_files(paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"))
-    # The input's SHA-256 identifies it in reports and manifests; hash in a thread while tokens are counted.
-    from concurrent.futures import ThreadPoolExecutor
-
-    from ..batchfile.result import file_sha256
-
-    hasher = ThreadPoolExecutor(max_workers=1)
-    digests = {f.path: hasher.submit(file_sha256, f.path) for f in result.files}
-    hasher.shutdown(wait=False)
+    result = scan_result or scan_files(
+        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True
+    )
     warnings: list[str] = []
     if model is None:
         model = result.model
@@ -310,7 +304,8 @@ def estimate(
     if result.requests == 0:
         raise BatchcostError("no usable requests to price; run `batchcost validate` to see the problems")
     tokens = count_tokens(
-        result, model=model, counter=choice.counter, exact=opts.exact, sample_size=opts.sample_size,
+        result, model=_served_model(book, model, run_date), counter=choice.counter, exact=opts.exact,
+        sample_size=opts.sample_size, tier_threshold=_tier_threshold(book, model, run_date),
         seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
     )  # fmt: skip
@@ -360,8 +355,30 @@ def estimate(
         compare=compared,
         warnings=list(dict.fromkeys(warnings)),
         tokenizer_notes=list(tokens.notes),
-        sha256={path: d.result() for path, d in digests.items()},
+        sha256={f.path: f.sha256 for f in result.files if f.sha256},
     )
+
+
+def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:
+    """The model that serves (and bills) the job on ``run_date``: its media token rules apply."""
+    for mode in ("batch", "standard"):
+        try:
+            return book.rates(model, mode, run_date).model
+        except PricingError:
+            continue
+    return model
+
+
+def _tier_threshold(book: PriceBook, model: str, run_date: datetime.date) -> int | None:
+    """The prompt-size tier of the model's rates (None when flat in every mode)."""
+    tiers = []
+    for mode in book.modes(model, run_date):
+        try:
+            tiers.append(book.rates(model, mode, run_date).tier_threshold)
+        except PricingError:
+            continue
+    found = [t for t in tiers if t is not None]
+    return min(found) if found else None
 
 
 def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:

@@ -22,7 +22,7 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
                   "by_modality": {"text": {...}, "image": {...}, ...},
                   "by_place": {"system": {...}, "contents": {...}, "tools": {...}} | null},
         "output": {"ceiling", "expected" | null, "low" | null, "high" | null, "source" | null},
-        "above_200k": {"expected", "low", "high"}
+        "above_200k": {"expected", "low", "high"} | null   # null for flat-rate models (no tier)
       },
       "cost": {"<mode>": {"floor", "expected" | null, "low" | null, "high" | null, "ceiling"}
                or {"not_priced": "reason"}},
@@ -243,7 +243,7 @@ class Plan:
                 "approx_error_pct": t.approx_error_pct,
                 "input": input_json,
                 "output": self.cost.output.to_json(),
-                "above_200k": t.above_threshold.to_dict(),
+                "above_200k": None if t.above_threshold is None else t.above_threshold.to_dict(),
             },
             "cost": self.cost.cost_json(),
             "savings": self.cost.savings(),

@@ -2,9 +2,10 @@
 
 How the total is built (DESIGN.md decision 2):
 
-1. **Certainty rows** are counted exactly: every request whose text could reach the 200,000-token
-   price tier (a token covers at least one UTF-8 byte, so only requests with at least 200,000 bytes
-   of text can), plus the largest requests by characters (they dominate the variance).
+1. **Certainty rows** are counted exactly: when the model has a prompt-size price tier, every request
+   whose text could reach it (a token covers at least one UTF-8 byte, so only requests with at least
+   ``tier_threshold`` bytes of text can), plus the largest requests by characters (they dominate the
+   variance).
 2. The other requests are split into strata by script (UTF-8 bytes per character: ASCII, accented
    Latin, two-byte scripts such as Cyrillic, three-byte scripts such as CJK) and size (characters).
    In each stratum, tokens per character is measured on a uniform random sample (the scan's, topped
@@ -20,6 +21,7 @@ A file with no more usable requests than the sample size is counted whole, with 
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,7 +79,8 @@ class TokenEstimate:
         per_request: expected input tokens per row (0 for unusable rows), int64.
         per_request_by_modality: the same split by modality.
         counted_rows: rows whose text was counted exactly (sample and certainty rows).
-        above_threshold: requests whose prompt exceeds 200,000 tokens (expected, low, high).
+        above_threshold: requests whose prompt exceeds the model's price tier (exact: every request that
+            could is counted exactly); None for flat-rate models, where the tier does not apply.
         approx_error_pct: the heuristic's stated error (None for exact counters); already in the interval.
         notes: assumptions and rules used, to show beside the figures.
     """
@@ -93,7 +96,7 @@ class TokenEstimate:
     per_request: np.ndarray
     per_request_by_modality: Mapping[str, np.ndarray]
     counted_rows: np.ndarray
-    above_threshold: Interval
+    above_threshold: Interval | None
     sample_size: int
     approx_error_pct: float | None = None
     unknown_media_parts: int = 0
@@ -110,7 +113,7 @@ class TokenEstimate:
             "total": self.total.to_dict(),
             "by_modality": {k: v.to_dict() for k, v in self.by_modality.items()},
             "by_place": None if self.by_place is None else {k: v.to_dict() for k, v in self.by_place.items()},
-            "above_200k": self.above_threshold.to_dict(),
+            "above_200k": None if self.above_threshold is None else self.above_threshold.to_dict(),
             "approx_error_pct": self.approx_error_pct,
             "unknown_media_parts": self.unknown_media_parts,
             "notes": list(self.notes),
@@ -134,6 +137,12 @@ class _Counts:
         todo = sorted(set(int(r) for r in rows) - self.by_place.keys())
         if not todo:
             return
+        if _parallel_ok(self.counter) and int(self.scan.rows["nbytes"][todo].sum()) >= _PARALLEL_BYTES:
+            self._ensure_parallel(todo)
+            return
+        self.ensure_serial(todo, total_hint)
+
+    def ensure_serial(self, todo: list[int], total_hint: int | None = None) -> None:
         total = total_hint or len(todo)
         done = 0
         batch: list[tuple[int, dict[str, Any]]] = []
@@ -152,6 +161,25 @@ class _Counts:
             done += len(batch)
             if self.progress:
                 self.progress(done, total)
+
+    def _ensure_parallel(self, todo: list[int]) -> None:
+        """Count on every core: each process parses, walks and tokenizes its share of the rows."""
+        import multiprocessing as mp
+
+        global _FORK_STATE
+        n = min(os.cpu_count() or 1, 4)
+        chunks = [todo[i::n] for i in range(n)]  # interleaved: equal shares of big and small requests
+        _FORK_STATE = (self.scan, self.counter)
+        done = 0
+        try:
+            with mp.get_context("fork").Pool(n) as pool:
+                for part in pool.imap_unordered(_count_rows_in_child, chunks):
+                    self.by_place.update(part)
+                    done += len(part)
+                    if self.progress:
+                        self.progress(done, len(todo))
+        finally:
+            _FORK_STATE = None
 
     def _count(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         if isinstance(self.counter, TextCounter):
@@ -181,6 +209,32 @@ class _Counts:
 
     def place(self, rows: np.ndarray, i: int) -> np.ndarray:
         return np.array([self.by_place[int(r)][i] for r in rows], dtype=np.int64)
+
+
+# Counting this many bytes of request lines or more uses one process per core (fork only).
+_PARALLEL_BYTES = 16 * 1024 * 1024
+_FORK_STATE: tuple[Any, Any] | None = None
+
+
+def _parallel_ok(counter: Any) -> bool:
+    import multiprocessing as mp
+
+    return (
+        isinstance(counter, TextCounter)
+        and (os.cpu_count() or 1) > 1
+        and "fork" in mp.get_all_start_methods()
+        and getattr(counter, "parallel_safe", False)
+    )
+
+
+def _count_rows_in_child(rows: list[int]) -> dict[int, tuple[int, int, int]]:
+    assert _FORK_STATE is not None
+    scan, counter = _FORK_STATE
+    if hasattr(counter, "num_threads"):
+        counter.num_threads = 1  # one process per core already
+    counts = _Counts(scan, counter, None)
+    counts.ensure_serial(rows)
+    return counts.by_place
 
 
 def _strata(scan: ScanResult, x: np.ndarray, usable: np.ndarray) -> np.ndarray:
@@ -231,11 +285,12 @@ def count_tokens(
     exact: bool = False,
     sample_size: int | None = None,
     seed: int | None = None,
-    target_halfwidth: float = 0.003,
+    target_halfwidth: float = 0.004,
     max_sample_requests: int = 50_000,
     max_sample_bytes: int = 200_000_000,
-    largest: int = 100,
+    largest: int = 20,
     min_per_stratum: int = 30,
+    tier_threshold: int | None = TIER_THRESHOLD,
     media_defaults: MediaDefaults | None = None,
     assumptions: Sequence[str] = (),
     approx_error_pct: float | None = None,
@@ -251,10 +306,13 @@ def count_tokens(
         sample_size: the initial sample; default the scan's sample, or 2,000 when it has none.
         seed: seed for any requests drawn beyond the scan's sample (default: the scan's seed).
         target_halfwidth: keep counting more sampled requests while the 95% interval of the text
-            total is wider than this fraction of it (0.003 = ±0.3%), within the budgets below.
+            total is wider than this fraction of it (0.004 = ±0.4%), within the budgets below.
         max_sample_requests: most requests counted for the estimate (certainty rows excluded).
         max_sample_bytes: most bytes of request lines counted for the estimate.
         largest: this many of the largest requests are always counted exactly.
+        tier_threshold: the model's prompt-size price tier (tokens), or None for flat-rate models;
+            every request whose text could exceed it is counted exactly, so the tier of every request
+            is known. Flat-rate models skip that (long documents then cost no extra counting).
         min_per_stratum: each stratum gets at least this many sampled requests (or all of them).
         media_defaults: figures for media the file cannot tell (durations, pages).
         assumptions: notes to carry (e.g. the tokenizer family assumption), shown with the figures.
@@ -299,7 +357,7 @@ def count_tokens(
     else:
         method = "sampled"
         text_total, per_text, by_place, counted, sampled_n, note = _sampled(
-            scan, counts, x, x_place, usable, usable_rows, sample, rng, largest=largest,
+            scan, counts, x, x_place, usable, usable_rows, sample, rng, largest=largest, tier_threshold=tier_threshold,
             min_per_stratum=min_per_stratum, target_halfwidth=target_halfwidth,
             max_sample_requests=max_sample_requests, max_sample_bytes=max_sample_bytes, is_api=is_api,
         )  # fmt: skip
@@ -343,8 +401,7 @@ def count_tokens(
             total = total + by_modality[mod]
 
     # Requests above the tier: certainty rows are exact in text; media is by rule.
-    over = per_request > TIER_THRESHOLD
-    above = Interval.exact(int(over.sum()))
+    above = None if tier_threshold is None else Interval.exact(int((per_request > tier_threshold).sum()))
     if is_api and method != "exact":
         notes.append("media tokens outside the counted requests are estimated by Google's documented rules")
     return TokenEstimate(
@@ -369,14 +426,18 @@ def count_tokens(
 
 def _sampled(
     scan: ScanResult, counts: _Counts, x: np.ndarray, x_place: list[np.ndarray], usable: np.ndarray,
-    usable_rows: np.ndarray, sample: np.ndarray, rng: np.random.Generator, *, largest: int, min_per_stratum: int,
+    usable_rows: np.ndarray, sample: np.ndarray, rng: np.random.Generator, *, largest: int, tier_threshold: int | None,
+    min_per_stratum: int,
     target_halfwidth: float, max_sample_requests: int, max_sample_bytes: int, is_api: bool,
 ) -> tuple[Interval, np.ndarray, dict[str, Interval] | None, np.ndarray, int, str]:  # fmt: skip
     """The sampled estimate of the text tokens (see the module docstring)."""
     rows = scan.rows
     n_rows = len(rows["offset"])
     # Certainty rows: could cross the price tier, or among the largest.
-    tier_risk = usable_rows[rows["text_bytes"][usable_rows] >= TIER_THRESHOLD]
+    if tier_threshold is None:
+        tier_risk = np.zeros(0, np.int64)
+    else:
+        tier_risk = usable_rows[rows["text_bytes"][usable_rows] >= tier_threshold]
     top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]]
     certain = np.union1d(tier_risk, top)
     counts.ensure(certain)
@@ -404,13 +465,16 @@ def _sampled(
     certain_total = int(counts.text(certain).sum())
     budget_n = max_sample_requests - len(all_sampled)
     budget_b = max_sample_bytes - int(rows["nbytes"][all_sampled].sum())
-    for _round in range(6):
+    for _round in range(8):
         grand = est + certain_total
         half = Z95 * math.sqrt(var) if math.isfinite(var) else float("inf")
         if grand <= 0 or half <= target_halfwidth * grand or budget_n <= 0 or budget_b <= 0:
             break
         # Neyman allocation: extra sample where N_h * S_h is largest.
-        needed = int(min(budget_n, max(200, len(all_sampled) * ((half / (target_halfwidth * grand)) ** 2 - 1))))
+        # Sample size the target needs by the current variance; at most doubling per round, since early
+        # variance estimates from small strata are noisy.
+        wanted = len(all_sampled) * ((half / (target_halfwidth * grand)) ** 2 - 1)
+        needed = int(min(budget_n, max(200, min(wanted, len(all_sampled)))))
         weights = {}
         for h, st in strata.items():
             n = len(st.sampled)
@@ -470,8 +534,9 @@ def _sampled(
             ph = Z95 * math.sqrt(pv)
             by_place[p] = Interval(round(pe), max(0, math.floor(pe - ph)), math.ceil(pe + ph))
     note = (
-        f"{sampled_n:,} sampled requests and {len(certain):,} certainty requests (the largest, and every "
-        f"request with at least {TIER_THRESHOLD:,} bytes of text) counted exactly; the rest estimated by "
+        f"{sampled_n:,} sampled requests and {len(certain):,} certainty requests (the largest"
+        + ("" if tier_threshold is None else f", and every request with at least {tier_threshold:,} bytes of text")
+        + ") counted exactly; the rest estimated by "
         f"tokens per character in {len(strata)} strata (script x size), 95% interval from the ratio "
         "estimator's variance"
     )
@@ -511,6 +576,9 @@ def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: Me
     per_request = sum(per_mod.values(), np.zeros(n_rows, np.int64))
     return dataclasses.replace(
         estimate, model=model, total=total, by_modality=by_modality, per_request=per_request,
-        per_request_by_modality=per_mod, above_threshold=Interval.exact(int((per_request > TIER_THRESHOLD).sum())),
+        per_request_by_modality=per_mod,
+        above_threshold=None
+        if estimate.above_threshold is None
+        else Interval.exact(int((per_request > TIER_THRESHOLD).sum())),
         unknown_media_parts=md.unknown_parts, notes=tuple(dict.fromkeys((*estimate.notes, *md.notes))),
     )  # fmt: skip

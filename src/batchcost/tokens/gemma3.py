@@ -397,6 +397,7 @@ class LocalCounter:
 
     name = "local"
     exact = True
+    parallel_safe = True  # plain in-process state: a forked child can count with it
 
     def __init__(self, source: ModelSource, *, num_threads: int = 1) -> None:
         """Load ``source`` and check its fingerprint.

@@ -430,6 +430,7 @@ class HeuristicCounter:
     """
 
     name = "heuristic"
+    parallel_safe = True  # pure functions: a forked child can count with it
     exact = False
 
     def __init__(self, coefficients: Mapping[str, float] | None = None) -> None:
