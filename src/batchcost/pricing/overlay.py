@@ -982,5 +982,10 @@ def read_override_file(path: str | os.PathLike[str]) -> tuple[Any, str, datetime
     try:
         raw = load_yaml_text(text)
     except (yaml.YAMLError, ValueError) as exc:
-        raise PricingError(f"{shown}: not valid YAML ({exc}); fix the syntax") from exc
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f"line {mark.line + 1}, column {mark.column + 1}: "
+        what = getattr(exc, "problem", None) or " ".join(str(exc).split())
+        raise PricingError(f"{shown}: not valid YAML ({where}{what}); fix the syntax") from exc
     return raw, shown, mtime

@@ -87,8 +87,8 @@ def choose_counter(
     try:
         local = LocalCounter.load(tokenizer_model, offline=offline, env=env, num_threads=min(2, os.cpu_count() or 1))
     except TokenizerError as e:
-        if kind == "local":
-            raise
+        if kind == "local" or tokenizer_model is not None or env.get("BATCHCOST_TOKENIZER_MODEL"):
+            raise  # a tokenizer the user named must work; never fall back silently
         return _heuristic(f"no exact local tokenizer was available ({e})")
     notes = ["local counts follow google-genai's LocalTokenizer (text only, no per-turn overhead)"]
     extra = family_assumption(model, family)
