@@ -55,6 +55,10 @@ def _write_atomic(path: str, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        # mkstemp makes the file private (0600); give it the mode any new file gets (umask applies)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -148,6 +152,7 @@ examples:
   batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 --run-date 2027-01-02
   batchcost estimate requests.jsonl --model gemini-2.5-pro --compare gemini-3.8-flash,gemini-2.5-flash-lite
   batchcost estimate requests.jsonl --model gemini-2.5-flash --output-ratio 0.5 --budget 250 --format json
+  batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 --report plan.html
 """
 
 
@@ -186,6 +191,10 @@ def _add_estimate(sub: Any) -> None:
         help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
     )  # fmt: skip
     _add_render_options(p, ("table", "json", "markdown"))
+    p.add_argument(
+        "--report", metavar="FILE.html",
+        help="also write the self-contained HTML pre-flight report (or .md for Markdown) to FILE",
+    )  # fmt: skip
     p.set_defaults(run=_run_estimate)
 
 
@@ -263,6 +272,10 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     else:
         text = terminal.render_plan_text(doc)
     _emit(text, args.output, stdout)
+    if args.report:
+        from .reports.html import write_report
+
+        write_report(doc, args.report)
     if args.budget is not None:
         over = _over_budget(doc, args.budget, args.budget_on)
         if over:

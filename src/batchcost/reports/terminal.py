@@ -6,6 +6,7 @@ plan.json`` renders a saved plan exactly as ``estimate`` would have. Amounts are
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -26,6 +27,8 @@ def money(value: str | Decimal | None) -> str:
     d = Decimal(value)
     if d == 0:
         return "$0"
+    if d < 0:  # e.g. a cache that costs more than it saves
+        return "-" + money(-d)
     if abs(d) >= 1:
         return f"${d.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
     q = d.quantize(Decimal("0.0001"), ROUND_HALF_UP)
@@ -48,7 +51,7 @@ def _method(t: Mapping[str, Any]) -> str:
         return f"exact, {t['tokenizer']} tokenizer"
     if m == "sampled":
         return f"sampled: {t['counted_exactly']:,} requests counted exactly, 95% interval; {t['tokenizer']} tokenizer"
-    return f"APPROXIMATE (±{t['approx_error_pct']:g}%), {t['tokenizer']} heuristic"
+    return f"APPROXIMATE (±{t['approx_error_pct']:g}%): heuristic counter, no exact tokenizer was used"
 
 
 def _table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
@@ -80,7 +83,8 @@ def headline(plan: Mapping[str, Any]) -> str:
     model = plan["model"]
     if "not_priced" in batch or not batch:
         return f"Batch on {model}: not priced; {valid}{shard_phrase(plan)}"
-    if batch.get("expected") is not None and batch["low"] == batch["high"]:
+    if batch.get("expected") is not None and money(batch["low"]) == money(batch["high"]):
+        # exact, or an interval narrower than the displayed rounding ("range $1.11-$1.11" says nothing)
         amount = money(batch["expected"])
     elif batch.get("expected") is not None:
         amount = f"{money(batch['expected'])} (range {money(batch['low'])}-{money(batch['high'])})"
@@ -92,7 +96,7 @@ def headline(plan: Mapping[str, Any]) -> str:
 
 
 def shard_phrase(plan: Mapping[str, Any]) -> str:
-    """"; 3 shards in 1 wave" when the plan carries a shard plan, else ""."""
+    """The headline's shard part, e.g. "; 3 shards in 1 wave", or "" when the plan has no shard plan."""
     s = plan.get("shards")
     if not isinstance(s, Mapping) or not s.get("shards"):
         return ""
@@ -118,7 +122,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     out = t["output"]
     exp = "unknown" if out["expected"] is None else f"{out['expected']:,} ({out['source']})"
     lines.append(f"Output     expected {exp}; ceiling {out['ceiling']:,} tokens")
-    if t["above_200k"]["expected"]:
+    if t["above_200k"] and t["above_200k"]["expected"]:
         lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
     lines += ["  " + r for r in _table(cost_rows(plan["cost"]), "lrrrrr")]
@@ -162,26 +166,166 @@ def price_rows(prices: Iterable[Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def render_plan_markdown(plan: Mapping[str, Any]) -> str:
+# "#" opens a heading only at the start of a line, which md_text never writes; escaping it
+# elsewhere would only corrupt URLs.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
+_MD_URL = re.compile(r"https?://[^\s<>`|\\]+")
+
+
+def md_text(text: Any) -> str:
+    """Plain text safe inside Markdown (and a GFM table cell): markup characters are backslash-escaped.
+
+    ``<script>`` stays text on every renderer: an escaped ``<`` cannot open an HTML tag.
+    """
+    return _MD_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def md_code(text: Any) -> str:
+    """An inline code span that holds any text (a fence longer than the longest backtick run inside).
+
+    Not for GFM table cells, where a ``|`` would still split the cell: use :func:`md_text` there.
+    """
+    s = " ".join(str(text).split())
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", s)), default=0) + 1)
+    pad = " " if s.startswith("`") or s.endswith("`") else ""
+    return f"{fence}{pad}{s}{pad}{fence}"
+
+
+def _md_table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
+    """A GFM table; the first row is the header, cells are already Markdown."""
+    rule = "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"
+    return ["| " + " | ".join(rows[0]) + " |", rule] + ["| " + " | ".join(r) + " |" for r in rows[1:]]
+
+
+def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> str:
+    """A compact Markdown rendering for a pull-request comment or a ticket.
+
+    Every string that came from the input (file names, keys, messages) is escaped, so the
+    comment shows it as text.
+    """
     t = plan["tokens"]
-    out = [f"### {headline(plan)}", ""]
-    out.append(f"- **Files:** {', '.join('`' + f['path'] + '`' for f in plan['files'])}")
-    out.append(f"- **Model:** `{plan['model']}` (billed as `{plan['billed_model']}`), prices of {plan['run_date']}")
+    out = [f"### {md_text(headline(plan))}", ""]
+    files = [
+        md_code(f["path"]) + (f" ({f['bytes']:,} bytes, SHA-256 {md_code(f['sha256'])})" if f.get("sha256") else "")
+        for f in plan["files"]
+    ]
+    out.append(f"- **Files:** {', '.join(files)}")
+    billed = "" if plan["billed_model"] == plan["model"] else f" (billed as {md_code(plan['billed_model'])})"
+    out.append(f"- **Model:** {md_code(plan['model'])}{billed}, prices of {md_text(plan['run_date'])}")
     out.append(f"- **Requests:** {plan['requests']:,}")
-    out.append(f"- **Input tokens:** {_interval(t['input'])} ({_method(t)})")
+    out.append(f"- **Input tokens:** {md_text(_interval(t['input']))} ({md_text(_method(t))})")
+    mods = [f"{md_text(k)} {md_text(_interval(v))}" for k, v in t["input"]["by_modality"].items() if v["expected"]]
+    if len(mods) > 1:
+        out.append(f"  - by modality: {'; '.join(mods)}")
     o = t["output"]
-    exp = "unknown" if o["expected"] is None else f"{o['expected']:,} ({o['source']})"
+    exp = "unknown" if o["expected"] is None else f"{o['expected']:,} ({md_text(o['source'])})"
     out.append(f"- **Output tokens:** expected {exp}; ceiling {o['ceiling']:,}")
-    out += ["", "| " + " | ".join(cost_rows(plan["cost"])[0]) + " |", "|---|---:|---:|---:|---:|---:|"]
-    out += ["| " + " | ".join(r) + " |" for r in cost_rows(plan["cost"])[1:]]
+    above = t.get("above_200k") or {}
+    if above.get("expected"):
+        n = above["expected"]
+        out.append(f"- **Over 200k:** {n:,} request{'s' if n != 1 else ''} in the \\>200k prompt tier")
+    v = plan["validation"]
+    if v["valid"]:
+        out.append("- **Validation:** valid" + (f" ({v['warnings']:,} warnings)" if v.get("warnings") else ""))
+    else:
+        kinds = ", ".join(f"{md_code(k)} {n:,}" for k, n in (v.get("problem_counts") or {}).items())
+        out.append(f"- **Validation:** INVALID, {v['errors']:,} errors" + (f" ({kinds})" if kinds else ""))
+    out += ["", *_md_table(cost_rows(plan["cost"]), "lrrrrr")]
+    saving = plan.get("savings", {}).get("batch_vs_standard")
+    if saving:
+        out += ["", f"Batch saves {money(saving['usd'])} ({saving['percent']}%) over standard ({saving['basis']})."]
+    if plan.get("compare"):
+        rows = [["model", "standard expected", "batch expected", "batch low", "batch high", "batch ceiling"]]
+        for c in [{"model": plan["model"], "cost": plan["cost"]}, *plan["compare"]]:
+            std, batch = c["cost"].get("standard") or {}, c["cost"].get("batch") or {}
+            rows.append(
+                [md_text(c["model"]), money(std.get("expected")), money(batch.get("expected")),
+                 money(batch.get("low")), money(batch.get("high")), money(batch.get("ceiling"))]
+            )  # fmt: skip
+        out += ["", "**Models compared**", "", *_md_table(rows, "lrrrrr")]
+    out += _markdown_shards(plan.get("shards"))
+    out += _markdown_caching(plan.get("caching"))
+    problems = (v.get("problems") or [])[:max_problems]
+    if problems:
+        out += ["", "**First problems**", ""]
+        out += [
+            f"- {md_code(str(p['path']) + ':' + str(p['line']))} {md_code(p['code'])}: {md_text(p['message'])}"
+            for p in problems
+        ]
     if plan["warnings"]:
-        out += ["", "**Warnings**", ""] + [f"- {w}" for w in plan["warnings"]]
-    out += ["", "<details><summary>Prices used</summary>", ""]
-    rows = price_rows(plan["prices"])
-    out += ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
-    out += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+        out += ["", "**Warnings**", ""] + [f"- {md_text(w)}" for w in plan["warnings"]]
+    out += ["", "<details><summary>Prices used (USD per 1M tokens)</summary>", ""]
+    prices = price_rows(plan["prices"])
+    rows = [[md_text(c) for c in r[:-1]] + [_md_source(r[-1]) if i else md_text(r[-1])] for i, r in enumerate(prices)]
+    out += _md_table(rows, "llllrll")
     out += ["", "</details>", ""]
     return "\n".join(out)
+
+
+def _md_source(source: str) -> str:
+    """A price source: its text escaped, its URL as an autolink (the URL pattern admits no markup)."""
+    m = _MD_URL.search(source)
+    if not m:
+        return md_text(source)
+    url = m.group(0).rstrip(".,;)")
+    before, after = source.split(url, 1)
+    return " ".join(part for part in (md_text(before), f"<{url}>", md_text(after)) if part)
+
+
+def _markdown_shards(s: Any) -> list[str]:
+    """The ``shards`` key (``batchcost.shards/1``) as a summary line, a shard table and its warnings."""
+    if not isinstance(s, Mapping) or not isinstance(s.get("shards"), list):
+        return []
+    line = f"**Shard plan:** {md_text(shard_phrase({'shards': s}).removeprefix('; '))}"
+    if s.get("tier") is not None:
+        line += f" at tier {md_text(s['tier'])}" + (" (assumed)" if s.get("tier_assumed") else "")
+    if s.get("time_bound"):
+        line += f". {md_text(s['time_bound'])}"
+    rows = [["shard", "wave", "lines", "requests", "bytes", "tokens", "cost"]]
+    for k, sh in enumerate(s["shards"]):
+        runs = sh.get("lines") or []
+        lines = ", ".join(f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in runs[:3]) + (
+            " ..." if len(runs) > 3 else ""
+        )
+        rows.append(
+            [md_text(sh.get("index", k + 1)), md_text(sh.get("wave", 1)), lines or "-", tokens(sh.get("requests")),
+             tokens(sh.get("bytes")), tokens(sh.get("tokens")), money(sh.get("cost"))]
+        )  # fmt: skip
+    out = ["", line, ""]
+    if len(rows) <= 21:
+        out += _md_table(rows, "lllrrrr")
+    else:
+        out += ["<details><summary>Shards</summary>", "", *_md_table(rows, "lllrrrr"), "", "</details>"]
+    oversized = s.get("oversized") or []
+    if oversized:
+        out += ["", f"**{len(oversized):,} requests cannot be submitted** (each alone exceeds a per-job limit):", ""]
+        out += [
+            f"- line {tokens(o.get('line'))}: {tokens(o.get('figure'))} > {tokens(o.get('allowed'))} "
+            f"({md_code(o.get('limit', ''))})"
+            for o in oversized[:10]
+        ]
+    warnings = [f"- {md_text(w)}" for w in s.get("warnings") or []]
+    return out + (["", *warnings] if warnings else [])
+
+
+def _markdown_caching(c: Any) -> list[str]:
+    """The ``caching`` key (``CachingAdvice.to_json()``): the advice in one line and the chosen caches."""
+    if not isinstance(c, Mapping):
+        return []
+    summary = c.get("summary") or c.get("reason") or ""
+    out = ["", f"**Caching:** {md_text(summary)}"]
+    rec = c.get("recommendation")
+    caches = rec.get("caches") if isinstance(rec, Mapping) else None
+    if caches:
+        described = {x.get("id"): x.get("description") or x.get("id") for x in c.get("candidates") or []}
+        rows = [["cache holds", "requests", "without cache", "with cache", "storage", "saving"]]
+        for ch in caches:
+            rows.append(
+                [md_text(described.get(ch.get("candidate"), ch.get("candidate"))), tokens(ch.get("requests")),
+                 money(ch.get("no_cache")), money(ch.get("cost")), money(ch.get("storage")), money(ch.get("saving"))]
+            )  # fmt: skip
+        out += ["", *_md_table(rows, "lrrrrr")]
+    return out
 
 
 def render_prices_text(rows: Sequence[Mapping[str, Any]]) -> str:

@@ -1,0 +1,56 @@
+"""``batchcost report PLAN.json``: render a saved plan as HTML, Markdown or text."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any, TextIO
+
+REPORT_HELP = """\
+Render a saved plan (the JSON written by `batchcost estimate ... --format json`) as the
+self-contained HTML pre-flight report to send to whoever approves the budget, as compact
+Markdown for a pull-request comment or ticket, or as text. The plan is rendered exactly as
+estimate would have rendered it: no file is re-read and no price is looked up again.
+
+The HTML page needs no network and no script: charts and styles are inline, it opens the
+same as an email attachment, offline or printed to PDF.
+
+examples:
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --format json -o plan.json
+  batchcost report plan.json -o plan.html
+  batchcost report plan.json --format markdown > comment.md
+  batchcost report plan.json -o plan.md        # format from the file name: .md, .txt, else html
+"""
+
+
+def register(sub: Any) -> None:
+    """Add the ``report`` subcommand to the CLI's subparsers."""
+    from ..cli import EXIT_CODES_HELP, _Formatter
+
+    p = sub.add_parser(
+        "report",
+        help="render a saved plan as an HTML report (or Markdown, text)",
+        description=REPORT_HELP,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("plan", metavar="PLAN.json", help="plan saved by `batchcost estimate --format json`")
+    p.add_argument(
+        "--format",
+        choices=("html", "markdown", "text"),
+        help="output format (default: from the --output file name, .md markdown, .txt text; else html)",
+    )
+    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """Read the plan, render it, write it; 0 on success (errors are raised as BatchcostError)."""
+    from ..cli import EXIT_OK
+    from ..reports.html import format_for_path, read_plan, render_report, write_report
+
+    plan = read_plan(args.plan)
+    if args.output:
+        write_report(plan, args.output, format=args.format or format_for_path(args.output))
+    else:
+        stdout.write(render_report(plan, args.format or "html"))
+    return EXIT_OK

@@ -1,0 +1,300 @@
+"""Charts for the HTML report, drawn with matplotlib and returned as inline SVG text.
+
+Each chart is a real chart (axes, labels, units) drawn without pyplot, so the caller's matplotlib
+backend and global state are untouched. Output is deterministic for the same inputs and the same
+matplotlib version: a fixed ``svg.hashsalt`` per chart, no ``Date`` metadata, text kept as text
+(``svg.fonttype: none``) and measured with the DejaVu Sans font that ships inside matplotlib, so
+the layout does not depend on the fonts of the machine that renders.
+
+Several SVGs share one HTML page, so every ``id`` is prefixed with the chart's name (matplotlib
+numbers its groups ``figure_1``, ``axes_1``... in every figure). The XML prolog, DOCTYPE and RDF
+metadata are dropped: they are not allowed or not useful inside HTML.
+
+matplotlib is imported inside the functions: importing this module is cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from ..errors import BatchcostError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+TIER_THRESHOLD = 200_000
+
+# A restrained palette that survives greyscale printing: the highlighted series is dark.
+ACCENT = "#1d4ed8"
+MUTED = "#94a3b8"
+GRID = "#e2e8f0"
+INK = "#1e293b"
+WARN = "#b45309"
+WAVE_FILLS = ("#eff6ff", "#f8fafc")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the cost-by-mode chart (USD; ``low``/``high`` give the whisker when they differ)."""
+
+    label: str
+    value: Decimal
+    low: Decimal | None = None
+    high: Decimal | None = None
+    highlight: bool = False
+
+
+def _rc() -> dict[str, Any]:
+    return {
+        "svg.fonttype": "none",
+        "font.family": "sans-serif",
+        "font.sans-serif": ["DejaVu Sans"],
+        "font.size": 9,
+        "text.parse_math": False,  # a "$" in a label is a dollar, never mathtext
+        "text.color": INK,
+        "axes.edgecolor": MUTED,
+        "axes.labelcolor": INK,
+        "axes.spines.top": False,
+        "axes.spines.right": False,
+        "xtick.color": INK,
+        "ytick.color": INK,
+        "figure.facecolor": "none",
+        "axes.facecolor": "none",
+        "savefig.facecolor": "none",
+        "savefig.transparent": True,
+    }
+
+
+def _figure(width: float, height: float) -> Figure:
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def _svg(fig: Figure, name: str, label: str) -> str:
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", metadata={"Date": None, "Creator": None})
+    return _inline(buf.getvalue(), name, label)
+
+
+_PROLOG = re.compile(r"\A.*?(?=<svg\b)", re.S)
+_METADATA = re.compile(r"\s*<metadata>.*?</metadata>", re.S)
+_ID = re.compile(r'\bid="([^"]+)"')
+_URL_REF = re.compile(r"url\(#([^)]+)\)")
+_HREF_REF = re.compile(r'((?:xlink:)?href)="#([^"]+)"')
+_SIZE = re.compile(r'<svg\b([^>]*?)\swidth="[^"]*"\sheight="[^"]*"')
+
+
+def _inline(svg: str, name: str, label: str) -> str:
+    """matplotlib's SVG document -> an ``<svg>`` element safe and unique inside one HTML page."""
+    from markupsafe import escape
+
+    svg = _PROLOG.sub("", svg, count=1)
+    svg = _METADATA.sub("", svg, count=1)
+    svg = _ID.sub(lambda m: f'id="{name}-{m.group(1)}"', svg)
+    svg = _URL_REF.sub(lambda m: f"url(#{name}-{m.group(1)})", svg)
+    svg = _HREF_REF.sub(lambda m: f'{m.group(1)}="#{name}-{m.group(2)}"', svg)
+    # The viewBox keeps the aspect ratio; CSS sizes the chart to its column (and to the printed page).
+    svg = _SIZE.sub(r"<svg\1", svg, count=1)
+    svg = svg.replace("<svg ", f'<svg class="chart" role="img" aria-label="{escape(label)}" ', 1)
+    # The page promises no script; matplotlib never writes one, and this keeps it that way.
+    if re.search(r"<\s*script|\son\w+\s*=|javascript:", svg, re.I):
+        raise BatchcostError(f"chart {name!r}: matplotlib produced active SVG content; report this as a bug")
+    return svg.strip() + "\n"
+
+
+def _compact(n: float) -> str:
+    """1500 -> '1.5k', 200000 -> '200k', 2000000 -> '2M'."""
+    for div, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if abs(n) >= div:
+            v = n / div
+            return f"{v:.0f}{suffix}" if v == int(v) else f"{v:.1f}{suffix}"
+    return f"{n:g}"
+
+
+def _usd_axis(value: float, _pos: int | None = None) -> str:
+    if value == 0:
+        return "$0"
+    if abs(value) >= 1000:
+        return f"${value:,.0f}"
+    if abs(value) >= 1:
+        return f"${value:,.2f}".rstrip("0").rstrip(".")
+    return f"${value:.4f}".rstrip("0").rstrip(".")
+
+
+def money_label(value: Decimal) -> str:
+    """Bar-end label: the same rounding as the tables (``reports.terminal.money``)."""
+    from .terminal import money
+
+    return money(value)
+
+
+def token_histogram(edges: Sequence[int], counts: Sequence[int], *, tier: bool) -> str | None:
+    """Bar chart of requests per input-token bin (bins are log-spaced: 1, 2, 5, 10, 20, 50...).
+
+    Args:
+        edges: bin edges from the plan's ``tokens.distribution`` (``len(counts) + 1`` of them).
+        counts: requests per bin.
+        tier: draw the 200k prompt-tier line when a bin lies beyond it (the model prices a tier).
+
+    Returns:
+        An ``<svg>`` element, or None when there is nothing to draw.
+    """
+    if not counts or sum(counts) == 0 or len(edges) != len(counts) + 1:
+        return None
+    import matplotlib
+
+    first = next(i for i, c in enumerate(counts) if c)
+    edges, counts = list(edges[first:]), list(counts[first:])
+    n = len(counts)
+    with matplotlib.rc_context({**_rc(), "svg.hashsalt": "batchcost-histogram"}):
+        fig = _figure(7.2, 2.9)
+        ax = fig.add_subplot()
+        xs = list(range(n))
+        above = [edges[i] >= TIER_THRESHOLD for i in range(n)]
+        colors = [WARN if a else ACCENT for a in above]
+        bars = ax.bar(xs, counts, width=0.86, color=colors, zorder=2)
+        ax.bar_label(bars, labels=[f"{c:,}" if c else "" for c in counts], padding=2, fontsize=7.5, color=INK)
+        ax.set_xticks([i - 0.5 for i in range(n + 1)], [_compact(e) for e in edges], fontsize=8)
+        ax.set_xlim(-0.6, n - 0.4)
+        ax.set_xlabel("input tokens per request (bin edges; each bar counts requests from its left edge)")
+        ax.set_ylabel("requests")
+        ax.yaxis.set_major_locator(_int_locator())
+        ax.yaxis.set_major_formatter(_thousands())
+        ax.grid(axis="y", color=GRID, zorder=0)
+        ax.margins(y=0.15)
+        if tier and TIER_THRESHOLD in edges and edges[-1] > TIER_THRESHOLD:
+            x = edges.index(TIER_THRESHOLD) - 0.5
+            ax.axvline(x, color=WARN, linestyle="--", linewidth=1.2, zorder=3)
+            note = ax.annotate(
+                "200k prompt tier: higher rates to the right ", (x, 1), xycoords=("data", "axes fraction"),
+                va="top", ha="right", fontsize=8, color=WARN,
+            )  # fmt: skip
+            note.set_in_layout(False)
+        return _svg(fig, "histogram", "Histogram of input tokens per request")
+
+
+def cost_by_mode(bars: Sequence[Bar], *, axis_label: str) -> str | None:
+    """Horizontal bars of the whole-file cost per mode, with the interval as whiskers.
+
+    Args:
+        bars: one per priced mode, in display order (top first).
+        axis_label: what the bars measure, e.g. "expected cost, USD (whiskers: 95% interval)".
+
+    Returns:
+        An ``<svg>`` element, or None when no mode is priced.
+    """
+    if not bars:
+        return None
+    import matplotlib
+
+    with matplotlib.rc_context({**_rc(), "svg.hashsalt": "batchcost-modes"}):
+        fig = _figure(7.2, 0.55 + 0.42 * len(bars))
+        ax = fig.add_subplot()
+        ys = list(range(len(bars)))[::-1]
+        values = [float(b.value) for b in bars]
+        colors = [ACCENT if b.highlight else MUTED for b in bars]
+        ax.barh(ys, values, height=0.62, color=colors, zorder=2)
+        top = max(values + [float(b.high) for b in bars if b.high is not None]) or 1.0
+        for y, b in zip(ys, bars, strict=True):
+            end = float(b.value)
+            if b.low is not None and b.high is not None and b.low != b.high:
+                ax.errorbar(
+                    float(b.value), y, xerr=[[float(b.value - b.low)], [float(b.high - b.value)]],
+                    fmt="none", ecolor=INK, elinewidth=1, capsize=3, zorder=3,
+                )  # fmt: skip
+                end = float(b.high)
+            ax.text(end + top * 0.012, y, money_label(b.value), va="center", ha="left", fontsize=8.5, color=INK)
+        ax.set_yticks(ys, [b.label for b in bars])
+        ax.set_xlim(0, top * 1.18)
+        ax.xaxis.set_major_formatter(_usd_formatter())
+        ax.set_xlabel(axis_label)
+        ax.grid(axis="x", color=GRID, zorder=0)
+        ax.tick_params(axis="y", length=0)
+        return _svg(fig, "modes", "Cost of the whole file by mode")
+
+
+def cumulative_cost(costs: Sequence[Decimal], waves: Sequence[int], *, unit: str = "shard") -> str | None:
+    """Cumulative batch cost over shards, with each wave shaded.
+
+    Args:
+        costs: cost of each shard, in submission order.
+        waves: the wave of each shard (1-based, non-decreasing).
+        unit: what one step is ("shard").
+
+    Returns:
+        An ``<svg>`` element, or None when there is nothing to draw.
+    """
+    if not costs or len(costs) != len(waves):
+        return None
+    import matplotlib
+
+    total = Decimal(0)
+    running: list[float] = []
+    for c in costs:
+        total += c
+        running.append(float(total))
+    n = len(costs)
+    xs = list(range(1, n + 1))
+    with matplotlib.rc_context({**_rc(), "svg.hashsalt": "batchcost-cumulative"}):
+        fig = _figure(7.2, 2.7)
+        ax = fig.add_subplot()
+        start = 0
+        for k, w in enumerate(_runs(waves)):
+            lo, hi = start + 0.5, start + w[1] + 0.5
+            ax.axvspan(lo, hi, color=WAVE_FILLS[k % 2], zorder=0, linewidth=0)
+            ax.text((lo + hi) / 2, 1, f"wave {w[0]}", transform=ax.get_xaxis_transform(), ha="center", va="top",
+                    fontsize=8, color=INK)  # fmt: skip
+            start += w[1]
+        ax.step([0.5, *[x + 0.5 for x in xs]], [0.0, *running], where="pre", color=ACCENT, linewidth=1.8, zorder=3)
+        if n <= 60:
+            ax.plot(xs, running, "o", color=ACCENT, markersize=3.5, zorder=4)
+        ax.annotate(
+            money_label(total), (n + 0.5, running[-1]), xytext=(-4, 6), textcoords="offset points",
+            ha="right", va="bottom", fontsize=8.5, color=INK,
+        )  # fmt: skip
+        ax.set_xlim(0.5, n + 0.5)
+        ax.set_ylim(0, running[-1] * 1.2 or 1.0)
+        ax.xaxis.set_major_locator(_int_locator())
+        ax.yaxis.set_major_formatter(_usd_formatter())
+        ax.set_xlabel(f"{unit} (in submission order)")
+        ax.set_ylabel("cumulative cost, USD")
+        ax.grid(axis="y", color=GRID, zorder=1)
+        return _svg(fig, "cumulative", f"Cumulative batch cost by {unit}")
+
+
+def _runs(waves: Sequence[int]) -> list[tuple[int, int]]:
+    """[1, 1, 2, 2, 2] -> [(1, 2), (2, 3)]: consecutive shards of one wave."""
+    out: list[tuple[int, int]] = []
+    for w in waves:
+        if out and out[-1][0] == w:
+            out[-1] = (w, out[-1][1] + 1)
+        else:
+            out.append((w, 1))
+    return out
+
+
+def _usd_formatter() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(_usd_axis)
+
+
+def _thousands() -> Any:
+    from matplotlib.ticker import FuncFormatter
+
+    return FuncFormatter(lambda v, _p: f"{v:,.0f}")
+
+
+def _int_locator() -> Any:
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(integer=True, nbins=12)
+
+
+__all__ = ["Bar", "cost_by_mode", "cumulative_cost", "token_histogram"]
