@@ -25,7 +25,10 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
         "above_200k": {"expected", "low", "high"} | null   # null for flat-rate models (no tier)
       },
       "cost": {"<mode>": {"floor", "expected" | null, "low" | null, "high" | null, "ceiling"}
-               or {"not_priced": "reason"}},
+               or {"not_priced": "reason"}},     # modes: standard, batch, flex, priority, and
+                                                 # batch_cached when an explicit cache pays
+      "caching": {...} | null,      # CachingAdvice.to_json() (planner/caching.py)
+      "shards": {...} | null,       # ShardPlan.to_json() (planner/shards.py)
       "savings": {"batch_vs_standard": {"usd", "percent", "basis"}} | {},
       "compare": [{"model", "billed_model", "cost": {...}, "output": {...}, "warnings": [...]}],
       "prices": [{"model", "mode", "component", "modality", "tier", "usd_per_mtok",
@@ -192,6 +195,8 @@ class Plan:
     warnings: list[str]
     tokenizer_notes: list[str]
     sha256: dict[str, str] = field(default_factory=dict)
+    caching: Any = None  # CachingAdvice
+    shards: Any = None  # ShardPlan
 
     @property
     def requests(self) -> int:
@@ -245,7 +250,7 @@ class Plan:
                 "output": self.cost.output.to_json(),
                 "above_200k": None if t.above_threshold is None else t.above_threshold.to_dict(),
             },
-            "cost": self.cost.cost_json(),
+            "cost": self._cost_json(),
             "savings": self.cost.savings(),
             "compare": [
                 {
@@ -257,10 +262,18 @@ class Plan:
                 }
                 for mc in self.compare
             ],
+            "caching": None if self.caching is None else self.caching.to_json(),
+            "shards": None if self.shards is None else self.shards.to_json(),
             "prices": [p.to_json() for p in self.cost.prices],
             "warnings": warnings,
             "notes": self.tokenizer_notes,
         }
+
+    def _cost_json(self) -> dict[str, Any]:
+        cost = self.cost.cost_json()
+        if self.caching is not None and self.caching.batch_cached is not None:
+            cost["batch_cached"] = self.caching.batch_cached.to_json()
+        return cost
 
 
 def _problems_json(scan: ScanResult, per_kind: int = 5) -> list[dict[str, Any]]:
