@@ -1312,12 +1312,14 @@ def _why_not(candidates: Sequence[CacheCandidate], r: _Rates) -> tuple[str, tupl
             "no templated prompt start was found in the sample",
             ("no-shared-prefix",),
         )
-    best = candidates[0]  # sorted: the closest to paying first
+    # Explain with the largest shared prefix (most requests x tokens): that is the one a reader
+    # expects caching to help, even when a tiny prefix is numerically "closest to paying".
+    best = max(candidates, key=lambda c: (c.requests * c.prefix_tokens, -candidates.index(c)))
     reasons = list(dict.fromkeys(best.explicit.reasons))
     if not reasons:
         reasons = [("not-priced", "explicit caching could not be priced")]
     text = "; ".join(t for _, t in reasons)
-    lead = f"the best candidate ({best.description}, {best.requests:,} requests, {best.prefix_tokens:,} tokens): "
+    lead = f"the largest shared prefix ({best.description}, {best.requests:,} requests, {best.prefix_tokens:,} tokens): "
     if len(candidates) > 1:
         text += f" ({len(candidates)} shared prefixes checked)"
     return lead + text, tuple(dict.fromkeys(c for c, _ in reasons))

@@ -58,6 +58,7 @@ class EstimateOptions:
         allow_unpriced: show "not priced" modes instead of failing.
         compare: other models to price the same file on.
         media_defaults: figures for media the file cannot tell.
+        caching: look for shared prefixes and price an explicit cache (``cost.batch_cached``).
         env: environment mapping (tokenizer path, API keys); the CLI passes ``os.environ``.
     """
 
@@ -75,6 +76,7 @@ class EstimateOptions:
     allow_unpriced: bool = False
     compare: Sequence[str] = ()
     media_defaults: Any = None
+    caching: bool = True
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -346,7 +348,7 @@ def estimate(
     warnings.extend(_input_warnings(result, tokens))
     straddle = book.events_between(model, run_date, run_date + datetime.timedelta(days=STRADDLE_DAYS))
     warnings.extend(straddle)
-    return Plan(
+    plan = Plan(
         run_date=run_date,
         model=model,
         scan=result,
@@ -357,6 +359,18 @@ def estimate(
         tokenizer_notes=list(tokens.notes),
         sha256={f.path: f.sha256 for f in result.files if f.sha256},
     )
+    if opts.caching:
+        _plan_caching_and_shards(plan, book, choice.counter, opts)
+    return plan
+
+
+def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: EstimateOptions) -> None:
+    """Caching advice priced for the hours the jobs need (the shard plan's waves x 24 h)."""
+    from ..tokens.base import TextCounter
+    from .caching import advise_caching
+
+    text_counter = counter if isinstance(counter, TextCounter) else None
+    plan.caching = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
 
 
 def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:

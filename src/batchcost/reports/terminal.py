@@ -129,6 +129,12 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     saving = plan.get("savings", {}).get("batch_vs_standard")
     if saving:
         lines.append(f"  batch saves {money(saving['usd'])} ({saving['percent']}%) over standard ({saving['basis']})")
+    caching = plan.get("caching")
+    if caching:
+        lines.append(f"  caching: {caching['summary']}")
+    shards = plan.get("shards")
+    if shards:
+        lines.append(f"  shards: {shards.get('summary') or shards.get('time_bound', '')}")
     for c in plan.get("compare", []):
         lines += [
             "",
