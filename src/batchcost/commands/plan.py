@@ -1,0 +1,298 @@
+"""``batchcost plan FILE --model M``: how to submit a batch file as jobs (shards and waves), and how long.
+
+Also home of the planning options and the estimate-then-plan step that ``batchcost shard`` shares.
+
+``--format json`` writes ``batchcost.shard-plan/1``::
+
+    {
+      "schema": "batchcost.shard-plan/1",
+      "run_date": "2026-11-27", "model": "...", "billed_model": "...",
+      "files": [{"path", "form", "compressed", "bytes", "lines", "sha256"}],
+      "requests": 1234,
+      "validation": {"valid": bool, "errors": int,
+                     "blocking": {code: n}},   # errors sharding cannot fix (all but file-too-large...)
+      "tokens": {"method", "tokenizer"},
+      "shards": {...},                          # batchcost.shards/1, see batchcost.planner.shards
+      "warnings": ["..."]                       # the estimate's warnings
+    }
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from ..planner.plan import Plan
+    from ..planner.shards import ShardPlan
+    from ..pricing import PriceBook
+
+PLAN_DOC_SCHEMA = "batchcost.shard-plan/1"
+
+PLAN_HELP = """\
+Plan how to submit a batch file: the fewest jobs (shards) that fit every limit, balanced by
+estimated tokens, with requests, bytes, tokens and batch cost per shard; how many can be in
+flight at once, in how many waves, and how long until all results are back.
+
+Limits come from the price book: the input-file size (2 GB Developer API; 1 GB and 200,000
+requests on Vertex with --platform vertex), the model's batch enqueued-token quota for your
+billing tier (tokens of all active jobs), 100 concurrent jobs, and the tier's spend caps. Any
+limit can be tightened (e.g. small shards are cheap to retry). When a quota is UNKNOWN for the
+model the plan says so; give yours with --enqueued-token-limit. --platform also selects the limits.
+
+examples:
+  batchcost plan requests.jsonl --model gemini-2.5-flash
+  batchcost plan requests.jsonl --model gemini-2.5-flash --tier 2 --max-requests 20000
+  batchcost plan requests.jsonl --model gemini-3.8-flash --enqueued-token-limit 50000000 --format json
+  batchcost plan requests.jsonl --model gemini-2.5-pro --platform vertex --output-tokens 400
+"""
+
+PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request alone exceeds a limit\n"
+
+
+def register(sub: Any) -> None:
+    """Add the ``plan`` subcommand to the CLI's subparsers."""
+    from ..cli import EXIT_CODES_HELP, _add_render_options, _Formatter
+
+    p = sub.add_parser(
+        "plan",
+        help="plan shards and waves for a batch file (limits, time, cost per shard)",
+        description=PLAN_HELP,
+        epilog=EXIT_CODES_HELP + PLAN_EXIT_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("file", metavar="FILE", help="batch input file: .jsonl or .jsonl.gz")
+    add_planning_options(p)
+    _add_render_options(p, ("table", "json"))
+    p.set_defaults(run=run)
+
+
+def _byte_size(text: str) -> int:
+    """``123``, ``500MB``, ``1.5GB``, ``512MiB`` -> bytes (kB/MB/GB decimal, KiB/MiB/GiB binary)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*", text, re.IGNORECASE)
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 500000000, 500MB or 1GiB")
+    unit = m.group(2).lower().rstrip("b")
+    scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
+    if unit not in scale:
+        raise argparse.ArgumentTypeError(f"{text!r}: unknown unit; use kB, MB, GB or KiB, MiB, GiB")
+    value = int(Decimal(m.group(1)) * scale[unit])
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
+    return value
+
+
+def add_planning_options(p: Any) -> None:
+    """Options shared by ``plan`` and ``shard``: model, limits, token counting, cost."""
+    from ..cli import _add_token_options, _date, _nonnegative_float, _nonnegative_int, _positive_int
+
+    p.add_argument("--model", "-m", help="model the jobs run on (default: request.model in the file)")
+    p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the jobs run (default: today)")
+    lim = p.add_argument_group("shard limits (each can only tighten what the platform allows)")
+    lim.add_argument(
+        "--tier", type=int, choices=(1, 2, 3),
+        help="Developer API billing tier for quotas and spend caps (default: 1, assumed and said so)",
+    )  # fmt: skip
+    lim.add_argument("--max-bytes", type=_byte_size, metavar="B", help="bytes per shard file (e.g. 500MB)")
+    lim.add_argument("--max-requests", type=_positive_int, metavar="N", help="requests per shard")
+    lim.add_argument("--max-tokens-per-shard", type=_positive_int, metavar="T", help="estimated tokens per shard")
+    lim.add_argument(
+        "--enqueued-token-limit", type=_positive_int, metavar="T",
+        help="your project's batch enqueued-token quota for the model (replaces the published figure; "
+        "needed where it is UNKNOWN)",
+    )  # fmt: skip
+    lim.add_argument("--concurrent-jobs", type=_positive_int, metavar="N", help="jobs in flight at once")
+    lim.add_argument(
+        "--quota-counts", choices=("input", "input+output-ceiling"), default="input",
+        help="what counts against the enqueued-token quota (default input; whether output counts is UNKNOWN)",
+    )  # fmt: skip
+    _add_token_options(p)
+    cost = p.add_argument_group("cost per shard")
+    cost.add_argument(
+        "--output-tokens", type=_nonnegative_int, metavar="N",
+        help="expected billed output tokens per request, thinking included",
+    )  # fmt: skip
+    cost.add_argument(
+        "--output-ratio", type=_nonnegative_float, metavar="R",
+        help="expected billed output as R x each request's input tokens",
+    )  # fmt: skip
+    cost.add_argument(
+        "--prices", action="append", default=[], metavar="FILE",
+        help="price file that overrides or adds rates (repeatable)",
+    )  # fmt: skip
+
+
+def estimate_and_plan(
+    args: argparse.Namespace, stderr: TextIO, groups: Sequence[int] | None = None
+) -> tuple[Plan, ShardPlan, PriceBook]:
+    """Run the estimate for ``args.file`` and plan its shards with the options in ``args``."""
+    from ..cli import _media_defaults, _progress_bar
+    from ..planner.estimate import EstimateOptions, estimate
+    from ..planner.shards import shard_plan_for
+    from ..pricing import PriceBook
+
+    options = EstimateOptions(
+        run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
+        offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
+        exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        media_defaults=_media_defaults(args), env=dict(os.environ),
+    )  # fmt: skip
+    book = PriceBook.load(args.prices or None)
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _progress_bar({"scan": "scanning", "tokens": "counting tokens"}[stage], args.quiet, stderr)
+        bars[stage](done, total)
+
+    try:
+        plan = estimate(args.file, model=args.model, options=options, book=book, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
+    shard_plan = shard_plan_for(
+        plan, book, tier=args.tier, platform=args.platform, max_bytes=args.max_bytes,
+        max_requests=args.max_requests, max_tokens_per_shard=args.max_tokens_per_shard,
+        enqueued_token_limit=args.enqueued_token_limit, concurrent_jobs=args.concurrent_jobs, groups=groups,
+        quota_counts=args.quota_counts, output_tokens=args.output_tokens, output_ratio=args.output_ratio,
+    )  # fmt: skip
+    return plan, shard_plan, book
+
+
+def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
+    """The ``batchcost.shard-plan/1`` document: the input, the model and ``shards`` (``batchcost.shards/1``)."""
+    from ..planner.shard_writer import blocking_problems
+
+    scan = plan.scan
+    return {
+        "schema": PLAN_DOC_SCHEMA,
+        "run_date": plan.run_date.isoformat(),
+        "model": plan.model,
+        "billed_model": plan.cost.billed_model,
+        "files": [
+            {
+                "path": f.path,
+                "form": f.form,
+                "compressed": f.compressed,
+                "bytes": f.data_size,
+                "lines": f.lines,
+                "sha256": plan.sha256.get(f.path),
+            }
+            for f in scan.files
+        ],
+        "requests": plan.requests,
+        "validation": {
+            "valid": scan.valid(),
+            "errors": scan.errors,
+            "blocking": blocking_problems(scan),
+        },
+        "tokens": {"method": plan.tokens.method, "tokenizer": plan.tokens.tokenizer},
+        "shards": shard_plan.to_json(),
+        "warnings": list(plan.warnings),
+    }
+
+
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """``batchcost plan``: estimate, plan, render; exit 1 when the plan cannot be submitted as is."""
+    import json
+
+    from ..cli import EXIT_OK, EXIT_PROBLEMS, _emit
+
+    plan, shard_plan, _ = estimate_and_plan(args, stderr)
+    doc = plan_document(plan, shard_plan)
+    text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
+    _emit(text, args.output, stdout)
+    ok = not doc["validation"]["blocking"] and shard_plan.submittable
+    return EXIT_OK if ok else EXIT_PROBLEMS
+
+
+# -- rendering --------------------------------------------------------------------------------------
+
+_LIMIT_LABELS = {
+    "max_bytes": "bytes per shard",
+    "max_requests": "requests per shard",
+    "max_tokens": "tokens per shard",
+    "enqueued_tokens": "enqueued tokens (all jobs in flight)",
+    "concurrent_jobs": "jobs in flight at once",
+}
+_MAX_ROWS = 30
+
+
+def _lines(ranges: Sequence[Sequence[int]]) -> str:
+    parts = [f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in ranges[:2]]
+    more = f" (+{len(ranges) - 2} ranges)" if len(ranges) > 2 else ""
+    return ", ".join(parts) + more
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """Plain-text rendering of a ``batchcost.shard-plan/1`` document."""
+    from ..reports.terminal import money
+
+    s = doc["shards"]
+    files = ", ".join(f["path"] for f in doc["files"])
+    platform = "Vertex AI" if s["platform"] == "vertex" else "Gemini Developer API"
+    tier = "" if s["tier"] is None else f", tier {s['tier']}" + (" (assumed)" if s["tier_assumed"] else "")
+    billed = f" (billed as {doc['billed_model']})" if doc["billed_model"] != doc["model"] else ""
+    t = s["totals"]
+    basis = s["cost_basis"] or "not priced"
+    out = [
+        f"shard plan: {files} on {doc['model']}{billed}, {platform}{tier}",
+        f"  {t['requests']:,} requests, {t['bytes']:,} bytes, {t['tokens']:,} tokens ({s['token_basis']})",
+    ]
+    if s["cost_basis"]:
+        out.append(f"  batch cost {money(t['cost'])} ({basis}), ceiling {money(t['cost_ceiling'])}")
+    out += ["", "limits"]
+    rows = []
+    for name, label in _LIMIT_LABELS.items():
+        entry = s["limits"][name]
+        value = "no limit" if entry["value"] is None else f"{entry['value']:,}"
+        rows.append((label, value, entry["source"]))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    out += [f"  {a.ljust(w0)}  {b.rjust(w1)}  {c}".rstrip() for a, b, c in rows]
+    n_shards, n_waves = t["shards"], t["waves"]
+    out += [
+        "",
+        f"{n_shards:,} shard{'s' if n_shards != 1 else ''} in {n_waves} wave{'s' if n_waves != 1 else ''}"
+        f" (up to {s['in_flight']:,} in flight at once)",
+    ]
+    if s["shards"]:
+        table = [("shard", "wave", "requests", "bytes", "tokens", f"cost ({basis})", "input lines")]
+        shards = s["shards"]
+        shown = shards if len(shards) <= _MAX_ROWS else [*shards[: _MAX_ROWS - 3], None, *shards[-2:]]
+        for sh in shown:
+            if sh is None:
+                table.append(("...", "", f"{len(shards) - _MAX_ROWS + 1:,} more", "", "", "", "(--format json)"))
+                continue
+            table.append(
+                (str(sh["index"]), str(sh["wave"]), f"{sh['requests']:,}", f"{sh['bytes']:,}", f"{sh['tokens']:,}",
+                 money(sh["cost"]), _lines(sh["lines"]))
+            )  # fmt: skip
+        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+        for r in table:
+            cells = [c.rjust(w) if i < 6 else c for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+            out.append("  " + "  ".join(cells).rstrip())
+    out += ["", f"time: {s['time_bound']}"]
+    if s["oversized"]:
+        out += ["", "cannot be submitted as is (a request alone exceeds a per-job limit):"]
+        for o in s["oversized"][:10]:
+            unit = "bytes" if o["limit"] == "max_bytes" else "tokens"
+            out.append(f"  line {o['line']:,}: {o['figure']:,} {unit} > {o['allowed']:,} ({o['limit']})")
+        if len(s["oversized"]) > 10:
+            out.append(f"  ... and {len(s['oversized']) - 10:,} more")
+    blocking = doc["validation"]["blocking"]
+    warnings = list(doc.get("warnings", [])) + list(s["warnings"])
+    if blocking:
+        kinds = ", ".join(f"{k} ({n:,})" for k, n in sorted(blocking.items()))
+        warnings.insert(0, f"the input has validation errors that sharding cannot fix: {kinds}; run batchcost validate")
+    if warnings:
+        out += ["", "warnings:"] + [f"  - {w}" for w in dict.fromkeys(warnings)]
+    if s["notes"]:
+        out += ["", "notes:"] + [f"  - {n}" for n in s["notes"]]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,140 @@
+"""``batchcost shard FILE --out DIR --model M``: write the shard files a plan describes, and verify them."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+SHARD_HELP = """\
+Write the shards `batchcost plan` describes: each line copied byte for byte from the input
+(CRLF line ends kept; a last line without a newline gets one), in input order within a shard,
+plus manifest.json listing for every shard its path, requests, bytes, input lines, SHA-256,
+estimated tokens and cost, and for the input its path, size and SHA-256. Files appear
+atomically (temporary name, then rename; the manifest last). Keys stay unique across shards
+and Vertex-form files stay Vertex-form, since lines are copied, never re-serialised.
+
+An input with validation errors is refused (sharding would spread them), except for being too
+large for one job, which is what sharding fixes. A folder that is not empty is refused unless
+--force. `--verify manifest.json` re-reads the input and the shards and proves that every input
+line is in exactly one shard, once, byte-identical, and that each shard is within its limits;
+it names the first difference otherwise.
+
+examples:
+  batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash
+  batchcost shard requests.jsonl.gz --out shards/ --model gemini-2.5-flash --tier 2 --max-requests 10000
+  batchcost shard requests.jsonl --out shards/ --model gemini-3.8-flash --enqueued-token-limit 50000000 --force
+  batchcost shard --verify shards/manifest.json
+"""
+
+_MAX_ROWS = 30
+
+SHARD_EXIT_HELP = (
+    "  shard: 1 when the input cannot be sharded (validation errors, a request over a limit, a\n"
+    "         non-empty --out without --force) or when --verify finds a difference\n"
+)
+
+
+def register(sub: Any) -> None:
+    """Add the ``shard`` subcommand to the CLI's subparsers."""
+    from ..cli import EXIT_CODES_HELP, _Formatter
+    from .plan import add_planning_options
+
+    p = sub.add_parser(
+        "shard",
+        help="write shard files and a manifest (or --verify them)",
+        description=SHARD_HELP,
+        epilog=EXIT_CODES_HELP + SHARD_EXIT_HELP,
+        formatter_class=_Formatter,
+    )
+    p.add_argument("file", nargs="?", metavar="FILE", help="batch input file: .jsonl or .jsonl.gz")
+    p.add_argument("--out", metavar="DIR", help="folder for the shards and manifest.json (created if missing)")
+    p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing earlier shards")
+    p.add_argument("--stem", metavar="NAME", help="shard file name stem (default: the input's name)")
+    p.add_argument(
+        "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
+    )
+    add_planning_options(p)
+    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    """``batchcost shard``: write shards (or verify a manifest) and report."""
+    import json
+
+    from ..cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, _progress_bar
+
+    if args.verify:
+        if args.file or args.out:
+            stderr.write("batchcost shard: error: --verify takes only the manifest; drop FILE and --out\n")
+            return EXIT_USAGE
+        from ..planner.shard_writer import verify_manifest
+
+        bar = _progress_bar("verifying", args.quiet, stderr)
+        try:
+            result = verify_manifest(args.verify, progress=bar)
+        finally:
+            bar.close()
+        if args.format == "json":
+            doc = {"ok": result.ok, "message": result.message, "lines": result.lines, "shards": result.shards}
+            stdout.write(json.dumps(doc, indent=2) + "\n")
+        else:
+            stdout.write(("" if result.ok else "FAILED: ") + result.message + "\n")
+        return EXIT_OK if result.ok else EXIT_PROBLEMS
+    if not args.file or not args.out:
+        stderr.write(
+            "batchcost shard: error: give FILE and --out DIR (or --verify MANIFEST); see `batchcost shard --help`\n"
+        )
+        return EXIT_USAGE
+
+    from ..planner.shard_writer import write_shards
+    from .plan import estimate_and_plan
+
+    plan, shard_plan, _ = estimate_and_plan(args, stderr)
+    bar = _progress_bar("writing shards", args.quiet, stderr)
+    try:
+        manifest = write_shards(
+            plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,
+            input_sha256=plan.sha256.get(plan.scan.files[0].path), model=plan.model, progress=bar,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    doc = manifest.to_json()
+    if args.format == "json":
+        stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        stdout.write(render_text(doc, manifest.path))
+    return EXIT_OK
+
+
+def render_text(doc: Mapping[str, Any], manifest_path: str) -> str:
+    """Summary of a written manifest: one line per shard, the time bound, warnings."""
+    from ..reports.terminal import money
+
+    shards = doc["shards"]
+    total_requests = sum(s["requests"] for s in shards)
+    total_bytes = sum(s["bytes"] for s in shards)
+    out = [
+        f"wrote {len(shards):,} shard{'s' if len(shards) != 1 else ''} ({total_requests:,} requests, "
+        f"{total_bytes:,} bytes) and {manifest_path}",
+    ]
+    rows = [("shard", "wave", "requests", "bytes", "tokens", f"cost ({doc['cost_basis'] or 'not priced'})")]
+    shown = shards if len(shards) <= _MAX_ROWS else [*shards[: _MAX_ROWS - 3], None, *shards[-2:]]
+    for s in shown:
+        if s is None:
+            rows.append((f"... {len(shards) - _MAX_ROWS + 1:,} more (all in the manifest)", "", "", "", "", ""))
+            continue
+        rows.append(
+            (s["path"], str(s["wave"]), f"{s['requests']:,}", f"{s['bytes']:,}", f"{s['tokens']:,}", money(s["cost"]))
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
+        out.append("  " + "  ".join(cells).rstrip())
+    out.append(f"time: {doc['time_bound']}")
+    if doc["warnings"]:
+        out += ["warnings:"] + [f"  - {w}" for w in doc["warnings"]]
+    out.append(f"check them with: batchcost shard --verify {manifest_path}")
+    return "\n".join(out) + "\n"
