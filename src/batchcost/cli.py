@@ -190,6 +190,9 @@ def _add_estimate(sub: Any) -> None:
         "--budget-on", choices=("high", "ceiling"), default="high",
         help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
     )  # fmt: skip
+    from .commands.plan import add_limit_options
+
+    add_limit_options(p)
     _add_render_options(p, ("table", "json", "markdown"))
     p.add_argument(
         "--report", metavar="FILE.html",
@@ -210,7 +213,10 @@ def _add_token_options(p: Any) -> None:
         help="Gemma 3 SentencePiece model file (or set BATCHCOST_TOKENIZER_MODEL)",
     )  # fmt: skip
     g.add_argument("--offline", action="store_true", help="never download a tokenizer model")
-    g.add_argument("--platform", choices=("developer", "vertex"), default="developer", help="API for --tokenizer api")
+    g.add_argument(
+        "--platform", choices=("developer", "vertex"), default="developer",
+        help="Gemini Developer API (default) or Vertex AI batch: sets the limits, caching rules and --tokenizer api",
+    )  # fmt: skip
     g.add_argument("--sample-size", type=_positive_int, default=2000, metavar="N", help="initial sample (default 2000)")
     g.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
     g.add_argument("--exact", action="store_true", help="count every request exactly (no sampling)")
@@ -240,6 +246,7 @@ def _media_defaults(args: argparse.Namespace) -> Any:
 def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
+    from .commands.plan import limit_options
     from .planner.estimate import EstimateOptions, estimate
     from .reports import terminal
 
@@ -248,7 +255,7 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
         allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=_media_defaults(args),
-        env=dict(os.environ),
+        env=dict(os.environ), **limit_options(args),
     )  # fmt: skip
     bars: dict[str, Any] = {}
 

@@ -88,10 +88,31 @@ def _byte_size(text: str) -> int:
 
 def add_planning_options(p: Any) -> None:
     """Options shared by ``plan`` and ``shard``: model, limits, token counting, cost."""
-    from ..cli import _add_token_options, _date, _nonnegative_float, _nonnegative_int, _positive_int
+    from ..cli import _add_token_options, _date, _nonnegative_float, _nonnegative_int
 
     p.add_argument("--model", "-m", help="model the jobs run on (default: request.model in the file)")
     p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the jobs run (default: today)")
+    add_limit_options(p)
+    _add_token_options(p)
+    cost = p.add_argument_group("cost per shard")
+    cost.add_argument(
+        "--output-tokens", type=_nonnegative_int, metavar="N",
+        help="expected billed output tokens per request, thinking included",
+    )  # fmt: skip
+    cost.add_argument(
+        "--output-ratio", type=_nonnegative_float, metavar="R",
+        help="expected billed output as R x each request's input tokens",
+    )  # fmt: skip
+    cost.add_argument(
+        "--prices", action="append", default=[], metavar="FILE",
+        help="price file that overrides or adds rates (repeatable)",
+    )  # fmt: skip
+
+
+def add_limit_options(p: Any) -> None:
+    """Shard-limit options, shared by ``plan``, ``shard`` and ``estimate``."""
+    from ..cli import _positive_int
+
     lim = p.add_argument_group("shard limits (each can only tighten what the platform allows)")
     lim.add_argument(
         "--tier", type=int, choices=(1, 2, 3),
@@ -110,36 +131,19 @@ def add_planning_options(p: Any) -> None:
         "--quota-counts", choices=("input", "input+output-ceiling"), default="input",
         help="what counts against the enqueued-token quota (default input; whether output counts is UNKNOWN)",
     )  # fmt: skip
-    _add_token_options(p)
-    cost = p.add_argument_group("cost per shard")
-    cost.add_argument(
-        "--output-tokens", type=_nonnegative_int, metavar="N",
-        help="expected billed output tokens per request, thinking included",
-    )  # fmt: skip
-    cost.add_argument(
-        "--output-ratio", type=_nonnegative_float, metavar="R",
-        help="expected billed output as R x each request's input tokens",
-    )  # fmt: skip
-    cost.add_argument(
-        "--prices", action="append", default=[], metavar="FILE",
-        help="price file that overrides or adds rates (repeatable)",
-    )  # fmt: skip
 
 
-def estimate_and_plan(
-    args: argparse.Namespace, stderr: TextIO, groups: Sequence[int] | None = None
-) -> tuple[Plan, ShardPlan, PriceBook]:
-    """Run the estimate for ``args.file`` and plan its shards with the options in ``args``."""
+def estimate_and_plan(args: argparse.Namespace, stderr: TextIO) -> tuple[Plan, ShardPlan, PriceBook]:
+    """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together)."""
     from ..cli import _media_defaults, _progress_bar
     from ..planner.estimate import EstimateOptions, estimate
-    from ..planner.shards import shard_plan_for
     from ..pricing import PriceBook
 
     options = EstimateOptions(
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
-        media_defaults=_media_defaults(args), env=dict(os.environ),
+        media_defaults=_media_defaults(args), env=dict(os.environ), **limit_options(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
     bars: dict[str, Any] = {}
@@ -156,13 +160,21 @@ def estimate_and_plan(
     finally:
         for bar in bars.values():
             bar.close()
-    shard_plan = shard_plan_for(
-        plan, book, tier=args.tier, platform=args.platform, max_bytes=args.max_bytes,
-        max_requests=args.max_requests, max_tokens_per_shard=args.max_tokens_per_shard,
-        enqueued_token_limit=args.enqueued_token_limit, concurrent_jobs=args.concurrent_jobs, groups=groups,
-        quota_counts=args.quota_counts, output_tokens=args.output_tokens, output_ratio=args.output_ratio,
-    )  # fmt: skip
-    return plan, shard_plan, book
+    assert plan.shards is not None
+    return plan, plan.shards, book
+
+
+def limit_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The EstimateOptions fields that :func:`add_limit_options` sets."""
+    return {
+        "tier": args.tier,
+        "max_bytes": args.max_bytes,
+        "max_requests": args.max_requests,
+        "max_tokens_per_shard": args.max_tokens_per_shard,
+        "enqueued_token_limit": args.enqueued_token_limit,
+        "concurrent_jobs": args.concurrent_jobs,
+        "quota_counts": args.quota_counts,
+    }
 
 
 def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:

@@ -33,6 +33,7 @@ saving. When nothing pays, ``reason`` says why.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -317,6 +318,8 @@ class CachingAdvice:
     reason: str | None
     reason_codes: tuple[str, ...]
     notes: tuple[str, ...]
+    row_groups: np.ndarray | None = field(default=None, compare=False, repr=False)
+    """Per scan row, the index of the chosen cache that serves it (-1 none); for the shard planner."""
 
     @property
     def pays(self) -> bool:
@@ -1064,7 +1067,12 @@ def advise_caching(
         return i.saving if i.available else None
 
     chosen = []
-    for g, n, n_high, _ in _select(ctx, order, explicit_score):
+    # Requests served by the same chosen cache must go into the same batch job (shard).
+    row_groups = np.full(len(ctx.eligible), -1, np.int64)
+    for gid, (g, n, n_high, _) in enumerate(_select(ctx, order, explicit_score)):
+        if g.rows is not None:
+            members = g.rows[row_groups[g.rows] < 0]
+            row_groups[members] = gid
         p = _price(rates, g, n, n_high)
         e = p.explicit
         assert p.no_cache is not None and e.cost is not None and e.saving is not None
@@ -1073,7 +1081,8 @@ def advise_caching(
     implicit = _select(ctx, order, implicit_score)
     implicit_total = sum((s for *_, s in implicit), Decimal(0)) if implicit else None
     notes.extend(_notes(rates, candidates, counter, ratio))
-    return _advice(plan, rates, candidates, tuple(chosen), implicit_total, notes)
+    advice = _advice(plan, rates, candidates, tuple(chosen), implicit_total, notes)
+    return dataclasses.replace(advice, row_groups=row_groups if chosen else None)
 
 
 def _context(plan: Plan, min_requests: int, threshold: int | None) -> _Ctx:

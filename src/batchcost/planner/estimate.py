@@ -59,6 +59,9 @@ class EstimateOptions:
         compare: other models to price the same file on.
         media_defaults: figures for media the file cannot tell.
         caching: look for shared prefixes and price an explicit cache (``cost.batch_cached``).
+        shards: plan the shards and waves (``shards``; also needed to price the cache's storage time).
+        tier, max_bytes, max_requests, max_tokens_per_shard, enqueued_token_limit, concurrent_jobs,
+            quota_counts: shard limits, as in :func:`batchcost.planner.shards.shard_plan_for`.
         env: environment mapping (tokenizer path, API keys); the CLI passes ``os.environ``.
     """
 
@@ -77,6 +80,14 @@ class EstimateOptions:
     compare: Sequence[str] = ()
     media_defaults: Any = None
     caching: bool = True
+    shards: bool = True
+    tier: int | None = None
+    max_bytes: int | None = None
+    max_requests: int | None = None
+    max_tokens_per_shard: int | None = None
+    enqueued_token_limit: int | None = None
+    concurrent_jobs: int | None = None
+    quota_counts: str = "input"
     env: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -359,18 +370,39 @@ def estimate(
         tokenizer_notes=list(tokens.notes),
         sha256={f.path: f.sha256 for f in result.files if f.sha256},
     )
-    if opts.caching:
+    if opts.shards:
         _plan_caching_and_shards(plan, book, choice.counter, opts)
     return plan
 
 
 def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: EstimateOptions) -> None:
-    """Caching advice priced for the hours the jobs need (the shard plan's waves x 24 h)."""
+    """The shard plan, and caching advice priced for the hours the jobs need.
+
+    Caching is advised first for one wave (24 h), so that requests sharing a chosen cache can be
+    kept in one shard; when the shards need more waves, the advice is priced again for the longer
+    storage time the jobs then need.
+    """
     from ..tokens.base import TextCounter
     from .caching import advise_caching
+    from .shards import shard_plan_for
 
     text_counter = counter if isinstance(counter, TextCounter) else None
-    plan.caching = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
+    advice = None
+    if opts.caching:
+        advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
+    usable = plan.scan.rows["usable"].astype(bool)
+    groups = None if advice is None or advice.row_groups is None else advice.row_groups[usable]
+    shards = shard_plan_for(
+        plan, book, tier=opts.tier, platform=opts.platform, max_bytes=opts.max_bytes,
+        max_requests=opts.max_requests, max_tokens_per_shard=opts.max_tokens_per_shard,
+        enqueued_token_limit=opts.enqueued_token_limit, concurrent_jobs=opts.concurrent_jobs, groups=groups,
+        quota_counts=opts.quota_counts, output_tokens=opts.output_tokens, output_ratio=opts.output_ratio,
+    )  # fmt: skip
+    hours = 24 * max(1, len(shards.waves))
+    if advice is not None and hours > 24:
+        advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours)
+    plan.caching = advice
+    plan.shards = shards
 
 
 def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:
