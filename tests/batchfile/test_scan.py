@@ -153,7 +153,8 @@ def test_vertex_form_allows_extra_fields_and_needs_no_key(tmp_path: Path) -> Non
             "duplicate-field",
             "one spelling",
         ),
-        (line("x", req(generationConfig={"maxOutputTokens": "lots"})), "bad-value", "positive integer"),
+        (line("x", req(generationConfig={"maxOutputTokens": "lots"})), "bad-value", "positive 32-bit integer"),
+        (line("x", req(generationConfig={"maxOutputTokens": 2**31})), "bad-value", "positive 32-bit integer"),
         (
             line("x", req(generationConfig={"thinkingConfig": {"thinkingLevel": "EXTREME"}})),
             "bad-value",

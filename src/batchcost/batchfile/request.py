@@ -42,6 +42,7 @@ FLAG_FILE_DATA = 256
 FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
 
 UNSET = -(2**31)  # "not given" for integer settings
+INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too
 
 Report = Callable[[str, str], None]
 
@@ -537,13 +538,13 @@ class Walker:
                     )
             elif canon == "maxOutputTokens":
                 n = as_int(value)
-                if n is None or n < 1:
-                    report("bad-value", f"maxOutputTokens must be a positive integer, got {value!r:.40}")
+                if n is None or n < 1 or n > INT32_MAX:
+                    report("bad-value", f"maxOutputTokens must be a positive 32-bit integer, got {value!r:.40}")
                 else:
                     info.max_output_tokens = n
             elif canon == "candidateCount":
                 n = as_int(value)
-                if n is None or n < 1:
+                if n is None or n < 1 or n > INT32_MAX:
                     report("bad-value", f"candidateCount must be a positive integer, got {value!r:.40}")
                 else:
                     info.candidate_count = n
@@ -573,10 +574,10 @@ class Walker:
             canon = schema.THINKING_CONFIG_FIELDS.get(name)
             if canon == "thinkingBudget":
                 n = as_int(value)
-                if n is None or n < -1:
+                if n is None or n < -1 or n > INT32_MAX:
                     report(
                         "bad-value",
-                        f"thinkingBudget must be an integer (-1 automatic, 0 off), got {value!r:.40}",
+                        f"thinkingBudget must be a 32-bit integer (-1 automatic, 0 off), got {value!r:.40}",
                     )
                 else:
                     info.thinking_budget = n

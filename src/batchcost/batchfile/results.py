@@ -89,6 +89,16 @@ RESULT_KINDS: dict[str, tuple[Severity, str]] = {
 
 _MODALITY_NAMES = {"TEXT": "text", "IMAGE": "image", "VIDEO": "video", "AUDIO": "audio", "DOCUMENT": "document"}
 _PROGRESS_STEP = 4 * 1024 * 1024
+_EXTRA_DEFAULTS = (
+    ("max_tokens", 0),
+    ("model", 0),
+    ("error", 0),
+    ("has_request", 0),
+    ("max_output_tokens", UNSET),
+    ("thinking_budget", UNSET),
+    ("thinking_level", -1),
+    ("candidate_count", 1),
+)
 _USAGE_FIELDS = {
     "prompt": ("promptTokenCount", "prompt_token_count"),
     "cached": ("cachedContentTokenCount", "cached_content_token_count"),
@@ -234,6 +244,16 @@ class _Reader:
         self.decode_errors = (msgspec.DecodeError, msgspec.ValidationError)
         self.keep = keep
         self.cols = {name: array(spec[0]) for name, spec in RESULT_COLUMNS.items()}
+        # bound append methods: this runs once per line, and attribute lookups dominate it
+        self._append = {name: arr.append for name, arr in self.cols.items()}
+        self._usage_apps = [(name, self._append[name]) for name in _USAGE_FIELDS]
+        self._split_apps = [
+            (f"{prefix}_by", [(m, self._append[f"{prefix}_{m}"]) for m in MODALITIES])
+            for prefix in ("prompt", "cached", "tool")
+        ]
+        self._zero_apps = [app for _, app in self._usage_apps] + [
+            app for _, apps in self._split_apps for _, app in apps
+        ]
         self.keys: list[str | None] = []
         self.problems: list[ResultProblem] = []
         self.counts: dict[str, int] = {}
@@ -258,25 +278,22 @@ class _Reader:
     # -- rows -------------------------------------------------------------------------------------
 
     def _row(self, status: int, key: str | None, usage: dict[str, Any] | None = None, **extra: int) -> None:
-        c = self.cols
-        c["file"].append(self.file_index)
-        c["line"].append(self.line_no)
-        c["status"].append(status)
-        usage = usage or {}
-        for name in _USAGE_FIELDS:
-            c[name].append(usage.get(name, 0))
-        for prefix in ("prompt", "cached", "tool"):
-            split = usage.get(f"{prefix}_by", {})
-            for m in MODALITIES:
-                c[f"{prefix}_{m}"].append(split.get(m, 0))
-        c["max_tokens"].append(extra.get("max_tokens", 0))
-        c["model"].append(extra.get("model", 0))
-        c["error"].append(extra.get("error", 0))
-        c["has_request"].append(extra.get("has_request", 0))
-        c["max_output_tokens"].append(extra.get("max_output_tokens", UNSET))
-        c["thinking_budget"].append(extra.get("thinking_budget", UNSET))
-        c["thinking_level"].append(extra.get("thinking_level", -1))
-        c["candidate_count"].append(extra.get("candidate_count", 1))
+        a = self._append
+        a["file"](self.file_index)
+        a["line"](self.line_no)
+        a["status"](status)
+        if usage:
+            for name, app in self._usage_apps:
+                app(usage[name])
+            for split_name, apps in self._split_apps:
+                split = usage[split_name]
+                for m, app in apps:
+                    app(split.get(m, 0))
+        else:
+            for app in self._zero_apps:
+                app(0)
+        for name, default in _EXTRA_DEFAULTS:
+            a[name](extra.get(name, default))
         self.keys.append(key)
 
     @staticmethod
@@ -686,6 +703,27 @@ def read_results(
         models=reader.models,
         error_kinds=reader.error_kinds,
     )
+
+
+def results_from_objects(objects: Sequence[dict[str, Any]], *, name: str = "<responses>") -> ResultSet:
+    """A :class:`ResultSet` from result objects already in memory (e.g. responses of a pilot run).
+
+    Each object has the shape of a results line (``{"key", "response"}`` or ``{"key", "error"}``);
+    ``name`` stands in for the file path in problems.
+    """
+    import numpy as np
+
+    reader = _Reader(keep=100)
+    reader.path = name
+    for obj in objects:
+        reader.line_no += 1
+        reader._object(obj)
+    rows = {
+        n: np.frombuffer(reader.cols[n], dtype=spec[1]).copy() if len(reader.cols[n]) else np.zeros(0, spec[1])
+        for n, spec in RESULT_COLUMNS.items()
+    }
+    info = ResultsFileInfo(name, 0, False, "developer", reader.line_no, 0)
+    return ResultSet([info], rows, reader.keys, reader.problems, dict(reader.counts), reader.models, reader.error_kinds)
 
 
 # -- keys of input files ------------------------------------------------------------------------

@@ -41,6 +41,8 @@ MAX_LINE_BYTES = 256 * 1024 * 1024
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 _PROGRESS_STEP = 8 * 1024 * 1024
 _MASK = (1 << 64) - 1
+_I32 = 2**31 - 1
+_U32 = 2**32 - 1
 _SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 
 Progress = Callable[[int, int], None]
@@ -117,7 +119,7 @@ class _RangeScanner:
         r = self.p.rows
         r["file"].append(self.file_index)
         r["offset"].append(offset)
-        r["nbytes"].append(nbytes)
+        r["nbytes"].append(min(nbytes, _U32))  # a line over 4 GiB is unusable anyway (line-too-long)
         for name in (
             "usable", "system_chars", "contents_chars", "tools_chars", "text_bytes", "media_parts",
             "first_hash", "system_hash", "prefix_hash", "prefix_chars", "key_hash", "flags",
@@ -199,9 +201,10 @@ class _RangeScanner:
                 m["inline"].append(1 if part.source == "inline" else 0)
                 m["place"].append(PLACES.index(part.place))
                 m["nbytes"].append(part.nbytes)
-                m["width"].append(part.width)
-                m["height"].append(part.height)
-                m["pages"].append(part.pages)
+                # header fields are untrusted 32-bit unsigned values: keep them in the int32 columns
+                m["width"].append(min(part.width, _I32))
+                m["height"].append(min(part.height, _I32))
+                m["pages"].append(min(part.pages, _I32))
                 m["duration_s"].append(part.duration_s)
                 m["resolution"].append(part.resolution)
                 m["fps"].append(part.fps)
