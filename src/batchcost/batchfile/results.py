@@ -618,7 +618,13 @@ def _lines(fh: IO[bytes], raw_fh: IO[bytes], progress: Callable[[int], None]) ->
     next_report = _PROGRESS_STEP
     pending = fh.readline()
     while pending:
-        nxt = fh.readline()
+        try:
+            nxt = fh.readline()
+        except (OSError, EOFError, zlib.error):
+            # a damaged gzip tail: the complete line already read still counts; a partial one does not
+            if pending.endswith(b"\n"):
+                yield pending[:-1], False
+            raise
         if pending.endswith(b"\n"):
             yield pending[:-1], False
         else:

@@ -5,4 +5,4 @@ imports heavy modules inside its ``run`` function so ``batchcost --help`` stays 
 """
 
 # Modules registered by ``batchcost.cli.build_parser``, in help order.
-COMMANDS: tuple[str, ...] = ()
+COMMANDS: tuple[str, ...] = ("plan", "shard", "report", "reconcile")

@@ -1,0 +1,593 @@
+"""A paid pilot: send N sampled requests synchronously, measure their output, learn like calibration.
+
+Steps: :func:`sample_pilot` draws N distinct requests stratified by size (input-token quartiles,
+within each thinking setting, so every setting is represented when N allows) and prices an upper
+bound of what they can cost at the synchronous (standard) rates; :func:`run_pilot` refuses without
+an API key, asks the caller's ``confirm`` callback with that bound, sends the requests through the
+real ``google-genai`` client, and fits an :class:`~batchcost.planner.calibrate.OutputModel` on the
+measured ``usageMetadata``.
+
+Why ``client._api_client.request`` and not ``client.models.generate_content``: the pilot must send
+exactly the body the batch job will send, so that its output is representative. ``generate_content``
+takes SDK types, not the REST JSON of a batch line: converting means validating the body against the
+installed SDK's pydantic models (which forbid fields newer than the SDK), re-encoding inline media and
+re-mapping ``generationConfig`` fields into ``GenerateContentConfig`` (where snake/camel spellings and
+nesting differ). ``BaseApiClient.request`` is the call ``generate_content`` itself ends in (SDK 3.6.1),
+so auth, base URL, API version and headers are still the SDK's; ``tokens/api.py`` uses the same route
+for countTokens. Retries are ours (``HttpRetryOptions(attempts=1)``): 408, 429, 5xx and connection
+failures are retried with exponential backoff, jitter and the server's ``Retry-After``/``RetryInfo``
+hint, within a total time limit. A retry re-sends the same request; no more than N distinct requests
+are ever sent.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import json
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..batchfile.request import UNSET
+from ..errors import ApiError, BatchcostError
+from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
+
+if TYPE_CHECKING:
+    from ..batchfile import ScanResult
+    from ..pricing import PriceBook
+    from ..tokens import TokenEstimate
+
+SIZE_CLASSES = 4  # input-size quartiles per thinking setting
+# Upper bound on input tokens from the scan: a token covers at least one UTF-8 byte of text; the
+# server adds a few tokens per turn (roles, template) that local counts do not see.
+TURN_OVERHEAD_TOKENS = 16
+MEDIA_MARGIN = 1.1  # media tokens follow Google's rules; 10% covers rounding and resolution details
+_KEY_HELP = "set GEMINI_API_KEY (or GOOGLE_API_KEY)"
+_MAX_MESSAGE = 300
+
+
+@dataclass(frozen=True, eq=False)
+class PilotSample:
+    """The requests a pilot would send and the most they can cost.
+
+    Attributes:
+        rows: scan rows to send (distinct request bodies), sorted.
+        bodies: the request bodies, in ``rows`` order.
+        max_cost: upper bound in USD at ``mode`` rates (input bound + output ceiling).
+        max_input_tokens: the input-token bound used.
+        max_output_tokens: the output ceiling used (thinking included).
+        mode: the mode the bound is priced in (``standard``: the pilot is synchronous).
+        notes: caveats about the bound or the sample.
+    """
+
+    rows: np.ndarray
+    bodies: list[dict[str, Any]]
+    max_cost: Decimal
+    max_input_tokens: int
+    max_output_tokens: int
+    mode: str
+    notes: tuple[str, ...] = ()
+
+
+def _strata(scan: ScanResult, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Stratum label per row: thinking setting x input-size quartile (within that setting)."""
+    r = scan.rows
+    keys = settings_keys(r["thinking_budget"][rows], r["thinking_level"][rows], r["candidate_count"][rows])
+    labels = np.empty(len(rows), dtype=object)
+    for key in sorted({str(k) for k in keys}):
+        sel = keys == key
+        s = sizes[sel].astype(np.float64)
+        edges = np.unique(np.quantile(s, np.linspace(0, 1, SIZE_CLASSES + 1)[1:-1])) if len(s) > 1 else np.zeros(0)
+        cls = np.searchsorted(edges, s, side="right")
+        labels[sel] = np.array([f"{key}|{int(c)}" for c in cls], dtype=object)
+    return labels
+
+
+def _allocate(counts: Mapping[str, int], n: int) -> dict[str, int]:
+    """Proportional allocation by largest remainder, then at least one per thinking setting when n allows."""
+    total = sum(counts.values())
+    exact = {s: n * c / total for s, c in counts.items()}
+    alloc = {s: min(counts[s], math.floor(v)) for s, v in exact.items()}
+    for s in sorted(exact, key=lambda s: (-(exact[s] - math.floor(exact[s])), s)):
+        if sum(alloc.values()) >= n:
+            break
+        if alloc[s] < counts[s]:
+            alloc[s] += 1
+    while sum(alloc.values()) < n:  # capacity limits left some over
+        s = max((s for s in counts if alloc[s] < counts[s]), key=lambda s: counts[s] - alloc[s])
+        alloc[s] += 1
+    settings: dict[str, list[str]] = {}
+    for s in counts:
+        settings.setdefault(s.rsplit("|", 1)[0], []).append(s)
+    missing = [k for k, ss in settings.items() if not any(alloc[s] for s in ss)]
+    if len(settings) <= n:
+        for key in missing:
+            donor = max(alloc, key=lambda s: alloc[s])
+            if alloc[donor] <= 1:
+                break
+            alloc[donor] -= 1
+            alloc[max(settings[key], key=lambda s: counts[s])] += 1
+    return alloc
+
+
+def sample_pilot(
+    scan: ScanResult,
+    *,
+    model: str,
+    n: int,
+    tokens: TokenEstimate,
+    book: PriceBook,
+    run_date: datetime.date,
+    ceiling: np.ndarray | None = None,
+    seed: int = 0,
+) -> PilotSample:
+    """Draw ``n`` distinct requests stratified by size and bound what sending them can cost.
+
+    Args:
+        scan: the batch file's scan.
+        model: the model the pilot (and the job) runs on.
+        n: requests to send (fewer when the file has fewer distinct usable requests).
+        tokens: the file's token estimate (per-request input tokens: the size used for strata, and
+            the media part of the input bound).
+        book: price book.
+        run_date: date of the prices.
+        ceiling: per-row output ceiling (thinking included), as ``estimate`` computes it; computed
+            from the model's limits when None.
+        seed: sampling seed.
+
+    Raises:
+        BatchcostError: the file has no usable request.
+        PricingError / UnpricedError: the model's standard rates are unknown.
+    """
+    import msgspec
+
+    from ..pricing import price_tokens
+
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    usable = np.flatnonzero(scan.rows["usable"].astype(bool))
+    if not len(usable):
+        raise BatchcostError("no usable requests to pilot; run `batchcost validate` to see the problems")
+    notes: list[str] = []
+    if ceiling is None:
+        from .estimate import _output_ceiling
+
+        ceiling = _output_ceiling(scan, book.model_info(model, run_date), notes)
+    sizes = tokens.per_request[usable]
+    labels = _strata(scan, usable, sizes)
+    counts = {str(s): int((labels == s).sum()) for s in sorted({str(x) for x in labels})}
+    alloc = _allocate(counts, min(n, len(usable)))
+    rng = np.random.default_rng(seed)
+    queues = {s: list(rng.permutation(usable[labels == s])) for s in counts}
+    chosen: list[int] = []
+    bodies: dict[int, dict[str, Any]] = {}
+    seen: set[bytes] = set()
+    duplicates = 0
+
+    def take(queue: list[int], want: int) -> int:
+        """Move up to ``want`` requests with new bodies from ``queue`` into the sample."""
+        nonlocal duplicates
+        got = 0
+        while got < want and queue:
+            batch = [int(queue.pop(0)) for _ in range(min(want - got, len(queue)))]
+            for row, request in scan.read_requests(batch):
+                digest = hashlib.sha256(msgspec.json.encode(request, order="sorted")).digest()
+                if digest in seen:
+                    duplicates += 1
+                    continue
+                seen.add(digest)
+                bodies[row] = {k: v for k, v in request.items() if k != "model"}
+                chosen.append(row)
+                got += 1
+        return got
+
+    for stratum, want in alloc.items():
+        take(queues[stratum], want)
+    # strata short of distinct bodies: top up from the others, largest remaining first
+    for stratum in sorted(queues, key=lambda s: -len(queues[s])):
+        if len(chosen) >= min(n, len(usable)):
+            break
+        take(queues[stratum], min(n, len(usable)) - len(chosen))
+    if duplicates:
+        notes.append(f"{duplicates:,} sampled requests repeated another's body and were replaced (or dropped)")
+    if len(chosen) < n:
+        notes.append(f"the file has {len(chosen):,} distinct usable requests to pilot, fewer than the {n:,} asked")
+    rows = np.array(sorted(chosen), dtype=np.int64)
+    r = scan.rows
+    text_bound = r["text_bytes"][rows].astype(np.int64) + TURN_OVERHEAD_TOKENS
+    by_mod: dict[str, np.ndarray] = {"text": text_bound}
+    for modality, arr in tokens.per_request_by_modality.items():
+        if modality != "text":
+            by_mod[modality] = np.ceil(arr[rows] * MEDIA_MARGIN).astype(np.int64)
+    prompt = sum(by_mod.values(), np.zeros(len(rows), np.int64))
+    out = np.asarray(ceiling, dtype=np.int64)[rows]
+    if bool((out == 0).any()):
+        notes.append(
+            f"{int((out == 0).sum()):,} pilot requests have no known output ceiling (no maxOutputTokens and an "
+            "unknown model limit): their output is not in the maximum"
+        )
+    rates = book.rates(model, "standard", run_date)
+    cost = price_tokens(rates, prompt_tokens=prompt, input_by_modality=by_mod, output_tokens=out)
+    return PilotSample(
+        rows=rows,
+        bodies=[bodies[int(i)] for i in rows],
+        max_cost=cost.total,
+        max_input_tokens=int(prompt.sum()),
+        max_output_tokens=int(out.sum()),
+        mode="standard",
+        notes=tuple(notes),
+    )
+
+
+# -- sending ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    retryable: bool
+    fatal: bool  # the whole pilot cannot work (key, permission, model)
+    code: int | None
+    summary: str
+    retry_after: float | None = None
+
+
+class _Stop(Exception):
+    """The time limit passed or another request failed fatally: send nothing more."""
+
+
+class _Sender:
+    """Sends pilot requests with retries, backoff, a rate limit and a total time limit."""
+
+    def __init__(
+        self,
+        client: Any,
+        model: str,
+        secret: str,
+        *,
+        timeout_s: float,
+        max_rps: float,
+        max_retries: int,
+        initial_backoff_s: float,
+        max_backoff_s: float,
+        deadline: float,
+        clock: Callable[[], float],
+        sleep: Callable[[float], object] | None,
+    ) -> None:
+        from google.genai import types
+
+        from ..tokens.api import TokenBucket, _transient_errors
+
+        self.client = client
+        self.model = model
+        self.secret = secret
+        self.path = f"models/{model}:generateContent"
+        self.options = types.HttpOptions(
+            api_version="v1beta",
+            timeout=int(timeout_s * 1000),
+            retry_options=types.HttpRetryOptions(attempts=1),
+        )
+        self.stop = threading.Event()
+        self.clock = clock
+        self.deadline = deadline
+        self.sleep = sleep
+        self.bucket = TokenBucket(max_rps, clock=clock, sleep=self._pause)
+        self.max_retries = max_retries
+        self.initial_backoff = initial_backoff_s
+        self.max_backoff = max_backoff_s
+        self.random = random.Random()
+        self.transient = _transient_errors()
+        self.timed_out = False
+
+    def clean(self, text: str) -> str:
+        """One line, bounded, and never the API key."""
+        if self.secret:
+            text = text.replace(self.secret, "[redacted]")
+        text = " ".join(text.split())
+        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+    def _pause(self, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if self.sleep is not None:
+            self.sleep(seconds)
+        else:
+            self.stop.wait(seconds)
+        if self.stop.is_set():
+            raise _Stop
+
+    def _classify(self, exc: Exception) -> _Failure:
+        from google.auth import exceptions as auth_errors
+        from google.genai import errors as genai_errors
+
+        from ..tokens.api import _retry_hint
+
+        if isinstance(exc, genai_errors.APIError):
+            code = int(exc.code) if exc.code else 0
+            status = f" {exc.status}" if exc.status else ""
+            message = self.clean(str(exc.message or ""))
+            summary = f"HTTP {code}{status}" + (f": {message}" if message else "")
+            retryable = code in (408, 429) or 500 <= code <= 599
+            fatal = code in (401, 403, 404) or (code == 400 and "api key" in message.lower())
+            return _Failure(retryable, fatal, code, summary, _retry_hint(exc) if retryable else None)
+        if isinstance(exc, (*self.transient, auth_errors.TransportError)):
+            return _Failure(True, False, None, f"{type(exc).__name__}: {self.clean(str(exc)) or 'no detail'}")
+        if isinstance(exc, auth_errors.GoogleAuthError):
+            return _Failure(False, True, None, f"authentication failed: {self.clean(str(exc))}")
+        raise exc
+
+    def _fatal(self, failure: _Failure) -> ApiError:
+        if failure.code == 404:
+            hint = f"model {self.model!r} was not found: check --model"
+        else:
+            hint = f"check the API key ({_KEY_HELP}) and that it may use the Gemini API"
+        return ApiError(f"the pilot's generateContent call was refused ({failure.summary}); {hint}")
+
+    def backoff(self, attempt: int, hint: float | None) -> float:
+        base = min(self.max_backoff, self.initial_backoff * (2.0**attempt))
+        delay = base / 2 + self.random.uniform(0, base / 2)  # equal jitter
+        if hint is not None:
+            delay = max(delay, hint)
+        return min(delay, self.max_backoff)
+
+    def _time_up(self) -> None:
+        self.timed_out = True
+        self.stop.set()  # nothing more is sent, by any worker
+        raise _Stop
+
+    def send(self, body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None, int]:
+        """(response JSON, None, attempts) or (None, failure summary, attempts) for one request.
+
+        Raises:
+            ApiError: a refusal that concerns every request (key, permission, model).
+            _Stop: the time limit passed, or another request failed fatally.
+        """
+        attempt = 0
+        while True:
+            if self.stop.is_set():
+                raise _Stop
+            if self.clock() >= self.deadline:
+                self._time_up()
+            self.bucket.acquire()
+            try:
+                response = self.client._api_client.request("post", self.path, dict(body), self.options)
+            except Exception as exc:
+                failure = self._classify(exc)
+                if failure.fatal:
+                    self.stop.set()  # every other request would be refused the same way
+                    raise self._fatal(failure) from None
+                if not failure.retryable:
+                    return None, failure.summary, attempt + 1
+                if attempt >= self.max_retries:
+                    return None, f"{failure.summary} (after {attempt + 1} attempts)", attempt + 1
+                delay = self.backoff(attempt, failure.retry_after)
+                if self.clock() + delay >= self.deadline:
+                    self._time_up()
+                self._pause(delay)
+                attempt += 1
+                continue
+            try:
+                payload = json.loads(response.body) if response.body else {}
+            except ValueError:
+                payload = None
+            if not isinstance(payload, dict):
+                return None, "the answer was not a JSON object", attempt + 1
+            return payload, None, attempt + 1
+
+
+def _client(api_key: str, base_url: str | None, timeout_s: float) -> Any:
+    from google import genai
+    from google.genai import types
+
+    options = types.HttpOptions(
+        base_url=base_url or None,
+        api_version="v1beta",
+        timeout=int(timeout_s * 1000),
+        retry_options=types.HttpRetryOptions(attempts=1),
+    )
+    try:
+        return genai.Client(vertexai=False, api_key=api_key, http_options=options)
+    except Exception as exc:  # the SDK raises ValueError (or google.auth errors) for bad settings
+        message = str(exc).replace(api_key, "[redacted]") if api_key else str(exc)
+        raise ApiError(f"cannot set up the Gemini client for the pilot: {' '.join(message.split())[:200]}") from None
+
+
+def run_pilot(
+    scan: ScanResult,
+    *,
+    model: str,
+    n: int,
+    tokens: TokenEstimate,
+    confirm: Callable[[Decimal], bool],
+    book: PriceBook,
+    run_date: datetime.date,
+    api_key: str | None = None,
+    env: Mapping[str, str] | None = None,
+    base_url: str | None = None,
+    ceiling: np.ndarray | None = None,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    client: Any = None,
+    concurrency: int = 4,
+    max_rps: float = 5.0,
+    max_retries: int = 6,
+    time_limit_s: float = 600.0,
+    timeout_s: float = 120.0,
+    initial_backoff_s: float = 1.0,
+    max_backoff_s: float = 30.0,
+    sleep: Callable[[float], object] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> OutputModel:
+    """Send ``n`` sampled requests synchronously and learn the expected output from their usage.
+
+    Args:
+        scan: the batch file's scan.
+        model: the model the job runs on (sent as ``models/<model>:generateContent``).
+        n: distinct requests to send; never more (a retry re-sends the same request).
+        tokens: the file's token estimate (strata and the cost bound).
+        confirm: called with the most the pilot can cost (USD, standard rates) before anything is
+            sent; return False to cancel. The CLI asks the user here (or passes ``--yes``).
+        book: price book.
+        run_date: date of the prices.
+        api_key: Gemini API key; default ``GEMINI_API_KEY`` then ``GOOGLE_API_KEY`` from ``env``.
+        env: environment mapping (the CLI passes ``os.environ``); ``GOOGLE_GEMINI_BASE_URL`` there
+            sets ``base_url``, as in the SDK.
+        base_url: endpoint override (a proxy or a local stand-in).
+        ceiling: per-row output ceiling as ``estimate`` computes it (default: from the model's limits).
+        seed: sampling seed.
+        progress: called as ``progress(done, total)`` after each request finishes.
+        client: a ready ``google.genai.Client`` (Developer API) to use instead of building one.
+        concurrency: requests in flight at once.
+        max_rps: most calls per second, retries included.
+        max_retries: retries of one request after its first attempt (408, 429, 5xx, network).
+        time_limit_s: total time for the pilot; when it passes nothing more is sent and the results
+            so far are used (at least two are needed).
+        timeout_s: timeout of one HTTP call.
+        initial_backoff_s: first retry delay before jitter; doubles per retry.
+        max_backoff_s: longest wait between retries, server hints included.
+        sleep: how to wait (for tests); default an interruptible wait.
+        clock: monotonic clock (for tests).
+
+    Returns:
+        An :class:`OutputModel` (``kind="pilot"``); ``extra["pilot"]`` holds what was sent, what
+        failed and what the pilot cost at standard rates.
+
+    Raises:
+        ApiError: no API key (nothing is sent), the key or model was refused, or fewer than two
+            requests succeeded.
+        BatchcostError: ``confirm`` returned False (nothing was sent).
+    """
+    from ..batchfile.results import OK, results_from_objects
+    from ..tokens.api import _env
+    from .reconcile import price_results
+
+    environ = env or {}
+    key = (api_key or "").strip() or _env(environ, "GEMINI_API_KEY") or _env(environ, "GOOGLE_API_KEY")
+    if client is None and not key:
+        raise ApiError(
+            f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {_KEY_HELP}; nothing was sent"
+        )
+    if concurrency < 1 or not max_rps > 0 or not time_limit_s > 0 or max_retries < 0:
+        raise ValueError("concurrency, max_rps and time_limit_s must be positive and max_retries not negative")
+    sample = sample_pilot(
+        scan, model=model, n=n, tokens=tokens, book=book, run_date=run_date, ceiling=ceiling, seed=seed
+    )
+    if client is None:
+        client = _client(key or "", base_url or _env(environ, "GOOGLE_GEMINI_BASE_URL"), timeout_s)
+    if not confirm(sample.max_cost):
+        raise BatchcostError("pilot cancelled at the confirmation; nothing was sent")
+
+    model_id = model.strip().removeprefix("models/")
+    sender = _Sender(
+        client, model_id, key or "",
+        timeout_s=timeout_s, max_rps=max_rps, max_retries=max_retries, initial_backoff_s=initial_backoff_s,
+        max_backoff_s=max_backoff_s, deadline=clock() + time_limit_s, clock=clock, sleep=sleep,
+    )  # fmt: skip
+    total = len(sample.rows)
+    outcomes: dict[int, tuple[dict[str, Any] | None, str | None, int]] = {}
+    done = 0
+    with ThreadPoolExecutor(max_workers=min(concurrency, total), thread_name_prefix="pilot") as pool:
+        pending: dict[Future[Any], int] = {
+            pool.submit(sender.send, body): int(row) for row, body in zip(sample.rows, sample.bodies, strict=True)
+        }
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for future in finished:
+                    row = pending.pop(future)
+                    try:
+                        outcomes[row] = future.result()
+                    except _Stop:
+                        continue
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+        except BaseException:
+            sender.stop.set()
+            for future in pending:
+                future.cancel()
+            raise
+
+    rows = [r for r in map(int, sample.rows) if r in outcomes]
+    objects: list[dict[str, Any]] = []
+    failures: dict[str, int] = {}
+    for row in rows:
+        payload, failure, _ = outcomes[row]
+        if payload is not None:
+            objects.append({"key": str(row), "response": payload})
+        else:
+            failures[failure or "error"] = failures.get(failure or "error", 0) + 1
+            objects.append({"key": str(row), "error": {"message": failure}})
+    rs = results_from_objects(objects, name="pilot responses")
+    ok = rs.rows["status"] == OK
+    attempts = sum(outcomes[r][2] for r in rows)
+    if int(ok.sum()) < MIN_RESULTS:
+        why = "the time limit passed" if sender.timed_out else "the requests failed"
+        detail = "; ".join(f"{k} x{v}" for k, v in failures.items())
+        raise ApiError(
+            f"the pilot measured {int(ok.sum())} of {total} requests ({why}{': ' + detail if detail else ''}); "
+            f"at least {MIN_RESULTS} are needed: retry later, raise the time limit, or use --calibrate-from"
+        )
+    spent = price_results(rs, book.rates(model, "standard", run_date)).total
+    ok_rows = np.array([int(k) for k, good in zip(rs.keys, ok, strict=True) if good and k is not None], np.int64)
+    r = scan.rows
+    max_out = r["max_output_tokens"][ok_rows].astype(np.int64)
+    obs = Observations(
+        group=settings_keys(r["thinking_budget"][ok_rows], r["thinking_level"][ok_rows], r["candidate_count"][ok_rows]),
+        input_tokens=rs.rows["prompt"][ok].astype(np.int64),
+        max_output=np.where(max_out == UNSET, -1, max_out),
+        candidates=rs.rows["candidates"][ok].astype(np.int64),
+        thoughts=rs.rows["thoughts"][ok].astype(np.int64),
+        truncated=rs.rows["max_tokens"][ok].astype(bool),
+    )
+    warnings = list(sample.notes)
+    if sender.timed_out:
+        warnings.append(
+            f"the pilot's time limit ({time_limit_s:g} s) passed: {len(rows):,} of {total:,} requests were measured"
+        )
+    if failures:
+        listed = "; ".join(f"{k} x{v}" for k, v in failures.items())
+        warnings.append(
+            f"{sum(failures.values()):,} pilot requests failed (the batch job would likely fail them too): {listed}"
+        )
+    warnings.append(
+        "pilot outputs come from the synchronous API; the batch job is assumed to produce outputs of the same length"
+    )
+    from .plan import usd
+
+    prefix = (
+        f"pilot: {int(ok.sum()):,} of {total:,} sampled requests sent to {model_id} (stratified by size), "
+        f"spent ${usd(spent)} at standard rates"
+    )
+    return fit_output_model(
+        obs,
+        source_prefix=prefix,
+        model=model_id,
+        kind="pilot",
+        warnings=warnings,
+        extra={
+            "pilot": {
+                "requests": total,
+                "succeeded": int(ok.sum()),
+                "failed": sum(failures.values()),
+                "attempts": attempts,
+                "rows": [int(x) for x in sample.rows],
+                "max_cost": usd(sample.max_cost),
+                "spent": usd(spent),
+                "timed_out": sender.timed_out,
+                "tokens": {
+                    "prompt": int(rs.rows["prompt"][ok].sum()),
+                    "candidates": int(rs.rows["candidates"][ok].sum()),
+                    "thoughts": int(rs.rows["thoughts"][ok].sum()),
+                },
+            }
+        },
+    )
