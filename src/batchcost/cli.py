@@ -178,6 +178,17 @@ def _add_estimate(sub: Any) -> None:
         "--output-ratio", type=_nonnegative_float, metavar="R",
         help="expected billed output as R x each request's input tokens, thinking included",
     )  # fmt: skip
+    out.add_argument(
+        "--calibrate-from", nargs="+", action=_OneOrTwo, metavar=("RESULTS", "REQUESTS"),
+        help="learn expected output (and its interval) from a previous job's results file; add the requests file "
+        "that produced it to tell thinking settings and maxOutputTokens apart",
+    )  # fmt: skip
+    out.add_argument(
+        "--pilot", type=_positive_int, metavar="N",
+        help="send N sampled requests now (synchronous, paid at standard rates; asks first) and learn from their "
+        "output; needs GEMINI_API_KEY or GOOGLE_API_KEY",
+    )  # fmt: skip
+    out.add_argument("--yes", "-y", action="store_true", help="do not ask before --pilot spends money")
     pr = p.add_argument_group("prices")
     pr.add_argument(
         "--prices", action="append", default=[], metavar="FILE",
@@ -256,6 +267,7 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
         allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=_media_defaults(args),
         env=dict(os.environ), **limit_options(args),
+        calibrate_from=args.calibrate_from or (), pilot=args.pilot, pilot_confirm=_pilot_confirm(args, stderr),
     )  # fmt: skip
     bars: dict[str, Any] = {}
 
@@ -263,7 +275,8 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         if stage not in bars:
             for bar in bars.values():
                 bar.close()
-            bars[stage] = _progress_bar({"scan": "scanning", "tokens": "counting tokens"}[stage], args.quiet, stderr)
+            label = {"scan": "scanning", "tokens": "counting tokens", "pilot": "pilot requests"}[stage]
+            bars[stage] = _progress_bar(label, args.quiet, stderr)
         bars[stage](done, total)
 
     try:
@@ -289,6 +302,37 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
             stderr.write(f"batchcost: {over}\n")
             return EXIT_BUDGET
     return EXIT_OK if doc["validation"]["valid"] else EXIT_PROBLEMS
+
+
+class _OneOrTwo(argparse.Action):
+    """nargs='+' limited to one or two values (RESULTS [REQUESTS])."""
+
+    def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+        if len(values) > 2:
+            parser.error(f"{option_string} takes RESULTS and at most one REQUESTS file (put the batch FILE first)")
+        setattr(namespace, self.dest, list(values))
+
+
+def _pilot_confirm(args: argparse.Namespace, stderr: TextIO) -> Callable[[Any], bool]:
+    """Ask on the terminal before the pilot spends money (``--yes`` skips the question)."""
+
+    def confirm(max_usd: Any) -> bool:
+        from .reports.terminal import money
+
+        stderr.write(
+            f"--pilot sends {args.pilot:,} requests to the Gemini API now, synchronously, at standard rates: "
+            f"at most {money(max_usd)}.\n"
+        )
+        if args.yes:
+            return True
+        if not sys.stdin.isatty():
+            stderr.write("batchcost: no terminal to ask for confirmation; pass --yes to send the pilot\n")
+            return False
+        stderr.write("Send them? [y/N] ")
+        stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    return confirm
 
 
 def _over_budget(doc: dict[str, Any], budget: float, on: str) -> str | None:
@@ -493,6 +537,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
 
 def _is_usage(e: Exception) -> bool:
-    from .errors import InputError, PricingError, TokenizerError
+    from .errors import CredentialsError, InputError, PricingError, TokenizerError
 
-    return isinstance(e, InputError | PricingError | TokenizerError)
+    return isinstance(e, InputError | PricingError | TokenizerError | CredentialsError)

@@ -12,6 +12,7 @@ Hierarchy::
     │   ├── UnknownModelError      model id not in the book (carries "did you mean" suggestions)
     │   └── UnpricedError          a rate the estimate needs is unknown (never priced as $0)
     ├── PlanError                  a plan cannot be made or verified
+    ├── CredentialsError           an API key is needed and none was given
     └── ApiError                   the Gemini API (or a stand-in) refused or failed after retries
 """
 
@@ -67,6 +68,10 @@ class UnpricedError(PricingError):
 
 class PlanError(BatchcostError):
     """A shard or caching plan cannot be made, written or verified."""
+
+
+class CredentialsError(BatchcostError):
+    """A command needs a Gemini API key (``GEMINI_API_KEY`` or ``GOOGLE_API_KEY``) and none was given."""
 
 
 class ApiError(BatchcostError):

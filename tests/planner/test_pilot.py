@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from batchcost.batchfile import scan
-from batchcost.errors import ApiError, BatchcostError
+from batchcost.errors import ApiError, BatchcostError, CredentialsError
 from batchcost.planner.pilot import run_pilot, sample_pilot
 from batchcost.pricing import PriceBook
 from batchcost.tokens import choose_counter, count_tokens
@@ -142,7 +142,7 @@ def test_sample_is_stratified_by_size_and_setting(batch: tuple[Any, Any], book: 
 
 def test_no_key_refuses_before_asking_or_sending(server: FakeGemini, batch: tuple[Any, Any], book: PriceBook) -> None:
     asked: list[Decimal] = []
-    with pytest.raises(ApiError, match="needs an API key: set GEMINI_API_KEY"):
+    with pytest.raises(CredentialsError, match="needs an API key: set GEMINI_API_KEY"):
         pilot(server, batch, book, n=5, api_key=None, env={}, confirm=lambda usd: asked.append(usd) or True)
     assert asked == [] and server.received == []
 

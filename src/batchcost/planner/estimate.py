@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from ..batchfile import ScanResult
     from ..pricing import ModelInfo, ModeRates, PriceBook
     from ..tokens import TokenEstimate
+    from .calibrate import OutputModel
 
 UNSET = -(2**31)
 STRADDLE_DAYS = 2  # batch jobs target 24 h and expire at 48 h
@@ -59,6 +60,11 @@ class EstimateOptions:
         compare: other models to price the same file on.
         media_defaults: figures for media the file cannot tell.
         caching: look for shared prefixes and price an explicit cache (``cost.batch_cached``).
+        calibrate_from: ``(RESULTS,)`` or ``(RESULTS, REQUESTS)``: learn the expected output from a
+            previous job's results (:func:`batchcost.planner.calibrate.calibrate_from`).
+        pilot: send this many sampled requests now (paid, synchronous) and learn from them.
+        pilot_confirm: asked with the pilot's maximum cost (USD) before anything is sent; the pilot
+            is cancelled when it returns False (default: always False, so a pilot needs a confirm).
         shards: plan the shards and waves (``shards``; also needed to price the cache's storage time).
         tier, max_bytes, max_requests, max_tokens_per_shard, enqueued_token_limit, concurrent_jobs,
             quota_counts: shard limits, as in :func:`batchcost.planner.shards.shard_plan_for`.
@@ -80,6 +86,9 @@ class EstimateOptions:
     compare: Sequence[str] = ()
     media_defaults: Any = None
     caching: bool = True
+    calibrate_from: Sequence[str] = ()
+    pilot: int | None = None
+    pilot_confirm: Callable[[Decimal], bool] | None = None
     shards: bool = True
     tier: int | None = None
     max_bytes: int | None = None
@@ -180,6 +189,7 @@ def _model_cost(
     expected_out: np.ndarray | None,
     ratio: float | None,
     allow_unpriced: bool,
+    output_model: OutputModel | None = None,
 ) -> ModelCost:
     info = book.model_info(model, run_date)
     notes: list[str] = []
@@ -193,6 +203,11 @@ def _model_cost(
         for w, per in inputs.items():
             total_in = sum(per.values(), np.zeros(len(ceiling_out), np.int64))
             outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), ceiling_out)
+    elif output_model is not None:
+        # features from the expected input; the input interval still widens low/high through `inputs`
+        total_in = sum(inputs["expected"].values(), np.zeros(len(ceiling_out), np.int64))
+        expected, low, high = output_model.predict(scan, total_in, ceiling_out)
+        outs = {"expected": expected, "low": low, "high": high}
     if outs is not None:
         capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
         if capped:
@@ -326,9 +341,27 @@ def estimate(
     n_rows = len(result.rows["offset"])
     expected_out: np.ndarray | None = None
     source: str | None = None
-    if opts.output_tokens is not None and opts.output_ratio is not None:
-        raise PricingError("give either --output-tokens or --output-ratio, not both")
-    if opts.output_tokens is not None:
+    given = [opts.output_tokens is not None, opts.output_ratio is not None, bool(opts.calibrate_from), bool(opts.pilot)]
+    if sum(given) > 1:
+        raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
+    output_model: OutputModel | None = None
+    if opts.calibrate_from:
+        from .calibrate import calibrate_from
+
+        results, *requests = opts.calibrate_from
+        output_model = calibrate_from(results, requests or None, model=model, book=book)
+    elif opts.pilot:
+        from .pilot import run_pilot
+
+        output_model = run_pilot(
+            result, model=model, n=opts.pilot, tokens=tokens, confirm=opts.pilot_confirm or (lambda usd: False),
+            book=book, run_date=run_date, env=opts.env, seed=opts.seed, progress=stage("pilot"),
+        )  # fmt: skip
+    if output_model is not None:
+        source = output_model.source
+        warnings.extend(output_model.warnings)
+        warnings.extend(output_model.warnings_for(result))
+    elif opts.output_tokens is not None:
         expected_out = np.full(n_rows, opts.output_tokens, np.int64)
         source = f"--output-tokens {opts.output_tokens} per request: billed output, thinking included"
     elif opts.output_ratio is not None:
@@ -341,7 +374,9 @@ def estimate(
             "--output-ratio R for an expected cost"
         )
 
-    primary = _model_cost(book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced)
+    primary = _model_cost(
+        book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model
+    )
     primary.output.source = source
     compared = []
     for other in opts.compare:
@@ -351,8 +386,9 @@ def estimate(
 
         other_tokens = retarget(tokens, result, other, opts.media_defaults or MediaDefaults())
         mc = _model_cost(
-            book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced
-        )
+            book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced,
+            output_model,
+        )  # fmt: skip
         mc.output.source = source
         compared.append(mc)
 

@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..batchfile.request import UNSET
-from ..errors import ApiError, BatchcostError
+from ..errors import ApiError, BatchcostError, CredentialsError
 from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
 
 if TYPE_CHECKING:
@@ -472,7 +472,7 @@ def run_pilot(
     environ = env or {}
     key = (api_key or "").strip() or _env(environ, "GEMINI_API_KEY") or _env(environ, "GOOGLE_API_KEY")
     if client is None and not key:
-        raise ApiError(
+        raise CredentialsError(
             f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {_KEY_HELP}; nothing was sent"
         )
     if concurrency < 1 or not max_rps > 0 or not time_limit_s > 0 or max_retries < 0:
