@@ -100,3 +100,36 @@ def test_help_lists_reconcile(capsys: pytest.CaptureFixture[str]) -> None:
     assert "reconcile" in capsys.readouterr().out
     assert run("reconcile", "--help")[0] == 0
     assert "--plan PLAN.json" in capsys.readouterr().out
+
+
+def test_report_with_the_variance_section(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bs4 import BeautifulSoup
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "requests.jsonl").write_bytes((EXAMPLES / "batch_requests.jsonl").read_bytes())
+    code, _, err = run(
+        "estimate", "requests.jsonl", "--model", "gemini-2.5-flash", "--run-date", "2026-11-27",
+        "--output-tokens", "300", "--offline", "--format", "json", "-o", "plan.json",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run(
+        "reconcile", str(EXAMPLES / "batch_results.jsonl"), "--plan", "plan.json", "--format", "json",
+        "-o", "rec.json", "--report", "after.html",
+    )  # fmt: skip
+    assert code == 0, err
+    rec = json.loads((tmp_path / "rec.json").read_text())
+    soup = BeautifulSoup((tmp_path / "after.html").read_text(), "html.parser")
+    section = soup.find(id="variance")
+    assert section is not None and "Estimate vs actual" in section.get_text()
+    rows = section.select("table.variance tbody tr")
+    assert len(rows) == len(rec["variance"]["components"])
+    assert soup.find("script") is None
+
+
+def test_report_needs_a_plan(tmp_path: Path) -> None:
+    code, _, err = run(
+        "reconcile", str(EXAMPLES / "batch_results.jsonl"), "-m", "gemini-2.5-flash", "--report",
+        str(tmp_path / "x.html"),
+    )  # fmt: skip
+    assert code == 1 and "--report needs --plan" in err
+    assert not (tmp_path / "x.html").exists()

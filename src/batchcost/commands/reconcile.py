@@ -71,6 +71,10 @@ def register(sub: Any) -> None:
     p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
     p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    p.add_argument(
+        "--report", metavar="FILE.html",
+        help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE",
+    )  # fmt: skip
     p.set_defaults(run=run)
 
 
@@ -78,6 +82,10 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run ``batchcost reconcile``; returns the exit code."""
     import json
 
+    if args.report and not args.plan:
+        from ..errors import PlanError
+
+        raise PlanError("--report needs --plan PLAN.json: the report is the plan's, with the variance added")
     from ..cli import EXIT_OK, EXIT_PROBLEMS, _emit, _progress_bar
     from ..planner.reconcile import reconcile, render_text
 
@@ -99,4 +107,11 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     doc = rec.to_json(max_keys=args.max_keys, max_problems=args.max_problems)
     text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
     _emit(text, args.output, stdout)
+    if args.report:
+        from ..planner.reconcile import load_plan, variance_section
+        from ..reports.html import write_report
+
+        plan_doc = dict(load_plan(args.plan))
+        plan_doc["reconciliation"] = variance_section(doc)
+        write_report(plan_doc, args.report)
     return EXIT_PROBLEMS if rec.results.errors else EXIT_OK

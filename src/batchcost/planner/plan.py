@@ -29,6 +29,8 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
                                                  # batch_cached when an explicit cache pays
       "caching": {...} | null,      # CachingAdvice.to_json() (planner/caching.py)
       "shards": {...} | null,       # ShardPlan.to_json() (planner/shards.py)
+      "reconciliation": {...},      # only in a plan re-rendered by `reconcile --report`:
+                                    # planner.reconcile.variance_section()
       "savings": {"batch_vs_standard": {"usd", "percent", "basis"}} | {},
       "compare": [{"model", "billed_model", "cost": {...}, "output": {...}, "warnings": [...]}],
       "prices": [{"model", "mode", "component", "modality", "tier", "usd_per_mtok",

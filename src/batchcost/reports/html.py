@@ -329,6 +329,7 @@ class ReportContext:
     notes: list[str]
     prices: list[PriceRow]
     files: list[FileRow]
+    variance: Mapping[str, Any] | None = None  # reconcile's variance_section(): plain strings
 
 
 # -- public API -----------------------------------------------------------------------------------
@@ -527,6 +528,7 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
         notes=[str(n) for n in plan.get("notes") or []],
         prices=_prices(plan["prices"]),
         files=[_file_row(f) for f in plan["files"]],
+        variance=plan.get("reconciliation"),
     )
 
 
