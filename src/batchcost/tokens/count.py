@@ -39,7 +39,7 @@ TIER_THRESHOLD = 200_000
 Z95 = 1.959964
 DEFAULT_SAMPLE_SIZE = 2_000
 _SCRIPT_EDGES = (1.05, 1.5, 2.5)  # UTF-8 bytes per character between script classes
-_SIZE_EDGES = (400, 4_000, 40_000)  # characters between size classes
+_SIZE_EDGES = (400, 4_000, 40_000, 160_000)  # characters between size classes
 _BATCH_TEXT_BYTES = 4 * 1024 * 1024
 
 
@@ -448,9 +448,15 @@ def _sampled(
     for h in np.unique(strata_id[strata_id >= 0]):
         members = np.flatnonzero(strata_id == h)
         strata[int(h)] = _Stratum(members, np.intersect1d(rest_sample, members), int(x[members].sum()))
-    # Small strata: top up to min_per_stratum with uniform draws from the stratum.
+    # Top up each stratum with uniform draws from it: at least min_per_stratum, and at least its
+    # share of the characters times the initial sample size. A uniform sample gives big-request
+    # strata (few requests, much of the text) too few draws for an honest variance estimate, and
+    # the Neyman rounds below cannot correct a stratum whose small sample looked homogeneous.
+    x_total = sum(st.x_total for st in strata.values()) or 1
+    n0 = max(len(sample), min_per_stratum)
     for st in strata.values():
-        need = min(len(st.rows), min_per_stratum) - len(st.sampled)
+        share = math.ceil(n0 * st.x_total / x_total)
+        need = min(len(st.rows), max(min_per_stratum, share)) - len(st.sampled)
         if need > 0:
             pool = np.setdiff1d(st.rows, st.sampled)
             st.sampled = np.union1d(st.sampled, rng.choice(pool, size=need, replace=False))
@@ -546,7 +552,7 @@ def _sampled(
 def stratum_labels() -> list[str]:
     """Human names of the strata ids used by :func:`_strata` (for reports)."""
     scripts = ("ASCII", "accented Latin", "2-byte scripts", "3-byte scripts")
-    sizes = ("<400 chars", "400-4k chars", "4k-40k chars", ">=40k chars")
+    sizes = ("<400 chars", "400-4k chars", "4k-40k chars", "40k-160k chars", ">=160k chars")
     return [f"{s}, {z}" for s in scripts for z in sizes]
 
 
