@@ -134,7 +134,11 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
         lines.append(f"  caching: {caching['summary']}")
     shards = plan.get("shards")
     if shards:
-        lines.append(f"  shards: {shards.get('summary') or shards.get('time_bound', '')}")
+        n = shards["totals"]["shards"]
+        tier = f"tier {shards['tier']}" + (", assumed: see --tier" if shards.get("tier_assumed") else "")
+        tier = tier if shards.get("tier") else "Vertex AI"
+        lines.append(f"  shards: {n:,} job{'s' if n != 1 else ''} ({tier}); {shards.get('time_bound', '')}")
+        lines.extend(f"  shards: {w}" for w in shards.get("warnings") or [])
     for c in plan.get("compare", []):
         lines += [
             "",
