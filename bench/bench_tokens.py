@@ -18,9 +18,9 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "src"))
 
-from batchcost.batchfile import scan  # noqa: E402
-from batchcost.tokens.count import count_tokens  # noqa: E402
-from batchcost.tokens.gemma3 import LocalCounter  # noqa: E402
+from batchcost.batchfile import scan
+from batchcost.tokens.count import count_tokens
+from batchcost.tokens.gemma3 import LocalCounter
 
 
 def main(argv: list[str] | None = None) -> int:

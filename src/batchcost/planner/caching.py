@@ -1328,7 +1328,9 @@ def _why_not(candidates: Sequence[CacheCandidate], r: _Rates) -> tuple[str, tupl
     if not reasons:
         reasons = [("not-priced", "explicit caching could not be priced")]
     text = "; ".join(t for _, t in reasons)
-    lead = f"the largest shared prefix ({best.description}, {best.requests:,} requests, {best.prefix_tokens:,} tokens): "
+    lead = (
+        f"the largest shared prefix ({best.description}, {best.requests:,} requests, {best.prefix_tokens:,} tokens): "
+    )
     if len(candidates) > 1:
         text += f" ({len(candidates)} shared prefixes checked)"
     return lead + text, tuple(dict.fromkeys(c for c, _ in reasons))
