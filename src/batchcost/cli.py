@@ -269,21 +269,11 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         env=dict(os.environ), **limit_options(args),
         calibrate_from=args.calibrate_from or (), pilot=args.pilot, pilot_confirm=_pilot_confirm(args, stderr),
     )  # fmt: skip
-    bars: dict[str, Any] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            label = {"scan": "scanning", "tokens": "counting tokens", "pilot": "pilot requests"}[stage]
-            bars[stage] = _progress_bar(label, args.quiet, stderr)
-        bars[stage](done, total)
-
+    progress, close = _stage_progress(args.quiet, stderr)
     try:
         plan = estimate(args.files, model=args.model, options=options, progress=progress)
     finally:
-        for bar in bars.values():
-            bar.close()
+        close()
     doc = plan.to_json()
     if args.format == "json":
         text = json.dumps(doc, indent=2) + "\n"
@@ -470,6 +460,24 @@ def _size(text: str) -> tuple[int, int]:
     if w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
     return w, h
+
+
+def _stage_progress(quiet: bool, stderr: TextIO) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
+    """A ``progress(stage, done, total)`` callback that shows one bar per stage, and its closer."""
+    labels = {"scan": "scanning", "tokens": "counting tokens", "pilot": "pilot requests"}
+    bars: dict[str, Any] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            close()
+            bars[stage] = _progress_bar(labels.get(stage, stage), quiet, stderr)
+        bars[stage](done, total)
+
+    def close() -> None:
+        for bar in bars.values():
+            bar.close()
+
+    return progress, close
 
 
 def _progress_bar(label: str, quiet: bool, stderr: TextIO) -> Callable[[int, int], None] | Any:

@@ -95,6 +95,17 @@ class FileInfo:
     first_row: int
     sha256: str | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        """The file's entry in JSON documents (validation, plan, shard plan)."""
+        return {
+            "path": self.path,
+            "form": self.form,
+            "compressed": self.compressed,
+            "bytes": self.data_size,
+            "lines": self.lines,
+            "sha256": self.sha256,
+        }
+
 
 @dataclass(slots=True)
 class ScanResult:

@@ -135,7 +135,7 @@ def add_limit_options(p: Any) -> None:
 
 def estimate_and_plan(args: argparse.Namespace, stderr: TextIO) -> tuple[Plan, ShardPlan, PriceBook]:
     """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together)."""
-    from ..cli import _media_defaults, _progress_bar
+    from ..cli import _media_defaults, _stage_progress
     from ..planner.estimate import EstimateOptions, estimate
     from ..pricing import PriceBook
 
@@ -146,20 +146,11 @@ def estimate_and_plan(args: argparse.Namespace, stderr: TextIO) -> tuple[Plan, S
         media_defaults=_media_defaults(args), env=dict(os.environ), **limit_options(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
-    bars: dict[str, Any] = {}
-
-    def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            for bar in bars.values():
-                bar.close()
-            bars[stage] = _progress_bar({"scan": "scanning", "tokens": "counting tokens"}[stage], args.quiet, stderr)
-        bars[stage](done, total)
-
+    progress, close = _stage_progress(args.quiet, stderr)
     try:
         plan = estimate(args.file, model=args.model, options=options, book=book, progress=progress)
     finally:
-        for bar in bars.values():
-            bar.close()
+        close()
     assert plan.shards is not None
     return plan, plan.shards, book
 
@@ -187,17 +178,7 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
         "run_date": plan.run_date.isoformat(),
         "model": plan.model,
         "billed_model": plan.cost.billed_model,
-        "files": [
-            {
-                "path": f.path,
-                "form": f.form,
-                "compressed": f.compressed,
-                "bytes": f.data_size,
-                "lines": f.lines,
-                "sha256": plan.sha256.get(f.path),
-            }
-            for f in scan.files
-        ],
+        "files": [f.to_json() for f in scan.files],
         "requests": plan.requests,
         "validation": {
             "valid": scan.valid(),

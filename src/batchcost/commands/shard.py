@@ -97,7 +97,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     try:
         manifest = write_shards(
             plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,
-            input_sha256=plan.sha256.get(plan.scan.files[0].path), model=plan.model, progress=bar,
+            input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=bar,
         )  # fmt: skip
     finally:
         bar.close()

@@ -404,7 +404,6 @@ def estimate(
         compare=compared,
         warnings=list(dict.fromkeys(warnings)),
         tokenizer_notes=list(tokens.notes),
-        sha256={f.path: f.sha256 for f in result.files if f.sha256},
     )
     if opts.shards:
         _plan_caching_and_shards(plan, book, choice.counter, opts)

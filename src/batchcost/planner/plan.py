@@ -196,7 +196,6 @@ class Plan:
     compare: list[ModelCost]
     warnings: list[str]
     tokenizer_notes: list[str]
-    sha256: dict[str, str] = field(default_factory=dict)
     caching: Any = None  # CachingAdvice
     shards: Any = None  # ShardPlan
 
@@ -223,13 +222,8 @@ class Plan:
             "billed_model": self.cost.billed_model,
             "files": [
                 {
-                    "path": f.path,
-                    "form": f.form,
-                    "compressed": f.compressed,
-                    "bytes": f.data_size,
-                    "lines": f.lines,
+                    **f.to_json(),
                     "requests": int(self.scan.rows["usable"][f.first_row : f.first_row + f.lines].sum()),
-                    "sha256": self.sha256.get(f.path),
                 }
                 for f in self.scan.files
             ],

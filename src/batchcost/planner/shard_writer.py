@@ -354,7 +354,7 @@ def write_shards(
         force: write into a non-empty folder, replacing same-named files and the shards an earlier
             manifest there listed.
         stem: shard file name stem (default: the input name without ``.jsonl``/``.gz``).
-        input_sha256: the input's SHA-256 when already known (e.g. ``Plan.sha256``): the input is
+        input_sha256: the input's SHA-256 when already known (``FileInfo.sha256``): the input is
             hashed again while writing, and a difference (the file changed) stops the write.
         model: model id to record in the manifest.
         progress: called with ``(input bytes done, total)``.

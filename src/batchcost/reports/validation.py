@@ -55,16 +55,7 @@ def to_json(result: ScanResult, *, max_problems: int = 10, strict: bool = False)
         "schema": VALIDATION_SCHEMA,
         "valid": result.valid(strict=strict),
         "strict": strict,
-        "files": [
-            {
-                "path": f.path,
-                "form": f.form,
-                "compressed": f.compressed,
-                "bytes": f.data_size,
-                "lines": f.lines,
-            }
-            for f in result.files
-        ],
+        "files": [f.to_json() for f in result.files],
         "requests": result.requests,
         "lines": result.lines,
         "bytes": result.bytes,

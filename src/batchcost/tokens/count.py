@@ -30,7 +30,7 @@ import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
 from .base import RequestCounter, TextCounter
-from .media_tokens import MODALITIES, MediaDefaults, media_tokens
+from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
@@ -378,27 +378,10 @@ def count_tokens(
                 for k, v in by_place.items()
             }  # fmt: skip
 
-    # Media by rule.
-    md = media_tokens(
-        scan.media, n_rows, model=model, request_resolution=rows["media_resolution"],
-        defaults=media_defaults or MediaDefaults(),
-    )  # fmt: skip
+    md, per_mod, by_modality, total = _with_media(scan, model, per_text, text_total, media_defaults or MediaDefaults())
     if len(scan.media["row"]):
         notes.extend(md.notes)
-    per_mod: dict[str, np.ndarray] = {"text": per_text}
-    by_modality: dict[str, Interval] = {"text": text_total}
-    for mod in MODALITIES:
-        if mod == "text":
-            continue
-        arr = np.asarray(md.per_request.get(mod, np.zeros(n_rows, np.int64)), dtype=np.int64).copy()
-        arr[~usable] = 0
-        per_mod[mod] = arr
-        by_modality[mod] = Interval.exact(int(arr.sum()))
     per_request = sum(per_mod.values(), np.zeros(n_rows, np.int64))
-    total = text_total
-    for mod in MODALITIES:
-        if mod != "text":
-            total = total + by_modality[mod]
 
     # Requests above the tier: certainty rows are exact in text; media is by rule.
     above = None if tier_threshold is None else Interval.exact(int((per_request > tier_threshold).sum()))
@@ -556,21 +539,17 @@ def stratum_labels() -> list[str]:
     return [f"{s}, {z}" for s in scripts for z in sizes]
 
 
-def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: MediaDefaults) -> TokenEstimate:
-    """The same text counts with another model's media token rules (for ``--compare``).
-
-    Text counts are reused: batchcost counts every model's text with the Gemma 3 tokenizer (see the
-    estimate's notes); media tokens depend on the model family and are recomputed.
-    """
-    import dataclasses
-
+def _with_media(
+    scan: ScanResult, model: str, per_text: np.ndarray, text_total: Interval, defaults: MediaDefaults
+) -> tuple[MediaTokens, dict[str, np.ndarray], dict[str, Interval], Interval]:
+    """Text figures plus media tokens by Google's rules for ``model``: per request and in total."""
     rows = scan.rows
     n_rows = len(rows["offset"])
     usable = rows["usable"].astype(bool)
     md = media_tokens(scan.media, n_rows, model=model, request_resolution=rows["media_resolution"], defaults=defaults)
-    per_mod = {"text": estimate.per_request_by_modality["text"]}
-    by_modality = {"text": estimate.by_modality["text"]}
-    total = estimate.by_modality["text"]
+    per_mod: dict[str, np.ndarray] = {"text": per_text}
+    by_modality: dict[str, Interval] = {"text": text_total}
+    total = text_total
     for mod in MODALITIES:
         if mod == "text":
             continue
@@ -579,6 +558,20 @@ def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: Me
         per_mod[mod] = arr
         by_modality[mod] = Interval.exact(int(arr.sum()))
         total = total + by_modality[mod]
+    return md, per_mod, by_modality, total
+
+
+def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: MediaDefaults) -> TokenEstimate:
+    """The same text counts with another model's media token rules (for ``--compare``).
+
+    Text counts are reused: batchcost counts every model's text with the Gemma 3 tokenizer (see the
+    estimate's notes); media tokens depend on the model family and are recomputed.
+    """
+    import dataclasses
+
+    n_rows = len(scan.rows["offset"])
+    text = estimate.per_request_by_modality["text"]
+    md, per_mod, by_modality, total = _with_media(scan, model, text, estimate.by_modality["text"], defaults)
     per_request = sum(per_mod.values(), np.zeros(n_rows, np.int64))
     return dataclasses.replace(
         estimate, model=model, total=total, by_modality=by_modality, per_request=per_request,
