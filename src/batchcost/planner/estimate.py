@@ -366,7 +366,7 @@ def estimate(
         source = f"--output-tokens {opts.output_tokens} per request: billed output, thinking included"
     elif opts.output_ratio is not None:
         source = (
-            f"--output-ratio {opts.output_ratio:g} x each request's input tokens (billed output, thinking included)"
+            f"--output-ratio {opts.output_ratio:g} x each request's input tokens: billed output, thinking included"
         )
     else:
         warnings.append(
