@@ -6,6 +6,7 @@ import base64
 import gzip
 import json
 import math
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -445,7 +446,11 @@ def test_parallel_scan_equals_single_process(tmp_path: Path, monkeypatch: pytest
     path = _big_file(tmp_path, 3000)
     one = scan(path, sample_size=100, seed=7, workers=1)
     monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    spill_dir = tmp_path / "tmp"
+    spill_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_dir))
     two = scan(path, sample_size=100, seed=7, workers=2)
+    assert list(spill_dir.iterdir()) == []  # the workers' column files are read and removed
     for name in one.rows:
         assert np.array_equal(one.rows[name], two.rows[name]), name
     assert problems(one) == problems(two) == [(1001, "not-json")]

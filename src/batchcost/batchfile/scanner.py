@@ -14,6 +14,7 @@ uniform sample without replacement, and it is the same whichever way the file wa
 from __future__ import annotations
 
 import contextlib
+import glob
 import gzip
 import heapq
 import itertools
@@ -21,6 +22,7 @@ import mmap
 import os
 import re
 import signal
+import tempfile
 import threading
 import zlib
 from array import array
@@ -84,6 +86,9 @@ class _Partial:
         self.caches: list[str] = [""]
         self.lines = 0
         self.last_line_no_newline = False
+        self.spill: str | None = None  # columns moved to this file (see _spill)
+        self.n_rows = 0
+        self.n_media = 0
 
 
 class _RangeScanner:
@@ -428,8 +433,25 @@ def _release(mm: mmap.mmap, released: int, pos: int) -> int:
     return released
 
 
-def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Partial:
-    path, file_index, form, seed, k, keep, start, end, slot = task
+def _spill(p: _Partial) -> None:
+    """Move a worker's columns into a temporary file; the parent reads them straight into place.
+
+    Sent back through the pool they would be pickled, copied and merged: the parent would hold
+    each column two or three times. From a file (page cache, not process memory) it holds them once.
+    """
+    # named after the parent (the scanning process), which removes leftovers if it is interrupted
+    fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{os.getppid()}-", suffix=".columns")
+    with os.fdopen(fd, "wb") as fh:
+        for table in (p.rows, p.media):
+            for arr in table.values():
+                arr.tofile(fh)
+    p.n_rows, p.n_media = len(p.rows["offset"]), len(p.media["row"])
+    p.spill = path
+    p.rows, p.media = {}, {}
+
+
+def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int, bool]) -> _Partial:
+    path, file_index, form, seed, k, keep, start, end, slot, spill = task
     sc = _RangeScanner(form, file_index, seed, k, keep)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         size = len(mm)
@@ -456,6 +478,8 @@ def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int]) -> _Pa
                 _counters[slot] = end - start
         finally:
             mv.release()
+    if spill:
+        _spill(sc.p)
     return sc.p
 
 
@@ -493,11 +517,15 @@ def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: i
 
 
 class _Merger:
+    """Collects partial results in file order; columns are assembled once, at the end."""
+
     def __init__(self, keep: int, k: int) -> None:
         self.keep = keep
         self.k = k
-        self.rows = {name: array(spec[0]) for name, spec in ROW_COLUMNS.items()}
-        self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
+        self.n_rows = 0
+        self.n_media = 0
+        # (partial, row_base, media_base, model_map, mime_map, cache_map)
+        self.chunks: list[tuple[_Partial, int, int, list[int], list[int], list[int]]] = []
         self.problems: list[Problem] = []
         self.counts: dict[str, int] = {}
         self.sample: list[tuple[int, int]] = []
@@ -517,7 +545,7 @@ class _Merger:
         return out
 
     def add(self, part: _Partial, path: str, line_base: int) -> None:
-        row_base = len(self.rows["offset"])
+        row_base, media_base = self.n_rows, self.n_media
         for code, n in part.counts.items():
             self.counts[code] = self.counts.get(code, 0) + n
         kept: dict[str, int] = {}
@@ -527,23 +555,61 @@ class _Merger:
             if kept.get(code, 0) < self.keep:
                 kept[code] = kept.get(code, 0) + 1
                 self.problems.append(Problem(path, line_base + line, code, msg))
-        model_map = self._remap("m", self.models, part.models)
-        mime_map = self._remap("t", self.mimes, part.mimes)
-        cache_map = self._remap("c", self.caches, part.caches)
-        for name, arr in part.rows.items():
-            if name == "model":
-                arr = array(arr.typecode, (model_map[i] for i in arr)) if len(part.models) > 1 else arr
-            elif name == "cached_content":
-                arr = array(arr.typecode, (cache_map[i] for i in arr)) if len(part.caches) > 1 else arr
-            self.rows[name].extend(arr)
-        for name, arr in part.media.items():
-            if name == "row":
-                arr = array(arr.typecode, (row_base + i for i in arr))
-            elif name == "mime":
-                arr = array(arr.typecode, (mime_map[i] for i in arr))
-            self.media[name].extend(arr)
+        maps = (
+            self._remap("m", self.models, part.models),
+            self._remap("t", self.mimes, part.mimes),
+            self._remap("c", self.caches, part.caches),
+        )
+        n_rows = part.n_rows if part.spill else len(part.rows["offset"])
+        n_media = part.n_media if part.spill else len(part.media["row"])
+        self.chunks.append((part, row_base, media_base, *maps))
+        self.n_rows += n_rows
+        self.n_media += n_media
         for neg, r in part.sample:
             self.sample.append((neg, row_base + r))
+
+    def columns(self) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The merged row and media columns, each allocated once and filled chunk by chunk."""
+        import numpy as np
+
+        rows = {name: np.empty(self.n_rows, spec[1]) for name, spec in ROW_COLUMNS.items()}
+        media = {name: np.empty(self.n_media, spec[1]) for name, spec in MEDIA_COLUMNS.items()}
+        while self.chunks:
+            part, row_base, media_base, model_map, mime_map, cache_map = self.chunks.pop(0)
+            n_rows = part.n_rows if part.spill else len(part.rows["offset"])
+            n_media = part.n_media if part.spill else len(part.media["row"])
+            targets = [(rows[name][row_base : row_base + n_rows], name) for name in ROW_COLUMNS]
+            targets += [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
+            if part.spill:
+                try:
+                    with open(part.spill, "rb") as fh:
+                        for view, name in targets:
+                            if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
+                                raise OSError(f"scan spill file {part.spill} is short at column {name}")
+                finally:
+                    os.unlink(part.spill)
+            else:
+                for (view, _name), arr in zip(targets, [*part.rows.values(), *part.media.values()], strict=True):
+                    if len(arr):
+                        view[:] = np.frombuffer(arr, dtype=view.dtype)
+            # local table indices -> merged ones; media rows -> merged row numbers
+            for view, table_map in (
+                (rows["model"][row_base : row_base + n_rows], model_map),
+                (rows["cached_content"][row_base : row_base + n_rows], cache_map),
+                (media["mime"][media_base : media_base + n_media], mime_map),
+            ):
+                if len(table_map) > 1 and len(view):
+                    view[:] = np.asarray(table_map, dtype=view.dtype)[view]
+            media["row"][media_base : media_base + n_media] += row_base
+        return rows, media
+
+    def discard(self) -> None:
+        """Remove spill files of chunks never assembled (after an error or Ctrl-C)."""
+        for part, *_ in self.chunks:
+            if part.spill:
+                with contextlib.suppress(OSError):
+                    os.unlink(part.spill)
+        self.chunks.clear()
 
     def report(self, path: str, line: int, code: str, msg: str) -> None:
         n = self.counts.get(code, 0)
@@ -590,14 +656,25 @@ def scan(
     sizes = [_open_check(p) for p in names]
     total = sum(sizes)
     workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
-    done_before = 0
     merger = _Merger(keep_problems, sample_size)
     files: list[FileInfo] = []
 
+    try:
+        return _scan_files(names, sizes, merger, files, limits, seed, sample_size, keep_problems, workers, total,
+                           progress, checksum)  # fmt: skip
+    except BaseException:
+        merger.discard()
+        raise
+
+
+def _scan_files(names: list[str], sizes: list[int], merger: _Merger, files: list[FileInfo], limits: FileLimits,
+                seed: int, sample_size: int, keep_problems: int, workers: int, total: int,
+                progress: Progress | None, checksum: bool) -> ScanResult:  # fmt: skip
+    done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         compressed = size >= 2 and _is_gzip(path)
         form = _detect_form(_head_lines(path, compressed))
-        first_row = len(merger.rows["offset"])
+        first_row = merger.n_rows
         base = done_before
 
         def report(done: int, base: int = base) -> None:
@@ -649,7 +726,7 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
         t = threading.Thread(target=poll, daemon=True)
         t.start()
         try:
-            return [_scan_range((path, fi, form, seed, k, keep, 0, size, 0))]
+            return [_scan_range((path, fi, form, seed, k, keep, 0, size, 0, False))]
         finally:
             stop.set()
             t.join()
@@ -664,7 +741,7 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     counters = ctx.Array("q", len(ranges), lock=False)
-    tasks = [(path, fi, form, seed, k, keep, a, b, i) for i, (a, b) in enumerate(ranges)]
+    tasks = [(path, fi, form, seed, k, keep, a, b, i, True) for i, (a, b) in enumerate(ranges)]
     pool = ctx.Pool(len(ranges), initializer=_init_worker, initargs=(counters,))
     hasher = None
     if digest is not None:
@@ -680,6 +757,10 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
         pool.close()
     except BaseException:
         pool.terminate()
+        pool.join()
+        for leftover in glob.glob(os.path.join(tempfile.gettempdir(), f"batchcost-scan-{os.getpid()}-*.columns")):
+            with contextlib.suppress(OSError):
+                os.unlink(leftover)
         raise
     finally:
         pool.join()
@@ -707,14 +788,7 @@ def _file_checks(m: _Merger, info: FileInfo, limits: FileLimits) -> None:
 def _finish(m: _Merger, files: list[FileInfo], seed: int) -> ScanResult:
     import numpy as np
 
-    rows = {
-        name: np.frombuffer(m.rows[name], dtype=spec[1]) if len(m.rows[name]) else np.zeros(0, spec[1])
-        for name, spec in ROW_COLUMNS.items()
-    }
-    media = {
-        name: np.frombuffer(m.media[name], dtype=spec[1]) if len(m.media[name]) else np.zeros(0, spec[1])
-        for name, spec in MEDIA_COLUMNS.items()
-    }
+    rows, media = m.columns()
     for info in files:
         lo, hi = info.first_row, info.first_row + info.lines
         _duplicate_keys(m, info, rows, lo, hi, files)
