@@ -14,6 +14,7 @@ uniform sample without replacement, and it is the same whichever way the file wa
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import gzip
 import heapq
@@ -22,6 +23,7 @@ import mmap
 import os
 import re
 import signal
+import struct
 import tempfile
 import threading
 import zlib
@@ -64,6 +66,19 @@ class FileLimits:
     vertex_max_requests: int = 200_000
 
 
+# One line's row columns packed in ROW_COLUMNS order (little-endian, no padding).
+_STRUCT_CODES = {"u1": "B", "i1": "b", "u2": "H", "i2": "h", "u4": "I", "i4": "i", "u8": "Q", "i8": "q"}
+ROW_RECORD = struct.Struct("<" + "".join(_STRUCT_CODES[spec[1]] for spec in ROW_COLUMNS.values()))
+UNSET = -(2**31)
+
+
+@functools.cache
+def _record_dtype() -> Any:
+    import numpy as np
+
+    return np.dtype([(name, "<" + spec[1]) for name, spec in ROW_COLUMNS.items()])
+
+
 def _splitmix(x: int) -> int:
     z = (x + 0x9E3779B97F4A7C15) & _MASK
     z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
@@ -76,7 +91,7 @@ class _Partial:
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self.rows = {name: array(spec[0]) for name, spec in ROW_COLUMNS.items()}
+        self.records = bytearray()  # one packed ROW_RECORD per line (one call per line, not 22 appends)
         self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
         self.problems: list[tuple[int, str, str]] = []  # (local line, code, message)
         self.counts: dict[str, int] = {}
@@ -89,6 +104,16 @@ class _Partial:
         self.spill: str | None = None  # columns moved to this file (see _spill)
         self.n_rows = 0
         self.n_media = 0
+
+    def row_columns(self) -> dict[str, Any]:
+        """The packed records as contiguous numpy columns (named as in ROW_COLUMNS)."""
+        import numpy as np
+
+        table = np.frombuffer(self.records, dtype=_record_dtype()) if self.records else None
+        return {
+            name: np.ascontiguousarray(table[name]) if table is not None else np.zeros(0, spec[1])
+            for name, spec in ROW_COLUMNS.items()
+        }
 
 
 class _RangeScanner:
@@ -109,7 +134,7 @@ class _RangeScanner:
         self._mime_ids: dict[str, int] = {"": 0}
         self._cache_ids: dict[str, int] = {"": 0}
         self.walker = Walker(self._report)
-        self._append = {name: arr.append for name, arr in self.p.rows.items()}
+        self._pack = ROW_RECORD.pack
 
     def _report(self, code: str, message: str) -> None:
         p = self.p
@@ -121,21 +146,12 @@ class _RangeScanner:
             self._line_error = True
 
     def _empty_row(self, offset: int, nbytes: int) -> None:
-        r = self.p.rows
-        r["file"].append(self.file_index)
-        r["offset"].append(offset)
-        r["nbytes"].append(min(nbytes, _U32))  # a line over 4 GiB is unusable anyway (line-too-long)
-        for name in (
-            "usable", "system_chars", "contents_chars", "tools_chars", "text_bytes", "media_parts",
-            "first_hash", "system_hash", "prefix_hash", "prefix_chars", "key_hash", "flags",
-            "model", "cached_content",
-        ):  # fmt: skip
-            r[name].append(0)
-        r["max_output_tokens"].append(-(2**31))
-        r["thinking_budget"].append(-(2**31))
-        r["thinking_level"].append(-1)
-        r["candidate_count"].append(1)
-        r["media_resolution"].append(-1)
+        # a line over 4 GiB is unusable anyway (line-too-long): clamp it into the u4 column
+        self.p.records += self._pack(
+            self.file_index, offset, min(nbytes, _U32), 0, 0, 0, 0, 0, 0, UNSET, UNSET, -1, 1, -1, 0, 0, 0, 0, 0, 0,
+            0, 0,
+        )  # fmt: skip
+        self.p.n_rows += 1
 
     def line(self, raw: Any, offset: int, last: bool) -> None:
         """Check one line (``raw`` is a bytes-like without its newline)."""
@@ -143,7 +159,7 @@ class _RangeScanner:
         self._line = self.p.lines
         self._line_error = False
         nbytes = len(raw)
-        row_index = len(self.p.rows["offset"])
+        row_index = self.p.n_rows
         if nbytes and raw[-1] == 13:  # CR of a CRLF line end: JSON whitespace, accepted
             raw = raw[:-1]
         if raw[:3] == b"\xef\xbb\xbf":
@@ -160,7 +176,6 @@ class _RangeScanner:
             return
         info = self.walker.walk(request)
         usable = not self._line_error
-        a = self._append
         texts = info.texts
         system, contents, tools = texts["system"], texts["contents"], texts["tools"]
         tb = 0
@@ -173,30 +188,31 @@ class _RangeScanner:
                 else:
                     n = known.get(id(t))
                     tb += len(t.encode("utf-8", "surrogatepass")) if n is None else n
-        a["file"](self.file_index)
-        a["offset"](offset)
-        a["nbytes"](nbytes)
-        a["usable"](1 if usable else 0)
-        a["system_chars"](sum(map(len, system)) if system else 0)
-        a["contents_chars"](sum(map(len, contents)))
-        a["tools_chars"](sum(map(len, tools)) if tools else 0)
-        a["text_bytes"](tb)
-        a["media_parts"](len(info.media))
-        a["max_output_tokens"](info.max_output_tokens)
-        a["thinking_budget"](info.thinking_budget)
-        a["thinking_level"](info.thinking_level)
-        a["candidate_count"](min(info.candidate_count, 65535))
-        a["media_resolution"](info.media_resolution)
-        a["flags"](info.flags)
-        a["system_hash"](info.system_hash)
-        a["first_hash"](info.first_hash)
-        a["prefix_hash"](info.prefix_hash)
-        a["prefix_chars"](info.prefix_chars)
-        a["key_hash"](self._key_hash)
-        a["model"](self._intern(self._model_ids, self.p.models, info.model) if info.model else 0)
-        a["cached_content"](
-            self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0
+        self.p.records += self._pack(
+            self.file_index,
+            offset,
+            nbytes,
+            1 if usable else 0,
+            sum(map(len, system)) if system else 0,
+            sum(map(len, contents)),
+            sum(map(len, tools)) if tools else 0,
+            tb,
+            len(info.media),
+            info.max_output_tokens,
+            info.thinking_budget,
+            info.thinking_level,
+            min(info.candidate_count, 65535),
+            info.media_resolution,
+            info.flags,
+            info.system_hash,
+            info.first_hash,
+            info.prefix_hash,
+            info.prefix_chars,
+            self._key_hash,
+            self._intern(self._model_ids, self.p.models, info.model) if info.model else 0,
+            self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0,
         )
+        self.p.n_rows += 1
         if info.media:
             m = self.p.media
             for part in info.media:
@@ -441,13 +457,19 @@ def _spill(p: _Partial) -> None:
     """
     # named after the parent (the scanning process), which removes leftovers if it is interrupted
     fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{os.getppid()}-", suffix=".columns")
+    import numpy as np
+
     with os.fdopen(fd, "wb") as fh:
-        for table in (p.rows, p.media):
-            for arr in table.values():
-                arr.tofile(fh)
-    p.n_rows, p.n_media = len(p.rows["offset"]), len(p.media["row"])
+        if p.records:
+            table = np.frombuffer(p.records, dtype=_record_dtype())
+            for name in ROW_COLUMNS:
+                np.ascontiguousarray(table[name]).tofile(fh)  # one column copy alive at a time
+            del table
+        for arr in p.media.values():
+            arr.tofile(fh)
+    p.n_media = len(p.media["row"])
     p.spill = path
-    p.rows, p.media = {}, {}
+    p.records, p.media = bytearray(), {}
 
 
 def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int, bool]) -> _Partial:
@@ -560,7 +582,7 @@ class _Merger:
             self._remap("t", self.mimes, part.mimes),
             self._remap("c", self.caches, part.caches),
         )
-        n_rows = part.n_rows if part.spill else len(part.rows["offset"])
+        n_rows = part.n_rows
         n_media = part.n_media if part.spill else len(part.media["row"])
         self.chunks.append((part, row_base, media_base, *maps))
         self.n_rows += n_rows
@@ -576,7 +598,7 @@ class _Merger:
         media = {name: np.empty(self.n_media, spec[1]) for name, spec in MEDIA_COLUMNS.items()}
         while self.chunks:
             part, row_base, media_base, model_map, mime_map, cache_map = self.chunks.pop(0)
-            n_rows = part.n_rows if part.spill else len(part.rows["offset"])
+            n_rows = part.n_rows
             n_media = part.n_media if part.spill else len(part.media["row"])
             targets = [(rows[name][row_base : row_base + n_rows], name) for name in ROW_COLUMNS]
             targets += [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
@@ -589,7 +611,9 @@ class _Merger:
                 finally:
                     os.unlink(part.spill)
             else:
-                for (view, _name), arr in zip(targets, [*part.rows.values(), *part.media.values()], strict=True):
+                columns = [*part.row_columns().values(), *part.media.values()]
+                part.records = bytearray()
+                for (view, _name), arr in zip(targets, columns, strict=True):
                     if len(arr):
                         view[:] = np.frombuffer(arr, dtype=view.dtype)
             # local table indices -> merged ones; media rows -> merged row numbers
