@@ -525,3 +525,24 @@ def test_counting_imports_neither_google_genai_nor_pydantic(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=120
     )
     assert result.stdout.splitlines() == ["[4, 1125]", "[]"]
+
+
+def test_long_single_line_texts_are_cut_at_spaces_exactly() -> None:
+    """Texts with no newline are cut before word-separating spaces; counts equal whole-text encoding."""
+    import json
+
+    from batchcost.tokens.gemma3 import LocalCounter, _split_long
+
+    counter = LocalCounter.load(offline=True, env={})
+    sp = counter._processor
+    golden = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data" / "gemma3-token-counts.jsonl"
+    with golden.open(encoding="utf-8") as fh:
+        texts = [json.loads(line)["text"] for line in fh]
+    rng = random.Random(5)
+    for trial in range(6):
+        rng.shuffle(texts)
+        joined = " ".join(texts)[: 200_000 + trial * 7_919].replace("\n", " ")
+        joined += " <b> </b> x > < y >  </i>" * 50  # the one piece that spans a space: ">▁</"
+        pieces = _split_long(joined)
+        assert len(pieces) > 40 and "".join(pieces) == joined
+        assert counter.count_texts([joined]) == [len(sp.encode(joined))]

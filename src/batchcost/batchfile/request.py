@@ -200,9 +200,10 @@ class Walker:
     ``report(code, message)`` receives problems; pass a no-op to only collect texts.
     """
 
-    def __init__(self, report: Report, *, probe_media: bool = True) -> None:
+    def __init__(self, report: Report, *, probe_media: bool = True, hashes: bool = True) -> None:
         self.report = report
         self.probe_media = probe_media
+        self.hashes = hashes  # prefix hashes are for the scan; texts alone do not need them
 
     # -- request ------------------------------------------------------------------------------
     def walk(self, req: dict[str, Any]) -> RequestInfo:
@@ -318,7 +319,7 @@ class Walker:
             for j, part in enumerate(parts):
                 if self._part(part, f"contents[{i}].parts[{j}]", "contents", info):
                     all_parts.append(part)
-        if len(all_parts) > 1:
+        if len(all_parts) > 1 and self.hashes:
             # prefix = first part, then the rest but the last; chained so the first is hashed once
             info.first_hash = _parts_hash(all_parts[:1], 0, info.utf8_len)
             info.prefix_hash = _parts_hash(all_parts[1:-1], info.first_hash, info.utf8_len)
@@ -477,7 +478,7 @@ class Walker:
         good = [p for j, p in enumerate(parts) if self._part(p, f"systemInstruction.parts[{j}]", "system", info)]
         if good:
             info.flags |= FLAG_SYSTEM
-            info.system_hash = _parts_hash(good, 0, info.utf8_len)
+            info.system_hash = _parts_hash(good, 0, info.utf8_len) if self.hashes else 0
 
     # -- tools ----------------------------------------------------------------------------------
     def _tools(self, tools: Any, info: RequestInfo) -> None:
@@ -682,4 +683,4 @@ def request_texts(req: dict[str, Any]) -> dict[str, list[str]]:
     These are exactly the texts whose characters the scan counts, so tokens per character
     measured on them apply to the scan's character totals.
     """
-    return Walker(lambda code, msg: None, probe_media=False).walk(req).texts
+    return Walker(lambda code, msg: None, probe_media=False, hashes=False).walk(req).texts

@@ -83,11 +83,18 @@ FINGERPRINT: tuple[tuple[str, tuple[int, ...]], ...] = (
 # The cut is exact: in Gemma 3 every newline run is a user-defined piece ("\n" x 1..31) that is matched
 # greedily and never merged with a neighbour, and no other piece contains "\n", so no token can span the
 # end of a maximal newline run (tests check this on the model and on the golden texts).
+#
+# Where no newline run comes soon enough (long single-line documents), a text is cut before a single
+# space that stands between two non-space characters. Gemma 3's model splits at whitespace
+# (trainer_spec.split_by_whitespace) so no piece spans such a space, and no user-defined piece
+# contains one; the one normal piece that could (">▁</") is avoided by never cutting between ">" and
+# "<". Tests check the equality on every golden text and on long single-line texts.
 _LONG_CHARS = 4096
 _CHUNK_CHARS = 2048
 # Bounds the id lists held at once (about 4 chars per token; a few MB of Python ints).
 _BATCH_CHARS = 1 << 20
 _NEWLINE_RUN = re.compile(r"\n+")
+_SPACE_CUT = re.compile(r"(?<=[^\s>]) (?=\S)|(?<=>) (?=[^\s<])")
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -360,16 +367,31 @@ def find_model(
 
 
 def _split_long(text: str) -> list[str]:
-    """Cut a long text after maximal newline runs into pieces of at least ``_CHUNK_CHARS``."""
+    """Cut a long text into pieces of at least ``_CHUNK_CHARS`` where the cut is exact (see above).
+
+    A maximal newline run or a word-separating space within the next ``_LONG_CHARS`` characters;
+    failing both, the next newline run however far.
+    """
     pieces: list[str] = []
     start = 0
     end_of_text = len(text)
     while end_of_text - start > _LONG_CHARS:
+        # no endpos here: it would clip a newline run that crosses it, and the cut must follow a whole run
         run = _NEWLINE_RUN.search(text, start + _CHUNK_CHARS)
-        if run is None or run.end() >= end_of_text:
+        if run is not None and run.start() < start + _LONG_CHARS:
+            cut = run.end()
+        else:
+            space = _SPACE_CUT.search(text, start + _CHUNK_CHARS, start + _LONG_CHARS)
+            if space is None:
+                if run is None:
+                    break
+                cut = run.end()  # the next newline run, however far
+            else:
+                cut = space.start()  # the space starts the next piece, as "▁word"
+        if cut >= end_of_text:
             break
-        pieces.append(text[start : run.end()])
-        start = run.end()
+        pieces.append(text[start:cut])
+        start = cut
     pieces.append(text[start:] if start else text)
     return pieces
 
