@@ -7,8 +7,10 @@ certain to fail (they fail validation only with ``strict``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, ClassVar
 
 
 class Severity(StrEnum):
@@ -71,14 +73,26 @@ class Problem:
     code: str
     message: str
 
+    # the table ``code`` belongs to (results files have their own, see batchfile.results)
+    kinds: ClassVar[Mapping[str, tuple[Severity, str]]] = KINDS
+
     @property
     def severity(self) -> Severity:
-        return KINDS[self.code][0]
+        return self.kinds[self.code][0]
 
     @property
     def title(self) -> str:
-        return KINDS[self.code][1]
+        return self.kinds[self.code][1]
 
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}" if self.line else self.path
         return f"{where}: {self.severity.value}: {self.message}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "line": self.line,
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+        }

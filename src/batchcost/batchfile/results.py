@@ -27,12 +27,12 @@ import gzip
 import os
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
-from .problems import Severity
+from .problems import Problem, Severity
 from .request import THINKING_LEVEL_CODES, UNSET, as_int
 
 if TYPE_CHECKING:
@@ -109,7 +109,7 @@ _USAGE_FIELDS = {
 
 
 @dataclass(frozen=True, slots=True)
-class ResultProblem:
+class ResultProblem(Problem):
     """One problem in a results file.
 
     Attributes:
@@ -119,31 +119,7 @@ class ResultProblem:
         message: what is wrong and how to fix it, one line.
     """
 
-    path: str
-    line: int
-    code: str
-    message: str
-
-    @property
-    def severity(self) -> Severity:
-        return RESULT_KINDS[self.code][0]
-
-    @property
-    def title(self) -> str:
-        return RESULT_KINDS[self.code][1]
-
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
-        return f"{where}: {self.severity.value}: {self.message}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": self.path,
-            "line": self.line,
-            "code": self.code,
-            "severity": self.severity.value,
-            "message": self.message,
-        }
+    kinds: ClassVar[Mapping[str, tuple[Severity, str]]] = RESULT_KINDS
 
 
 @dataclass(frozen=True, slots=True)

@@ -278,9 +278,7 @@ def _problems_json(scan: ScanResult, per_kind: int = 5) -> list[dict[str, Any]]:
     for p in scan.problems:
         if seen.get(p.code, 0) < per_kind:
             seen[p.code] = seen.get(p.code, 0) + 1
-            out.append(
-                {"path": p.path, "line": p.line, "code": p.code, "severity": p.severity.value, "message": p.message}
-            )
+            out.append(p.to_json())
     return out
 
 
