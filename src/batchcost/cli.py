@@ -170,14 +170,7 @@ def _add_estimate(sub: Any) -> None:
     p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the job runs (default: today)")
     _add_token_options(p)
     out = p.add_argument_group("output tokens")
-    out.add_argument(
-        "--output-tokens", type=_nonnegative_int, metavar="N",
-        help="expected billed output tokens per request, thinking included",
-    )  # fmt: skip
-    out.add_argument(
-        "--output-ratio", type=_nonnegative_float, metavar="R",
-        help="expected billed output as R x each request's input tokens, thinking included",
-    )  # fmt: skip
+    _add_output_expectation(out)
     out.add_argument(
         "--calibrate-from", nargs="+", action=_OneOrTwo, metavar=("RESULTS", "REQUESTS"),
         help="learn expected output (and its interval) from a previous job's results file; add the requests file "
@@ -190,10 +183,7 @@ def _add_estimate(sub: Any) -> None:
     )  # fmt: skip
     out.add_argument("--yes", "-y", action="store_true", help="do not ask before --pilot spends money")
     pr = p.add_argument_group("prices")
-    pr.add_argument(
-        "--prices", action="append", default=[], metavar="FILE",
-        help="price file that overrides or adds rates (same format as the packaged overlay; repeatable)",
-    )  # fmt: skip
+    _add_prices_option(pr)
     pr.add_argument("--allow-unpriced", action="store_true", help='show "not priced" modes instead of failing')
     pr.add_argument("--compare", type=_csv, default=[], metavar="M1,M2", help="also price the file on these models")
     pr.add_argument("--budget", type=_nonnegative_float, metavar="USD", help="exit 3 when the batch cost exceeds USD")
@@ -236,6 +226,25 @@ def _add_token_options(p: Any) -> None:
     m.add_argument("--audio-seconds", type=_positive_float, metavar="S", help="length of audio of unknown length")
     m.add_argument("--pdf-pages", type=_positive_int, metavar="N", help="pages of PDFs whose page count is unknown")
     m.add_argument("--image-size", type=_size, metavar="WxH", help="size of images of unknown size")
+
+
+def _add_output_expectation(g: Any) -> None:
+    """--output-tokens / --output-ratio (estimate, plan, shard)."""
+    g.add_argument(
+        "--output-tokens", type=_nonnegative_int, metavar="N",
+        help="expected billed output tokens per request, thinking included",
+    )  # fmt: skip
+    g.add_argument(
+        "--output-ratio", type=_nonnegative_float, metavar="R",
+        help="expected billed output as R x each request's input tokens, thinking included",
+    )  # fmt: skip
+
+
+def _add_prices_option(g: Any) -> None:
+    g.add_argument(
+        "--prices", action="append", default=[], metavar="FILE",
+        help="price file that overrides or adds rates (same format as the packaged overlay; repeatable)",
+    )  # fmt: skip
 
 
 def _add_render_options(p: Any, formats: tuple[str, ...]) -> None:
@@ -370,7 +379,7 @@ def _add_prices(sub: Any) -> None:
         help="only these models (repeatable, or M1,M2)",
     )
     p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="prices of this day (default: today)")
-    p.add_argument("--prices", action="append", default=[], metavar="FILE", help="price file(s) to apply on top")
+    _add_prices_option(p)
     _add_render_options(p, ("table", "json"))
     p.set_defaults(run=_run_prices)
 

@@ -88,25 +88,15 @@ def _byte_size(text: str) -> int:
 
 def add_planning_options(p: Any) -> None:
     """Options shared by ``plan`` and ``shard``: model, limits, token counting, cost."""
-    from ..cli import _add_token_options, _date, _nonnegative_float, _nonnegative_int
+    from ..cli import _add_output_expectation, _add_prices_option, _add_token_options, _date
 
     p.add_argument("--model", "-m", help="model the jobs run on (default: request.model in the file)")
     p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the jobs run (default: today)")
     add_limit_options(p)
     _add_token_options(p)
     cost = p.add_argument_group("cost per shard")
-    cost.add_argument(
-        "--output-tokens", type=_nonnegative_int, metavar="N",
-        help="expected billed output tokens per request, thinking included",
-    )  # fmt: skip
-    cost.add_argument(
-        "--output-ratio", type=_nonnegative_float, metavar="R",
-        help="expected billed output as R x each request's input tokens",
-    )  # fmt: skip
-    cost.add_argument(
-        "--prices", action="append", default=[], metavar="FILE",
-        help="price file that overrides or adds rates (repeatable)",
-    )  # fmt: skip
+    _add_output_expectation(cost)
+    _add_prices_option(cost)
 
 
 def add_limit_options(p: Any) -> None:

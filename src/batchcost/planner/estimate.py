@@ -365,9 +365,7 @@ def estimate(
         expected_out = np.full(n_rows, opts.output_tokens, np.int64)
         source = f"--output-tokens {opts.output_tokens} per request: billed output, thinking included"
     elif opts.output_ratio is not None:
-        source = (
-            f"--output-ratio {opts.output_ratio:g} x each request's input tokens: billed output, thinking included"
-        )
+        source = f"--output-ratio {opts.output_ratio:g} x each request's input tokens: billed output, thinking included"
     else:
         warnings.append(
             "expected output is unknown: costs show the input-only floor and the ceiling; give --output-tokens N or "
