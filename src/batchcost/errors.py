@@ -7,6 +7,7 @@ Hierarchy::
 
     BatchcostError                 base of everything the CLI reports without a traceback
     ├── InputError                 a file cannot be read at all (missing, directory, permission, empty)
+    ├── OutputError                an output cannot be written, or would replace an input
     ├── TokenizerError             no usable tokenizer (model file missing, fingerprint mismatch, API)
     ├── PricingError               the price book cannot answer
     │   ├── UnknownModelError      model id not in the book (carries "did you mean" suggestions)
@@ -30,6 +31,19 @@ class InputError(BatchcostError):
 
     Attributes:
         path: the file the problem is about.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+
+
+class OutputError(BatchcostError):
+    """An output file cannot be written: it would replace an input, its folder is missing or
+    read-only, the disk is full...
+
+    Attributes:
+        path: the output the problem is about.
     """
 
     def __init__(self, path: str, message: str) -> None:

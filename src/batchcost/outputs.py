@@ -1,0 +1,130 @@
+"""Writing the files a command produces: never over an input, whole or not at all, one-line errors.
+
+Every command that writes (``-o``, ``--report``, ``--per-request``, shard manifests...) goes through
+:func:`check_outputs` before any work starts and :func:`write_atomic` when it writes, so that
+
+- no output ever replaces an input of the same run (same path, or the same file through a link);
+- an output appears whole or not at all (temporary file in the same folder, then a rename), and a
+  write that fails or is interrupted leaves no temporary file behind;
+- a missing folder, a folder given as a file name, a read-only folder or a full disk is an
+  :class:`~batchcost.errors.OutputError` with one line naming the path and the fix.
+
+New files get the mode any new file gets under the user's umask (``mkstemp`` would make them 0600).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from .errors import OutputError
+
+PathLike = str | os.PathLike[str]
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()  # follows links: a link to an input is that input
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def check_outputs(inputs: Iterable[PathLike], outputs: Iterable[PathLike | None]) -> None:
+    """Refuse, before any work, outputs that would replace an input or cannot be written.
+
+    Args:
+        inputs: every file the run reads (batch files, results, plans, price files...).
+        outputs: every file the run will write; ``None`` entries (option not given) are skipped.
+
+    Raises:
+        OutputError: an output is an input (same path, or the same file through a link), two
+            outputs are the same file, an output is an existing folder, or its folder is missing.
+    """
+    seen_inputs: dict[tuple[int, int] | str, str] = {}
+    for name in inputs:
+        path = Path(name)
+        ident = _file_id(path)
+        seen_inputs[ident if ident is not None else os.path.realpath(path)] = str(name)
+    seen_outputs: dict[tuple[int, int] | str, str] = {}
+    for out in outputs:
+        if out is None:
+            continue
+        path = Path(out)
+        ident = _file_id(path)
+        key: tuple[int, int] | str = ident if ident is not None else os.path.realpath(path)
+        clash = seen_inputs.get(key)
+        if clash is not None:
+            raise OutputError(
+                str(out),
+                f"is also an input of this run ({clash}); writing it would replace the input: choose another name",
+            )
+        if key in seen_outputs:
+            raise OutputError(str(out), f"is written twice in this run (also as {seen_outputs[key]}): choose two names")
+        seen_outputs[key] = str(out)
+        if path.is_dir():
+            raise OutputError(str(out), "is a folder; give a file name inside it")
+        folder = path.parent
+        if not folder.is_dir():
+            what = "is not a folder" if folder.exists() else "does not exist"
+            raise OutputError(str(out), f"cannot be written: folder {str(folder)!r} {what}; create it first")
+
+
+def describe_oserror(e: OSError) -> str:
+    """A short reason and fix for an ``OSError`` met while writing."""
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full; free some space or write elsewhere"
+    if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"{e.strerror or 'permission denied'}; choose a folder you can write to"
+    if e.errno == errno.ENOENT:
+        return "its folder does not exist; create it first"
+    if e.errno == errno.EISDIR:
+        return "is a folder; give a file name inside it"
+    if e.errno == errno.ENAMETOOLONG:
+        return "the name is too long; choose a shorter one"
+    return f"{e.strerror or e}; choose another path"
+
+
+def new_file_mode() -> int:
+    """The mode a new regular file gets under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomic(path: PathLike, data: str | bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (temporary file in the same folder, then rename).
+
+    Text is written as UTF-8 with ``\\n`` line ends. The file gets the mode any new file gets under
+    the umask. On any failure, or on Ctrl-C, the temporary file is removed and ``path`` is untouched.
+
+    Raises:
+        OutputError: the file cannot be written (missing or read-only folder, full disk, ...).
+    """
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise OutputError(str(path), "is a folder; give a file name inside it")
+    if not folder.is_dir():
+        raise OutputError(str(path), f"cannot be written: folder {str(folder)!r} does not exist; create it first")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(str(path), f"cannot be written: {describe_oserror(e)}") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise OutputError(str(path), f"cannot be written: {describe_oserror(e)}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
