@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import struct
 import wave
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -188,9 +189,10 @@ def test_tiff_big_endian_by_hand() -> None:
 
 def test_bigtiff_little_endian_by_hand() -> None:
     # BigTIFF: "II", 43, bytesize 8, reserved 0, IFD0 offset u64 = 16; entry count u64; entries of
-    # tag u16, type u16, count u64, value 8 bytes. Type 16 = LONG8.
+    # tag u16, type u16, count u64, value 8 bytes. Type 4 = LONG, 3 = SHORT: what libtiff writes for
+    # image sizes in BigTIFF too (LONG8 sizes, over 4 billion pixels a side, are read as unknown).
     head = b"II+\x00" + struct.pack("<HHQ", 8, 0, 16)
-    entries = struct.pack("<HHQQ", 256, 16, 1, 123456) + struct.pack("<HHQQ", 257, 3, 1, 789)
+    entries = struct.pack("<HHQQ", 256, 4, 1, 123456) + struct.pack("<HHQQ", 257, 3, 1, 789)
     data = head + struct.pack("<Q", 2) + entries + b"\0" * 8
     assert image_size(data) == (123456, 789)
 
@@ -209,15 +211,24 @@ def _ispe(width: int, height: int) -> bytes:
     return _full_box(b"ispe", struct.pack(">II", width, height))
 
 
-@pytest.mark.parametrize("brand", [b"heic", b"mif1", b"avif"])
-def test_heif_takes_largest_ispe(brand: bytes) -> None:
+def _heif(brand: bytes, primary: int) -> bytes:
     ftyp = _box(b"ftyp", brand + b"\0\0\0\0" + b"mif1" + brand)
     hdlr = _full_box(b"hdlr", b"\0" * 4 + b"pict" + b"\0" * 13)
-    # Tiles of 512x512, the full grid 4032x3024 and a thumbnail 320x240, in that order.
+    pitm = _full_box(b"pitm", struct.pack(">H", primary))  # primary item ID u16
+    # Properties (1-based): 1 a tile's 512x512, 2 colr, 3 the full grid 4032x3024, 4 a thumbnail 320x240.
     ipco = _box(b"ipco", _ispe(512, 512) + _box(b"colr", b"nclx" + b"\0" * 7) + _ispe(4032, 3024) + _ispe(320, 240))
-    meta = _full_box(b"meta", hdlr + _box(b"iprp", ipco + _box(b"ipma", b"\0" * 8)))
-    data = ftyp + meta + _box(b"mdat", b"\0" * 64)
-    assert image_size(data) == (4032, 3024)
+    # ipma v0: entry count u32; per item: item ID u16, association count u8, property indexes u8
+    # (top bit = essential). Item 1 is the grid, item 2 a tile, item 3 the thumbnail.
+    ipma = _full_box(b"ipma", struct.pack(">I", 3) + bytes([0, 1, 2, 0x82, 0x83, 0, 2, 1, 0x81, 0, 3, 1, 0x84]))
+    meta = _full_box(b"meta", hdlr + pitm + _box(b"iprp", ipco + ipma))
+    return ftyp + meta + _box(b"mdat", b"\0" * 64)
+
+
+@pytest.mark.parametrize("brand", [b"heic", b"mif1", b"avif"])
+def test_heif_takes_the_primary_items_ispe(brand: bytes) -> None:
+    # The primary item's size, not the first (a tile) nor the last (the thumbnail) ispe in the file.
+    assert image_size(_heif(brand, primary=1)) == (4032, 3024)
+    assert image_size(_heif(brand, primary=3)) == (320, 240)
 
 
 def test_image_size_rejects_unknown_and_truncated() -> None:
@@ -237,7 +248,9 @@ def test_jpeg_truncated_before_sof() -> None:
     data = _pil("JPEG")
     sof = data.index(b"\xff\xc0")
     assert image_size(data[: sof + 4]) is None
-    assert image_size(data[: sof + 9]) == (317, 211)
+    # SOF: marker(2), length(2), precision(1), height(2), width(2), component count(1).
+    assert image_size(data[: sof + 9]) is None  # imagesize reads the component count too
+    assert image_size(data[: sof + 10]) == (317, 211)
 
 
 # ------------------------------------------------------------------------------------------
@@ -371,18 +384,21 @@ def _extended(value: int) -> bytes:
     return struct.pack(">HQ", 16383 + exponent, value << (63 - exponent))
 
 
+def _form(body: bytes) -> bytes:
+    # IFF container: "FORM", size u32 BE of what follows (form type and chunks), then those.
+    return b"FORM" + struct.pack(">I", len(body)) + body
+
+
 def test_aiff_and_aifc() -> None:
     # FORM, size u32 BE, "AIFF"; COMM: channels i16, frames u32, sample size i16, rate (80-bit).
     comm = struct.pack(">hIh", 1, 66150, 16) + _extended(22050)  # 66150 / 22050 = 3 s
     ssnd = struct.pack(">II", 0, 0) + b"\0" * 100
-    aiff = b"FORM" + struct.pack(">I", 0) + b"AIFF"
-    aiff += b"COMM" + struct.pack(">I", len(comm)) + comm + b"SSND" + struct.pack(">I", len(ssnd)) + ssnd
-    assert audio_duration(aiff) == 3.0
+    body = b"AIFF" + b"COMM" + struct.pack(">I", len(comm)) + comm + b"SSND" + struct.pack(">I", len(ssnd)) + ssnd
+    assert audio_duration(_form(body)) == 3.0
     # AIFC's COMM adds compression type and a Pascal string name ("\x0enot compressed" + pad).
     comm_c = struct.pack(">hIh", 2, 96000, 16) + _extended(48000) + b"NONE" + b"\x0enot compressed\x00"
-    aifc = b"FORM" + struct.pack(">I", 0) + b"AIFC" + b"FVER" + struct.pack(">II", 4, 0xA2805140)
-    aifc += b"COMM" + struct.pack(">I", len(comm_c)) + comm_c
-    assert audio_duration(aifc) == 2.0
+    body = b"AIFC" + b"FVER" + struct.pack(">II", 4, 0xA2805140) + b"COMM" + struct.pack(">I", len(comm_c)) + comm_c
+    assert audio_duration(_form(body)) == 2.0
 
 
 # ------------------------------------------------------------------------------------------
@@ -419,7 +435,8 @@ def test_ogg_vorbis_last_granule() -> None:
     # bitrate max/nominal/min i32, blocksizes u8, framing u8.
     ident = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 2, 44100, 0, 128000, 0, 0xB8, 1)
     data = _ogg_page(0x1234, 0, 0, ident, header_type=2)
-    data += _ogg_page(0x1234, 0, 1, b"\x03vorbis" + b"\0" * 40)
+    # Comment header: 0x03 "vorbis", vendor length u32 (0), comment count u32 (0), framing bit 1.
+    data += _ogg_page(0x1234, 0, 1, b"\x03vorbis" + struct.pack("<II", 0, 0) + b"\x01")
     data += _ogg_page(0x1234, 88200, 2, b"\x55" * 3000)
     data += _ogg_page(0x1234, -1, 3, b"\x55" * 600)  # no packet ends here: granule -1
     data += _ogg_page(0x1234, 132300, 4, b"\x55" * 500, header_type=4)  # 132300 / 44100 = 3 s
@@ -482,8 +499,9 @@ def test_mp3_info_tag_and_vbri() -> None:
     info = b"\0" * 32 + b"Info" + struct.pack(">II", 0x01, 250)  # stereo: side info 32
     data = _frame(_MP3_HEADER, _MP3_FRAME_LEN, info) + _frame(_MP3_HEADER, _MP3_FRAME_LEN)
     assert audio_duration(data) == pytest.approx(250 * 1152 / 44100)
-    # VBRI at 32 bytes after the header: "VBRI", version u16, delay u16, quality u16, bytes u32, frames u32.
-    vbri = b"\0" * 32 + b"VBRI" + struct.pack(">HHHII", 1, 0, 75, 100000, 500)
+    # VBRI at 32 bytes after the header: "VBRI", version u16, delay u16, quality u16, bytes u32,
+    # frames u32, then the TOC's entry count u16, scale u16, entry size u16 and frames per entry u16.
+    vbri = b"\0" * 32 + b"VBRI" + struct.pack(">HHHIIHHHH", 1, 0, 75, 100000, 500, 0, 1, 2, 1)
     data = _frame(_MP3_HEADER, _MP3_FRAME_LEN, vbri) + _frame(_MP3_HEADER, _MP3_FRAME_LEN)
     assert audio_duration(data) == pytest.approx(500 * 1152 / 44100)
 
@@ -653,7 +671,7 @@ def test_avi_main_header() -> None:
     assert video_duration(data) == 40.0
 
 
-def test_asf_file_properties() -> None:
+def _asf(play_100ns: int, preroll_ms: int) -> bytes:
     header_guid = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
     props_guid = bytes.fromhex("a1dcab8c47a9cf118ee400c00c205365")
     other_guid = bytes.fromhex("b503bf5f2ea9cf118ee300c00c205365")  # header extension, skipped
@@ -661,9 +679,13 @@ def test_asf_file_properties() -> None:
     # File Properties: GUID, size u64 (104), file id GUID, file size, creation date, packet count,
     # play duration (100 ns), send duration, preroll (ms), flags, min/max packet, max bitrate.
     props = props_guid + struct.pack("<Q", 104) + b"\0" * 16 + struct.pack("<QQQ", 0, 0, 0)
-    props += struct.pack("<QQQIIII", 105_000_000, 0, 3000, 2, 0, 0, 0)
-    data = header_guid + struct.pack("<QIBB", 30 + len(other) + len(props), 2, 1, 2) + other + props
-    assert video_duration(data, "video/x-ms-wmv") == 7.5  # 10.5 s play - 3 s preroll
+    props += struct.pack("<QQQIIII", play_100ns, 0, preroll_ms, 2, 0, 0, 0)
+    return header_guid + struct.pack("<QIBB", 30 + len(other) + len(props), 2, 1, 2) + other + props
+
+
+def test_asf_file_properties() -> None:
+    assert video_duration(_asf(105_000_000, 3000), "video/x-ms-wmv") == 7.5  # 10.5 s play - 3 s preroll
+    assert audio_duration(_asf(105_000_000, 3000), "audio/x-ms-wma") == 7.5
 
 
 def test_flv_onmetadata_duration() -> None:
@@ -766,3 +788,175 @@ def test_probe_never_raises_on_random_bytes(data: bytes, mime: str) -> None:
 @given(magic=st.sampled_from(_MAGICS), tail=st.binary(max_size=400), mime=_MIMES)
 def test_probe_never_raises_on_random_bytes_after_magic(magic: bytes, tail: bytes, mime: str) -> None:
     _check_facts(mime, magic + tail)
+
+
+# ------------------------------------------------------------------------------------------
+# truncated and corrupt files: unknown, never wrong, never an exception
+
+
+def _samples() -> list[tuple[str, str, bytes, object]]:
+    """(name, MIME type, bytes, expected figure) of one well-formed file per format."""
+    jpeg_exif = Image.Exif()
+    jpeg_exif[0x010E] = "x" * 3000
+    opus_head = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
+    opus = _ogg_page(7, 0, 0, opus_head, header_type=2) + _ogg_page(7, 0, 1, b"OpusTags" + b"\0" * 8)
+    opus += b"".join(_ogg_page(7, 48000 * k + 312, 1 + k, b"\x01" * 700) for k in range(1, 4))
+    vorbis_ident = b"\x01vorbis" + struct.pack("<IBIiiiBB", 0, 2, 44100, 0, 128000, 0, 0xB8, 1)
+    vorbis = _ogg_page(9, 0, 0, vorbis_ident, header_type=2)
+    vorbis += _ogg_page(9, 0, 1, b"\x03vorbis" + struct.pack("<II", 0, 0) + b"\x01")
+    vorbis += b"".join(_ogg_page(9, 44100 * k, 1 + k, b"\x55" * 900) for k in range(1, 5))
+    xing = b"\0" * 32 + b"Xing" + struct.pack(">II", 0x01, 300)
+    adts = bytes([0xFF, 0xF1, (1 << 6) | (4 << 2), (2 << 6), 100 >> 3, ((100 & 7) << 5) | 0x1F, 0xFC])
+    comm = struct.pack(">hIh", 1, 66150, 16) + _extended(22050)
+    aiff = _form(
+        b"AIFF" + b"COMM" + struct.pack(">I", len(comm)) + comm + b"SSND" + struct.pack(">I", 108) + b"\0" * 108
+    )
+    m4a = (
+        _box(b"ftyp", b"M4A \0\0\0\0M4A mp42") + _box(b"moov", _mvhd_v0(44100, 44100 * 5)) + _box(b"mdat", b"\0" * 500)
+    )
+    webm_info = _el(0x1549A966, _el(0x2AD7B1, (1_000_000).to_bytes(3, "big")) + _el(0x4489, struct.pack(">d", 4000.0)))
+    webm = _EBML_HEADER + _el(0x18538067, webm_info + _el(0x1F43B675, _el(0xE7, b"\x00") + b"\0" * 50))
+    return [
+        ("png", "image/png", _pil("PNG"), (317, 211)),
+        ("jpeg", "image/jpeg", _pil("JPEG", exif=jpeg_exif.tobytes()), (317, 211)),
+        ("jpeg-progressive", "image/jpeg", _pil("JPEG", progressive=True), (317, 211)),
+        ("gif", "image/gif", _pil("GIF"), (317, 211)),
+        ("webp-lossy", "image/webp", _pil("WEBP", quality=80), (317, 211)),
+        ("webp-lossless", "image/webp", _pil("WEBP", lossless=True), (317, 211)),
+        ("bmp", "image/bmp", _pil("BMP"), (317, 211)),
+        ("tiff", "image/tiff", _pil("TIFF"), (317, 211)),
+        ("heic", "image/heic", _heif(b"heic", primary=1), (4032, 3024)),
+        ("pdf", "application/pdf", _pdf_three_pages(), 3),
+        ("wav", "audio/wav", _wav_2_5s(), 2.5),
+        ("aiff", "audio/aiff", aiff, 3.0),
+        ("flac", "audio/flac", b"fLaC\x80\x00\x00\x22" + _streaminfo(44100, 2, 16, 441000) + b"\xff\xf8" * 10, 10.0),
+        ("opus", "audio/ogg", opus, 3.0),
+        ("vorbis", "audio/ogg", vorbis, 4.0),
+        ("mp3-cbr", "audio/mpeg", _frame(_MP3_HEADER, _MP3_FRAME_LEN) * 40, 40 * 417 * 8 / 128000),
+        ("mp3-xing", "audio/mpeg", _frame(_MP3_HEADER, _MP3_FRAME_LEN, xing) * 5, 300 * 1152 / 44100),
+        ("adts", "audio/aac", _frame(adts, 100) * 30, 30 * 1024 / 44100),
+        ("m4a", "audio/mp4", m4a, 5.0),
+        ("asf", "audio/x-ms-wma", _asf(105_000_000, 3000), 7.5),
+        ("webm", "video/webm", webm, 4.0),
+    ]
+
+
+_SAMPLES = _samples()
+_SAMPLE_IDS = [name for name, *_ in _SAMPLES]
+
+
+def _figure(facts: MediaFacts) -> object:
+    if facts.kind == "image":
+        return None if facts.width is None else (facts.width, facts.height)
+    return facts.pages if facts.kind == "pdf" else facts.duration_s
+
+
+@pytest.mark.parametrize(("name", "mime", "data", "expected"), _SAMPLES, ids=_SAMPLE_IDS)
+def test_samples_are_read_whole(name: str, mime: str, data: bytes, expected: object) -> None:
+    assert _figure(probe(mime, data)) == pytest.approx(expected)
+
+
+@settings(max_examples=400, deadline=None)
+@given(sample=st.sampled_from(_SAMPLES), cut=st.floats(min_value=0.0, max_value=1.0))
+def test_truncated_file_gives_unknown_or_no_more_than_the_whole(
+    sample: tuple[str, str, bytes, object], cut: float
+) -> None:
+    _name, mime, data, expected = sample
+    facts = probe(mime, data[: int(len(data) * cut)])
+    figure = _figure(facts)
+    if figure is None:
+        return
+    if facts.kind == "image" or facts.kind == "pdf":
+        assert figure == expected  # a header is read whole or not at all
+    else:
+        # Headers that state the length give it; otherwise the audio present is counted.
+        assert isinstance(figure, float) and isinstance(expected, float)
+        assert 0.0 <= figure <= expected + 1e-9
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    sample=st.sampled_from(_SAMPLES),
+    edits=st.lists(st.tuples(st.floats(min_value=0.0, max_value=1.0), st.integers(0, 255)), min_size=1, max_size=8),
+)
+def test_corrupt_bytes_never_raise(sample: tuple[str, str, bytes, object], edits: list[tuple[float, int]]) -> None:
+    _name, mime, data, _expected = sample
+    buf = bytearray(data)
+    for where, value in edits:
+        buf[min(int(where * len(buf)), len(buf) - 1)] = value
+    _check_facts(mime, bytes(buf))
+
+
+def test_header_cut_short_gives_unknown() -> None:
+    flac = b"fLaC\x80\x00\x00\x22" + _streaminfo(44100, 2, 16, 441000)
+    assert audio_duration(flac[:30]) is None  # STREAMINFO cut
+    opus_head = b"OpusHead" + struct.pack("<BBHIhB", 1, 2, 312, 48000, 0, 0)
+    assert audio_duration(_ogg_page(7, 0, 0, opus_head, header_type=2)[:30]) is None
+    # Only the header pages: no granule position says how long the stream is.
+    assert (
+        audio_duration(_ogg_page(7, 0, 0, opus_head, header_type=2) + _ogg_page(7, 0, 1, b"OpusTags" + b"\0" * 8))
+        is None
+    )
+    assert audio_duration(_asf(105_000_000, 3000)[:60]) is None  # File Properties object cut
+    assert audio_duration(_form(b"AIFF" + b"COMM" + struct.pack(">I", 18) + b"\0" * 6)) is None
+    heic = _heif(b"heic", primary=1)
+    assert image_size(heic[: heic.index(b"ispe") + 6]) is None
+    webp = _pil("WEBP", lossless=True)
+    assert image_size(webp[:22]) is None
+
+
+def test_image_types_gemini_does_not_take_stay_unknown() -> None:
+    # imagesize reads these too; they were unknown before and stay so (no float sizes from SVG text).
+    assert image_size(b'<svg xmlns="http://www.w3.org/2000/svg" width="10.5" height="20"></svg>') is None
+    assert image_size(b"P6\n640 480\n255\n" + b"\0" * 30) is None
+    assert image_size(b"\x00\x00\x00\x0cjP  \r\n\x87\n" + b"\0" * 60) is None
+
+
+def test_gif_wider_than_a_signed_short_is_unknown_not_negative() -> None:
+    # imagesize reads GIF sizes as signed 16-bit numbers; a width over 32767 must not come out negative.
+    gif = b"GIF89a" + struct.pack("<HH", 40000, 10) + b"\0" * 20
+    assert image_size(gif) is None
+    assert image_size(b"GIF89a" + struct.pack("<HH", 32767, 10) + b"\0" * 20) == (32767, 10)
+
+
+def test_libraries_load_only_when_media_is_read() -> None:
+    # A scan of text never pays for imagesize (which pulls in urllib and xml) or mutagen.
+    import subprocess
+    import sys
+
+    code = "import sys, batchcost.batchfile.media; print(sorted({'imagesize', 'mutagen'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_scan_leaves_corrupt_inline_media_unknown(tmp_path: Path) -> None:
+    import base64
+    import json
+
+    from batchcost.batchfile import scan
+
+    png = _pil("PNG")
+    parts = [
+        ("image/png", png[:20]),  # IHDR cut off
+        ("image/jpeg", b"\xff\xd8\xff\xe0\x00\x10JFIF" + b"\0" * 50),  # no frame header
+        ("audio/mpeg", b"\xff\xfb" + bytes(range(256)) * 4),  # one sync word, then noise
+        ("audio/flac", b"fLaC\x80\x00\x00\x22" + b"\0" * 10),  # STREAMINFO cut
+        ("audio/ogg", b"OggS" + b"\0" * 40),
+        ("image/png", png),
+    ]
+    request = {
+        "contents": [
+            {
+                "role": "user",
+                "parts": [{"inlineData": {"mimeType": m, "data": base64.b64encode(d).decode()}} for m, d in parts],
+            }
+        ]
+    }
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"key": "a", "request": request}) + "\n")
+    result = scan(path)
+    assert result.valid(), result.problems  # an unreadable header is not a problem in the request
+    media = result.media
+    assert media["width"].tolist() == [-1, -1, -1, -1, -1, 317]
+    assert media["height"].tolist() == [-1, -1, -1, -1, -1, 211]
+    assert media["duration_s"].tolist() == [-1.0] * 6

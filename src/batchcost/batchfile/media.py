@@ -2,25 +2,45 @@
 
 Google prices non-text parts by rules that need one or two figures per part (image width/height,
 PDF pages, seconds of audio or video). The batch-file scanner decodes each ``inlineData`` part and
-asks this module for those figures. Everything here reads container headers only, with the
-standard library: no pixel or sample data is decoded and no third-party decoder is loaded.
+asks this module for those figures. Everything here reads container headers only: no pixel or
+sample data is decoded.
+
+Who reads which format (a library wherever a well-kept one is as accurate as reading by hand):
+
+* Images: ``imagesize`` reads PNG, JPEG, GIF, WebP, TIFF and HEIF/HEIC/AVIF. By hand: BMP
+  (imagesize reads the 16-bit sizes of OS/2 1.x headers as 32-bit ones, so it would give wrong
+  sizes, not unknown ones) and, for the rare JPEG whose frame header says height 0, the height in
+  its DNL segment (imagesize stops at the first scan).
+* Audio: ``mutagen`` reads MP3/MP2/MP1, FLAC, Ogg Vorbis/Opus/FLAC/Speex, AIFF/AIFC and ASF
+  (WMA/WMV). By hand: WAV, because mutagen takes the declared data size as it is (streamed files
+  say 0 or 0xFFFFFFFF, cut files say more than they hold) and ignores RF64's ``ds64`` and the
+  ``fact`` chunk of compressed WAVs; ADTS AAC, because mutagen estimates from the first 100 frames
+  where walking every frame header is exact and cheap; MP4/M4A/MOV, because mutagen reads only
+  ``mvhd``, which is 0 in fragmented MP4 (what browsers record).
+* Video: by hand for MP4/MOV/3GP, WebM/Matroska, AVI and FLV, for which no well-kept pure-Python
+  reader exists (ASF/WMV goes to mutagen, as for audio).
+* PDF: by hand, a regex over the page tree; a PDF library would have to parse the cross-reference
+  table and inflate object streams, far more work per part than the pricing rule needs.
 
 Design rules, because the bytes come from untrusted files:
 
 * Magic bytes decide the format; the MIME type is only a hint (MIME types in batch files lie).
 * Nothing raises on garbage: an unknown or unparseable input gives ``None`` and the caller records
   the figure as unknown.
-* Work is bounded and linear: every loop advances by at least one byte or is capped, sizes read
-  from the data are never used to allocate, and large buffers are read in place with
-  ``struct.unpack_from`` / ``bytes.find`` offsets rather than copied.
+* Work is bounded and linear: every hand-written loop advances by at least one byte or is capped,
+  sizes read from the data are never used to allocate, and large buffers are read in place with
+  ``struct.unpack_from`` / ``bytes.find`` offsets rather than copied. The libraries are given an
+  ``io.BytesIO`` over the decoded bytes, which shares the buffer rather than copying it (MPEG
+  audio with trailing ID3v1/APEv2 tags is the one copy, without the tags).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import re
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 __all__ = [
@@ -37,14 +57,10 @@ __all__ = [
 MEDIA_KINDS = ("image", "audio", "video", "pdf", "other")
 
 # Caps on loops driven by untrusted structure. They are far above what real files use
-# (a JPEG has tens of segments, an MP4 a few hundred boxes) and keep garbage cheap.
+# (an MP4 has a few hundred boxes) and keep garbage cheap.
 _MAX_BOXES = 100_000
 _MAX_CHUNKS = 10_000
-_MAX_JPEG_MARKERS = 100_000
-_MAX_TIFF_ENTRIES = 4_096
 _MAX_EBML_ELEMENTS = 100_000
-_MAX_OGG_CANDIDATES = 1_000
-_MP3_SYNC_SCAN = 64 << 10  # bytes searched for the first frame when no tag/sync is at the start
 _ADTS_MAX_FRAMES = 200_000  # ~80 MB of 128 kbit/s AAC walked exactly; longer is extrapolated
 
 _CorruptErrors = (struct.error, IndexError, ValueError, OverflowError, ZeroDivisionError)
@@ -182,14 +198,18 @@ def _find_box(data: bytes, start: int, end: int, btype: bytes) -> tuple[int, int
 # --------------------------------------------------------------------------------------------
 # images
 
+# The formats handed to imagesize, by magic bytes. imagesize also reads SVG, Netpbm and JPEG 2000,
+# which Gemini does not take as images; they stay unknown, so no float sizes from SVG text.
+_IMAGESIZE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*", b"II+\x00")
+_JPEG_DNL = b"\xff\xdc\x00\x04"  # DNL marker and its fixed segment length; the line count follows
+
 
 def image_size(data: bytes) -> tuple[int, int] | None:
     """Width and height in pixels from an image header, without decoding pixels.
 
-    Supports PNG, JPEG (baseline, progressive, lossless, arithmetic; height from DNL when the
-    frame header says 0), GIF, WebP (VP8, VP8L, VP8X), BMP (incl. top-down), HEIC/HEIF/AVIF
-    (largest ``ispe``) and TIFF/BigTIFF (IFD0, both byte orders). Dimensions are as stored:
-    EXIF orientation and HEIF ``irot`` are not applied.
+    PNG, JPEG, GIF, WebP, TIFF and HEIF/HEIC/AVIF are read by ``imagesize`` (HEIF: the primary
+    item's ``ispe``); BMP (incl. top-down and OS/2 1.x) by hand. Dimensions are as stored: EXIF
+    orientation and HEIF ``irot`` are not applied.
 
     Args:
         data: the image file's bytes.
@@ -201,109 +221,33 @@ def image_size(data: bytes) -> tuple[int, int] | None:
     if buf is None:
         return None
     try:
-        size = _image_size(buf)
-    except _CorruptErrors:
+        if buf.startswith(b"BM"):
+            size = _bmp_size(buf)
+        elif buf.startswith(_IMAGESIZE_MAGIC) or buf[4:8] == b"ftyp" or (buf[:4] == b"RIFF" and buf[8:12] == b"WEBP"):
+            size = _imagesize(buf)
+        else:
+            return None
+    except Exception:  # imagesize returns (-1, -1) on bad input; this is a safety net only
         return None
     if size is None or size[0] <= 0 or size[1] <= 0:
         return None
     return size
 
 
-def _image_size(data: bytes) -> tuple[int, int] | None:
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return _png_size(data)
-    if data.startswith(b"\xff\xd8"):
-        return _jpeg_size(data)
-    if data.startswith((b"GIF87a", b"GIF89a")):
-        return _pair(struct.unpack_from("<HH", data, 6)) if len(data) >= 10 else None
-    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
-        return _webp_size(data)
-    if data.startswith(b"BM"):
-        return _bmp_size(data)
-    if data[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        return _tiff_size(data)
-    if data[4:8] == b"ftyp":
-        return _heif_size(data)
-    return None
+def _imagesize(data: bytes) -> tuple[int, int] | None:
+    import imagesize  # imported on first use: it pulls in urllib and xml, which a scan of text never needs
 
-
-def _png_size(data: bytes) -> tuple[int, int] | None:
-    pos = 8
-    # Apple's "CgBI" PNG variant puts one chunk before IHDR.
-    if data[12:16] == b"CgBI" and len(data) >= 16:
-        pos += 12 + struct.unpack_from(">I", data, 8)[0]
-    if len(data) < pos + 16 or data[pos + 4 : pos + 8] != b"IHDR":
+    width, height = imagesize.get(io.BytesIO(data), exif_rotation=False)
+    if not (isinstance(width, int) and isinstance(height, int)):
         return None
-    return _pair(struct.unpack_from(">II", data, pos + 8))
-
-
-_JPEG_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # minus DHT, JPG, DAC
-_JPEG_STANDALONE = frozenset([0x01, *range(0xD0, 0xD9)])  # TEM, RST0-7, SOI
-_NOT_FF = re.compile(rb"[^\xff]")
-# End of entropy-coded data: 0xFF followed by anything but a stuffed 0x00, an RST marker or more fill.
-_ENTROPY_END = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
-
-
-def _jpeg_size(data: bytes) -> tuple[int, int] | None:
-    n = len(data)
-    pos = 2
-    dnl_width = 0  # SOF said height 0: the height comes in a DNL segment after the first scan
-    for _ in range(_MAX_JPEG_MARKERS):
-        if pos >= n:
-            return None
-        if data[pos] != 0xFF:
-            # Junk between segments: resynchronise on the next 0xFF, as decoders do.
-            pos = data.find(b"\xff", pos)
-            if pos < 0:
-                return None
-        m = _NOT_FF.search(data, pos)  # skip fill bytes
-        if m is None:
-            return None
-        pos = m.start()
-        marker = data[pos]
-        pos += 1
-        if marker in _JPEG_STANDALONE or marker == 0x00:
-            continue
-        if marker == 0xD9 or pos + 2 > n:  # EOI or truncated
-            return None
-        seg_len = struct.unpack_from(">H", data, pos)[0]
-        if seg_len < 2:
-            return None
-        if marker in _JPEG_SOF:
-            if pos + 7 > n:
-                return None
-            height, width = struct.unpack_from(">HH", data, pos + 3)
-            if height:
-                return width, height
-            dnl_width = width
-        elif marker == 0xDC and dnl_width and pos + 4 <= n:
-            return dnl_width, struct.unpack_from(">H", data, pos + 2)[0]
-        pos += seg_len
-        if marker == 0xDA:  # SOS: skip the entropy-coded scan (it may contain RST markers)
-            m = _ENTROPY_END.search(data, pos)
-            if m is None:
-                return None
-            pos = m.start()
-    return None
-
-
-def _webp_size(data: bytes) -> tuple[int, int] | None:
-    fourcc = data[12:16]
-    if fourcc == b"VP8 " and len(data) >= 30:
-        if data[23:26] != b"\x9d\x01\x2a":
-            return None
-        w, h = struct.unpack_from("<HH", data, 26)
-        return w & 0x3FFF, h & 0x3FFF
-    if fourcc == b"VP8L" and len(data) >= 25:
-        if data[20] != 0x2F:
-            return None
-        bits = struct.unpack_from("<I", data, 21)[0]
-        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
-    if fourcc == b"VP8X" and len(data) >= 30:
-        w = int.from_bytes(data[24:27], "little") + 1
-        h = int.from_bytes(data[27:30], "little") + 1
-        return w, h
-    return None
+    if height == 0 and width > 0 and data.startswith(b"\xff\xd8"):
+        # Height 0 in the frame header means "see the DNL segment after the first scan". Its bytes
+        # cannot occur in entropy-coded data (0xFF there is followed by 0x00 or RSTn), so the
+        # first match is the DNL unless a table before the scan happens to hold them.
+        at = data.find(_JPEG_DNL)
+        if at >= 0 and at + 6 <= len(data):
+            height = int.from_bytes(data[at + 4 : at + 6], "big")
+    return width, height
 
 
 _BMP_HEADER_SIZES = frozenset([12, 16, 40, 52, 56, 64, 108, 124])
@@ -319,58 +263,6 @@ def _bmp_size(data: bytes) -> tuple[int, int] | None:
         return _pair(struct.unpack_from("<HH", data, 18))
     width, height = struct.unpack_from("<ii", data, 18)
     return width, abs(height)  # negative height = top-down rows
-
-
-def _tiff_size(data: bytes) -> tuple[int, int] | None:
-    n = len(data)
-    e = "<" if data[:2] == b"II" else ">"
-    if data[2:4] in (b"*\x00", b"\x00*"):
-        ifd = struct.unpack_from(e + "I", data, 4)[0]
-        count_fmt, entry_size, value_at = "H", 12, 8
-    else:  # BigTIFF: 8-byte offsets and counts
-        if n < 16 or struct.unpack_from(e + "H", data, 4)[0] != 8:
-            return None
-        ifd = struct.unpack_from(e + "Q", data, 8)[0]
-        count_fmt, entry_size, value_at = "Q", 20, 12
-    count_len = struct.calcsize(count_fmt)
-    if ifd < 8 or ifd + count_len > n:
-        return None
-    entries = struct.unpack_from(e + count_fmt, data, ifd)[0]
-    entries = min(entries, (n - ifd - count_len) // entry_size, _MAX_TIFF_ENTRIES)
-    formats = {1: "B", 3: "H", 4: "I", 16: "Q"}  # BYTE, SHORT, LONG, LONG8
-    width = height = None
-    for i in range(entries):
-        off = ifd + count_len + i * entry_size
-        tag, typ = struct.unpack_from(e + "HH", data, off)
-        if tag not in (256, 257) or typ not in formats:
-            continue
-        value = struct.unpack_from(e + formats[typ], data, off + value_at)[0]
-        if tag == 256:
-            width = value
-        else:
-            height = value
-        if width is not None and height is not None:
-            return width, height
-    return None
-
-
-def _heif_size(data: bytes) -> tuple[int, int] | None:
-    meta = _find_box(data, 0, len(data), b"meta")
-    if meta is None:
-        return None
-    iprp = _find_box(data, meta[0] + 4, meta[1], b"iprp")  # meta is a full box: skip version/flags
-    if iprp is None:
-        return None
-    ipco = _find_box(data, iprp[0], iprp[1], b"ipco")
-    if ipco is None:
-        return None
-    best: tuple[int, int] | None = None
-    for t, s, e in _iter_boxes(data, ipco[0], ipco[1]):
-        if t == b"ispe" and s + 12 <= e:
-            w, h = struct.unpack_from(">II", data, s + 4)
-            if best is None or w * h > best[0] * best[1]:
-                best = (w, h)
-    return best
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,11 +336,12 @@ def _pdf_node_count(data: bytes, m: re.Match[bytes], lo: int, hi: int) -> int:
 def audio_duration(data: bytes, mime_type: str = "") -> float | None:
     """Duration in seconds of an audio file, from its headers.
 
-    Supports WAV (incl. WAVE_FORMAT_EXTENSIBLE, RF64/BW64), AIFF/AIFC, FLAC (native and in Ogg),
-    MP3 and MPEG layer I/II (Xing/Info or VBRI frame count, else a CBR estimate), AAC in ADTS
-    (frame walk), Ogg Vorbis/Opus/Speex (last granule position), M4A/MP4 (``mvhd``), WebM/Matroska
-    and ASF/WMA. The format comes from magic bytes; ``mime_type`` only allows a search for an
-    MPEG/ADTS frame sync when the data starts with neither a tag nor a sync word.
+    By hand: WAV (incl. WAVE_FORMAT_EXTENSIBLE, RF64/BW64, streamed or cut files), AAC in ADTS
+    (frame walk), M4A/MP4 (``mvhd``) and WebM/Matroska. With ``mutagen``: MP3 and MPEG layer I/II
+    (Xing/Info or VBRI frame count, else a CBR estimate over the audio bytes), FLAC, Ogg
+    Vorbis/Opus/FLAC/Speex, AIFF/AIFC and ASF/WMA. The format comes from magic bytes;
+    ``mime_type`` only allows a search for an MPEG frame sync when the data starts with neither a
+    tag nor a sync word.
 
     Args:
         data: the file's bytes.
@@ -466,8 +359,8 @@ def video_duration(data: bytes, mime_type: str = "") -> float | None:
     Supports MP4/MOV/3GP/M4V (``moov/mvhd``; boxes in any order, 64-bit sizes; ``mehd`` or the
     longest ``mdhd`` when ``mvhd`` says 0), WebM/Matroska (``Info/Duration`` × ``TimecodeScale``,
     else the last cluster's last block time for live recordings without a Duration), AVI
-    (``avih``/OpenDML ``dmlh``), ASF/WMV and FLV (``onMetaData`` duration). Audio-only containers
-    are read too, since MIME types lie. MPEG-PS/TS and Ogg Theora are not supported.
+    (``avih``/OpenDML ``dmlh``), ASF/WMV (``mutagen``) and FLV (``onMetaData`` duration). Audio-only
+    containers are read too, since MIME types lie. MPEG-PS/TS and Ogg Theora are not supported.
 
     Args:
         data: the file's bytes.
@@ -481,7 +374,6 @@ def video_duration(data: bytes, mime_type: str = "") -> float | None:
 
 _ISOBMFF_TOP = frozenset([b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide", b"pnot", b"styp"])
 _ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
-_ASF_FILE_PROPERTIES = bytes.fromhex("a1dcab8c47a9cf118ee400c00c205365")
 
 
 def _duration(data: object, mime_type: str) -> float | None:
@@ -504,39 +396,100 @@ def _sniff_duration(data: bytes, mime_type: str) -> float | None:
             return _avi_duration(data)
         return None
     if head[:4] == b"FORM" and head[8:12] in (b"AIFF", b"AIFC"):
-        return _aiff_duration(data)
-    if head[:4] == b"fLaC":
-        return _flac_duration(data, 0)
+        return _mutagen_length(_aiff_length, data)
     if head[:4] == b"OggS":
-        return _ogg_duration(data)
+        return _mutagen_length(_ogg_length, data)
     if head[:4] == b"\x1a\x45\xdf\xa3":
         return _matroska_duration(data)
     if head[4:8] in _ISOBMFF_TOP:
         return _isobmff_duration(data)
     if head == _ASF_HEADER:
-        return _asf_duration(data)
+        return _mutagen_length(_asf_length, data)
     if head[:4] == b"FLV\x01":
         return _flv_duration(data)
     start = _skip_id3v2(data)
     if data[start : start + 4] == b"fLaC":
-        return _flac_duration(data, start)
+        return _mutagen_length(_flac_length, data)
+    if _is_adts(data, start):
+        return _adts_duration(data, start)
     # Searching for a frame sync is only safe for elementary audio streams; in e.g. an MPEG-PS video
     # it would find the audio inside and divide the whole file by the audio bitrate.
     hint = mime_type.strip().lower()
     scan = start > 0 or (hint.startswith("audio/") and any(k in hint for k in ("mpeg", "mp3", "mpa", "aac", "mp2")))
-    return _mpeg_or_adts_duration(data, start, scan)
+    if not scan and data[start : start + 1] != b"\xff":
+        return None
+    return _mutagen_length(lambda f: _mpeg_length(f, start, scan), data[: _audio_end(data, start)])
 
 
-# --- RIFF: WAV and AVI
+# --- formats read by mutagen (imported on first use, like imagesize)
 
 
-def _iter_riff(data: bytes, start: int, end: int, e: str = "<") -> Iterator[tuple[bytes, int, int]]:
-    """RIFF/IFF chunks as (id, body start, declared size); bodies are padded to even length."""
+def _mutagen_length(read: Callable[[io.BytesIO], float | None], data: bytes) -> float | None:
+    """``read``'s length for a file object over ``data``; None when mutagen cannot read it or says 0.
+
+    mutagen signals unreadable input with its own error classes and, on some garbage, with standard
+    ones; either way the figure is unknown. A length of 0 is mutagen's "not in the header".
+    """
+    try:
+        length = read(io.BytesIO(data))
+    except Exception:
+        return None
+    return length if length else None
+
+
+def _mpeg_length(fileobj: io.BytesIO, start: int, scan: bool) -> float | None:
+    from mutagen.mp3 import MPEGInfo  # MPEGInfo skips ID3v2 tags without parsing their frames
+
+    info = MPEGInfo(fileobj)
+    # "Sketchy": no VBR header and fewer than four frame headers in a row, so maybe not MPEG audio.
+    if info.sketchy:
+        return None
+    # Without a tag or an audio MIME type, the first frame must be where the data starts.
+    if not scan and getattr(info, "frame_offset", -1) != start:
+        return None
+    return float(info.length)
+
+
+def _flac_length(fileobj: io.BytesIO) -> float:
+    from mutagen.flac import FLAC
+
+    return float(FLAC(fileobj).info.length)  # 0 when STREAMINFO's total is 0 ("unknown")
+
+
+def _ogg_length(fileobj: io.BytesIO) -> float | None:
+    import mutagen
+    from mutagen.oggflac import OggFLAC
+    from mutagen.oggopus import OggOpus
+    from mutagen.oggspeex import OggSpeex
+    from mutagen.oggvorbis import OggVorbis
+
+    # Last granule position of the audio stream over its rate (Opus: 48 kHz, less the pre-skip).
+    audio = mutagen.File(fileobj, options=[OggVorbis, OggOpus, OggFLAC, OggSpeex])
+    return None if audio is None else float(audio.info.length)
+
+
+def _aiff_length(fileobj: io.BytesIO) -> float:
+    from mutagen.aiff import AIFF
+
+    return float(AIFF(fileobj).info.length)
+
+
+def _asf_length(fileobj: io.BytesIO) -> float:
+    from mutagen.asf import ASF
+
+    return float(ASF(fileobj).info.length)  # play duration less preroll
+
+
+# --- by hand: RIFF (WAV and AVI)
+
+
+def _iter_riff(data: bytes, start: int, end: int) -> Iterator[tuple[bytes, int, int]]:
+    """RIFF chunks as (id, body start, declared size); bodies are padded to even length."""
     pos = start
     for _ in range(_MAX_CHUNKS):
         if pos + 8 > end:
             return
-        size = struct.unpack_from(e + "I", data, pos + 4)[0]
+        size = struct.unpack_from("<I", data, pos + 4)[0]
         yield data[pos : pos + 4], pos + 8, size
         pos += 8 + size + (size & 1)
 
@@ -605,142 +558,9 @@ def _avi_hdrl(data: bytes, start: int, end: int) -> float | None:
     return frames * us_per_frame / 1e6
 
 
-# --- AIFF
+# --- by hand: tags around MPEG audio, and ADTS AAC
 
-
-def _extended80(data: bytes, pos: int) -> float | None:
-    """IEEE 754 80-bit extended float (AIFF sample rate); None unless positive and sane."""
-    exp_word, mantissa = struct.unpack_from(">HQ", data, pos)
-    exponent = exp_word & 0x7FFF
-    if exp_word & 0x8000 or exponent == 0 or mantissa == 0 or not -64 < exponent - 16383 < 64:
-        return None
-    return math.ldexp(mantissa, exponent - 16383 - 63)
-
-
-def _aiff_duration(data: bytes) -> float | None:
-    n = len(data)
-    for cid, body, size in _iter_riff(data, 12, n, ">"):
-        if cid == b"COMM" and size >= 18 and body + 18 <= n:
-            frames = struct.unpack_from(">I", data, body + 2)[0]
-            rate = _extended80(data, body + 8)
-            return frames / rate if rate is not None and rate >= 1.0 else None
-    return None
-
-
-# --- FLAC
-
-
-def _streaminfo_rate_samples(data: bytes, pos: int) -> tuple[int, int]:
-    """(sample rate, total samples) from a 34-byte FLAC STREAMINFO body at ``pos``."""
-    bits = struct.unpack_from(">Q", data, pos + 10)[0]
-    return bits >> 44, bits & ((1 << 36) - 1)
-
-
-def _flac_duration(data: bytes, start: int) -> float | None:
-    pos = start + 4
-    if pos + 4 + 34 > len(data) or (data[pos] & 0x7F) != 0:  # STREAMINFO must be the first block
-        return None
-    rate, total = _streaminfo_rate_samples(data, pos + 4)
-    if rate == 0 or total == 0:  # total 0 means "unknown" in FLAC
-        return None
-    return total / rate
-
-
-# --- Ogg
-
-
-def _ogg_duration(data: bytes) -> float | None:
-    n = len(data)
-    if n < 28 or data[4] != 0:
-        return None
-    serial = struct.unpack_from("<I", data, 14)[0]
-    segments = data[26]
-    payload = 27 + segments
-    if payload > n:
-        return None
-    packet_len = sum(data[27:payload])
-    pkt_end = min(n, payload + packet_len)
-    pre_skip = 0
-    rate = 0
-    if data.startswith(b"\x01vorbis", payload) and payload + 16 <= pkt_end:
-        rate = struct.unpack_from("<I", data, payload + 12)[0]
-    elif data.startswith(b"OpusHead", payload) and payload + 12 <= pkt_end:
-        rate = 48000  # Opus granule positions always count 48 kHz samples
-        pre_skip = struct.unpack_from("<H", data, payload + 10)[0]
-    elif data.startswith(b"\x7fFLAC", payload) and data.startswith(b"fLaC", payload + 9):
-        if payload + 17 + 34 <= pkt_end:
-            rate = _streaminfo_rate_samples(data, payload + 17)[0]
-    elif data.startswith(b"Speex   ", payload) and payload + 40 <= pkt_end:
-        rate = struct.unpack_from("<I", data, payload + 36)[0]
-    if rate <= 0:
-        return None
-    granule = _ogg_last_granule(data, serial)
-    if granule is None:
-        return None
-    return max(0, granule - pre_skip) / rate
-
-
-def _ogg_last_granule(data: bytes, serial: int) -> int | None:
-    """Granule position of the last page of logical stream ``serial`` (searching backwards)."""
-    n = len(data)
-    pos = n
-    for _ in range(_MAX_OGG_CANDIDATES):
-        pos = data.rfind(b"OggS", 0, pos)
-        if pos < 0:
-            return None
-        if pos + 27 <= n and data[pos + 4] == 0:
-            granule, page_serial = struct.unpack_from("<qI", data, pos + 6)
-            # -1: no packet ends on this page; another serial: another stream (e.g. a video track).
-            if page_serial == serial and granule >= 0:
-                return granule
-    return None
-
-
-# --- MPEG audio (MP3, MP2, MP1) and ADTS AAC
-
-_MPEG_BITRATES = {
-    # (lsf: MPEG-2/2.5, layer): kbit/s by index 1..14
-    (False, 1): (32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
-    (False, 2): (32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
-    (False, 3): (32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
-    (True, 1): (32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
-    (True, 2): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-    (True, 3): (8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
-}
-_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 _ADTS_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
-
-
-@dataclass(frozen=True, slots=True)
-class _MpegFrame:
-    version: int  # 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5
-    layer: int  # 1, 2 or 3
-    bitrate: int  # bit/s
-    rate: int  # Hz
-    samples: int  # per frame
-    length: int  # bytes, including padding
-    mono: bool
-
-
-def _mpeg_frame(data: bytes, pos: int) -> _MpegFrame | None:
-    if pos + 4 > len(data) or data[pos] != 0xFF:
-        return None
-    b1, b2, b3 = data[pos + 1], data[pos + 2], data[pos + 3]
-    version, layer_bits = (b1 >> 3) & 3, (b1 >> 1) & 3
-    br_index, rate_index = b2 >> 4, (b2 >> 2) & 3
-    if (b1 & 0xE0) != 0xE0 or version == 1 or layer_bits == 0 or br_index in (0, 15) or rate_index == 3:
-        return None  # bad sync, reserved values, or free-format bitrate (no length in the header)
-    layer = 4 - layer_bits
-    lsf = version != 3
-    bitrate = _MPEG_BITRATES[lsf, layer][br_index - 1] * 1000
-    rate = _MPEG_RATES[version][rate_index]
-    padding = (b2 >> 1) & 1
-    if layer == 1:
-        samples, length = 384, (12 * bitrate // rate + padding) * 4
-    else:
-        samples = 576 if layer == 3 and lsf else 1152
-        length = samples // 8 * bitrate // rate + padding
-    return _MpegFrame(version, layer, bitrate, rate, samples, length, b3 >> 6 == 3)
 
 
 def _skip_id3v2(data: bytes) -> int:
@@ -775,66 +595,6 @@ def _is_adts(data: bytes, pos: int) -> bool:
     return pos + 7 <= len(data) and data[pos] == 0xFF and (data[pos + 1] & 0xF6) == 0xF0
 
 
-def _mpeg_or_adts_duration(data: bytes, start: int, scan: bool) -> float | None:
-    if _is_adts(data, start):
-        return _adts_duration(data, start)
-    frame = _mpeg_frame(data, start)
-    pos = start
-    if frame is not None:
-        nxt = _mpeg_frame(data, start + frame.length)
-        # At the expected place one frame is enough, unless the next header contradicts it.
-        if start + frame.length + 4 <= len(data) and not _same_stream(frame, nxt):
-            frame = None
-    if frame is None:
-        if not scan:
-            return None
-        found = _scan_mpeg_sync(data, start)
-        if found is None:
-            return None
-        pos, frame = found
-    return _mpeg_duration(data, pos, frame)
-
-
-def _same_stream(a: _MpegFrame, b: _MpegFrame | None) -> bool:
-    return b is not None and (a.version, a.layer, a.rate) == (b.version, b.layer, b.rate)
-
-
-def _scan_mpeg_sync(data: bytes, start: int) -> tuple[int, _MpegFrame] | None:
-    """First offset with two consecutive consistent frame headers, within a bounded window."""
-    limit = min(len(data), start + _MP3_SYNC_SCAN)
-    pos = start
-    while True:
-        pos = data.find(b"\xff", pos, limit)
-        if pos < 0:
-            return None
-        frame = _mpeg_frame(data, pos)
-        if frame is not None and _same_stream(frame, _mpeg_frame(data, pos + frame.length)):
-            return pos, frame
-        pos += 1
-
-
-def _mpeg_duration(data: bytes, pos: int, frame: _MpegFrame) -> float | None:
-    # The Xing/Info tag follows the side information (size depends on version and channels);
-    # look a little past it too, for encoders that count a CRC.
-    side = (17 if frame.mono else 32) if frame.version == 3 else (9 if frame.mono else 17)
-    lo = pos + 4
-    hi = min(pos + 4 + side + 2 + 4, pos + frame.length, len(data))
-    for tag in (b"Xing", b"Info"):
-        at = data.find(tag, lo, hi)
-        if at >= 0 and at + 12 <= len(data):
-            flags, frames = struct.unpack_from(">II", data, at + 4)
-            if flags & 1 and frames:
-                return frames * frame.samples / frame.rate
-    vbri = pos + 36  # VBRI sits at a fixed offset, 32 bytes after the header
-    if data[vbri : vbri + 4] == b"VBRI" and vbri + 18 <= len(data):
-        frames = struct.unpack_from(">I", data, vbri + 14)[0]
-        if frames:
-            return frames * frame.samples / frame.rate
-    # Constant bitrate: the audio bytes at the first frame's bitrate.
-    audio_bytes = _audio_end(data, pos) - pos
-    return audio_bytes * 8 / frame.bitrate
-
-
 def _adts_duration(data: bytes, start: int) -> float | None:
     rate_index = (data[start + 2] >> 2) & 0xF
     if rate_index >= len(_ADTS_RATES):
@@ -860,7 +620,7 @@ def _adts_duration(data: bytes, start: int) -> float | None:
     return blocks * 1024 / rate
 
 
-# --- ISO BMFF (MP4, MOV, M4A, 3GP)
+# --- by hand: ISO BMFF (MP4, MOV, M4A, 3GP)
 
 
 def _mvhd_like(data: bytes, start: int, end: int) -> tuple[int, int] | None:
@@ -915,7 +675,7 @@ def _isobmff_duration(data: bytes) -> float | None:
     return best
 
 
-# --- Matroska / WebM (EBML)
+# --- by hand: Matroska / WebM (EBML)
 
 _EBML_SEGMENT = 0x18538067
 _EBML_INFO = 0x1549A966
@@ -1050,28 +810,7 @@ def _cluster_end_ticks(data: bytes, start: int, end: int) -> int | None:
     return None if base is None else base + last
 
 
-# --- ASF (WMV/WMA) and FLV
-
-
-def _asf_duration(data: bytes) -> float | None:
-    n = len(data)
-    if n < 30:
-        return None
-    count = struct.unpack_from("<I", data, 24)[0]
-    pos = 30
-    for _ in range(min(count, _MAX_CHUNKS)):
-        if pos + 24 > n:
-            return None
-        size = struct.unpack_from("<Q", data, pos + 16)[0]
-        if data[pos : pos + 16] == _ASF_FILE_PROPERTIES:
-            if pos + 88 > n:
-                return None
-            play_100ns, _send, preroll_ms = struct.unpack_from("<QQQ", data, pos + 64)
-            return max(0.0, play_100ns / 1e7 - preroll_ms / 1000)
-        if size < 24:
-            return None
-        pos += size
-    return None
+# --- by hand: FLV
 
 
 def _flv_duration(data: bytes) -> float | None:
