@@ -26,7 +26,9 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "not-json": (Severity.ERROR, "not JSON"),
     "truncated": (Severity.ERROR, "truncated last line"),
     "line-too-long": (Severity.ERROR, "line too long to check"),
+    "nesting-too-deep": (Severity.ERROR, "nested too deeply to check"),
     "not-object": (Severity.ERROR, "line is not a JSON object"),
+    "duplicate-name": (Severity.ERROR, "a name repeated in one JSON object"),
     "openai-format": (Severity.ERROR, "OpenAI batch format"),
     "key-missing": (Severity.ERROR, "missing key"),
     "key-not-string": (Severity.ERROR, "key is not a string"),
@@ -57,6 +59,44 @@ KINDS: dict[str, tuple[Severity, str]] = {
 }
 
 
+def escaped(text: str, limit: int = 80) -> str:
+    """Text from a file made safe to print inside a one-line message (no quotes added).
+
+    Control characters (C0, C1, ESC), line and paragraph separators, bidi overrides and every
+    other character Python does not call printable are written as ``\\n``, ``\\x1b``,
+    ``\\u202e``...; a backslash is doubled so an escape cannot be faked. Longer text is cut to
+    ``limit`` characters (before escaping, so no escape is cut in half) and marked with "...".
+    """
+    cut = len(text) > limit
+    if cut:
+        text = text[:limit]
+    if text.isprintable() and "\\" not in text:
+        return text + "..." if cut else text
+    out = []
+    for ch in text:
+        if ch == "\\":
+            out.append("\\\\")
+        elif ch.isprintable():
+            out.append(ch)
+        else:
+            out.append(_ESCAPES.get(ch) or _escape_code(ord(ch)))
+    return "".join(out) + ("..." if cut else "")
+
+
+def quoted(text: str, limit: int = 80) -> str:
+    """:func:`escaped` text in double quotes (a double quote inside is escaped too)."""
+    return '"' + escaped(text, limit).replace('"', '\\"') + '"'
+
+
+_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_code(code: int) -> str:
+    if code < 0x100:
+        return f"\\x{code:02x}"
+    return f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One problem found in an input file.
@@ -75,6 +115,13 @@ class Problem:
 
     # the table ``code`` belongs to (results files have their own, see batchfile.results)
     kinds: ClassVar[Mapping[str, tuple[Severity, str]]] = KINDS
+
+    def __post_init__(self) -> None:
+        # Messages quote file text through escaped()/quoted()/repr(); this is the safety net that
+        # keeps one problem on one line, free of terminal controls, whatever a message quoted.
+        if not self.message.isprintable():
+            safe = "".join(ch if ch.isprintable() else _ESCAPES.get(ch) or _escape_code(ord(ch)) for ch in self.message)
+            object.__setattr__(self, "message", safe)
 
     @property
     def severity(self) -> Severity:

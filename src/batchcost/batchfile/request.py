@@ -22,6 +22,7 @@ from typing import Any
 
 from . import schema
 from .media import media_kind, probe
+from .problems import escaped, quoted
 
 # Places where text sits; the token counter reports tokens by place.
 PLACES = ("system", "contents", "tools")
@@ -44,7 +45,48 @@ FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
 UNSET = -(2**31)  # "not given" for integer settings
 INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too
 
+# Objects and arrays nested deeper than this inside one field are not checked: a schema or argument
+# this deep is a generated mistake, and Python's recursion (the JSON decoder's, and this walker's)
+# must stay far from its limit wherever a request is walked again (token counting runs deeper).
+MAX_NESTING = 256
+
 Report = Callable[[str, str], None]
+
+
+class NestingTooDeep(ValueError):
+    """A value nests objects and arrays more than :data:`MAX_NESTING` levels deep."""
+
+
+def count_names(value: Any, depth: int = 1) -> int:
+    """Names (object keys) in ``value`` and everything inside it, as decoded (a repeated name once).
+
+    Raises:
+        NestingTooDeep: more than :data:`MAX_NESTING` levels of objects and arrays.
+    """
+    if depth > MAX_NESTING:
+        raise NestingTooDeep
+    if type(value) is dict:
+        n = len(value)
+        items: Any = value.values()
+    else:
+        n = 0
+        items = value
+    for v in items:
+        t = type(v)
+        if t is dict or t is list:
+            n += count_names(v, depth + 1)
+    return n
+
+
+def shown_value(value: Any, limit: int = 40) -> str:
+    """A value from a file, short and safe to print: strings quoted and escaped, containers named."""
+    if isinstance(value, str):
+        return quoted(value, limit)
+    if isinstance(value, dict):
+        return "an object"
+    if isinstance(value, list):
+        return "an array"
+    return escaped(repr(value), limit)
 
 
 def hash8(data: bytes) -> int:
@@ -159,6 +201,7 @@ class RequestInfo:
         "media",
         "media_resolution",
         "model",
+        "nkeys",
         "prefix_chars",
         "prefix_hash",
         "system_hash",
@@ -184,12 +227,26 @@ class RequestInfo:
         self.prefix_hash = 0
         self.prefix_chars = 0
         self.utf8_len: dict[int, int] = {}
+        # object names seen in the request (repeats once), compared with the line's bytes to find repeats
+        self.nkeys = 0
 
     def chars(self, place: str) -> int:
         return sum(map(len, self.texts[place]))
 
 
+_CONTAINERS = (dict, list)  # ``type(v) in _CONTAINERS``: decoded JSON holds no subclasses
+# request fields whose values the walker goes through (and counts) itself
+_WALKED = frozenset({"contents", "systemInstruction", "tools", "generationConfig"})
+
+
+def _safe_name(text: str) -> str:
+    """A name from the file kept as data (media types...): escaped when it holds control characters."""
+    return text if text.isprintable() else escaped(text, 100)
+
+
 def _nearest(name: str, known: dict[str, str]) -> str:
+    if len(name) > 200:  # no field name is this long; difflib would only spend time on it
+        return ""
     match = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
     return f"; did you mean {match[0]!r}?" if match else ""
 
@@ -207,22 +264,35 @@ class Walker:
 
     # -- request ------------------------------------------------------------------------------
     def walk(self, req: dict[str, Any]) -> RequestInfo:
+        """Check ``req`` and collect its figures.
+
+        Raises:
+            NestingTooDeep: a value nests more than :data:`MAX_NESTING` levels (nothing else is raised).
+        """
         info = RequestInfo()
         report = self.report
         seen: dict[str, str] = {}
         fields: dict[str, Any] = {}
+        info.nkeys = len(req)
         for name, value in req.items():
             canon = schema.REQUEST_FIELDS.get(name)
             if canon is None:
+                if type(value) in _CONTAINERS:
+                    info.nkeys += count_names(value)
                 self._unknown_top_level(name)
                 continue
             if canon in seen:
                 report(
                     "duplicate-field",
-                    f"request has both {seen[canon]!r} and {name!r}; keep one spelling",
+                    f"request has both {quoted(seen[canon])} and {quoted(name)}; keep one spelling",
                 )
+                if type(fields[canon]) in _CONTAINERS:  # the first spelling's value is not walked
+                    info.nkeys += count_names(fields[canon])
             seen[canon] = name
             fields[canon] = value
+        for canon, value in fields.items():
+            if canon not in _WALKED and type(value) in _CONTAINERS:
+                info.nkeys += count_names(value)
 
         contents = fields.get("contents")
         if contents is None:
@@ -230,6 +300,8 @@ class Walker:
         elif not isinstance(contents, list) or not contents:
             what = "empty" if isinstance(contents, list) else f"a {type(contents).__name__}, not a list"
             report("contents-missing", f'"contents" is {what}; give a list with at least one content')
+            if type(contents) is dict:
+                info.nkeys += count_names(contents)
         else:
             self._contents(contents, info)
 
@@ -241,20 +313,22 @@ class Walker:
             self._generation_config(fields["generationConfig"], info)
         if "cachedContent" in fields:
             cc = fields["cachedContent"]
-            if not isinstance(cc, str) or not cc.startswith("cachedContents/"):
+            if not isinstance(cc, str) or not cc.startswith("cachedContents/") or not cc.isprintable():
                 report(
                     "bad-value",
-                    f'"cachedContent" must be a cache name like "cachedContents/abc123", got {cc!r:.60}',
+                    f'"cachedContent" must be a cache name like "cachedContents/abc123", got {shown_value(cc, 60)}',
                 )
             else:
                 info.cached_content = cc
                 info.flags |= FLAG_CACHED_CONTENT
         if "model" in fields:
             model = fields["model"]
-            if isinstance(model, str) and model.strip():
+            if isinstance(model, str) and model.strip() and model.isprintable():
                 info.model = model.strip().removeprefix("models/")
             else:
-                report("bad-value", f'"model" must be a model name like "gemini-2.5-flash", got {model!r:.60}')
+                report(
+                    "bad-value", f'"model" must be a model name like "gemini-2.5-flash", got {shown_value(model, 60)}'
+                )
         return info
 
     def _unknown_top_level(self, name: str) -> None:
@@ -262,7 +336,7 @@ class Walker:
         if gen is not None:
             self.report(
                 "misplaced-field",
-                f'"{name}" is a generationConfig field; move it under "generationConfig" '
+                f'{quoted(name)} is a generationConfig field; move it under "generationConfig" '
                 f"(the API rejects it at request level)",
             )
         elif name in ("config", "system", "messages"):
@@ -272,11 +346,11 @@ class Walker:
                 "system": 'use "systemInstruction": {"parts": [{"text": ...}]}',
                 "messages": 'Gemini uses "contents": [{"role": "user", "parts": [{"text": ...}]}]',
             }[name]
-            self.report("unknown-field", f'unknown request field "{name}": {hint}')
+            self.report("unknown-field", f"unknown request field {quoted(name)}: {hint}")
         else:
             self.report(
                 "unknown-field",
-                f'unknown request field "{name}"{_nearest(name, schema.REQUEST_FIELDS)} '
+                f"unknown request field {quoted(name)}{_nearest(name, schema.REQUEST_FIELDS)} "
                 "(the API may reject it: remove or rename it)",
             )
 
@@ -286,12 +360,20 @@ class Walker:
         all_parts: list[dict[str, Any]] = []
         for i, content in enumerate(contents):
             if not isinstance(content, dict):
+                if type(content) is list:
+                    info.nkeys += count_names(content)
                 report("content-invalid", f"contents[{i}] is a {type(content).__name__}, not an object")
                 continue
+            info.nkeys += len(content)
             role = None
             parts = None
             for name, value in content.items():
                 canon = schema.CONTENT_FIELDS.get(name)
+                if canon == "parts" and type(value) is list:
+                    parts = value  # its parts are counted one by one below
+                    continue
+                if type(value) in _CONTAINERS:
+                    info.nkeys += count_names(value)
                 if canon == "role":
                     role = value
                 elif canon == "parts":
@@ -299,7 +381,7 @@ class Walker:
                 else:
                     report(
                         "unknown-field",
-                        f'unknown field "{name}" in contents[{i}]{_nearest(name, schema.CONTENT_FIELDS)}',
+                        f"unknown field {quoted(name)} in contents[{i}]{_nearest(name, schema.CONTENT_FIELDS)}",
                     )
             if role is not None and (not isinstance(role, str) or role not in schema.ROLES):
                 fix = {
@@ -307,8 +389,8 @@ class Walker:
                     "assistant": 'use "model"',
                     "function": 'function responses go in a "user" content',
                     "tool": 'function responses go in a "user" content',
-                }.get(str(role), 'use "user" or "model"')
-                report("role-unknown", f"contents[{i}] has role {role!r:.40}; {fix}")
+                }.get(role if isinstance(role, str) else "", 'use "user" or "model"')
+                report("role-unknown", f"contents[{i}] has role {shown_value(role)}; {fix}")
             if not isinstance(parts, list) or not parts:
                 what = "no" if parts is None else ("empty" if isinstance(parts, list) else "non-list")
                 report(
@@ -328,11 +410,16 @@ class Walker:
     def _part(self, part: Any, where: str, place: str, info: RequestInfo) -> bool:
         report = self.report
         if not isinstance(part, dict):
+            if type(part) is list:
+                info.nkeys += count_names(part)
             report("part-invalid", f"{where} is a {type(part).__name__}, not an object")
             return False
         data: list[tuple[str, Any]] = []
         meta: dict[str, Any] = {}
+        info.nkeys += len(part)
         for name, value in part.items():
+            if type(value) in _CONTAINERS:
+                info.nkeys += count_names(value)  # inline data, file data, calls: counted whole here
             canon = schema.PART_DATA_FIELDS.get(name)
             if canon is not None:
                 data.append((canon, value))
@@ -341,7 +428,7 @@ class Walker:
             else:
                 report(
                     "unknown-field",
-                    f'unknown field "{name}" in {where}{_nearest(name, schema.PART_DATA_FIELDS)}',
+                    f"unknown field {quoted(name)} in {where}{_nearest(name, schema.PART_DATA_FIELDS)}",
                 )
         if not data:
             report(
@@ -390,7 +477,7 @@ class Walker:
             if code is None and level not in (None, "MEDIA_RESOLUTION_UNSPECIFIED"):
                 self.report(
                     "bad-value",
-                    f"{where}.mediaResolution {level!r:.40} is not one of "
+                    f"{where}.mediaResolution {shown_value(level)} is not one of "
                     + ", ".join("MEDIA_RESOLUTION_" + r for r in schema.MEDIA_RESOLUTIONS),
                 )
             media.resolution = -1 if code is None else code
@@ -429,7 +516,7 @@ class Walker:
                 "encode the file bytes with standard base64",
             )
             return
-        media = MediaPart(media_kind(mime) if mime else "other", mime, "inline", place)
+        media = MediaPart(media_kind(mime) if mime else "other", _safe_name(mime), "inline", place)
         media.nbytes = len(raw)
         if self.probe_media:
             facts = probe(mime, raw)
@@ -455,7 +542,7 @@ class Walker:
             import mimetypes
 
             mime = mimetypes.guess_type(uri)[0] or ""
-        media = MediaPart(media_kind(mime) if mime else "other", mime, "file", place)
+        media = MediaPart(media_kind(mime) if mime else "other", _safe_name(mime), "file", place)
         info.flags |= FLAG_FILE_DATA
         self._media_meta(media, meta, where, info)
 
@@ -469,9 +556,15 @@ class Walker:
             )
             return
         if not isinstance(si, dict):
+            if type(si) is list:
+                info.nkeys += count_names(si)
             report("bad-value", f'"systemInstruction" must be a content object, got {type(si).__name__}')
             return
         parts = si.get("parts")
+        info.nkeys += len(si)
+        for value in si.values():
+            if type(value) in _CONTAINERS and (value is not parts or type(parts) is not list):
+                info.nkeys += count_names(value)  # the parts of a parts list are counted one by one below
         if not isinstance(parts, list) or not parts:
             report("parts-missing", '"systemInstruction" has no "parts"; give {"parts": [{"text": "..."}]}')
             return
@@ -483,6 +576,8 @@ class Walker:
     # -- tools ----------------------------------------------------------------------------------
     def _tools(self, tools: Any, info: RequestInfo) -> None:
         report = self.report
+        if type(tools) in _CONTAINERS:
+            info.nkeys += count_names(tools)  # counted whole: the texts below are gathered without counting
         if not isinstance(tools, list):
             report("bad-value", f'"tools" must be a list of tool objects, got {type(tools).__name__}')
             return
@@ -496,7 +591,7 @@ class Walker:
                 if canon is None:
                     report(
                         "unknown-field",
-                        f'unknown tool "{name}" in tools[{i}]{_nearest(name, schema.TOOL_FIELDS)}',
+                        f"unknown tool {quoted(name)} in tools[{i}]{_nearest(name, schema.TOOL_FIELDS)}",
                     )
                 elif canon == "functionDeclarations":
                     if isinstance(value, list):
@@ -519,34 +614,40 @@ class Walker:
     def _generation_config(self, gc: Any, info: RequestInfo) -> None:
         report = self.report
         if not isinstance(gc, dict):
+            if type(gc) is list:
+                info.nkeys += count_names(gc)
             report("bad-value", f'"generationConfig" must be an object, got {type(gc).__name__}')
             return
+        info.nkeys += len(gc)
         for name, value in gc.items():
             canon = schema.GENERATION_CONFIG_FIELDS.get(name)
+            if canon != "thinkingConfig" and type(value) in _CONTAINERS:
+                info.nkeys += count_names(value)  # before the schema walks below: this checks the nesting
             if canon is None:
                 if schema.REQUEST_FIELDS.get(name) == "cachedContent":
                     report(
                         "misplaced-field",
-                        f'"{name}" is inside "generationConfig"; move it to the request level '
+                        f'{quoted(name)} is inside "generationConfig"; move it to the request level '
                         '(the API rejects it there: "Unknown name cached_content")',
                     )
                 elif schema.REQUEST_FIELDS.get(name) is not None:
-                    report("misplaced-field", f'"{name}" is a request field; move it out of "generationConfig"')
+                    report("misplaced-field", f'{quoted(name)} is a request field; move it out of "generationConfig"')
                 else:
                     report(
                         "unknown-field",
-                        f'unknown generationConfig field "{name}"{_nearest(name, schema.GENERATION_CONFIG_FIELDS)}',
+                        f"unknown generationConfig field {quoted(name)}"
+                        f"{_nearest(name, schema.GENERATION_CONFIG_FIELDS)}",
                     )
             elif canon == "maxOutputTokens":
                 n = as_int(value)
                 if n is None or n < 1 or n > INT32_MAX:
-                    report("bad-value", f"maxOutputTokens must be a positive 32-bit integer, got {value!r:.40}")
+                    report("bad-value", f"maxOutputTokens must be a positive 32-bit integer, got {shown_value(value)}")
                 else:
                     info.max_output_tokens = n
             elif canon == "candidateCount":
                 n = as_int(value)
                 if n is None or n < 1 or n > INT32_MAX:
-                    report("bad-value", f"candidateCount must be a positive integer, got {value!r:.40}")
+                    report("bad-value", f"candidateCount must be a positive integer, got {shown_value(value)}")
                 else:
                     info.candidate_count = n
             elif canon == "thinkingConfig":
@@ -561,24 +662,29 @@ class Walker:
             elif canon == "mediaResolution":
                 code = MEDIA_RESOLUTION_CODES.get(_enum_name(value, "MEDIA_RESOLUTION_") or "")
                 if code is None and value != "MEDIA_RESOLUTION_UNSPECIFIED":
-                    report("bad-value", f"generationConfig.mediaResolution {value!r:.40} is not a known level")
+                    report("bad-value", f"generationConfig.mediaResolution {shown_value(value)} is not a known level")
                 else:
                     info.media_resolution = -1 if code is None else code
 
     def _thinking(self, tc: Any, info: RequestInfo) -> None:
         report = self.report
         if not isinstance(tc, dict):
+            if type(tc) is list:
+                info.nkeys += count_names(tc)
             report("bad-value", f'"thinkingConfig" must be an object, got {type(tc).__name__}')
             return
+        info.nkeys += len(tc)
         given = set()
         for name, value in tc.items():
+            if type(value) in _CONTAINERS:
+                info.nkeys += count_names(value)
             canon = schema.THINKING_CONFIG_FIELDS.get(name)
             if canon == "thinkingBudget":
                 n = as_int(value)
                 if n is None or n < -1 or n > INT32_MAX:
                     report(
                         "bad-value",
-                        f"thinkingBudget must be a 32-bit integer (-1 automatic, 0 off), got {value!r:.40}",
+                        f"thinkingBudget must be a 32-bit integer (-1 automatic, 0 off), got {shown_value(value)}",
                     )
                 else:
                     info.thinking_budget = n
@@ -589,7 +695,7 @@ class Walker:
                 if code is None and level != "UNSPECIFIED":
                     report(
                         "bad-value",
-                        f"thinkingLevel {value!r:.40} is not one of {', '.join(schema.THINKING_LEVELS)}",
+                        f"thinkingLevel {shown_value(value)} is not one of {', '.join(schema.THINKING_LEVELS)}",
                     )
                 elif code is not None:
                     info.thinking_level = code
@@ -600,7 +706,7 @@ class Walker:
             else:
                 report(
                     "unknown-field",
-                    f'unknown thinkingConfig field "{name}"{_nearest(name, schema.THINKING_CONFIG_FIELDS)}',
+                    f"unknown thinkingConfig field {quoted(name)}{_nearest(name, schema.THINKING_CONFIG_FIELDS)}",
                 )
         if len(given) == 2:
             report(

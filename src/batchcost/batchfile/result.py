@@ -166,14 +166,20 @@ class ScanResult:
         return info, row - info.first_row + 1
 
     # -- going back to the data -----------------------------------------------------------------
-    def read_lines(self, rows: Iterable[int]) -> Iterator[tuple[int, bytes]]:
-        """Yield ``(row, raw line bytes)`` for the given rows, in row order (line ends stripped)."""
-        wanted = sorted(set(int(r) for r in rows))
-        by_file: dict[int, list[int]] = {}
-        for r in wanted:
-            by_file.setdefault(int(self.rows["file"][r]), []).append(r)
-        for fi, file_rows in sorted(by_file.items()):
+    def read_lines(self, rows: Iterable[int] | npt.NDArray[Any]) -> Iterator[tuple[int, bytes]]:
+        """Yield ``(row, raw line bytes)`` for the given rows, in row order (line ends stripped).
+
+        ``rows`` may be a numpy array (millions of rows cost a few bytes each, not a Python object).
+        """
+        import numpy as np
+
+        wanted = np.unique(np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64))
+        if not len(wanted):
+            return
+        file_of = self.rows["file"][wanted]
+        for fi in np.unique(file_of).tolist():
             info = self.files[fi]
+            file_rows = wanted[file_of == fi]
             if info.compressed:
                 yield from _read_gzip_rows(info, file_rows, self.rows)
             else:
@@ -181,9 +187,9 @@ class ScanResult:
                     if info.size == 0:
                         continue
                     with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                        for r in file_rows:
-                            off = int(self.rows["offset"][r])
-                            n = int(self.rows["nbytes"][r])
+                        offsets = self.rows["offset"][file_rows].tolist()
+                        sizes = self.rows["nbytes"][file_rows].tolist()
+                        for r, off, n in zip(file_rows.tolist(), offsets, sizes, strict=True):
                             yield r, _strip_cr(mm[off : off + n])
 
     def read_requests(self, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -200,19 +206,22 @@ def _strip_cr(b: bytes) -> bytes:
     return b[:-1] if b.endswith(b"\r") else b
 
 
-def _read_gzip_rows(info: FileInfo, rows: list[int], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
-    targets = {int(cols["offset"][r]): r for r in rows}
-    pos = 0
-    remaining = len(targets)
+def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
+    from .scanner import MAX_LINE_BYTES, _stream_lines
+
+    offsets = cols["offset"][rows].tolist()  # rows are sorted, so offsets are too
+    row_list = rows.tolist()
+    i = 0
     with gzip.open(info.path, "rb") as fh:
-        for line in fh:
-            r = targets.get(pos)
-            if r is not None:
-                yield r, _strip_cr(line.rstrip(b"\n"))
-                remaining -= 1
-                if not remaining:
-                    return
-            pos += len(line)
+        for pos, line, _n, _newline in _stream_lines(fh.read, MAX_LINE_BYTES):
+            while i < len(offsets) and offsets[i] < pos:
+                i += 1  # a row that is not a line start here (the file changed): skipped
+            if i == len(offsets):
+                return
+            if offsets[i] == pos and line is not None:
+                yield row_list[i], _strip_cr(line)
+                i += 1
 
 
 def _severity(code: str) -> Severity:

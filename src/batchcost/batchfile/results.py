@@ -13,7 +13,11 @@ Line shapes accepted (gemini-batch-facts.md sections 1.3, 1.6 and 6):
 
 A failed line (error object, or a non-empty ``status``) is counted apart and never billed. A line
 that cannot be read is a :class:`ResultProblem` naming ``file:line``, what is wrong and the fix,
-like the input scanner's problems; reading never stops at the first one.
+like the input scanner's problems; reading never stops at the first one. Files are streamed a block
+at a time (gzip included), and a line over the scanner's line limit is reported and skipped without
+being held in memory. A file is Developer-API form when any of its lines carries a ``key``; then
+each line without one is a problem of its own (``key-missing``), and :attr:`ResultSet.keyless`
+lists those rows, so one keyless line never turns the key check off for the others.
 
 Per-modality figures are normalised so that, per row, the modality columns add up to the total they
 detail: a gap between ``promptTokenCount`` and the sum of ``promptTokensDetails`` goes to text, and
@@ -27,15 +31,16 @@ import gzip
 import os
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
-from .problems import Problem, Severity
-from .request import THINKING_LEVEL_CODES, UNSET, as_int
+from .problems import Problem, Severity, escaped
+from .request import THINKING_LEVEL_CODES, UNSET, as_int, shown_value
 
 if TYPE_CHECKING:
+    import numpy as np
     import numpy.typing as npt
 
 MODALITIES: tuple[str, ...] = ("text", "image", "video", "audio", "document")
@@ -76,6 +81,8 @@ RESULT_KINDS: dict[str, tuple[Severity, str]] = {
     "truncated": (Severity.ERROR, "truncated last line"),
     "not-object": (Severity.ERROR, "line is not a JSON object"),
     "gzip-corrupt": (Severity.ERROR, "gzip data corrupt"),
+    "line-too-long": (Severity.ERROR, "line too long to read"),
+    "nesting-too-deep": (Severity.ERROR, "nested too deeply to read"),
     "not-a-result": (Severity.ERROR, "request line without a result"),
     "no-outcome": (Severity.ERROR, "neither response nor error"),
     "no-usage": (Severity.ERROR, "response without usageMetadata"),
@@ -147,7 +154,9 @@ class ResultsFileInfo:
 class ResultSet:
     """Everything one pass over results files found: one row per line (blank lines included).
 
-    Row columns are numpy arrays (see :data:`RESULT_COLUMNS`); ``keys[row]`` is the line's key or None.
+    Row columns are numpy arrays (see :data:`RESULT_COLUMNS`); ``keys[row]`` is the line's key, or None
+    for a line without one (and for blank or unreadable lines: see :attr:`keyless` for the lines that
+    were read but carry no key).
     """
 
     files: list[ResultsFileInfo]
@@ -209,6 +218,22 @@ class ResultSet:
         """(file, 1-based line number) of a row."""
         return self.files[int(self.rows["file"][row])], int(self.rows["line"][row])
 
+    @property
+    def keyless(self) -> npt.NDArray[np.int64]:
+        """Rows of Developer-API files that were read (succeeded or failed) but carry no ``key``.
+
+        Each is also a ``key-missing`` problem. These results cannot be matched to a request; every
+        other row's key still can (``keys[row]``), so a key check counts these apart, it does not stop.
+        """
+        import numpy as np
+
+        developer = np.array([f.form == "developer" for f in self.files], dtype=bool)
+        status = self.rows["status"]
+        no_key = np.fromiter((k is None for k in self.keys), dtype=bool, count=len(self.keys))
+        if not len(no_key):
+            return np.zeros(0, np.int64)
+        return np.flatnonzero(no_key & (status != UNREADABLE) & developer[self.rows["file"]]).astype(np.int64)
+
 
 class _Reader:
     """Fills the columns line by line."""
@@ -239,9 +264,11 @@ class _Reader:
         self.error_ids: dict[str, int] = {"": 0}
         self.seen_keys: dict[str, tuple[str, int]] = {}
         self.path = ""
-        self.form = "developer"
+        self.form = "developer"  # what the file's first lines suggest (see end_file for the final word)
         self.line_no = 0
         self.file_index = 0
+        self.keyed = 0  # lines of the current file that carry a key
+        self.keyless_lines: list[int] = []  # lines of the current file read without a key
 
     # -- problems ---------------------------------------------------------------------------------
 
@@ -271,6 +298,29 @@ class _Reader:
         for name, default in _EXTRA_DEFAULTS:
             a[name](extra.get(name, default))
         self.keys.append(key)
+        if key is not None:
+            self.keyed += 1
+        elif status != UNREADABLE:
+            self.keyless_lines.append(self.line_no)
+
+    def start_file(self, path: str, index: int, form: str) -> None:
+        self.path, self.file_index, self.line_no, self.form = path, index, 0, form
+        self.keyed = 0
+        self.keyless_lines = []
+
+    def end_file(self) -> str:
+        """The file's form, decided on all its lines; each keyless line of a keyed file is reported."""
+        form = "developer" if self.keyed else self.form
+        if form == "developer":
+            for line in self.keyless_lines:
+                self.report(
+                    "key-missing",
+                    'no "key": this result cannot be matched to its request (Developer API results carry the '
+                    "input line's key); it is counted, and the key check skips it",
+                    line=line,
+                )
+        self.keyless_lines = []
+        return form
 
     @staticmethod
     def _intern(ids: dict[str, int], table: list[str], value: str) -> int:
@@ -284,8 +334,19 @@ class _Reader:
 
     # -- one line ---------------------------------------------------------------------------------
 
-    def line(self, raw: bytes, last: bool) -> None:
+    def line(self, raw: bytes | None, last: bool, nbytes: int = 0) -> None:
+        """Read one line (without its newline); ``raw`` is None for a line over the line limit."""
         self.line_no += 1
+        if raw is None:
+            from .scanner import MAX_LINE_BYTES
+
+            self.report(
+                "line-too-long",
+                f"line is {nbytes / 2**20:,.0f} MiB, over the {MAX_LINE_BYTES // 2**20} MiB line limit, so it is "
+                "not read; is this really a batch results file?",
+            )
+            self._row(UNREADABLE, None)
+            return
         raw = raw.removesuffix(b"\r")
         if raw.startswith(b"\xef\xbb\xbf"):
             raw = raw[3:]
@@ -295,20 +356,35 @@ class _Reader:
             return
         try:
             obj = self.decode(raw)
+        except RecursionError:
+            self._too_deep()
+            self._row(UNREADABLE, None)
+            return
         except self.decode_errors as e:
             self._bad_json(raw, str(e), last)
             self._row(UNREADABLE, None)
             return
         if not isinstance(obj, dict):
-            kind = type(obj).__name__
             self.report(
                 "not-object",
-                f"line is a JSON {kind}, not an object; each results line is "
+                f"line is a JSON {_json_type(obj)}, not an object; each results line is "
                 '{"key": ..., "response": {...}} or {"key": ..., "error": {...}}',
             )
             self._row(UNREADABLE, None)
             return
-        self._object(obj)
+        rows = len(self.keys)
+        try:
+            self._object(obj)
+        except RecursionError:
+            if len(self.keys) == rows:  # the row is added last; it was not
+                self._too_deep()
+                self._row(UNREADABLE, None)
+
+    def _too_deep(self) -> None:
+        self.report(
+            "nesting-too-deep",
+            "objects and arrays are nested too deeply to read; is this really a batch results file?",
+        )
 
     def _bad_json(self, raw: bytes, msg: str, last: bool) -> None:
         try:
@@ -323,21 +399,17 @@ class _Reader:
             )
         else:
             self.report(
-                "not-json", f"not valid JSON: {msg.removeprefix('JSON is malformed: ')}; each line must be one object"
+                "not-json",
+                f"not valid JSON: {escaped(msg.removeprefix('JSON is malformed: '), 200)}; each line must be one object",
             )
 
     def _key(self, obj: dict[str, Any]) -> str | None:
-        if "key" not in obj:
-            if self.form == "developer":
-                self.report(
-                    "key-missing",
-                    'no "key": this result cannot be matched to its request (Developer API results carry the '
-                    "input line's key)",
-                )
+        # a line without a key is reported when its file is done (end_file): only then is the form known
+        key = obj.get("key")
+        if key is None or isinstance(key, dict | list):
             return None
-        key = obj["key"]
         if not isinstance(key, str):
-            key = str(key)
+            key = str(key)  # a number: input keys are strings, so it matches the same digits
         first = self.seen_keys.get(key)
         if first is not None:
             where = f"line {first[1]}" if first[0] == self.path else f"{first[0]}:{first[1]}"
@@ -397,6 +469,8 @@ class _Reader:
             self._row(UNREADABLE, key, **settings)
             return
         model = _field(response, "modelVersion", "model_version")
+        if isinstance(model, str) and not model.isprintable():
+            model = escaped(model, 100)  # shown in reports as is: no terminal controls
         model_id = self._intern(self.model_ids, self.models, model) if isinstance(model, str) and model else 0
         self._row(OK, key, usage, max_tokens=_hit_max_tokens(response), model=model_id, **settings)
 
@@ -498,19 +572,24 @@ def _error_of(obj: dict[str, Any]) -> str | None:
         value = obj.get(name)
         if value is None or value == "" or value == {}:
             continue
+        # the kind is shown in reports as is: file text in it is escaped here
         if isinstance(value, str):
-            return " ".join(value.split())[:80] or None
+            return escaped(" ".join(value.split()), 80) or None
         if isinstance(value, dict):
             code = as_int(value.get("code"))
             status = value.get("status")
             message = value.get("message")
             if code == 0 and not message:
                 continue  # google.rpc.Status OK
-            parts = [str(p) for p in (code, status) if p not in (None, "")]
+            parts = [
+                escaped(p, 40) if isinstance(p, str) else shown_value(p) for p in (code, status) if p not in (None, "")
+            ]
             if parts:
                 return " ".join(parts)
-            return " ".join(str(message).split())[:80] if message else "error"
-        return f"{name}: {str(value)[:60]}"
+            if isinstance(message, str):
+                return escaped(" ".join(message.split()), 80) or "error"
+            return shown_value(message, 60) if message else "error"
+        return f"{name}: {shown_value(value, 60)}"
     return None
 
 
@@ -568,48 +647,37 @@ def _is_gzip(path: str) -> bool:
 
 
 def _detect_form(path: str, compressed: bool) -> str:
-    """``developer`` when the first object line has a ``key``, ``vertex`` when it has none."""
-    import msgspec
+    """``developer`` or ``vertex`` as the first lines suggest (a majority of the first 50)."""
+    from .scanner import _detect_form as detect
 
-    opener: Callable[..., IO[bytes]] = gzip.open if compressed else open  # type: ignore[assignment]
-    try:
-        with opener(path, "rb") as fh:
-            for _ in range(50):
-                line = fh.readline(8 * 1024 * 1024)
-                if not line:
-                    break
-                try:
-                    obj = msgspec.json.decode(line.strip().removeprefix(b"\xef\xbb\xbf"))
-                except (msgspec.DecodeError, UnicodeDecodeError):
-                    continue
-                if isinstance(obj, dict):
-                    return "developer" if "key" in obj else "vertex"
-    except (OSError, EOFError, zlib.error):
-        pass
-    return "developer"
+    return detect(path, compressed)
 
 
-def _lines(fh: IO[bytes], raw_fh: IO[bytes], progress: Callable[[int], None]) -> Iterator[tuple[bytes, bool]]:
-    """``(line without its newline, is_last_without_newline)`` from a binary file."""
+def _json_type(v: Any) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(v), "null")
+
+
+def _read_file(reader: _Reader, fh: IO[bytes], raw_fh: IO[bytes], progress: Callable[[int], None]) -> None:
+    """Every line of one file into ``reader`` (streamed; a damaged gzip tail is one problem)."""
+    from .scanner import MAX_LINE_BYTES, _Filler, _stream_lines
+
     next_report = _PROGRESS_STEP
-    pending = fh.readline()
-    while pending:
-        try:
-            nxt = fh.readline()
-        except (OSError, EOFError, zlib.error):
-            # a damaged gzip tail: the complete line already read still counts; a partial one does not
-            if pending.endswith(b"\n"):
-                yield pending[:-1], False
-            raise
-        if pending.endswith(b"\n"):
-            yield pending[:-1], False
-        else:
-            yield pending, True
-        pending = nxt
-        pos = raw_fh.tell()
-        if pos >= next_report:
-            next_report = pos + _PROGRESS_STEP
-            progress(pos)
+    read = _Filler(fh).read if hasattr(fh, "read1") else fh.read
+    try:
+        for _offset, line, nbytes, newline in _stream_lines(read, MAX_LINE_BYTES):
+            reader.line(line, not newline, nbytes)
+            pos = raw_fh.tell()
+            if pos >= next_report:
+                next_report = pos + _PROGRESS_STEP
+                progress(pos)
+    except (OSError, EOFError, zlib.error) as e:
+        reader.line_no += 1
+        reader.report(
+            "gzip-corrupt",
+            f"gzip data is corrupt or cut off after line {reader.line_no - 1} ({escaped(str(e))}); download the "
+            "results again",
+        )
+        reader._row(UNREADABLE, None)
 
 
 def read_results(
@@ -645,8 +713,7 @@ def read_results(
         if size == 0:
             raise InputError(path, "file is empty; give the results file the batch job produced")
         compressed = size >= 2 and _is_gzip(path)
-        reader.path, reader.file_index, reader.line_no = path, fi, 0
-        reader.form = _detect_form(path, compressed)
+        reader.start_file(path, fi, _detect_form(path, compressed))
         first_row = len(reader.keys)
 
         def report(pos: int, base: int = done) -> None:
@@ -655,18 +722,9 @@ def read_results(
 
         with open(path, "rb") as raw_fh:
             fh: IO[bytes] = gzip.GzipFile(fileobj=raw_fh) if compressed else raw_fh  # type: ignore[assignment]
-            try:
-                for raw, last in _lines(fh, raw_fh, report):
-                    reader.line(raw, last)
-            except (OSError, EOFError, zlib.error) as e:
-                reader.line_no += 1
-                reader.report(
-                    "gzip-corrupt",
-                    f"gzip data is corrupt or cut off after line {reader.line_no - 1} ({e}); download the results "
-                    "again",
-                )
-                reader._row(UNREADABLE, None)
-        files.append(ResultsFileInfo(path, size, compressed, reader.form, reader.line_no, first_row))
+            _read_file(reader, fh, raw_fh, report)
+        form = reader.end_file()
+        files.append(ResultsFileInfo(path, size, compressed, form, reader.line_no, first_row))
         done += size
         if progress is not None:
             progress(done, total)
@@ -696,10 +754,11 @@ def results_from_objects(objects: Sequence[dict[str, Any]], *, name: str = "<res
     import numpy as np
 
     reader = _Reader(keep=100)
-    reader.path = name
+    reader.start_file(name, 0, "developer")
     for obj in objects:
         reader.line_no += 1
         reader._object(obj)
+    reader.end_file()
     rows = {
         n: np.frombuffer(reader.cols[n], dtype=spec[1]).copy() if len(reader.cols[n]) else np.zeros(0, spec[1])
         for n, spec in RESULT_COLUMNS.items()
@@ -717,7 +776,7 @@ class InputKeys:
 
     Attributes:
         path: as given.
-        form: ``developer`` or ``vertex`` (Vertex lines have no key: ``keys`` is all None).
+        form: ``developer`` when any line has a ``key``, else ``vertex`` (``keys`` is then all None).
         keys: one entry per line (None for a line without a readable key).
         sha256: hex digest of the file's bytes as stored (compressed bytes for gzip).
     """
@@ -742,11 +801,6 @@ class _HashingReader:
         self.hash.update(data)
         return data
 
-    def readline(self, n: int = -1) -> bytes:
-        data = self.raw.readline(n)
-        self.hash.update(data)
-        return data
-
     def finish(self) -> str:
         while block := self.raw.read(1 << 20):
             self.hash.update(block)
@@ -764,24 +818,29 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
     class _KeyLine(msgspec.Struct):
         key: Any = None
 
+    from .scanner import MAX_LINE_BYTES, _Filler, _stream_lines
+
     name = os.fspath(path)
     size = _open_check(name)
     compressed = size >= 2 and _is_gzip(name)
-    form = _detect_form(name, compressed) if size else "developer"
     decode = msgspec.json.Decoder(_KeyLine).decode
     keys: list[str | None] = []
+    keyed = 0
     with open(name, "rb") as raw_fh:
         hashing = _HashingReader(raw_fh)
         fh: Any = gzip.GzipFile(fileobj=hashing) if compressed else hashing  # type: ignore[arg-type]
         try:
-            while line := fh.readline():
+            read = _Filler(fh).read if compressed else fh.read
+            for _offset, line, _n, _newline in _stream_lines(read, MAX_LINE_BYTES):
                 try:
-                    key = decode(line)
-                except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-                    keys.append(None)
-                    continue
-                keys.append(key.key if isinstance(key.key, str) else None)
+                    key = None if line is None else decode(line).key
+                except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+                    key = None
+                if key is not None:
+                    keyed += 1
+                keys.append(key if isinstance(key, str) else None)
         except (OSError, EOFError, zlib.error):
             pass  # a corrupt tail: the keys read so far still count; `validate` reports the damage
         digest = hashing.finish()
-    return InputKeys(name, form, keys, digest)
+    # Developer form when any line has a key: one line without one must not switch the key check off
+    return InputKeys(name, "developer" if keyed or not size else "vertex", keys, digest)

@@ -1,14 +1,21 @@
 """One streaming pass over batch input files: check every line, keep per-request figures.
 
 Plain files are read through ``mmap`` and, when large, split at newlines into one range per core,
-each scanned in its own process; gzip files are streamed in one process. Each range produces a
-:class:`_Partial` (array columns, at most ``keep`` problems per kind with exact counts, a bottom-k
-sample); partials are merged in file order, which fixes up line numbers and row indices. Checks
-that need the whole file (duplicate keys, mixed models, size limits) run on the merged columns.
+each scanned in its own process; gzip files are streamed in one process, a block of lines at a time,
+so memory never holds more than one block and one line (see :data:`MAX_LINE_BYTES`). Each range
+produces a :class:`_Partial` (array columns, at most ``keep`` problems per kind with exact counts, a
+bottom-k sample); partials are merged in file order, which fixes up line numbers and row indices.
+Checks that need the whole file (duplicate keys, mixed models, size limits) run on the merged columns.
 
 Sampling is bottom-k on a keyed hash of each line's position: every usable request gets a
 pseudo-random priority from ``(seed, file, byte offset)`` and the ``k`` smallest are kept. That is a
 uniform sample without replacement, and it is the same whichever way the file was split.
+
+A name repeated inside one JSON object (``{"key": "a", "key": "b"}``) is lost by the decoder, which
+keeps the last value. Finding it costs next to nothing: the number of ``":`` that end a name in the
+line's bytes (counted for a whole block at once with numpy) must equal the number of names the walk
+decoded; only a line where the two differ, or whose bytes defeat the count (a space before a colon,
+an escaped backslash before a quote), is parsed again with a parser that sees every name.
 """
 
 from __future__ import annotations
@@ -19,13 +26,16 @@ import glob
 import gzip
 import heapq
 import itertools
+import json
 import mmap
 import os
 import re
 import signal
+import stat
 import struct
 import tempfile
 import threading
+import traceback
 import zlib
 from array import array
 from collections.abc import Callable, Iterator, Sequence
@@ -34,20 +44,31 @@ from typing import Any
 
 from ..errors import InputError
 from .media import MEDIA_KINDS
-from .problems import KINDS, Problem
-from .request import PLACES, Walker
+from .problems import KINDS, Problem, escaped, quoted
+from .request import MAX_NESTING, PLACES, NestingTooDeep, Walker, count_names
 from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult, file_sha256
 
-# A single line this large is not parsed: it would need several times its size in memory, and no
-# plausible request is that big (per-request size limit: UNKNOWN, facts sheet section 9).
-MAX_LINE_BYTES = 256 * 1024 * 1024
+# The line limit. A longer line is reported ("line-too-long") and skipped without being held in
+# memory, plain or gzip. Checking a line takes up to ~3x its size (the bytes, the decoded text, and
+# the decoded inline data), so 128 MiB keeps one process under 500 MB on any input; no plausible
+# request is that big (the per-request size limit is UNKNOWN, facts sheet section 9; inline batch
+# requests are limited to 20 MB in total, D-BATCH).
+MAX_LINE_BYTES = 128 * 1024 * 1024
+# Lines this large are checked one at a time across worker processes, so that two workers never
+# hold two of them at once.
+_BIG_LINE_BYTES = 16 * 1024 * 1024
 # Files at least this large are split across processes.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 _PROGRESS_STEP = 8 * 1024 * 1024
+# Lines are scanned in blocks of about this many bytes (the repeated-name count and gzip reads).
+_BLOCK = 8 * 1024 * 1024
+# A range's packed row records move to a temporary file whenever they reach this size.
+_SPILL_BYTES = 32 * 1024 * 1024
 _MASK = (1 << 64) - 1
 _I32 = 2**31 - 1
 _U32 = 2**32 - 1
 _SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_CONTAINERS = (dict, list)
 
 Progress = Callable[[int, int], None]
 
@@ -87,9 +108,14 @@ def _splitmix(x: int) -> int:
 
 
 class _Partial:
-    """Results of scanning one range of one file (picklable)."""
+    """Results of scanning one range of one file (picklable).
 
-    def __init__(self, keep: int) -> None:
+    Row records go to a temporary file (``spill``) in chunks once they grow large, so a range of
+    millions of short lines never holds them all in memory; the file holds the records in row order,
+    then (written by :func:`_spill` at the end) the media columns one after another.
+    """
+
+    def __init__(self, keep: int, owner: int | None = None) -> None:
         self.keep = keep
         self.records = bytearray()  # one packed ROW_RECORD per line (one call per line, not 22 appends)
         self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
@@ -101,25 +127,42 @@ class _Partial:
         self.caches: list[str] = [""]
         self.lines = 0
         self.last_line_no_newline = False
-        self.spill: str | None = None  # columns moved to this file (see _spill)
+        self.spill: str | None = None  # records (and at the end media columns) moved to this file
+        self.spilled_rows = 0  # rows already in the spill file
+        self.media_spilled = False
         self.n_rows = 0
         self.n_media = 0
+        # the scanning process: leftovers of an interrupted scan are found by this id in the name
+        self.owner = os.getpid() if owner is None else owner
 
-    def row_columns(self) -> dict[str, Any]:
-        """The packed records as contiguous numpy columns (named as in ROW_COLUMNS)."""
-        import numpy as np
+    def flush_records(self) -> None:
+        """Append the records held in memory to the spill file (created on first use)."""
+        if not self.records:
+            return
+        if self.spill is None:
+            fd, self.spill = tempfile.mkstemp(prefix=f"batchcost-scan-{self.owner}-", suffix=".columns")
+            os.close(fd)
+        with open(self.spill, "ab") as fh:
+            fh.write(self.records)
+        self.spilled_rows += len(self.records) // ROW_RECORD.size
+        self.records = bytearray()
 
-        table = np.frombuffer(self.records, dtype=_record_dtype()) if self.records else None
-        return {
-            name: np.ascontiguousarray(table[name]) if table is not None else np.zeros(0, spec[1])
-            for name, spec in ROW_COLUMNS.items()
-        }
+    def remove_spill(self) -> None:
+        if self.spill is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.spill)
+            self.spill = None
+
+
+# The value of _RangeScanner._parse for a line that is not JSON (``None`` is the JSON value null).
+_BAD: Any = object()
 
 
 class _RangeScanner:
     """Checks lines one by one and fills a :class:`_Partial`."""
 
-    def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int) -> None:
+    def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int,
+                 owner: int | None = None) -> None:  # fmt: skip
         import msgspec
 
         self.decode = msgspec.json.Decoder().decode
@@ -128,7 +171,7 @@ class _RangeScanner:
         self.file_index = file_index
         self.seed_mix = _splitmix(seed ^ (file_index << 48))
         self.k = sample_size
-        self.p = _Partial(keep)
+        self.p = _Partial(keep, owner)
         self._line = 0
         self._model_ids: dict[str, int] = {"": 0}
         self._mime_ids: dict[str, int] = {"": 0}
@@ -152,9 +195,31 @@ class _RangeScanner:
             0, 0,
         )  # fmt: skip
         self.p.n_rows += 1
+        if len(self.p.records) >= _SPILL_BYTES:
+            self.p.flush_records()
 
-    def line(self, raw: Any, offset: int, last: bool) -> None:
-        """Check one line (``raw`` is a bytes-like without its newline)."""
+    def long_line(self, offset: int, nbytes: int) -> None:
+        """A line over :data:`MAX_LINE_BYTES` that was skipped without being read into memory."""
+        self.p.lines += 1
+        self._line = self.p.lines
+        self._line_error = False
+        self._too_long(nbytes)
+        self._empty_row(offset, nbytes)
+
+    def _too_long(self, nbytes: int) -> None:
+        self._report(
+            "line-too-long",
+            f"line is {nbytes / 2**20:,.0f} MiB, over the {MAX_LINE_BYTES // 2**20} MiB line limit, so it is "
+            "not checked; is this really a JSONL batch file? Large media belongs in fileData references",
+        )
+
+    def line(self, raw: Any, offset: int, last: bool, colons: int = -1, irregular: bool = True) -> None:
+        """Check one line (``raw`` is a bytes-like without its newline).
+
+        ``colons`` is the number of ``":`` in the line that end a name, ``irregular`` whether the
+        line has a colon that count cannot judge (see :func:`_name_colons`); ``-1`` means not counted,
+        and the line is then parsed again to look for repeated names.
+        """
         self.p.lines += 1
         self._line = self.p.lines
         self._line_error = False
@@ -167,14 +232,25 @@ class _RangeScanner:
             raw = raw[3:]
             self._line_error = False  # the request itself may still be fine to count
         obj = self._parse(raw, nbytes, last)
-        if obj is None:
+        if obj is _BAD:
             self._empty_row(offset, nbytes)
             return
         request = self._line_object(obj)
         if request is None:
             self._empty_row(offset, nbytes)
             return
-        info = self.walker.walk(request)
+        try:
+            names = len(obj)
+            for name, value in obj.items():
+                if name != "request" and type(value) in _CONTAINERS:
+                    names += count_names(value)
+            info = self.walker.walk(request)
+        except (NestingTooDeep, RecursionError):
+            self._too_deep()
+            self._empty_row(offset, nbytes)
+            return
+        if irregular or names + info.nkeys != colons:
+            self._repeated_names(raw)
         usable = not self._line_error
         texts = info.texts
         system, contents, tools = texts["system"], texts["contents"], texts["tools"]
@@ -187,7 +263,7 @@ class _RangeScanner:
                     tb += len(t)
                 else:
                     n = known.get(id(t))
-                    tb += len(t.encode("utf-8", "surrogatepass")) if n is None else n
+                    tb += _utf8_len(t) if n is None else n
         self.p.records += self._pack(
             self.file_index,
             offset,
@@ -196,7 +272,7 @@ class _RangeScanner:
             sum(map(len, system)) if system else 0,
             sum(map(len, contents)),
             sum(map(len, tools)) if tools else 0,
-            tb,
+            min(tb, _U32),
             len(info.media),
             info.max_output_tokens,
             info.thinking_budget,
@@ -213,6 +289,8 @@ class _RangeScanner:
             self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0,
         )
         self.p.n_rows += 1
+        if len(self.p.records) >= _SPILL_BYTES:
+            self.p.flush_records()
         if info.media:
             m = self.p.media
             for part in info.media:
@@ -246,19 +324,34 @@ class _RangeScanner:
             table.append(value)
         return i
 
+    def _too_deep(self) -> None:
+        self._report(
+            "nesting-too-deep",
+            f"objects and arrays are nested more than {MAX_NESTING} levels deep, too deep to check; "
+            "flatten the structure (no real request needs that many levels)",
+        )
+
+    def _repeated_names(self, raw: Any) -> None:
+        for where, name in _repeated_names(raw)[:3]:
+            place = "the line's object" if not where else escaped(where, 120)
+            self._report(
+                "duplicate-name",
+                f"{quoted(name)} appears more than once in {place}; remove the repeat (the API rejects "
+                "a repeated name or keeps only one of its values, and which one is not documented)",
+            )
+
     def _parse(self, raw: Any, nbytes: int, last: bool) -> Any:
         if not raw or (not bytes(raw[:64]).strip() and not bytes(raw).strip()):
             self._report("blank-line", "blank line; remove it (every line must be one request)")
-            return None
+            return _BAD
         if nbytes > MAX_LINE_BYTES:
-            self._report(
-                "line-too-long",
-                f"line is {nbytes / 2**20:,.0f} MiB, too large to check (limit {MAX_LINE_BYTES // 2**20} MiB); "
-                "is this really a JSONL batch file? Large media belongs in fileData references",
-            )
-            return None
+            self._too_long(nbytes)
+            return _BAD
         try:
             return self.decode(raw)
+        except RecursionError:
+            self._too_deep()
+            return _BAD
         except (UnicodeDecodeError, *self.decode_error) as e:
             msg = str(e)  # keep only the text: the exception would pin the mmap slice
         # Invalid UTF-8 is the root cause whenever present, whatever the JSON parser tripped on.
@@ -266,7 +359,7 @@ class _RangeScanner:
             bytes(raw).decode("utf-8")
         except UnicodeDecodeError as e:
             self._report("not-utf8", f"not valid UTF-8 (byte {e.start + 1} of the line); re-encode the file as UTF-8")
-            return None
+            return _BAD
         if last and "truncated" in msg:
             self._report(
                 "truncated",
@@ -280,8 +373,10 @@ class _RangeScanner:
                 "it: fix the text's encoding",
             )
         else:
-            self._report("not-json", f"not valid JSON: {_short_json_error(msg)}; each line must be one JSON object")
-        return None
+            self._report(
+                "not-json", f"not valid JSON: {escaped(_short_json_error(msg), 200)}; each line must be one JSON object"
+            )
+        return _BAD
 
     def _line_object(self, obj: Any) -> dict[str, Any] | None:
         """Check the line's own fields; return its request object or None."""
@@ -310,7 +405,8 @@ class _RangeScanner:
             else:
                 key = obj["key"]
                 if not isinstance(key, str):
-                    self._report("key-not-string", f'"key" is {_a(_json_type(key))}; make it a string, e.g. "{key}"')
+                    example = f', e.g. "{key}"' if type(key) in (int, float) else ""
+                    self._report("key-not-string", f'"key" is {_a(_json_type(key))}; make it a string{example}')
                 elif not key:
                     self._report("key-empty", '"key" is empty; give every line a unique non-empty key')
                 else:
@@ -321,7 +417,7 @@ class _RangeScanner:
                 if name not in ("key", "request") and "request" in obj:
                     self._report(
                         "unknown-field",
-                        f'unknown line field "{name}"; a line holds only "key" and "request" (move '
+                        f'unknown line field {quoted(name)}; a line holds only "key" and "request" (move '
                         "request settings inside request)",
                     )
         request = obj.get("request")
@@ -334,9 +430,133 @@ class _RangeScanner:
             self._report("request-missing", f'no "request" object{hint}')
             return None
         if not isinstance(request, dict):
-            self._report("request-not-object", f'"request" is a {type(request).__name__}; it must be an object')
+            self._report("request-not-object", f'"request" is {_a(_json_type(request))}; it must be an object')
             return None
         return request
+
+
+def _utf8_len(text: str, chunk: int = 1 << 20) -> int:
+    """UTF-8 length of ``text``; a long text is encoded a slice at a time, not copied whole."""
+    if len(text) <= chunk:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(len(text[i : i + chunk].encode("utf-8", "surrogatepass")) for i in range(0, len(text), chunk))
+
+
+def _repeated_names(raw: Any) -> list[tuple[str, str]]:
+    """``(where, name)`` for each name given twice in one object of the line (``where`` "" = the line).
+
+    The standard library parser hands every object's pairs to a hook before they become a dict,
+    so, unlike msgspec, it sees a repeated name. It is slower, so only doubtful lines come here.
+    """
+    marks: dict[int, list[str]] = {}
+    alive: list[dict[str, Any]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(pairs)
+        if len(d) != len(pairs):
+            seen: set[str] = set()
+            twice: list[str] = []
+            for k, _ in pairs:
+                if k in seen and k not in twice:
+                    twice.append(k)
+                seen.add(k)
+            marks[id(d)] = twice
+            alive.append(d)  # its id must stay unique until the walk below
+        return d
+
+    try:
+        top = json.loads(bytes(raw), object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        return []
+    if not marks:
+        return []
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(top, "")]
+    while stack:
+        value, where = stack.pop()
+        if type(value) is dict:
+            found.extend((where, name) for name in marks.pop(id(value), ()))
+            for k, v in value.items():
+                if type(v) in _CONTAINERS:
+                    stack.append((v, f"{where}.{k}" if where else k))
+        else:
+            for i, v in enumerate(value):
+                if type(v) in _CONTAINERS:
+                    stack.append((v, f"{where}[{i}]"))
+    for names in marks.values():  # inside a value that was itself given twice and dropped
+        found.extend(("a repeated value", name) for name in names)
+    return sorted(found)
+
+
+def _name_colons(buf: Any, lo: int, hi: int, stops: list[int]) -> tuple[list[int], set[int]]:
+    """For each line of ``buf[lo:hi]`` (ending at ``stops``), how many colons end a name; and the
+    indices of lines with a colon that count cannot judge.
+
+    In JSON a ``"`` inside a string is escaped, so a ``":`` with no backslash before the quote ends a
+    name, and every name ends so unless whitespace sits before its colon or the name ends in an
+    escaped backslash (``\\":``, which looks like an escaped quote): those colons are doubtful, and a
+    line with one is checked in full. One numpy pass per block: about 2 ms per 8 MB.
+    """
+    import numpy as np
+
+    if hi <= lo:
+        return [], set()
+    arr = np.frombuffer(buf, np.uint8, hi - lo, lo)
+    try:
+        parts = [np.flatnonzero(arr[s : s + _BLOCK] == 58) + s for s in range(0, len(arr), _BLOCK)]
+        c = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        c = c[c >= 3]  # no name of a JSON line ends before its fourth byte
+        p1, p2 = arr[c - 1], arr[c - 2]
+        quote = p1 == 34
+        backslash = p2 == 92
+        ends = np.asarray(stops, dtype=np.int64) - lo
+        counts = np.diff(np.searchsorted(c[quote & ~backslash], ends), prepend=0).tolist()
+        odd = quote & backslash
+        if odd.any():
+            odd[odd] = arr[c[odd] - 3] == 92  # \\": a name ending in an escaped backslash (or prose)
+        space1 = (p1 == 32) | (p1 == 9) | (p1 == 13)
+        if space1.any():
+            odd |= space1 & ((p2 == 32) | (p2 == 9) | (p2 == 13) | (p2 == 34))
+        doubtful = set(np.searchsorted(ends, c[odd]).tolist()) if odd.any() else set()
+        return counts, doubtful
+    finally:
+        del arr  # a view of the caller's buffer (an mmap must not be closed while it lives)
+
+
+def _scan_lines(sc: _RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, base: int, at_end: bool) -> None:
+    """Check the lines of ``buf[lo:hi]``: ``hi`` is just after a newline, or the end of the data.
+
+    ``base`` is added to positions to give file offsets (a gzip block's place in the data);
+    ``at_end`` says whether ``hi`` is the end of the file.
+    """
+    check = sc.line
+    find = buf.find
+    if hi - lo > MAX_LINE_BYTES and (nl := find(b"\n", lo, hi)) in (-1, hi - 1):
+        # one line too long to check: its bytes need not be looked at
+        check(mv[lo : hi - 1 if nl >= 0 else hi], base + lo, nl < 0 and at_end)
+        if nl < 0:
+            sc.p.last_line_no_newline = True
+        return
+    stops = []
+    pos = lo
+    while pos < hi:
+        nl = find(b"\n", pos, hi)
+        if nl < 0:
+            stops.append(hi)
+            break
+        stops.append(nl)
+        pos = nl + 1
+    counts, doubtful = _name_colons(buf, lo, hi, stops)
+    pos = lo
+    for i, stop in enumerate(stops):
+        if _big_lock is not None and stop - pos > _BIG_LINE_BYTES:
+            with _big_lock:
+                check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
+        else:
+            check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
+        pos = stop + 1
+    if stops and stops[-1] == hi:
+        sc.p.last_line_no_newline = True
 
 
 def _a(noun: str) -> str:
@@ -360,7 +580,12 @@ def _is_gzip(path: str) -> bool:
 
 
 def _open_check(path: str) -> int:
-    """Size of a readable regular file, or InputError with a fix."""
+    """Size of a readable regular file, or InputError with a fix.
+
+    Pipes, FIFOs (``/dev/stdin`` of a pipe, ``<(...)``) and devices are refused before they are
+    opened: opening a FIFO waits for a writer, and every command reads its input more than once
+    (the scan, then the token count, the shard copy or the key check), which a pipe cannot give.
+    """
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -369,8 +594,15 @@ def _open_check(path: str) -> int:
         raise InputError(path, "permission denied; check the file's permissions") from None
     except OSError as e:
         raise InputError(path, f"cannot read: {e.strerror}") from None
-    if os.path.isdir(path):
+    if stat.S_ISDIR(st.st_mode):
         raise InputError(path, "is a directory; give the JSONL file inside it")
+    if not stat.S_ISREG(st.st_mode):
+        what = "a pipe or FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file (a device or socket)"
+        raise InputError(
+            path,
+            f"is {what}; batchcost reads its input files more than once, so write the data to a file first "
+            "(e.g. `cat ... > batch.jsonl`) and give that file",
+        )
     try:
         with open(path, "rb"):
             pass
@@ -381,33 +613,157 @@ def _open_check(path: str) -> int:
     return st.st_size
 
 
-def _detect_form(head_lines: Sequence[bytes]) -> str:
-    """Developer form if the first JSON object line has a "key", Vertex if it has only "request"."""
+def _detect_form(path: str, compressed: bool, limit: int = 50) -> str:
+    """``developer`` or ``vertex``, by the first ``limit`` object lines that have "key" or "request".
+
+    Developer lines carry a "key", Vertex lines do not; the majority decides (a tie is Developer), so
+    one line that lost its key does not turn the whole file into a Vertex file without key checks.
+    """
     import msgspec
 
-    for raw in head_lines:
-        try:
-            obj = msgspec.json.decode(raw.strip().removeprefix(b"\xef\xbb\xbf"))
-        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
-            continue
-        if isinstance(obj, dict) and ("key" in obj or "request" in obj):
-            return "developer" if "key" in obj else "vertex"
-    return "developer"
+    class _Head(msgspec.Struct):
+        key: Any = msgspec.UNSET
+        request: Any = msgspec.UNSET
 
-
-def _head_lines(path: str, compressed: bool, limit: int = 50) -> list[bytes]:
-    opener = gzip.open if compressed else open
-    out: list[bytes] = []
+    decode = msgspec.json.Decoder(_Head).decode
+    keyed = keyless = 0
+    opener: Any = gzip.open if compressed else open
     try:
         with opener(path, "rb") as fh:
-            for _ in range(limit):
-                line = fh.readline(8 * 1024 * 1024)
-                if not line:
+            for offset, buf, n, _ in _stream_blocks(fh.read, 8 * 1024 * 1024, chunk=1 << 20):
+                if buf is None:
+                    continue
+                for raw in buf[:n].splitlines():
+                    try:
+                        head = decode(raw.strip().removeprefix(b"\xef\xbb\xbf"))
+                    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+                        continue
+                    if head.key is not msgspec.UNSET:
+                        keyed += 1
+                    elif head.request is not msgspec.UNSET:
+                        keyless += 1
+                    if keyed + keyless >= limit:
+                        return "developer" if keyed >= keyless else "vertex"
+                if offset > 64 * 1024 * 1024:
                     break
-                out.append(line)
     except (OSError, EOFError, zlib.error):
         pass
-    return out
+    return "developer" if keyed >= keyless else "vertex"
+
+
+def _stream_blocks(
+    read: Callable[[int], bytes], limit: int, chunk: int = _BLOCK
+) -> Iterator[tuple[int, Any, int, bool]]:
+    """Whole lines of a stream, a block at a time, never holding more than a block and one line.
+
+    Yields ``(offset, buf, n, newline)``. Either ``buf[:n]`` holds one or more whole lines, each
+    ending in a newline except the stream's last (``newline`` is then False); or ``buf`` is None for
+    one line of ``n`` bytes (newline not counted) longer than ``limit``, which was read and dropped
+    piece by piece. ``offset`` is the position of ``buf[0]`` (or of that line) in the stream.
+    """
+    pending: list[bytes] = []  # pieces of a line whose newline has not come yet
+    plen = 0
+    offset = 0
+    skipped = -1  # bytes of an over-long line dropped so far; -1 when not dropping
+    while data := read(chunk):
+        if skipped >= 0:
+            nl = data.find(b"\n")
+            if nl < 0:
+                skipped += len(data)
+                continue
+            skipped += nl
+            yield offset, None, skipped, True
+            offset += skipped + 1
+            skipped = -1
+            data = data[nl + 1 :]
+        last = data.rfind(b"\n")
+        if last < 0:
+            if data:
+                pending.append(data)
+                plen += len(data)
+            if plen > limit:
+                skipped, pending, plen = plen, [], 0
+            continue
+        if pending:
+            first = data.find(b"\n")
+            if plen + first > limit:
+                yield offset, None, plen + first, True
+                offset += plen + first + 1
+                pending, plen = [], 0
+                data, last = data[first + 1 :], last - first - 1
+                if last < 0:
+                    if data:
+                        pending, plen = [data], len(data)
+                    continue
+            else:
+                pending.append(data[: last + 1])
+                block = b"".join(pending)
+                rest = data[last + 1 :]
+                pending, plen = ([rest], len(rest)) if rest else ([], 0)
+                yield offset, block, len(block), True
+                offset += len(block)
+                continue
+        yield offset, data, last + 1, True
+        offset += last + 1
+        rest = data[last + 1 :]
+        pending, plen = ([rest], len(rest)) if rest else ([], 0)
+    if skipped >= 0:
+        yield offset, None, skipped, False
+    elif pending:
+        block = b"".join(pending)
+        yield offset, block, len(block), False
+
+
+class _Filler:
+    """``read(n)`` over a decompressing file that returns what was inflated before a damaged spot.
+
+    ``GzipFile.read(n)`` drops everything it inflated in a call that ends in an error, so the
+    lines just before a cut-off end would be lost; this reads with ``read1`` and raises the error
+    on the call after the one that returns the good data.
+    """
+
+    def __init__(self, fh: Any) -> None:
+        self.read1 = fh.read1
+        self.error: BaseException | None = None
+
+    def read(self, n: int) -> bytes:
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
+        pieces: list[bytes] = []
+        got = 0
+        while got < n:
+            try:
+                piece = self.read1(n - got)
+            except (OSError, EOFError, zlib.error) as e:
+                if not pieces:
+                    raise
+                self.error = e
+                break
+            if not piece:
+                break
+            pieces.append(piece)
+            got += len(piece)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+def _stream_lines(read: Callable[[int], bytes], limit: int) -> Iterator[tuple[int, bytes | None, int, bool]]:
+    """``(offset, line, nbytes, newline)`` for each line of a stream; ``line`` is None when over ``limit``.
+
+    ``line`` has no newline; ``newline`` is False only for a last line that has none.
+    """
+    for offset, buf, n, newline in _stream_blocks(read, limit):
+        if buf is None:
+            yield offset, None, n, newline
+            continue
+        pos = 0
+        while pos < n:
+            nl = buf.find(b"\n", pos, n)
+            if nl < 0:
+                yield offset + pos, buf[pos:n], n - pos, False
+                break
+            yield offset + pos, buf[pos:nl], nl - pos, True
+            pos = nl + 1
 
 
 def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
@@ -423,13 +779,15 @@ def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-# Shared progress counters for worker processes (set by the pool initializer).
+# Shared progress counters and the big-line lock of worker processes (set by the pool initializer).
 _counters: Any = None
+_big_lock: Any = None
 
 
-def _init_worker(counters: Any) -> None:
-    global _counters
+def _init_worker(counters: Any, lock: Any = None) -> None:
+    global _counters, _big_lock
     _counters = counters
+    _big_lock = lock
     # Ctrl-C goes to the parent, which terminates the pool: workers must not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -450,88 +808,112 @@ def _release(mm: mmap.mmap, released: int, pos: int) -> int:
 
 
 def _spill(p: _Partial) -> None:
-    """Move a worker's columns into a temporary file; the parent reads them straight into place.
+    """Move a range's rows and media into its temporary file; the parent reads them straight into place.
 
     Sent back through the pool they would be pickled, copied and merged: the parent would hold
     each column two or three times. From a file (page cache, not process memory) it holds them once.
     """
-    # named after the parent (the scanning process), which removes leftovers if it is interrupted
-    fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{os.getppid()}-", suffix=".columns")
-    import numpy as np
-
-    with os.fdopen(fd, "wb") as fh:
-        if p.records:
-            table = np.frombuffer(p.records, dtype=_record_dtype())
-            for name in ROW_COLUMNS:
-                np.ascontiguousarray(table[name]).tofile(fh)  # one column copy alive at a time
-            del table
+    p.flush_records()
+    if p.spill is None:  # no rows at all: an empty file still marks the partial as spilled
+        fd, p.spill = tempfile.mkstemp(prefix=f"batchcost-scan-{p.owner}-", suffix=".columns")
+        os.close(fd)
+    with open(p.spill, "ab") as fh:
         for arr in p.media.values():
             arr.tofile(fh)
     p.n_media = len(p.media["row"])
-    p.spill = path
-    p.records, p.media = bytearray(), {}
+    p.media = {}
+    p.media_spilled = True
+
+
+def _forget_views(e: BaseException) -> None:
+    """Clear the locals of the frames an exception passed through (and of the exceptions it chains).
+
+    Those frames hold slices of a file mapping (the line being checked); while they live, closing
+    the mapping fails with ``BufferError: cannot close exported pointers exist``, which would replace
+    the real error (a Ctrl-C, a bug) with a confusing one.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [e]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.__traceback__ is not None:
+            traceback.clear_frames(x.__traceback__)
+        stack += [x.__cause__, x.__context__]
 
 
 def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int, bool]) -> _Partial:
-    path, file_index, form, seed, k, keep, start, end, slot, spill = task
-    sc = _RangeScanner(form, file_index, seed, k, keep)
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        size = len(mm)
-        mv = memoryview(mm)
-        try:
-            pos = start
-            released = start - start % mmap.PAGESIZE
-            next_report = start + _PROGRESS_STEP
-            find = mm.find
-            while pos < end:
-                nl = find(b"\n", pos, end)
-                if nl == -1:
-                    sc.line(mv[pos:end], pos, last=end == size)
-                    sc.p.last_line_no_newline = True
-                    break
-                sc.line(mv[pos:nl], pos, last=False)
-                pos = nl + 1
-                if pos >= next_report:
-                    next_report = pos + _PROGRESS_STEP
+    path, file_index, form, seed, k, keep, start, end, slot, worker = task
+    sc = _RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None)
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            size = len(mm)
+            mv = memoryview(mm)
+            try:
+                pos = start
+                released = start - start % mmap.PAGESIZE
+                while pos < end:
+                    # a block of whole lines of about _BLOCK bytes (one line if that one is longer)
+                    stop = min(pos + _BLOCK, end)
+                    if stop < end:
+                        nl = mm.rfind(b"\n", pos, stop)
+                        if nl < 0:
+                            nl = mm.find(b"\n", stop, end)
+                        stop = end if nl < 0 else nl + 1
+                    _scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                    pos = stop
                     if _counters is not None:
                         _counters[slot] = pos - start
                     released = _release(mm, released, pos)
-            if _counters is not None:
-                _counters[slot] = end - start
-        finally:
-            mv.release()
-    if spill:
-        _spill(sc.p)
+            except BaseException as e:
+                _forget_views(e)
+                raise
+            finally:
+                mv.release()
+        if sc.p.spill is not None or worker:
+            _spill(sc.p)
+    except BaseException:
+        sc.p.remove_spill()
+        raise
     return sc.p
 
 
 def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
                progress: Callable[[int], None]) -> tuple[_Partial, int]:  # fmt: skip
+    """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to."""
     sc = _RangeScanner(form, file_index, seed, k, keep)
     pos = 0
     next_report = _PROGRESS_STEP
-    with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
-        try:
-            pending = fh.readline()
-            while pending:
-                nxt = fh.readline()
-                if pending.endswith(b"\n"):
-                    sc.line(pending[:-1], pos, last=False)
-                else:
-                    sc.line(pending, pos, last=True)
-                    sc.p.last_line_no_newline = True
-                pos += len(pending)
-                pending = nxt
-                if raw_fh.tell() >= next_report:
-                    next_report = raw_fh.tell() + _PROGRESS_STEP
-                    progress(raw_fh.tell())
-        except (OSError, EOFError, zlib.error) as e:
-            sc.p.lines += 1
-            sc._line = sc.p.lines
-            sc._report(
-                "gzip-corrupt",
-                f"gzip data is corrupt or cut off after {pos:,} bytes ({e}); re-compress or re-download the file",
-            )
+    try:
+        with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
+            try:
+                for offset, buf, n, newline in _stream_blocks(_Filler(fh).read, MAX_LINE_BYTES):
+                    if buf is None:
+                        sc.long_line(offset, n)
+                        if not newline:
+                            sc.p.last_line_no_newline = True
+                        pos = offset + n + (1 if newline else 0)
+                    else:
+                        _scan_lines(sc, buf, memoryview(buf), 0, n, offset, True)
+                        pos = offset + n
+                    if raw_fh.tell() >= next_report:
+                        next_report = raw_fh.tell() + _PROGRESS_STEP
+                        progress(raw_fh.tell())
+            except (OSError, EOFError, zlib.error) as e:
+                sc.p.lines += 1
+                sc._line = sc.p.lines
+                sc._report(
+                    "gzip-corrupt",
+                    f"gzip data is corrupt or cut off after {pos:,} bytes ({escaped(str(e))}); re-compress or "
+                    "re-download the file",
+                )
+        if sc.p.spill is not None:
+            _spill(sc.p)
+    except BaseException:
+        sc.p.remove_spill()
+        raise
     return sc.p, pos
 
 
@@ -583,7 +965,7 @@ class _Merger:
             self._remap("c", self.caches, part.caches),
         )
         n_rows = part.n_rows
-        n_media = part.n_media if part.spill else len(part.media["row"])
+        n_media = part.n_media if part.media_spilled else len(part.media["row"])
         self.chunks.append((part, row_base, media_base, *maps))
         self.n_rows += n_rows
         self.n_media += n_media
@@ -596,24 +978,40 @@ class _Merger:
 
         rows = {name: np.empty(self.n_rows, spec[1]) for name, spec in ROW_COLUMNS.items()}
         media = {name: np.empty(self.n_media, spec[1]) for name, spec in MEDIA_COLUMNS.items()}
+        dtype = _record_dtype()
         while self.chunks:
             part, row_base, media_base, model_map, mime_map, cache_map = self.chunks.pop(0)
             n_rows = part.n_rows
-            n_media = part.n_media if part.spill else len(part.media["row"])
-            targets = [(rows[name][row_base : row_base + n_rows], name) for name in ROW_COLUMNS]
-            targets += [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
-            if part.spill:
+            n_media = part.n_media if part.media_spilled else len(part.media["row"])
+            media_views = [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
+            if part.media_spilled:
+                assert part.spill is not None
                 try:
                     with open(part.spill, "rb") as fh:
-                        for view, name in targets:
+                        # the records in row order, a few MB at a time, straight into the columns
+                        step = max(1, _SPILL_BYTES // dtype.itemsize)
+                        for done in range(0, n_rows, step):
+                            k = min(step, n_rows - done)
+                            buf = np.empty(k * dtype.itemsize, np.uint8)
+                            if fh.readinto(buf) != buf.nbytes:
+                                raise OSError(f"scan spill file {part.spill} is short at row {done}")
+                            table = buf.view(dtype)
+                            for name in ROW_COLUMNS:
+                                rows[name][row_base + done : row_base + done + k] = table[name]
+                            del table, buf
+                        for view, name in media_views:
                             if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
                                 raise OSError(f"scan spill file {part.spill} is short at column {name}")
                 finally:
-                    os.unlink(part.spill)
+                    part.remove_spill()
             else:
-                columns = [*part.row_columns().values(), *part.media.values()]
+                if part.records:
+                    table = np.frombuffer(part.records, dtype=dtype)
+                    for name in ROW_COLUMNS:
+                        rows[name][row_base : row_base + n_rows] = table[name]  # one column at a time
+                    del table
                 part.records = bytearray()
-                for (view, _name), arr in zip(targets, columns, strict=True):
+                for (view, _name), arr in zip(media_views, part.media.values(), strict=True):
                     if len(arr):
                         view[:] = np.frombuffer(arr, dtype=view.dtype)
             # local table indices -> merged ones; media rows -> merged row numbers
@@ -630,9 +1028,7 @@ class _Merger:
     def discard(self) -> None:
         """Remove spill files of chunks never assembled (after an error or Ctrl-C)."""
         for part, *_ in self.chunks:
-            if part.spill:
-                with contextlib.suppress(OSError):
-                    os.unlink(part.spill)
+            part.remove_spill()
         self.chunks.clear()
 
     def report(self, path: str, line: int, code: str, msg: str) -> None:
@@ -697,7 +1093,7 @@ def _scan_files(names: list[str], sizes: list[int], merger: _Merger, files: list
     done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         compressed = size >= 2 and _is_gzip(path)
-        form = _detect_form(_head_lines(path, compressed))
+        form = _detect_form(path, compressed) if size else "developer"
         first_row = merger.n_rows
         base = done_before
 
@@ -766,7 +1162,7 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     counters = ctx.Array("q", len(ranges), lock=False)
     tasks = [(path, fi, form, seed, k, keep, a, b, i, True) for i, (a, b) in enumerate(ranges)]
-    pool = ctx.Pool(len(ranges), initializer=_init_worker, initargs=(counters,))
+    pool = ctx.Pool(len(ranges), initializer=_init_worker, initargs=(counters, ctx.Lock()))
     hasher = None
     if digest is not None:
         # This process only waits for the workers: hash the file meanwhile (started after the fork).
@@ -853,28 +1249,32 @@ def _duplicate_keys(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, h
     if not len(dup):
         return
     # Rows in groups of equal hashes; confirm with the real keys (a 64-bit collision is possible).
-    involved = sorted({int(nz[order[i]]) + lo for i in dup} | {int(nz[order[i + 1]]) + lo for i in dup})
+    # Kept as numpy rows and read back in row order, so a file of millions of copies of one line
+    # costs a few bytes per row here, not a Python object per row.
+    involved = np.union1d(nz[order[dup]], nz[order[dup + 1]]) + lo
     import msgspec
 
+    class _Key(msgspec.Struct):
+        key: Any = None
+
+    decode = msgspec.json.Decoder(_Key).decode
     result_view = ScanResult(files, rows, {}, [], {}, np.zeros(0, np.int64), 0)
-    keys: dict[int, str] = {}
-    for r, raw in result_view.read_lines(involved):
-        with contextlib.suppress(Exception):
-            keys[r] = msgspec.json.decode(raw.removeprefix(b"\xef\xbb\xbf"))["key"]
     first_line: dict[str, int] = {}
-    for r in involved:
-        key = keys.get(r)
-        if key is None:
+    for r, raw in result_view.read_lines(involved):
+        try:
+            key = decode(raw.removeprefix(b"\xef\xbb\xbf")).key
+        except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
+            continue
+        if not isinstance(key, str):
             continue
         line = r - info.first_row + 1
-        if key in first_line:
+        first = first_line.setdefault(key, line)
+        if first != line:
             m.report(
                 info.path, line, "key-duplicate",
-                f"duplicate key {key!r:.80} (first on line {first_line[key]}); keys must be unique in a job "
+                f"duplicate key {key!r:.80} (first on line {first}); keys must be unique in a job "
                 "because results are matched by key",
             )  # fmt: skip
-        else:
-            first_line[key] = line
 
 
 def _mixed_models(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi: int) -> None:
