@@ -187,10 +187,18 @@ class ScanResult:
                     if info.size == 0:
                         continue
                     with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-                        offsets = self.rows["offset"][file_rows].tolist()
-                        sizes = self.rows["nbytes"][file_rows].tolist()
-                        for r, off, n in zip(file_rows.tolist(), offsets, sizes, strict=True):
-                            yield r, _strip_cr(mm[off : off + n])
+                        copied = 0
+                        for lo in range(0, len(file_rows), _ROWS_AT_ONCE):
+                            chunk = file_rows[lo : lo + _ROWS_AT_ONCE]
+                            offsets = self.rows["offset"][chunk].tolist()
+                            sizes = self.rows["nbytes"][chunk].tolist()
+                            for r, off, n in zip(chunk.tolist(), offsets, sizes, strict=True):
+                                yield r, _strip_cr(mm[off : off + n])
+                                copied += n
+                                if copied >= _DROP_PAGES_BYTES and hasattr(mmap, "MADV_DONTNEED"):
+                                    # pages read stay in this process's memory until dropped
+                                    mm.madvise(mmap.MADV_DONTNEED)
+                                    copied = 0
 
     def read_requests(self, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(row, request object)`` for usable rows (the ``request`` of each line)."""
@@ -202,6 +210,12 @@ class ScanResult:
             yield r, obj["request"]
 
 
+# rows turned into Python ints at a time (a list per row of millions would cost ~70 bytes a row)
+_ROWS_AT_ONCE = 65536
+# pages of a mapping read through are dropped after this many bytes (they are page cache, not heap)
+_DROP_PAGES_BYTES = 16 * 1024 * 1024
+
+
 def _strip_cr(b: bytes) -> bytes:
     return b[:-1] if b.endswith(b"\r") else b
 
@@ -210,15 +224,24 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
     """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
     from .scanner import MAX_LINE_BYTES, _stream_lines
 
-    offsets = cols["offset"][rows].tolist()  # rows are sorted, so offsets are too
-    row_list = rows.tolist()
+    all_offsets = cols["offset"][rows]  # rows are sorted, so offsets are too
+    done = 0
+    offsets: list[int] = []
+    row_list: list[int] = []
     i = 0
     with gzip.open(info.path, "rb") as fh:
         for pos, line, _n, _newline in _stream_lines(fh.read, MAX_LINE_BYTES):
-            while i < len(offsets) and offsets[i] < pos:
+            while True:
+                if i == len(offsets):  # the next rows, a chunk at a time
+                    if done == len(rows):
+                        return
+                    offsets = all_offsets[done : done + _ROWS_AT_ONCE].tolist()
+                    row_list = rows[done : done + _ROWS_AT_ONCE].tolist()
+                    done += len(offsets)
+                    i = 0
+                if offsets[i] >= pos:
+                    break
                 i += 1  # a row that is not a line start here (the file changed): skipped
-            if i == len(offsets):
-                return
             if offsets[i] == pos and line is not None:
                 yield row_list[i], _strip_cr(line)
                 i += 1

@@ -337,9 +337,10 @@ class _Reader:
     def line(self, raw: bytes | None, last: bool, nbytes: int = 0) -> None:
         """Read one line (without its newline); ``raw`` is None for a line over the line limit."""
         self.line_no += 1
-        if raw is None:
-            from .scanner import MAX_LINE_BYTES
+        from .scanner import MAX_LINE_BYTES
 
+        if raw is None or len(raw) > MAX_LINE_BYTES:
+            nbytes = nbytes if raw is None else len(raw)
             self.report(
                 "line-too-long",
                 f"line is {nbytes / 2**20:,.0f} MiB, over the {MAX_LINE_BYTES // 2**20} MiB line limit, so it is "

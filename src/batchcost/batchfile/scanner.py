@@ -549,11 +549,7 @@ def _scan_lines(sc: _RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, b
     counts, doubtful = _name_colons(buf, lo, hi, stops)
     pos = lo
     for i, stop in enumerate(stops):
-        if _big_lock is not None and stop - pos > _BIG_LINE_BYTES:
-            with _big_lock:
-                check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
-        else:
-            check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
+        check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
         pos = stop + 1
     if stops and stops[-1] == hi:
         sc.p.last_line_no_newline = True
@@ -630,7 +626,14 @@ def _detect_form(path: str, compressed: bool, limit: int = 50) -> str:
     opener: Any = gzip.open if compressed else open
     try:
         with opener(path, "rb") as fh:
-            for offset, buf, n, _ in _stream_blocks(fh.read, 8 * 1024 * 1024, chunk=1 << 20):
+            budget = [64 * 1024 * 1024]  # look no further than this into the (inflated) data
+
+            def read(n: int) -> bytes:
+                n = min(n, budget[0])
+                budget[0] -= n
+                return fh.read(n) if n > 0 else b""
+
+            for _offset, buf, n, _ in _stream_blocks(read, 8 * 1024 * 1024, chunk=1 << 20):
                 if buf is None:
                     continue
                 for raw in buf[:n].splitlines():
@@ -644,8 +647,6 @@ def _detect_form(path: str, compressed: bool, limit: int = 50) -> str:
                         keyless += 1
                     if keyed + keyless >= limit:
                         return "developer" if keyed >= keyless else "vertex"
-                if offset > 64 * 1024 * 1024:
-                    break
     except (OSError, EOFError, zlib.error):
         pass
     return "developer" if keyed >= keyless else "vertex"
@@ -807,6 +808,14 @@ def _release(mm: mmap.mmap, released: int, pos: int) -> int:
     return released
 
 
+def _drop(mm: mmap.mmap, lo: int, hi: int) -> None:
+    """Drop the pages of ``mm[lo:hi]`` from this process's memory (see :func:`_release`)."""
+    start = lo - lo % mmap.PAGESIZE
+    if hi > start and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, start, hi - start)
+
+
 def _spill(p: _Partial) -> None:
     """Move a range's rows and media into its temporary file; the parent reads them straight into place.
 
@@ -862,11 +871,20 @@ def _scan_range(task: tuple[str, int, str, int, int, int, int, int, int, bool]) 
                         if nl < 0:
                             nl = mm.find(b"\n", stop, end)
                         stop = end if nl < 0 else nl + 1
-                    _scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                    # A line this big is checked (and its pages dropped) while holding the workers' lock,
+                    # so two workers never hold two of them: memory stays that of one big line.
+                    if _big_lock is not None and stop - pos > _BIG_LINE_BYTES:
+                        _drop(mm, pos, stop)  # finding its end touched its pages: not while waiting
+                        with _big_lock:
+                            _scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                            _drop(mm, pos, stop)
+                        released = max(released, stop - stop % mmap.PAGESIZE)
+                    else:
+                        _scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                        released = _release(mm, released, stop)
                     pos = stop
                     if _counters is not None:
                         _counters[slot] = pos - start
-                    released = _release(mm, released, pos)
             except BaseException as e:
                 _forget_views(e)
                 raise
@@ -889,7 +907,7 @@ def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: i
     try:
         with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
-                for offset, buf, n, newline in _stream_blocks(_Filler(fh).read, MAX_LINE_BYTES):
+                for offset, buf, n, newline in _stream_blocks(_Filler(fh).read, MAX_LINE_BYTES, _BLOCK):
                     if buf is None:
                         sc.long_line(offset, n)
                         if not newline:

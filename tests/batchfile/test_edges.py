@@ -1,0 +1,591 @@
+"""Batch files at the edges: lines that are JSON but not objects, repeated names, deep nesting,
+gzip bombs and over-long lines, pipes and FIFOs, and file text that would steer a terminal."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from batchcost.batchfile import scan
+from batchcost.batchfile import scanner as scanner_mod
+from batchcost.batchfile.problems import Problem, escaped, quoted
+from batchcost.batchfile.request import MAX_NESTING
+from batchcost.batchfile.results import read_input_keys, read_results
+from batchcost.cli import main
+from batchcost.errors import InputError
+
+GOOD = '{"key": "%s", "request": {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}}'
+
+
+def write(tmp_path: Path, lines: list[str], name: str = "in.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(x + "\n" for x in lines), encoding="utf-8")
+    return path
+
+
+def codes(result: Any) -> list[tuple[int, str]]:
+    return [(p.line, p.code) for p in result.problems]
+
+
+def run_cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+# -- lines that are JSON but not objects -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("null", "null"), ("1", "number"), ('"x"', "string"), ("[]", "array"), ("true", "boolean"), ("-0.5", "number")],
+)
+def test_a_json_value_that_is_not_an_object_is_an_error(tmp_path: Path, text: str, kind: str) -> None:
+    path = write(tmp_path, [GOOD % "a", text, GOOD % "b"])
+    result = scan(path)
+    assert codes(result) == [(2, "not-object")]
+    assert f"line is a JSON {kind}, not an object" in result.problems[0].message
+    assert (result.requests, result.lines, result.errors) == (2, 3, 1)
+    assert result.rows["usable"].tolist() == [1, 0, 1]
+
+
+def test_validate_names_file_and_line_of_a_null_line(tmp_path: Path) -> None:
+    path = write(tmp_path, [GOOD % "a", "null"])
+    code, out, _ = run_cli("validate", str(path))
+    assert code == 1
+    assert f"  {path}:2: line is a JSON null, not an object; each line must be" in out
+
+
+# -- names given twice in one object ---------------------------------------------------------------
+
+
+def _line(request: str, key: str = '"key": "k"') -> str:
+    return "{" + key + ', "request": ' + request + "}"
+
+
+REQ = '{"contents": [{"role": "user", "parts": [{"text": "hi"}]}]%s}'
+
+
+@pytest.mark.parametrize(
+    ("line", "name", "where"),
+    [
+        ('{"key": "a", "key": "b", "request": ' + REQ % "" + "}", "key", "the line's object"),
+        (_line('{"contents": [], "contents": [{"parts": [{"text": "hi"}]}]}'), "contents", "request"),
+        (_line(REQ % ', "generationConfig": {"temperature": 1, "temperature": 0}'), "temperature",
+         "request.generationConfig"),
+        (_line('{"contents": [{"parts": [{"text": "a", "text": "b"}]}]}'), "text", "request.contents[0].parts[0]"),
+        (_line('{"contents": [{"parts": [{"text": "a"}]}, {"role": "user", "role": "model", "parts": [{"text": "b"}]}]}'),
+         "role", "request.contents[1]"),
+        (_line('{"contents": [{"parts": [{"functionCall": {"name": "f", "args": {"x": {"y": 1, "y": 2}}}}]}]}'),
+         "y", "request.contents[0].parts[0].functionCall.args.x"),
+        (_line(REQ % ', "generationConfig": {"responseSchema": {"type": "OBJECT", "properties": '
+                      '{"a": {"type": "STRING"}, "a": {"type": "NUMBER"}}}}'),
+         "a", "request.generationConfig.responseSchema.properties"),
+        (_line(REQ % ', "generationConfig": {"thinkingConfig": {"thinkingBudget": 1, "thinkingBudget": 2}}'),
+         "thinkingBudget", "request.generationConfig.thinkingConfig"),
+        (_line(REQ % ', "safetySettings": [{"category": "A", "category": "B", "threshold": "X"}]'), "category",
+         "request.safetySettings[0]"),
+        # spaces before colons make the byte count doubtful: such a line is parsed in full
+        ('{"key" : "a", "key" : "b", "request" : ' + REQ % "" + "}", "key", "the line's object"),
+        # a name ending in an escaped backslash looks like an escaped quote to the byte count
+        (_line(REQ % ', "labels": {"a\\\\": "1", "a\\\\": "2"}'), "a\\", "request.labels"),
+    ],
+)  # fmt: skip
+def test_a_name_given_twice_is_an_error_naming_it_and_where(tmp_path: Path, line: str, name: str, where: str) -> None:
+    path = write(tmp_path, [GOOD % "first", line])
+    result = scan(path)
+    dup = [p for p in result.problems if p.code == "duplicate-name"]
+    assert [(p.line, p.code) for p in dup] == [(2, "duplicate-name")], result.problems
+    assert dup[0].message.startswith(f"{quoted(name)} appears more than once in {where}; remove the repeat")
+    assert result.rows["usable"].tolist() == [1, 0]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        # JSON inside text: escaped quotes before colons, and colons everywhere
+        _line('{"contents": [{"parts": [{"text": "use {\\"key\\": 1, \\"key\\": 2} and a: b \\" : c"}]}]}'),
+        # names with escaped quotes and backslashes, each once
+        _line(REQ % ', "labels": {"a\\"": "1", "a": "2", "b\\\\": "3", "b": "4", "\\\\\\"": "5"}'),
+        # loose spacing everywhere, no repeats
+        '{ "key" :  "a" , "request" : { "contents" : [ { "parts" : [ { "text" : "x" } ] } ] } }',
+        '{"key":"a","request":{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"seed":1}}}',
+        # the same name in different objects is fine
+        _line('{"contents": [{"parts": [{"text": "a"}, {"text": "b"}]}, {"parts": [{"text": "c"}]}]}'),
+        # tabs and carriage returns are JSON whitespace too
+        '{"key":\t"a",\r"request":{"contents":[{"parts":[{"text":"x"}]}]}}',
+    ],
+)
+def test_no_repeat_no_problem(tmp_path: Path, line: str) -> None:
+    path = write(tmp_path, [line])
+    result = scan(path)
+    assert "duplicate-name" not in result.problem_counts, result.problems
+    assert result.requests == 1
+
+
+def test_doubtful_lines_are_parsed_again_and_plain_ones_are_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed: list[bytes] = []
+    real = scanner_mod._repeated_names
+
+    def spy(raw: Any) -> list[tuple[str, str]]:
+        parsed.append(bytes(raw))
+        return real(raw)
+
+    monkeypatch.setattr(scanner_mod, "_repeated_names", spy)
+    lines = [GOOD % f"k{i}" for i in range(50)]
+    lines[10] = '{"key" : "k10", "request": {"contents": [{"parts": [{"text": "spaced"}]}]}}'
+    lines[20] = '{"key": "k20", "key": "again", "request": {"contents": [{"parts": [{"text": "x"}]}]}}'
+    result = scan(write(tmp_path, lines))
+    assert len(parsed) == 2  # the spaced line and the repeat: the other 48 are settled by the count
+    assert codes(result) == [(21, "duplicate-name")]
+
+
+# Random objects written with or without repeated names, with random spacing: the scan reports a
+# repeat exactly when one was written. ESC_A is the name "a" written as "\\u0061".
+names = st.sampled_from(["a", "ESC_A", "b", 'q"', "s\\", ":", ":x", " ", "é", '\\"'])
+scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(['":', '\\":', "x: y", '{"a": 1}', ":"])
+objects = st.recursive(
+    st.lists(st.tuples(names, scalars), max_size=4).map(lambda pairs: ("obj", pairs)),
+    lambda inner: (
+        st.lists(st.tuples(names, inner | scalars), max_size=4).map(lambda pairs: ("obj", pairs))
+        | st.lists(inner | scalars, max_size=3).map(lambda items: ("arr", items))
+    ),
+    max_leaves=12,
+)
+
+
+def _dump(value: Any, colon: str, comma: str) -> str:
+    if isinstance(value, tuple) and value[0] == "obj":
+        return "{" + comma.join(_name(k) + colon + _dump(v, colon, comma) for k, v in value[1]) + "}"
+    if isinstance(value, tuple) and value[0] == "arr":
+        return "[" + comma.join(_dump(v, colon, comma) for v in value[1]) + "]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _name(name: str) -> str:
+    return '"\\u0061"' if name == "ESC_A" else json.dumps(name, ensure_ascii=False)
+
+
+def _has_repeat(value: Any) -> bool:
+    if isinstance(value, tuple) and value[0] == "obj":
+        keys = ["a" if k == "ESC_A" else k for k, _ in value[1]]
+        return len(set(keys)) != len(keys) or any(_has_repeat(v) for _, v in value[1])
+    if isinstance(value, tuple) and value[0] == "arr":
+        return any(_has_repeat(v) for v in value[1])
+    return False
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    value=objects.filter(lambda v: v[0] == "obj"),
+    colon=st.sampled_from([":", ": ", " : ", "\t:", "  :"]),
+    comma=st.sampled_from([",", ", "]),
+)
+def test_a_repeat_is_found_exactly_when_written(tmp_path: Path, value: Any, colon: str, comma: str) -> None:
+    request = REQ % (', "generationConfig": {"responseJsonSchema": ' + _dump(value, colon, comma) + "}")
+    path = write(tmp_path, [_line(request)])
+    result = scan(path)
+    assert ("duplicate-name" in result.problem_counts) == _has_repeat(value), result.problems
+
+
+# -- deep nesting ------------------------------------------------------------------------------------
+
+
+def _deep_schema(levels: int) -> str:
+    inner = '{"type": "STRING"}'
+    for _ in range(levels):
+        inner = '{"type": "OBJECT", "properties": {"a": ' + inner + "}}"
+    return inner
+
+
+@pytest.mark.parametrize("levels", [500, 1000, 5000])
+def test_deep_nesting_is_one_problem_not_a_traceback(tmp_path: Path, levels: int) -> None:
+    deep = _line(REQ % (', "generationConfig": {"responseSchema": ' + _deep_schema(levels) + "}"))
+    path = write(tmp_path, [GOOD % "a", deep, GOOD % "b"])
+    result = scan(path)
+    assert codes(result) == [(2, "nesting-too-deep")]
+    assert result.problems[0].message.startswith(f"objects and arrays are nested more than {MAX_NESTING} levels deep")
+    assert result.requests == 2
+
+
+def test_deep_arrays_anywhere_and_in_the_line_itself(tmp_path: Path) -> None:
+    lines = [
+        "[" * 3000 + "]" * 3000,
+        _line(REQ % (', "labels": ' + "[" * 400 + "]" * 400)),
+        _line(
+            '{"contents": [{"parts": [{"functionCall": {"name": "f", "args": {"x": ' + "[" * 300 + "]" * 300 + "}}}]}]}"
+        ),
+        GOOD % "fine",
+    ]
+    result = scan(write(tmp_path, lines))
+    assert codes(result) == [(1, "nesting-too-deep"), (2, "nesting-too-deep"), (3, "nesting-too-deep")]
+
+
+def test_nesting_within_the_limit_is_fine(tmp_path: Path) -> None:
+    ok = _line(REQ % (', "generationConfig": {"responseSchema": ' + _deep_schema(MAX_NESTING // 2 - 4) + "}"))
+    result = scan(write(tmp_path, [ok]))
+    assert result.valid() and result.requests == 1
+
+
+def test_deep_nesting_in_parallel_workers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    deep = _line(REQ % (', "generationConfig": {"responseSchema": ' + _deep_schema(2000) + "}"))
+    lines = [GOOD % f"k{i}" for i in range(400)]
+    lines[100] = lines[300] = deep
+    result = scan(write(tmp_path, lines), workers=2)
+    assert codes(result)[:2] == [(101, "nesting-too-deep"), (301, "nesting-too-deep")]
+
+
+def test_an_error_while_a_line_is_checked_is_not_hidden_by_the_mapping(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The frames of the line being checked hold slices of the file mapping; closing the mapping
+    # while they live raised BufferError over the real error (Ctrl-C during a scan).
+    def interrupted(self: Any, request: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(scanner_mod.Walker, "walk", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scan(write(tmp_path, [GOOD % "a", GOOD % "b"]))
+
+
+# -- over-long lines and gzip bombs ----------------------------------------------------------------
+
+
+def _reader(chunks: Iterator[bytes], log: list[str]) -> Callable[[int], bytes]:
+    """A ``read(n)`` over generated data that logs each read, and what it has handed out."""
+    pending = b""
+
+    def read(n: int) -> bytes:
+        nonlocal pending
+        while len(pending) < n:
+            nxt = next(chunks, None)
+            if nxt is None:
+                break
+            pending += nxt
+        data, pending = pending[:n], pending[n:]
+        log.append(f"read {len(data)}")
+        return data
+
+    return read
+
+
+def test_stream_blocks_holds_one_block_and_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    limit, chunk = 1000, 4096
+    line = b'{"a": 1}\n'
+
+    def data() -> Iterator[bytes]:
+        yield line * 100
+        yield b"z" * 50_000  # a line far over the limit, in pieces
+        yield b"z" * 50_000 + b"\n"
+        for _ in range(300):
+            yield line * 100  # 270 KB of short lines
+        yield b"tail without newline"
+
+    log: list[str] = []
+    blocks = []
+    for offset, buf, n, newline in scanner_mod._stream_blocks(_reader(data(), log), limit, chunk):
+        log.append("yield")
+        blocks.append((offset, None if buf is None else bytes(buf[:n]), n, newline))
+        assert buf is None or len(buf) <= chunk + limit  # never more than a block and one line
+    long_lines = [(o, n) for o, b, n, _ in blocks if b is None]
+    assert long_lines == [(900, 100_000)]
+    whole = b"".join(b for _, b, _, _ in blocks if b is not None)
+    assert whole == line * 100 + (line * 100) * 300 + b"tail without newline"
+    assert blocks[-1][3] is False and all(nl for *_, nl in blocks[:-1])
+    # streaming: the first lines come out after the first read, not after the last one
+    assert log.index("yield") == 1
+    assert log.count("yield") > 50
+
+
+def test_gzip_over_long_line_is_one_error_and_the_rest_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 100_000)
+    body = ("\n".join([GOOD % "a", "\0" * 5_000_000, GOOD % "b"]) + "\n").encode()
+    path = tmp_path / "bomb.jsonl.gz"
+    path.write_bytes(gzip.compress(body))
+    result = scan(path)
+    assert codes(result) == [(2, "line-too-long")]
+    assert result.problems[0].message.startswith("line is 5 MiB, over the 0 MiB line limit")
+    assert result.requests == 2
+    assert result.rows["offset"].tolist() == [0, len(GOOD % "a") + 1, len(GOOD % "a") + 5_000_002]
+    assert result.files[0].data_size == len(body)
+    assert dict(result.read_lines([2])) == {2: (GOOD % "b").encode()}
+
+
+def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 1_000_000)
+    monkeypatch.setattr(scanner_mod, "_BLOCK", 256 * 1024)
+    path = tmp_path / "zeros.gz"
+    with gzip.open(path, "wb") as fh:
+        for _ in range(64):
+            fh.write(b"\0" * (1 << 20))  # 64 MiB of zeros in a 64 KB file, no newline
+    largest = []
+    real = scanner_mod._stream_blocks
+
+    def watch(read: Any, limit: int, chunk: int = scanner_mod._BLOCK) -> Any:
+        def counted(n: int) -> bytes:
+            data = read(n)
+            if limit == 1_000_000:  # the scan's reads (the form is guessed from the head first)
+                largest.append(len(data))
+            return data
+
+        return real(counted, limit, chunk)
+
+    monkeypatch.setattr(scanner_mod, "_stream_blocks", watch)
+    result = scan(path)
+    assert codes(result) == [(0, "no-requests"), (1, "line-too-long")]
+    assert result.files[0].data_size == 64 << 20
+    assert max(largest) <= 256 * 1024 and len(largest) >= 256  # read a block at a time, never whole
+
+
+def test_plain_over_long_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 10_000)
+    path = write(tmp_path, [GOOD % "a", '{"key": "b", "request": "' + "x" * 20_000 + '"}', GOOD % "c"])
+    result = scan(path)
+    assert codes(result) == [(2, "line-too-long")]
+    assert result.requests == 2
+
+
+def test_results_over_long_line_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 10_000)
+    ok = '{"key": "%s", "response": {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2}}}'
+    body = "\n".join([ok % "a", "\0" * 50_000, ok % "b"]) + "\n"
+    path = tmp_path / "results.jsonl.gz"
+    path.write_bytes(gzip.compress(body.encode()))
+    rs = read_results(path)
+    assert [(p.line, p.code) for p in rs.problems] == [(2, "line-too-long")]
+    assert rs.succeeded == 2 and rs.keys == ["a", None, "b"]
+
+
+# -- pipes and FIFOs ---------------------------------------------------------------------------------
+
+
+def _finishes(func: Callable[[], Any], timeout: float = 20.0) -> Any:
+    """Run ``func`` in a thread; fail (instead of hanging the test run) if it does not return in time."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = func()
+        except BaseException as e:  # handed to the test below
+            box["error"] = e
+
+    t = threading.Thread(target=target, daemon=True)
+    t.start()
+    t.join(timeout)
+    assert not t.is_alive(), "hung on a pipe"
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+@pytest.fixture
+def fifo(tmp_path: Path) -> Iterator[Path]:
+    """A FIFO with a writer thread waiting to send a valid batch file into it."""
+    path = tmp_path / "batch.fifo"
+    os.mkfifo(path)
+
+    def writer() -> None:
+        try:
+            with open(path, "wb") as fh:  # waits for a reader
+                fh.write(((GOOD % "a") + "\n").encode())
+        except OSError:
+            pass
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    yield path
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # let the writer finish
+    t.join(5)
+    os.close(fd)
+
+
+def test_fifo_is_refused_at_once_with_the_fix(fifo: Path) -> None:
+    with pytest.raises(InputError, match=r"is a pipe or FIFO; .*write the data to a file first"):
+        _finishes(lambda: scan(fifo))
+    with pytest.raises(InputError, match="is a pipe or FIFO"):
+        _finishes(lambda: read_results(fifo))
+    with pytest.raises(InputError, match="is a pipe or FIFO"):
+        _finishes(lambda: read_input_keys(fifo))
+
+
+@pytest.mark.parametrize("command", [["validate"], ["estimate", "--model", "gemini-2.5-flash"]])
+def test_cli_on_a_fifo_exits_2_with_one_line(fifo: Path, command: list[str]) -> None:
+    code, _out, err = _finishes(lambda: run_cli(command[0], str(fifo), *command[1:]))
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith(f"batchcost: error: {fifo}: is a pipe or FIFO;")
+
+
+def test_a_pipe_path_is_refused_not_read_as_empty() -> None:
+    # what `estimate <(cat file)` and `validate /dev/stdin` of a pipe pass as the file name
+    r, w = os.pipe()
+    try:
+        os.write(w, ((GOOD % "a") + "\n").encode())
+        with pytest.raises(InputError, match="is a pipe or FIFO"):
+            _finishes(lambda: scan(f"/dev/fd/{r}"))
+    finally:
+        os.close(r)
+        os.close(w)
+
+
+def test_dev_stdin_redirected_from_a_file_is_read(tmp_path: Path) -> None:
+    path = write(tmp_path, [GOOD % "a", GOOD % "b"])
+    with path.open("rb") as stdin:
+        done = subprocess.run(
+            [sys.executable, "-m", "batchcost", "validate", "/dev/stdin"],
+            stdin=stdin, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "valid: 2 requests in 2 lines" in done.stdout
+
+
+# -- file text in messages ---------------------------------------------------------------------------
+
+NASTY = "\x1b[31mred\nfake: line\r\x85\x9b\u202ex\u200b\t\\"
+
+
+def test_escaped_writes_controls_and_invisibles_as_escapes() -> None:
+    assert escaped(NASTY) == "\\x1b[31mred\\nfake: line\\r\\x85\\x9b\\u202ex\\u200b\\t\\\\"
+    assert quoted('a"b') == '"a\\"b"'
+    assert escaped("plain é 文字") == "plain é 文字"
+    assert escaped("x" * 100, 10) == "x" * 10 + "..."
+    # the safety net: a message that quoted file text raw still comes out on one line
+    assert Problem("f", 1, "not-json", "a\x1bb\nc").message == "a\\x1bb\\nc"
+
+
+def test_file_text_never_reaches_the_terminal_raw(tmp_path: Path) -> None:
+    n = json.dumps(NASTY)
+    lines = [
+        '{"key": "a", ' + n + ': 1, "request": ' + REQ % "" + "}",
+        '{"key": "b", "request": {' + n + ': 1, "contents": [{"parts": [{"text": "x"}]}]}}',
+        _line(REQ % (', "generationConfig": {' + n + ": 1}"), '"key": "c"'),
+        _line('{"contents": [{' + n + ': 1, "parts": [{"text": "x", ' + n + ": 2}]}]}", '"key": "d"'),
+        _line(REQ % (', "tools": [{' + n + ": {}}]"), '"key": "e"'),
+        _line(REQ % (', "generationConfig": {"thinkingConfig": {' + n + ": 1}}"), '"key": "f"'),
+        _line(REQ % (', "model": ' + n), '"key": "g"'),
+        _line('{"contents": [{"role": ' + n + ', "parts": [{"text": "x"}]}]}', '"key": "h"'),
+        _line(REQ % (', "generationConfig": {"maxOutputTokens": ' + n + "}"), '"key": "i"'),
+        _line(REQ % (', "cachedContent": "cachedContents/' + NASTY.replace("\\", "").encode("unicode_escape").decode() + '"'),
+              '"key": "j"'),
+        '{"key": ' + n + ', "key": "k", "request": ' + REQ % "" + "}",
+    ]  # fmt: skip
+    path = write(tmp_path, lines)
+    result = scan(path)
+    assert len(result.problems) >= 11
+    for p in result.problems:
+        assert p.message.isprintable(), p
+    assert any("\\x1b[31mred\\nfake: line" in p.message for p in result.problems)
+    code, out, _ = run_cli("validate", str(path), "--max-problems", "100")
+    assert code == 1
+    assert "\x1b" not in out and "\r" not in out and "\u202e" not in out and "\x85" not in out
+    problem_lines = [x for x in out.splitlines() if x.startswith(f"  {path}:")]
+    assert len(problem_lines) == len(result.problems)  # one problem, one line
+    code, out, _ = run_cli("validate", str(path), "--format", "json", "--max-problems", "100")
+    doc = json.loads(out)
+    messages = list(_messages(doc))
+    assert len(messages) == len(result.problems) and all(m.isprintable() for m in messages)
+
+
+def _messages(doc: Any) -> Iterator[str]:
+    if isinstance(doc, dict):
+        if isinstance(doc.get("message"), str):
+            yield doc["message"]
+        for v in doc.values():
+            yield from _messages(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _messages(v)
+
+
+def test_results_file_text_is_escaped(tmp_path: Path) -> None:
+    n = json.dumps(NASTY)
+    lines = [
+        '{"key": "a", "error": {"code": 400, "status": ' + n + "}}",
+        '{"key": "b", "error": ' + n + "}",
+        '{"key": "c", "response": {"modelVersion": ' + n + ', "usageMetadata": {"promptTokenCount": 1}}}',
+        '{"key": "d", "response": {"usageMetadata": {"promptTokenCount": ' + n + "}}}",
+        "{not json " + NASTY.replace("\n", "") + "}",
+    ]
+    rs = read_results(write(tmp_path, lines, "results.jsonl"))
+    for text in [*rs.error_kinds, *rs.models, *(p.message for p in rs.problems)]:
+        assert text.isprintable(), text
+    assert "400 \\x1b[31mred\\nfake: line\\r\\x85\\x9b\\u202ex\\u200b\\t\\\\" in rs.error_kinds
+
+
+# -- results: a line without a key ------------------------------------------------------------------
+
+RESULT = '{%s"response": {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2}}}'
+
+
+@pytest.mark.parametrize("missing", [0, 1, 2])
+def test_a_result_without_key_is_its_own_problem_and_the_others_keep_theirs(tmp_path: Path, missing: int) -> None:
+    lines = [RESULT % f'"key": "k{i}", ' for i in range(3)]
+    lines[missing] = RESULT % ""
+    rs = read_results(write(tmp_path, lines, "results.jsonl"))
+    assert rs.form == "developer" and rs.files[0].form == "developer"
+    assert rs.keys == [None if i == missing else f"k{i}" for i in range(3)]
+    assert rs.keyless.tolist() == [missing]
+    assert [(p.line, p.code) for p in rs.problems] == [(missing + 1, "key-missing")]
+    assert rs.succeeded == 3  # still counted
+
+
+def test_vertex_results_have_no_keys_and_no_key_problems(tmp_path: Path) -> None:
+    line = '{"request": {"contents": []}, "status": "", "response": {"usageMetadata": {"promptTokenCount": 1}}}'
+    rs = read_results(write(tmp_path, [line, line], "results.jsonl"))
+    assert rs.form == "vertex" and rs.problems == [] and rs.keyless.tolist() == []
+
+
+def test_input_keys_with_a_keyless_first_line_are_developer_form(tmp_path: Path) -> None:
+    path = write(tmp_path, ['{"request": ' + REQ % "" + "}", GOOD % "b", GOOD % "c"])
+    found = read_input_keys(path)
+    assert found.form == "developer" and found.keys == [None, "b", "c"]
+    result = scan(path)  # the scan reads it as a Developer file too, and names the keyless line
+    assert result.files[0].form == "developer"
+    assert codes(result) == [(1, "key-missing")]
+
+
+def test_many_line_gzip_is_scanned_block_by_block_with_rows_spilled(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [GOOD % f"k{i}" for i in range(20_000)]
+    lines[12_345] = "null"
+    plain = write(tmp_path, lines)
+    packed = tmp_path / "in.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    expected = scan(plain, sample_size=50, seed=3)
+
+    monkeypatch.setattr(scanner_mod, "_BLOCK", 64 * 1024)
+    monkeypatch.setattr(scanner_mod, "_SPILL_BYTES", 100 * 1024)  # rows go to a temporary file as they come
+    spill_dir = tmp_path / "tmp"
+    spill_dir.mkdir()
+    monkeypatch.setattr(scanner_mod.tempfile, "tempdir", str(spill_dir))
+    blocks: list[int] = []
+    real = scanner_mod._scan_lines
+
+    def watch(sc: Any, buf: Any, mv: Any, lo: int, hi: int, base: int, at_end: bool) -> None:
+        blocks.append(hi - lo)
+        real(sc, buf, mv, lo, hi, base, at_end)
+
+    monkeypatch.setattr(scanner_mod, "_scan_lines", watch)
+    got = scan(packed, sample_size=50, seed=3)
+    # a block of whole lines: at most the 64 KiB read and the rest of the line it cut
+    assert len(blocks) >= plain.stat().st_size // (64 * 1024) and max(blocks) <= 64 * 1024 + len(lines[0])
+    assert list(spill_dir.iterdir()) == []  # read back into the columns and removed
+    for name in expected.rows:
+        assert got.rows[name].tolist() == expected.rows[name].tolist(), name
+    assert codes(got) == codes(expected) == [(12_346, "not-object")]
+    assert got.sample.tolist() == expected.sample.tolist()
