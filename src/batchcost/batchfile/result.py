@@ -173,13 +173,16 @@ class ScanResult:
         """
         import numpy as np
 
-        wanted = np.unique(np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64))
+        wanted = np.asarray(rows if isinstance(rows, np.ndarray) else list(rows), dtype=np.int64)
+        if len(wanted) > 1 and not bool((wanted[1:] > wanted[:-1]).all()):
+            wanted = np.unique(wanted)
         if not len(wanted):
             return
-        file_of = self.rows["file"][wanted]
-        for fi in np.unique(file_of).tolist():
-            info = self.files[fi]
-            file_rows = wanted[file_of == fi]
+        for info in self.files:
+            a, b = np.searchsorted(wanted, [info.first_row, info.first_row + info.lines])
+            if a == b:
+                continue
+            file_rows = wanted[a:b]  # a view: rows of one file are contiguous
             if info.compressed:
                 yield from _read_gzip_rows(info, file_rows, self.rows)
             else:
@@ -224,7 +227,7 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
     """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
     from .scanner import MAX_LINE_BYTES, _stream_lines
 
-    all_offsets = cols["offset"][rows]  # rows are sorted, so offsets are too
+    all_offsets = cols["offset"]
     done = 0
     offsets: list[int] = []
     row_list: list[int] = []
@@ -235,8 +238,8 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
                 if i == len(offsets):  # the next rows, a chunk at a time
                     if done == len(rows):
                         return
-                    offsets = all_offsets[done : done + _ROWS_AT_ONCE].tolist()
                     row_list = rows[done : done + _ROWS_AT_ONCE].tolist()
+                    offsets = all_offsets[row_list].tolist()  # rows are sorted, so offsets are too
                     done += len(offsets)
                     i = 0
                 if offsets[i] >= pos:

@@ -1257,19 +1257,18 @@ def _duplicate_keys(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, h
     import numpy as np
 
     kh = rows["key_hash"][lo:hi]
-    nz = np.flatnonzero(kh)
-    if len(nz) < 2:
+    sv = np.sort(kh[kh != 0])
+    if len(sv) < 2:
         return
-    vals = kh[nz]
-    order = np.argsort(vals, kind="stable")
-    sv = vals[order]
-    dup = np.flatnonzero(sv[1:] == sv[:-1])
-    if not len(dup):
+    same = sv[1:] == sv[:-1]
+    if not same.any():
         return
+    repeated = np.unique(sv[1:][same])  # hash values given to two rows or more
+    del sv, same
     # Rows in groups of equal hashes; confirm with the real keys (a 64-bit collision is possible).
     # Kept as numpy rows and read back in row order, so a file of millions of copies of one line
     # costs a few bytes per row here, not a Python object per row.
-    involved = np.union1d(nz[order[dup]], nz[order[dup + 1]]) + lo
+    involved = np.flatnonzero(np.isin(kh, repeated)) + lo
     import msgspec
 
     class _Key(msgspec.Struct):
