@@ -235,6 +235,12 @@ class RequestInfo:
 
 
 _CONTAINERS = (dict, list)  # ``type(v) in _CONTAINERS``: decoded JSON holds no subclasses
+# the tables' lookups as bound methods: the walk calls them for every field of every request
+_request_field = schema.REQUEST_FIELDS.get
+_content_field = schema.CONTENT_FIELDS.get
+_part_data_field = schema.PART_DATA_FIELDS.get
+_part_meta_field = schema.PART_META_FIELDS.get
+_generation_config_field = schema.GENERATION_CONFIG_FIELDS.get
 # request fields whose values the walker goes through (and counts) itself
 _WALKED = frozenset({"contents", "systemInstruction", "tools", "generationConfig"})
 
@@ -275,7 +281,7 @@ class Walker:
         fields: dict[str, Any] = {}
         info.nkeys = len(req)
         for name, value in req.items():
-            canon = schema.REQUEST_FIELDS.get(name)
+            canon = _request_field(name)
             if canon is None:
                 if type(value) in _CONTAINERS:
                     info.nkeys += count_names(value)
@@ -286,13 +292,12 @@ class Walker:
                     "duplicate-field",
                     f"request has both {quoted(seen[canon])} and {quoted(name)}; keep one spelling",
                 )
-                if type(fields[canon]) in _CONTAINERS:  # the first spelling's value is not walked
+                if canon in _WALKED and type(fields[canon]) in _CONTAINERS:  # the first one is not walked
                     info.nkeys += count_names(fields[canon])
+            if canon not in _WALKED and type(value) in _CONTAINERS:
+                info.nkeys += count_names(value)  # safety settings, labels...: not walked below
             seen[canon] = name
             fields[canon] = value
-        for canon, value in fields.items():
-            if canon not in _WALKED and type(value) in _CONTAINERS:
-                info.nkeys += count_names(value)
 
         contents = fields.get("contents")
         if contents is None:
@@ -368,7 +373,7 @@ class Walker:
             role = None
             parts = None
             for name, value in content.items():
-                canon = schema.CONTENT_FIELDS.get(name)
+                canon = _content_field(name)
                 if canon == "parts" and type(value) is list:
                     parts = value  # its parts are counted one by one below
                     continue
@@ -420,10 +425,10 @@ class Walker:
         for name, value in part.items():
             if type(value) in _CONTAINERS:
                 info.nkeys += count_names(value)  # inline data, file data, calls: counted whole here
-            canon = schema.PART_DATA_FIELDS.get(name)
+            canon = _part_data_field(name)
             if canon is not None:
                 data.append((canon, value))
-            elif (m := schema.PART_META_FIELDS.get(name)) is not None:
+            elif (m := _part_meta_field(name)) is not None:
                 meta[m] = value
             else:
                 report(
@@ -620,7 +625,7 @@ class Walker:
             return
         info.nkeys += len(gc)
         for name, value in gc.items():
-            canon = schema.GENERATION_CONFIG_FIELDS.get(name)
+            canon = _generation_config_field(name)
             if canon != "thinkingConfig" and type(value) in _CONTAINERS:
                 info.nkeys += count_names(value)  # before the schema walks below: this checks the nesting
             if canon is None:

@@ -241,9 +241,10 @@ class _RangeScanner:
             return
         try:
             names = len(obj)
-            for name, value in obj.items():
-                if name != "request" and type(value) in _CONTAINERS:
-                    names += count_names(value)
+            if names > 1 and not (names == 2 and type(obj.get("key")) is str):  # usual: key and request
+                for name, value in obj.items():
+                    if name != "request" and type(value) in _CONTAINERS:
+                        names += count_names(value)
             info = self.walker.walk(request)
         except (NestingTooDeep, RecursionError):
             self._too_deep()
@@ -263,7 +264,9 @@ class _RangeScanner:
                     tb += len(t)
                 else:
                     n = known.get(id(t))
-                    tb += _utf8_len(t) if n is None else n
+                    if n is None:
+                        n = len(t.encode("utf-8", "surrogatepass")) if len(t) <= 1 << 20 else _utf8_len(t)
+                    tb += n
         self.p.records += self._pack(
             self.file_index,
             offset,
@@ -272,7 +275,7 @@ class _RangeScanner:
             sum(map(len, system)) if system else 0,
             sum(map(len, contents)),
             sum(map(len, tools)) if tools else 0,
-            min(tb, _U32),
+            tb,
             len(info.media),
             info.max_output_tokens,
             info.thinking_budget,
@@ -288,9 +291,7 @@ class _RangeScanner:
             self._intern(self._model_ids, self.p.models, info.model) if info.model else 0,
             self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0,
         )
-        self.p.n_rows += 1
-        if len(self.p.records) >= _SPILL_BYTES:
-            self.p.flush_records()
+        self.p.n_rows += 1  # records are moved to the spill file once a block (see _scan_lines)
         if info.media:
             m = self.p.media
             for part in info.media:
@@ -341,9 +342,6 @@ class _RangeScanner:
             )
 
     def _parse(self, raw: Any, nbytes: int, last: bool) -> Any:
-        if not raw or (not bytes(raw[:64]).strip() and not bytes(raw).strip()):
-            self._report("blank-line", "blank line; remove it (every line must be one request)")
-            return _BAD
         if nbytes > MAX_LINE_BYTES:
             self._too_long(nbytes)
             return _BAD
@@ -354,6 +352,9 @@ class _RangeScanner:
             return _BAD
         except (UnicodeDecodeError, *self.decode_error) as e:
             msg = str(e)  # keep only the text: the exception would pin the mmap slice
+        if not raw or (not bytes(raw[:64]).strip() and not bytes(raw).strip()):  # checked only when it failed
+            self._report("blank-line", "blank line; remove it (every line must be one request)")
+            return _BAD
         # Invalid UTF-8 is the root cause whenever present, whatever the JSON parser tripped on.
         try:
             bytes(raw).decode("utf-8")
@@ -413,7 +414,7 @@ class _RangeScanner:
                     # A cheap 64-bit hash: equal hashes are confirmed against the real keys after the scan.
                     kb = key.encode("utf-8", "surrogatepass")
                     self._key_hash = (zlib.crc32(kb) << 32 | zlib.adler32(kb)) or 1
-            for name in obj:
+            for name in obj if len(obj) > 2 or "key" not in obj else ():  # usual: only key and request
                 if name not in ("key", "request") and "request" in obj:
                     self._report(
                         "unknown-field",
@@ -503,7 +504,8 @@ def _name_colons(buf: Any, lo: int, hi: int, stops: list[int]) -> tuple[list[int
         return [], set()
     arr = np.frombuffer(buf, np.uint8, hi - lo, lo)
     try:
-        parts = [np.flatnonzero(arr[s : s + _BLOCK] == 58) + s for s in range(0, len(arr), _BLOCK)]
+        # 1 MiB at a time: the flags then stay in the cache between the compare and the search
+        parts = [np.flatnonzero(arr[s : s + (1 << 20)] == 58) + s for s in range(0, len(arr), 1 << 20)]
         c = parts[0] if len(parts) == 1 else np.concatenate(parts)
         c = c[c >= 3]  # no name of a JSON line ends before its fourth byte
         p1, p2 = arr[c - 1], arr[c - 2]
@@ -553,6 +555,8 @@ def _scan_lines(sc: _RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, b
         pos = stop + 1
     if stops and stops[-1] == hi:
         sc.p.last_line_no_newline = True
+    if len(sc.p.records) >= _SPILL_BYTES:  # a block adds at most ~20 bytes of records per byte of lines
+        sc.p.flush_records()
 
 
 def _a(noun: str) -> str:
