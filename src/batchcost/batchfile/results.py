@@ -698,7 +698,8 @@ def read_results(
         A :class:`ResultSet`. Problems in the files are data in it, never exceptions.
 
     Raises:
-        InputError: a file cannot be read at all (missing, a directory, permission denied, empty).
+        InputError: a file cannot be read at all (missing, a directory, permission denied, empty, a
+            pipe or FIFO).
     """
     import numpy as np
 
