@@ -123,6 +123,11 @@ def make_inputs(folder: Path, only: Sequence[str]) -> dict[str, Path]:
     return out
 
 
+def _force_fork() -> None:
+    """Passed as ``preexec_fn`` only so that subprocess forks instead of using vfork (see
+    bench_validate.py): after vfork the child's ``ru_maxrss`` would start at this script's peak."""
+
+
 def run_validate(path: Path, src: Path) -> str:
     """One ``validate`` subprocess: wall time, exit code, ru_maxrss and the sampled tree peak."""
     import psutil
@@ -130,7 +135,9 @@ def run_validate(path: Path, src: Path) -> str:
     env = dict(os.environ, PYTHONPATH=str(src))
     command = [sys.executable, "-m", "batchcost", "validate", str(path), "--quiet", "--format", "json"]
     start = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_force_fork
+    )
     peak = [0]
     done = threading.Event()
 
@@ -166,6 +173,8 @@ def run_validate(path: Path, src: Path) -> str:
 def memory(args: argparse.Namespace) -> None:
     src = Path(args.src).resolve() if args.src else REPO / "src"
     print(f"source   {src}")
+    # made in a child: this process must stay small, a forked child's ru_maxrss starts at its size
+    subprocess.run([sys.executable, __file__, "make", "--dir", args.dir, "--only", *args.only], check=True)
     for name, path in make_inputs(Path(args.dir), args.only).items():
         print(f"{name:14s} {run_validate(path, src)}", flush=True)
 
@@ -223,13 +232,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     mem.add_argument("--dir", default="/tmp/batchcost-edges", help="folder for the generated inputs")
     mem.add_argument("--src", help="source tree to measure (default: this working tree's src/)")
     mem.add_argument("--only", nargs="*", default=[], help="names of the inputs to run (default: all)")
+    make = sub.add_parser("make", help="only write the inputs of `memory`")
+    make.add_argument("--dir", default="/tmp/batchcost-edges")
+    make.add_argument("--only", nargs="*", default=[])
     cost = sub.add_parser("overhead", help="CPU cost of the repeated-name check")
     cost.add_argument("files", nargs="+")
     cost.add_argument("--repeat", type=int, default=7)
     cost.add_argument("--before-src", help="also time the scan of this source tree")
     args = parser.parse_args(argv)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    (memory if args.what == "memory" else overhead)(args)
+    if args.what == "make":
+        make_inputs(Path(args.dir), args.only)
+    else:
+        (memory if args.what == "memory" else overhead)(args)
     return 0
 
 
