@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from batchcost.cli import main
+from batchcost.planner import shard_writer
+from batchcost.planner.shard_writer import is_shard_set_file
 
 
 def run(*argv: str) -> tuple[int, str, str]:
@@ -127,11 +134,15 @@ def test_shard_refuses_a_non_empty_folder_unless_force(tmp_path: Path) -> None:
     out_dir.mkdir()
     (out_dir / "old.txt").write_text("x")
     code, out, err = run("shard", str(src), "--out", str(out_dir), *COMMON)
-    assert code == 1 and out == ""
-    assert err.startswith(f"batchcost: error: {out_dir} is not empty (1 entry, e.g. 'old.txt')")
+    assert code == 2 and out == ""
+    assert err == (
+        f"batchcost: error: {out_dir}: is not empty (1 entry, e.g. 'old.txt'); choose an empty or new folder, or pass "
+        "--force if it holds an earlier shard set (--force replaces that set and nothing else)\n"
+    )
     code, _, err = run("shard", str(src), "--out", str(out_dir), *COMMON, "--force", "--format", "json")
     assert code == 0, err
-    assert (out_dir / "req.shard-001.jsonl").exists()
+    assert sorted(p.name for p in out_dir.iterdir()) == ["manifest.json", "old.txt", "req.shard-001.jsonl"]
+    assert (out_dir / "old.txt").read_text() == "x"
 
 
 def test_shard_refuses_invalid_input(tmp_path: Path) -> None:
@@ -161,3 +172,412 @@ def test_help_has_examples_and_exit_codes(command: str, capsys: pytest.CaptureFi
     assert code == 0
     assert "examples:" in out and "exit codes:" in out and f"batchcost {command} " in out
     assert "--max-tokens-per-shard" in out and "--enqueued-token-limit" in out and "--tier" in out
+
+
+# -- issue 10: shard owns its folder; nothing lost or doubled; no traceback --------------------------
+
+
+def shard_like(folder: Path) -> list[str]:
+    """The files in ``folder`` named like shards or like a shard run's temporary files."""
+    return sorted(p.name for p in folder.iterdir() if is_shard_set_file(p.name))
+
+
+def shard_set_lines(folder: Path) -> list[bytes]:
+    """Every line of every shard-like file in ``folder`` (what uploading the folder would submit)."""
+    return [x for name in shard_like(folder) for x in (folder / name).read_bytes().splitlines(keepends=True)]
+
+
+def tree(root: Path) -> dict[str, bytes | None]:
+    """Every path under ``root`` with its bytes (None for folders): a snapshot to compare."""
+    return {
+        str(p.relative_to(root)): (None if p.is_dir() and not p.is_symlink() else p.read_bytes())
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def test_stale_shards_without_their_manifest_are_replaced_by_force(tmp_path: Path) -> None:
+    # issue 10: 12 shard files and 1,800 lines for a 1,000-line input, and --verify said "ok"
+    src = write(tmp_path / "g1k.jsonl", 1000)
+    d = tmp_path / "d"
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "100")[0] == 0
+    assert len(shard_like(d)) == 10
+    (d / "manifest.json").unlink()
+    (d / "notes.txt").write_text("mine")
+    code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "500", "--force")
+    assert code == 0, err
+    assert out.startswith(f"wrote 2 shards (1,000 requests, {src.stat().st_size:,} bytes)")
+    assert sorted(p.name for p in d.iterdir()) == [
+        "g1k.shard-001.jsonl",
+        "g1k.shard-002.jsonl",
+        "manifest.json",
+        "notes.txt",
+    ]
+    lines = shard_set_lines(d)
+    assert len(lines) == 1000
+    assert sorted(lines) == sorted(src.read_bytes().splitlines(keepends=True))  # every input line exactly once
+    assert (d / "notes.txt").read_text() == "mine"
+    code, out, _ = run("shard", "--verify", str(d / "manifest.json"))
+    assert (code, out) == (0, "ok: all 1,000 input lines are in exactly one of 2 shards, once, byte for byte; every "
+                              "SHA-256 matches and every shard is within its limits\n")  # fmt: skip
+
+
+def test_ctrl_c_mid_shard_exits_130_and_leaves_no_shard_then_force_writes_each_line_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = write(tmp_path / "g1k.jsonl", 1000)
+    d = tmp_path / "d"
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "250")[0] == 0
+    (d / "notes.txt").write_text("mine")
+    closed: list[str] = []
+    real_close = shard_writer._ShardSink.close
+
+    def close(self: shard_writer._ShardSink) -> None:
+        if len(closed) == 3:  # three shards done, the fourth being written
+            raise KeyboardInterrupt
+        real_close(self)
+        closed.append(self.name)
+
+    monkeypatch.setattr(shard_writer._ShardSink, "close", close)
+    code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "100", "--force")
+    assert (code, out, err) == (130, "", "\nbatchcost: interrupted\n")
+    assert closed == [f"g1k.shard-{i:03d}.jsonl" for i in (1, 2, 3)]
+    # the earlier set was removed before writing; nothing of this run is left, temporary or finished
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+    monkeypatch.undo()
+    code, _, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "100", "--force")
+    assert code == 0, err
+    assert len(shard_like(d)) == 10
+    lines = shard_set_lines(d)
+    assert len(lines) == 1000 and sorted(lines) == sorted(src.read_bytes().splitlines(keepends=True))
+    assert run("shard", "--verify", str(d / "manifest.json"))[0] == 0
+
+
+def test_force_clears_what_a_killed_run_left(tmp_path: Path) -> None:
+    # what a killed run of an earlier version left: finished shards, a partial temporary file, no manifest
+    # (issue 10: 328,661 lines for 198,992 requests after --force, and --verify "ok")
+    src = write(tmp_path / "g1k.jsonl", 1000)
+    d = tmp_path / "d"
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "100")[0] == 0
+    (d / "manifest.json").unlink()
+    (d / "g1k.shard-004.jsonl").rename(d / ".g1k.shard-004.jsonl.q8w7e6r5.tmp")
+    (d / ".manifest.json.a1s2d3f4.tmp").write_text("{")
+    code, _, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "300", "--force")
+    assert code == 0, err
+    assert shard_like(d) == [f"g1k.shard-{i:03d}.jsonl" for i in (1, 2, 3, 4)]
+    assert not [p.name for p in d.iterdir() if p.name.endswith(".tmp")]
+    lines = shard_set_lines(d)
+    assert len(lines) == 1000 and sorted(lines) == sorted(src.read_bytes().splitlines(keepends=True))
+    assert run("shard", "--verify", str(d / "manifest.json"))[0] == 0
+
+
+def test_ctrl_c_while_a_chunk_is_written_exits_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # issue 10: 2 of 29 Ctrl-Cs gave BufferError and exit 1 (the map was closed while the traceback
+    # still held the chunk being written)
+    src = write(tmp_path / "req.jsonl", 40)
+    monkeypatch.setattr(shard_writer, "_CHUNK", 100)
+    real_write = shard_writer._ShardSink.write
+    calls: list[int] = []
+
+    def write_(self: shard_writer._ShardSink, data: bytes | memoryview, lines: int) -> None:
+        calls.append(len(data))
+        if len(calls) == 25:
+            raise KeyboardInterrupt
+        real_write(self, data, lines)
+
+    monkeypatch.setattr(shard_writer._ShardSink, "write", write_)
+    d = tmp_path / "d"
+    code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "10")
+    assert (code, out, err, len(calls)) == (130, "", "\nbatchcost: interrupted\n", 25)
+    assert not d.exists()  # the folder this run created is gone again
+
+
+def test_verify_fails_on_every_shard_like_file_the_manifest_does_not_list(tmp_path: Path) -> None:
+    src = write(tmp_path / "req.jsonl", 30)
+    d = tmp_path / "d"
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "10")[0] == 0
+    (d / "req.shard-004.jsonl").write_bytes((d / "req.shard-001.jsonl").read_bytes())
+    (d / ".req.shard-002.jsonl.x1y2z3w4.tmp").write_bytes(b"{")
+    (d / "README.txt").write_text("not shard-like")
+    code, out, err = run("shard", "--verify", str(d / "manifest.json"))
+    assert code == 1 and err == ""
+    assert out.splitlines() == [
+        f"FAILED: .req.shard-002.jsonl.x1y2z3w4.tmp in {d} is a temporary file of a batchcost shard run that did not "
+        "finish: remove it, or write the shards again with --force",
+        f"FAILED: req.shard-004.jsonl in {d} is named like a shard but the manifest does not list it (left from "
+        "another run?); uploading the folder would submit its requests too: remove it, or write the shards again "
+        "with --force",
+    ]
+    code, out, _ = run("shard", "--verify", str(d / "manifest.json"), "--format", "json")
+    doc = json.loads(out)
+    assert code == 1 and doc["ok"] is False and len(doc["problems"]) == 2 and doc["message"] == doc["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("edit", "said"),
+    [
+        (lambda doc: doc["shards"][0].update(sha256=None), "field shards[0].sha256 is null, expected a string"),
+        (lambda doc: doc["input"].pop("lines"), "field input.lines is missing"),
+        (lambda doc: doc.update(shards="all"), "field shards is a string, expected a list"),
+        (
+            lambda doc: doc["input"].update(size="big"),
+            "field input.size is a string, expected a whole number, 0 or more",
+        ),
+    ],
+)
+def test_verify_with_a_malformed_manifest_is_one_line_exit_2(tmp_path: Path, edit: Any, said: str) -> None:
+    src = write(tmp_path / "req.jsonl", 12)
+    d = tmp_path / "d"
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "6")[0] == 0
+    path = d / "manifest.json"
+    doc = json.loads(path.read_text())
+    edit(doc)
+    path.write_text(json.dumps(doc))
+    code, out, err = run("shard", "--verify", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"batchcost: error: {path}: {said}; give the manifest.json that `batchcost shard` wrote, or write the "
+        "shards again\n"
+    )
+
+
+@pytest.mark.parametrize("content", [b"not json", b"[]", b'"text"', b""])
+def test_verify_with_something_that_is_not_a_manifest_is_one_line_exit_2(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "manifest.json"
+    path.write_bytes(content)
+    code, out, err = run("shard", "--verify", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"batchcost: error: {path}: not ") and err.count("\n") == 1
+
+
+class FullDisk:
+    """A file whose writes fail with ENOSPC once the disk's remaining ``budget`` bytes are used."""
+
+    def __init__(self, fh: Any, budget: list[int]) -> None:
+        self.fh = fh
+        self.budget = budget
+
+    def write(self, data: bytes | memoryview) -> int:
+        if len(data) > self.budget[0]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        self.budget[0] -= len(data)
+        return int(self.fh.write(data))
+
+    def flush(self) -> None:
+        self.fh.flush()
+
+    def fileno(self) -> int:
+        return int(self.fh.fileno())
+
+    def close(self) -> None:
+        self.fh.close()
+
+    def __enter__(self) -> FullDisk:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _inside(fd_or_path: int | str | os.PathLike[str], folder: Path) -> bool:
+    where = os.readlink(f"/proc/self/fd/{fd_or_path}") if isinstance(fd_or_path, int) else os.fspath(fd_or_path)
+    return os.path.abspath(where).startswith(str(folder) + os.sep)
+
+
+def full_disk(monkeypatch: pytest.MonkeyPatch, folder: Path, budget: int) -> None:
+    """Files opened in ``folder`` share ``budget`` bytes of free space; then writes fail with ENOSPC."""
+    if not os.path.isdir("/proc/self/fd"):
+        pytest.skip("needs /proc to tell which files are in the folder")
+    real = os.fdopen
+    left = [budget]
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        fh = real(fd, *args, **kwargs)
+        return FullDisk(fh, left) if _inside(fd, folder) else fh
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+
+
+def read_only(monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+    """Creating files or folders in ``folder`` (or creating it) fails with EACCES, as for a read-only folder."""
+    real_open, real_mkdir = os.open, os.mkdir
+
+    def open_(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if flags & os.O_CREAT and _inside(path, folder):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
+
+    def mkdir(path: Any, *args: Any, **kwargs: Any) -> None:
+        if os.path.abspath(path) == str(folder) or _inside(path, folder):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        real_mkdir(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_)
+    monkeypatch.setattr(os, "mkdir", mkdir)
+
+
+@pytest.mark.parametrize("budget", [0, 1500, 3340])
+def test_full_disk_is_one_line_exit_2_and_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, budget: int
+) -> None:
+    # 3,340 bytes: every shard fits, the manifest does not
+    src = write(tmp_path / "req.jsonl", 20)
+    assert src.stat().st_size == 3340
+    d = tmp_path / "d"
+    d.mkdir()
+    (d / "notes.txt").write_text("mine")
+    full_disk(monkeypatch, d, budget)
+    code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "7", "--force")
+    assert (code, out) == (2, "")
+    which = {0: "req.shard-001.jsonl", 1500: "req.shard-002.jsonl", 3340: "manifest.json"}[budget]
+    assert (
+        err
+        == f"batchcost: error: {d / which}: cannot be written: the disk is full; free some space or write elsewhere\n"
+    )
+    assert sorted(p.name for p in d.iterdir()) == ["notes.txt"]
+
+
+def test_read_only_folder_is_one_line_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = write(tmp_path / "req.jsonl", 20)
+    d = tmp_path / "d"
+    d.mkdir()
+    read_only(monkeypatch, d)
+    code, out, err = run("shard", str(src), "--out", str(d), *COMMON)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"batchcost: error: {d / 'req.shard-001.jsonl'}: cannot be written: Permission denied; choose a folder you "
+        "can write to\n"
+    )
+    assert list(d.iterdir()) == []
+    code, out, err = run("shard", str(src), "--out", str(d / "new"), *COMMON)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"batchcost: error: {d / 'new'}: cannot create the folder: Permission denied; choose a folder you can write to\n"
+    )
+    # a read-only folder holding an earlier set: the set cannot be removed, and is left whole
+    monkeypatch.undo()
+    assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "7")[0] == 0
+    before = tree(d)
+    monkeypatch.setattr(
+        os, "unlink", lambda *a, **k: (_ for _ in ()).throw(PermissionError(errno.EACCES, "Permission denied"))
+    )
+    code, _, err = run("shard", str(src), "--out", str(d), *COMMON, "--force")
+    assert code == 2
+    assert err == (
+        f"batchcost: error: {d / 'manifest.json'}: cannot be removed: Permission denied; choose a folder you can "
+        "write to\n"
+    )
+    assert tree(d) == before
+
+
+def test_out_that_is_a_file_or_goes_through_one_is_exit_2(tmp_path: Path) -> None:
+    src = write(tmp_path / "req.jsonl", 5)
+    for out_path, said in (
+        (src, "is a file, not a folder; give a folder for the shards (a missing one is created)"),
+        (src / "sub", f"is a path through the file {src}; give a folder for the shards"),
+    ):
+        code, out, err = run("shard", str(src), "--out", str(out_path), *COMMON)
+        assert (code, out, err) == (2, "", f"batchcost: error: {out_path}: {said}\n")
+    assert src.read_bytes() == write(tmp_path / "again.jsonl", 5).read_bytes()
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "req.shard-001.jsonl", "req.jsonl"])
+def test_an_input_inside_out_is_never_touched(tmp_path: Path, name: str) -> None:
+    # issue 10: an input named manifest.json inside --out was overwritten by shard --force
+    d = tmp_path / "d"
+    d.mkdir()
+    src = write(d / name, 8)
+    before = tree(d)
+    for force in ((), ("--force",)):
+        code, out, err = run("shard", str(src), "--out", str(d), *COMMON, *force)
+        assert (code, out) == (2, "")
+        assert err == (
+            f"batchcost: error: {d}: holds the input {src}; shards beside the input would submit its requests twice "
+            "if the folder is uploaded, and batchcost never replaces or removes an input: choose a folder without it\n"
+        )
+    assert tree(d) == before
+
+
+# -- a property: every kind of --out either gives the right set or is refused with nothing changed ----
+
+OUT_KINDS = (
+    "empty", "missing", "missing-deep", "unrelated-file", "old-set", "old-set-no-manifest", "killed-run",
+    "foreign-manifest", "a-file", "through-a-file", "holds-input", "holds-input-as-manifest", "read-only",
+    "full-disk",
+)  # fmt: skip
+
+
+def every_kind(test: Any) -> Any:
+    """Run each kind of --out with and without --force first, whatever hypothesis draws after."""
+    for kind in OUT_KINDS:
+        for force in (False, True):
+            test = example(kind=kind, force=force, max_requests=7, budget=1500)(test)
+    return test
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@every_kind
+@given(
+    kind=st.sampled_from(OUT_KINDS), force=st.booleans(), max_requests=st.integers(3, 25), budget=st.integers(0, 3339)
+)
+def test_every_kind_of_out_folder(
+    tmp_path_factory: pytest.TempPathFactory, kind: str, force: bool, max_requests: int, budget: int
+) -> None:
+    base = tmp_path_factory.mktemp("out-kinds")
+    src = write(base / "req.jsonl", 20)
+    out = base / "out"
+    unrelated = {"notes.txt": b"mine", "data.csv": b"a,b\n"}
+    if kind == "missing-deep":
+        out = base / "a" / "b" / "out"
+    elif kind in ("empty", "read-only", "full-disk"):
+        out.mkdir()
+    elif kind == "unrelated-file":
+        out.mkdir()
+        for name, data in unrelated.items():
+            (out / name).write_bytes(data)
+    elif kind in ("old-set", "old-set-no-manifest", "killed-run"):
+        assert run("shard", str(src), "--out", str(out), *COMMON, "--max-requests", "4")[0] == 0
+        (out / "notes.txt").write_bytes(unrelated["notes.txt"])
+        if kind != "old-set":
+            (out / "manifest.json").unlink()
+        if kind == "killed-run":
+            (out / "req.shard-005.jsonl").rename(out / ".req.shard-005.jsonl.abcd1234.tmp")
+    elif kind == "foreign-manifest":
+        out.mkdir()
+        (out / "manifest.json").write_text('{"project": "mine"}')
+    elif kind in ("a-file", "through-a-file"):
+        (base / "afile").write_text("keep")
+        out = base / "afile" if kind == "a-file" else base / "afile" / "out"
+    elif kind in ("holds-input", "holds-input-as-manifest"):
+        out.mkdir()
+        src = src.rename(out / ("manifest.json" if kind == "holds-input-as-manifest" else "req.jsonl"))
+    input_bytes = src.read_bytes()
+    before = tree(base)
+    with pytest.MonkeyPatch.context() as mp:
+        if kind == "read-only":
+            read_only(mp, out)
+        elif kind == "full-disk":
+            full_disk(mp, out, budget)
+        argv = ["shard", str(src), "--out", str(out), *COMMON, "--max-requests", str(max_requests)]
+        code, stdout, err = run(*argv, *(["--force"] if force else []))
+
+    assert src.read_bytes() == input_bytes
+    writable = kind in ("empty", "missing", "missing-deep") or (
+        force and kind in ("unrelated-file", "old-set", "old-set-no-manifest", "killed-run")
+    )
+    if not writable:
+        assert (code, stdout) == (2, ""), err
+        assert err.startswith("batchcost: error: ") and err.count("\n") == 1
+        assert tree(base) == before  # nothing written, nothing removed, no folder created
+        return
+    assert (code, err) == (0, "")
+    manifest = json.loads((out / "manifest.json").read_text())
+    listed = [s["path"] for s in manifest["shards"]]
+    assert shard_like(out) == listed == [f"req.shard-{i:03d}.jsonl" for i in range(1, len(listed) + 1)]
+    assert len(listed) == -(-20 // max_requests)
+    lines = shard_set_lines(out)
+    assert len(lines) == 20 and sorted(lines) == sorted(input_bytes.splitlines(keepends=True))
+    others = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "manifest.json" and p.name not in listed}
+    assert others == {"empty": {}, "missing": {}, "missing-deep": {}, "unrelated-file": unrelated}.get(
+        kind, {"notes.txt": unrelated["notes.txt"]}
+    )
+    assert run("shard", "--verify", str(out / "manifest.json"))[0] == 0

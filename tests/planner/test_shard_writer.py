@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchcost.batchfile import FileLimits, ScanResult, scan
-from batchcost.errors import InputError, PlanError
+from batchcost.errors import InputError, OutputError, PlanError
 from batchcost.planner import shard_writer
 from batchcost.planner.shard_writer import MANIFEST_NAME, Manifest, verify_manifest, write_shards
 from batchcost.planner.shards import ShardLimits, ShardPlan, plan_shards
@@ -188,8 +190,10 @@ def test_invalid_input_is_refused(tmp_path: Path) -> None:
 def test_stem_must_be_a_plain_name(tmp_path: Path) -> None:
     src = make_file(tmp_path / "s.jsonl", [line(0)], [b"\n"])
     result = scan(src)
-    with pytest.raises(PlanError, match="must be a plain file name"):
-        write_shards(result, plan_for(result), tmp_path / "out", stem="../escape")
+    for bad in ("../escape", ".hidden", "two\nlines"):
+        with pytest.raises(OutputError, match="must be a plain file name"):
+            write_shards(result, plan_for(result), tmp_path / "out", stem=bad)
+    assert not (tmp_path / "out").exists()
     m = write_shards(result, plan_for(result), tmp_path / "out2", stem="batch-A")
     assert [s.path for s in m.shards] == ["batch-A.shard-001.jsonl"]
 
@@ -209,7 +213,7 @@ def test_non_empty_folder_refused_without_force_and_force_replaces_old_shards(tm
     out = tmp_path / "out"
     write_shards(result, plan_for(result, max_requests=2), out)
     assert len(list(out.glob("f.shard-*.jsonl"))) == 3
-    with pytest.raises(PlanError, match=r"is not empty \(4 entries.*pass --force"):
+    with pytest.raises(OutputError, match=r"is not empty \(4 entries.*pass --force if it holds an earlier shard set"):
         write_shards(result, plan_for(result, max_requests=3), out)
     (out / "notes.txt").write_text("mine")
     m = write_shards(result, plan_for(result, max_requests=3), out, force=True)
@@ -235,7 +239,12 @@ def test_no_temporary_files_left_after_success_or_failure(tmp_path: Path) -> Non
     bad = tmp_path / "bad"
     with pytest.raises(PlanError, match="changed since it was scanned"):
         write_shards(result, plan_for(result, max_requests=3), bad, input_sha256="0" * 64)
-    assert list(bad.iterdir()) == []
+    assert not bad.exists()  # the folder this run created is removed again
+    bad.mkdir()
+    (bad / "notes.txt").write_text("mine")
+    with pytest.raises(PlanError, match="changed since it was scanned"):
+        write_shards(result, plan_for(result, max_requests=3), bad, input_sha256="0" * 64, force=True)
+    assert [p.name for p in bad.iterdir()] == ["notes.txt"]
 
 
 def test_input_changed_after_scan_is_caught(tmp_path: Path) -> None:
@@ -342,3 +351,283 @@ def test_not_a_manifest(tmp_path: Path) -> None:
     (tmp_path / "x.json").write_text('{"schema": "batchcost.plan/1"}')
     with pytest.raises(InputError, match="not a batchcost shard manifest"):
         verify_manifest(tmp_path / "x.json")
+
+
+# -- the output folder, interruptions, failed writes -------------------------------------------------
+
+
+def folder(path: Path) -> list[str]:
+    return sorted(p.name for p in path.iterdir())
+
+
+def test_ctrl_c_while_a_chunk_is_written_is_a_keyboard_interrupt_not_a_buffer_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The frame of the interrupted write still holds the mmap chunk while the exception unwinds;
+    # closing the map then raised BufferError in place of KeyboardInterrupt (exit 1, not 130).
+    src = make_file(tmp_path / "c.jsonl", [line(i, "x" * 50) for i in range(30)], [b"\n"] * 30)
+    result = scan(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(shard_writer, "_CHUNK", 64)  # many chunks per shard: interrupted mid-shard
+    real_write = shard_writer._ShardSink.write
+    calls = []
+
+    def write(self: Any, data: Any, lines: int) -> None:
+        calls.append(len(data))
+        if len(calls) == 40:
+            raise KeyboardInterrupt
+        real_write(self, data, lines)
+
+    monkeypatch.setattr(shard_writer._ShardSink, "write", write)
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(result, plan_for(result, max_requests=10), out, force=True)
+    assert len(calls) == 40
+    assert folder(out) == ["notes.txt"]  # no shard, no temporary file, no manifest
+
+
+def test_interrupted_while_renaming_or_writing_the_manifest_leaves_no_shard(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    src = make_file(tmp_path / "r.jsonl", [line(i) for i in range(9)], [b"\n"] * 9)
+    result = scan(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    real_replace = shard_writer.os.replace
+    renames: list[str] = []
+
+    def replace(a: str, b: Any) -> None:
+        renames.append(Path(b).name)
+        if len(renames) == 2:
+            raise KeyboardInterrupt
+        real_replace(a, b)
+
+    monkeypatch.setattr(shard_writer.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(result, plan_for(result, max_requests=3), out, force=True)
+    assert renames == ["r.shard-001.jsonl", "r.shard-002.jsonl"]
+    assert folder(out) == ["notes.txt"]  # the shard already renamed is removed again
+    monkeypatch.setattr(shard_writer.os, "replace", real_replace)
+
+    # interrupted just after the manifest's rename, before write_shards returns: all of it goes
+    def write_atomic(path: Path, data: str) -> None:
+        Path(path).write_text(data)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(shard_writer, "write_atomic", write_atomic)
+    with pytest.raises(KeyboardInterrupt):
+        write_shards(result, plan_for(result, max_requests=3), out, force=True)
+    assert folder(out) == ["notes.txt"]
+
+
+def test_a_manifest_that_cannot_be_written_leaves_no_shard(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    src = make_file(tmp_path / "m.jsonl", [line(i) for i in range(9)], [b"\n"] * 9)
+    result = scan(src)
+    real_fdopen = os.fdopen
+
+    def fdopen(fd: int, *args: Any, **kwargs: Any) -> Any:
+        fh = real_fdopen(fd, *args, **kwargs)
+        if "manifest.json" in os.readlink(f"/proc/self/fd/{fd}"):
+            fh.close()
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return fh
+
+    monkeypatch.setattr(os, "fdopen", fdopen)
+    with pytest.raises(OutputError, match=r"manifest.json: cannot be written: the disk is full; free some space"):
+        write_shards(result, plan_for(result, max_requests=3), tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027])
+def test_shards_and_manifest_get_the_mode_of_any_new_file(tmp_path: Path, umask: int) -> None:
+    src = make_file(tmp_path / "u.jsonl", [line(i) for i in range(4)], [b"\n"] * 4)
+    result = scan(src)
+    old = os.umask(umask)
+    try:
+        write_shards(result, plan_for(result, max_requests=2), tmp_path / "out")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "out").iterdir()}
+    assert modes == dict.fromkeys(["u.shard-001.jsonl", "u.shard-002.jsonl", MANIFEST_NAME], 0o666 & ~umask)
+
+
+def test_force_names_exactly_the_earlier_set(tmp_path: Path) -> None:
+    src = make_file(tmp_path / "e.jsonl", [line(i) for i in range(6)], [b"\n"] * 6)
+    result = scan(src)
+    out = tmp_path / "out"
+    write_shards(result, plan_for(result, max_requests=2), out)
+    leftovers = [".e.shard-004.jsonl.a1b2c3d4.tmp", ".manifest.json.zz_9y8x7.tmp", "old.shard-0001.jsonl"]
+    mine = ["notes.txt", "e.shard-01.jsonl", "shard-001.jsonl", "e.shard-001.jsonl.bak", ".e.shard-001.jsonl.tmp"]
+    for name in leftovers + mine:
+        (out / name).write_text("x")
+    assert shard_writer.check_out_dir(out, force=True) == [
+        MANIFEST_NAME,
+        ".e.shard-004.jsonl.a1b2c3d4.tmp",
+        ".manifest.json.zz_9y8x7.tmp",
+        "e.shard-001.jsonl",
+        "e.shard-002.jsonl",
+        "e.shard-003.jsonl",
+        "old.shard-0001.jsonl",
+    ]
+    m = write_shards(result, plan_for(result, max_requests=6), out, force=True)
+    assert [s.path for s in m.shards] == ["e.shard-001.jsonl"]
+    assert folder(out) == sorted([*mine, "e.shard-001.jsonl", MANIFEST_NAME])
+    assert all((out / name).read_text() == "x" for name in mine)
+
+
+def test_force_never_replaces_a_manifest_it_did_not_write_nor_an_input(tmp_path: Path) -> None:
+    src = make_file(tmp_path / "i.jsonl", [line(i) for i in range(4)], [b"\n"] * 4)
+    result = scan(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST_NAME).write_text('{"mine": true}')
+    with pytest.raises(OutputError, match=r"manifest.json: is not a batchcost shard manifest, and --force would"):
+        write_shards(result, plan_for(result), out, force=True)
+    assert folder(out) == [MANIFEST_NAME] and (out / MANIFEST_NAME).read_text() == '{"mine": true}'
+    # the input inside the folder, under the manifest's name
+    inside = out / MANIFEST_NAME
+    inside.write_bytes(src.read_bytes())
+    before = inside.read_bytes()
+    result = scan(inside)
+    with pytest.raises(OutputError, match=rf"^{out}: holds the input {inside}; .*choose a folder without it$"):
+        write_shards(result, plan_for(result), out, force=True)
+    # the same file through a link, and a price file (another input) inside the folder
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "x.shard-001.jsonl").symlink_to(inside)
+    with pytest.raises(OutputError, match=rf"holds {other}/x.shard-001.jsonl, which is the input {inside}"):
+        write_shards(result, plan_for(result), other, force=True)
+    prices = tmp_path / "third" / "prices.yaml"
+    prices.parent.mkdir()
+    prices.write_text("models: {}\n")
+    with pytest.raises(OutputError, match=rf"holds the input {prices}"):
+        write_shards(scan(src), plan_for(scan(src)), prices.parent, force=True, inputs=[prices])
+    assert inside.read_bytes() == before and folder(out) == [MANIFEST_NAME]
+    assert folder(other) == ["x.shard-001.jsonl"] and folder(prices.parent) == ["prices.yaml"]
+
+
+def test_out_that_is_a_file_or_a_path_through_one(tmp_path: Path) -> None:
+    src = make_file(tmp_path / "f.jsonl", [line(0)], [b"\n"])
+    result = scan(src)
+    afile = tmp_path / "afile"
+    afile.write_text("keep")
+    with pytest.raises(OutputError, match=rf"^{afile}: is a file, not a folder"):
+        write_shards(result, plan_for(result), afile)
+    with pytest.raises(OutputError, match=rf"^{afile}/sub: is a path through the file {afile}; give a folder"):
+        write_shards(result, plan_for(result), afile / "sub")
+    assert afile.read_text() == "keep"
+    m = write_shards(result, plan_for(result), tmp_path / "new" / "deeper")  # missing folders are created
+    assert Path(m.path).parent == tmp_path / "new" / "deeper"
+
+
+# -- verifying: stray files, malformed manifests ------------------------------------------------------
+
+
+def test_verify_names_every_shard_like_file_the_manifest_does_not_list(written: tuple[Path, Manifest]) -> None:
+    out, _ = written
+    (out / "t.shard-004.jsonl").write_bytes((out / "t.shard-001.jsonl").read_bytes())
+    (out / "old.shard-001.jsonl").write_text("")
+    (out / ".t.shard-002.jsonl.k3j4h5g6.tmp").write_text("partial")
+    (out / "notes.txt").write_text("mine")  # not shard-like: not a problem
+    res = verify_manifest(out / MANIFEST_NAME)
+    assert not res.ok and (res.lines, res.shards) == (12, 3)
+    assert [p.split(" in ")[0] for p in res.problems] == [
+        ".t.shard-002.jsonl.k3j4h5g6.tmp",
+        "old.shard-001.jsonl",
+        "t.shard-004.jsonl",
+    ]
+    assert res.problems[1] == (
+        f"old.shard-001.jsonl in {out} is named like a shard but the manifest does not list it (left from another "
+        "run?); uploading the folder would submit its requests too: remove it, or write the shards again with --force"
+    )
+    assert "is a temporary file of a batchcost shard run that did not finish" in res.problems[0]
+    assert res.message == res.problems[0]
+    # a content difference comes first, the stray files after it
+    (out / "t.shard-001.jsonl").write_bytes(b"")
+    res = verify_manifest(out / MANIFEST_NAME)
+    assert len(res.problems) == 4 and res.problems[0].startswith("shard t.shard-001.jsonl ends after 0 lines")
+
+
+def _set(doc: dict[str, Any], path: str, value: Any) -> None:
+    *head, last = path.split(".")
+    for key in head:
+        doc = doc[int(key)] if isinstance(doc, list) else doc[key]
+    if value is KeyError:
+        del doc[last]
+    elif isinstance(doc, list):
+        doc[int(last)] = value
+    else:
+        doc[last] = value
+
+
+@pytest.mark.parametrize(
+    ("where", "value", "field", "said"),
+    [
+        ("input.sha256", None, "input.sha256", "is null, expected a string"),
+        ("input.sha256", KeyError, "input.sha256", "is missing"),
+        ("input.lines", "12", "input.lines", "is a string, expected a whole number"),
+        ("input.size", -1, "input.size", "is a negative number, expected a whole number, 0 or more"),
+        ("input.compressed", 0, "input.compressed", "is a number, expected true or false"),
+        ("input", [], "input", "is a list, expected an object"),
+        ("shards", {}, "shards", "is an object, expected a list"),
+        ("shards.1", "t.shard-002.jsonl", "shards[1]", "is a string, expected an object"),
+        ("shards.0.sha256", None, "shards[0].sha256", "is null, expected a string"),
+        ("shards.2.bytes", 1.5, "shards[2].bytes", "is a number, expected a whole number"),
+        ("shards.0.requests", True, "shards[0].requests", "is true, expected a whole number"),
+        ("shards.0.lines", [[1, "4"]], "shards[0].lines[0]", "is a list, expected [first, last] input line numbers"),
+        ("shards.0.lines", [[1, 2, 3]], "shards[0].lines[0]", "is a list, expected [first, last]"),
+        ("shards.0.path", "", "shards[0].path", "is a string, expected a file name"),
+        ("shards.0.cost", 0.01, "shards[0].cost", "is a number, expected a string of US dollars or null"),
+        ("limits.max_requests.value", "4", "limits.max_requests.value", "is a string, expected a whole number"),
+        ("limits", "none", "limits", "is a string, expected an object"),
+        ("waves", [[1, None]], "waves[0]", "is a list, expected a list of shard indexes"),
+    ],
+)
+def test_a_malformed_manifest_is_one_input_error_naming_the_field(
+    written: tuple[Path, Manifest], where: str, value: Any, field: str, said: str
+) -> None:
+    out, _ = written
+    path = out / MANIFEST_NAME
+    doc = json.loads(path.read_text())
+    _set(doc, where, value)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(InputError) as info:
+        verify_manifest(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: field {field} {said}")
+    assert message.endswith("give the manifest.json that `batchcost shard` wrote, or write the shards again")
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        (b"[1, 2]", "not a batchcost shard manifest"),
+        (b"null", "not a batchcost shard manifest"),
+        (b'{"schema": "batchcost.shard-manifest/1"', "not JSON"),
+        (b"\xff\xfe{}", "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
+    ],
+)
+def test_a_manifest_that_is_not_one_is_an_input_error(tmp_path: Path, content: bytes, said: str) -> None:
+    path = tmp_path / MANIFEST_NAME
+    path.write_bytes(content)
+    with pytest.raises(InputError, match=f"^{path}: {said}"):
+        verify_manifest(path)
+    with pytest.raises(InputError, match=f"^{tmp_path}: is a folder; give the manifest.json inside it"):
+        verify_manifest(tmp_path)
+
+
+def test_verify_messages_escape_what_the_manifest_says(written: tuple[Path, Manifest]) -> None:
+    out, _ = written
+    path = out / MANIFEST_NAME
+    doc = json.loads(path.read_text())
+    doc["shards"][2]["path"] = "t.shard-003.jsonl\n\x1b[32mok: all fine"
+    path.write_text(json.dumps(doc))
+    res = verify_manifest(path)
+    assert res.problems[0] == f"shard t.shard-003.jsonl\\n\\x1b[32mok: all fine is missing from {out}"
+    assert len(res.problems) == 2 and res.problems[1].startswith("t.shard-003.jsonl in ")  # now not listed

@@ -10,15 +10,23 @@ SHARD_HELP = """\
 Write the shards `batchcost plan` describes: each line copied byte for byte from the input
 (CRLF line ends kept; a last line without a newline gets one), in input order within a shard,
 plus manifest.json listing for every shard its path, requests, bytes, input lines, SHA-256,
-estimated tokens and cost, and for the input its path, size and SHA-256. Files appear
-atomically (temporary name, then rename; the manifest last). Keys stay unique across shards
-and Vertex-form files stay Vertex-form, since lines are copied, never re-serialised.
+estimated tokens and cost, and for the input its path, size and SHA-256. Keys stay unique
+across shards and Vertex-form files stay Vertex-form, since lines are copied, never re-serialised.
+
+The shards are written under temporary names and renamed only when all are complete; the
+manifest comes last. A run that fails or is interrupted (Ctrl-C) removes what it wrote, so no
+file that looks like a finished shard is left.
+
+--out is created if missing. A folder that is not empty is refused unless --force, which first
+removes exactly the files of an earlier shard set there (manifest.json, files named
+NAME.shard-NNN.jsonl, and temporary files of a run that was killed) and leaves every other file
+alone. A folder holding an input of the run is always refused.
 
 An input with validation errors is refused (sharding would spread them), except for being too
-large for one job, which is what sharding fixes. A folder that is not empty is refused unless
---force. `--verify manifest.json` re-reads the input and the shards and proves that every input
-line is in exactly one shard, once, byte-identical, and that each shard is within its limits;
-it names the first difference otherwise.
+large for one job, which is what sharding fixes. `--verify manifest.json` re-reads the input and
+the shards and proves that every input line is in exactly one shard, once, byte-identical, and
+that each shard is within its limits; it names the first difference otherwise, and every file in
+the folder named like a shard that the manifest does not list.
 
 examples:
   batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash
@@ -30,8 +38,9 @@ examples:
 _MAX_ROWS = 30
 
 SHARD_EXIT_HELP = (
-    "  shard: 1 when the input cannot be sharded (validation errors, a request over a limit, a\n"
-    "         non-empty --out without --force) or when --verify finds a difference\n"
+    "  shard: 1 when the input cannot be sharded (validation errors, a request over a limit) or when\n"
+    "         --verify finds a difference or a stray shard; 2 when --out cannot be used (a file, not\n"
+    "         empty without --force, holds an input, read-only, full) or the manifest is malformed\n"
 )
 
 
@@ -49,7 +58,11 @@ def register(sub: Any) -> None:
     )
     p.add_argument("file", nargs="?", metavar="FILE", help="batch input file: .jsonl or .jsonl.gz")
     p.add_argument("--out", metavar="DIR", help="folder for the shards and manifest.json (created if missing)")
-    p.add_argument("--force", action="store_true", help="write into a non-empty folder, replacing earlier shards")
+    p.add_argument(
+        "--force", action="store_true",
+        help="write into a non-empty folder: remove the earlier shard set there first (its manifest, shard files "
+        "and temporary files), and nothing else",
+    )  # fmt: skip
     p.add_argument("--stem", metavar="NAME", help="shard file name stem (default: the input's name)")
     p.add_argument(
         "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
@@ -78,10 +91,15 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         finally:
             bar.close()
         if args.format == "json":
-            doc = {"ok": result.ok, "message": result.message, "lines": result.lines, "shards": result.shards}
+            doc = {
+                "ok": result.ok, "message": result.message, "problems": list(result.problems),
+                "lines": result.lines, "shards": result.shards,
+            }  # fmt: skip
             stdout.write(json.dumps(doc, indent=2) + "\n")
+        elif result.ok:
+            stdout.write(result.message + "\n")
         else:
-            stdout.write(("" if result.ok else "FAILED: ") + result.message + "\n")
+            stdout.write("".join(f"FAILED: {problem}\n" for problem in result.problems))
         return EXIT_OK if result.ok else EXIT_PROBLEMS
     if not args.file or not args.out:
         stderr.write(
@@ -89,15 +107,19 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         )
         return EXIT_USAGE
 
-    from ..planner.shard_writer import write_shards
+    from ..planner.shard_writer import check_out_dir, write_shards
     from .plan import estimate_and_plan
 
+    # Every file the run reads; none may be inside --out. Checked before the estimate, which can
+    # take minutes, and again by write_shards before it changes anything.
+    others = [*args.prices, args.tokenizer_model]
+    check_out_dir(args.out, inputs=[args.file, *others], force=args.force)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
     bar = _progress_bar("writing shards", args.quiet, stderr)
     try:
         manifest = write_shards(
             plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,
-            input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=bar,
+            input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=bar, inputs=others,
         )  # fmt: skip
     finally:
         bar.close()
