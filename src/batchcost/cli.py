@@ -554,6 +554,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
 
 
 def _is_usage(e: Exception) -> bool:
-    from .errors import CredentialsError, InputError, PricingError, TokenizerError
+    from .errors import ApiError, CredentialsError, InputError, OutputError, PricingError, TokenizerError
 
-    return isinstance(e, InputError | PricingError | TokenizerError | CredentialsError)
+    # Exit 2: the run could not use a file, an option, an output or the network. Everything else
+    # (PlanError, problems found in the input) is exit 1.
+    return isinstance(e, InputError | OutputError | PricingError | TokenizerError | CredentialsError | ApiError)
