@@ -544,3 +544,44 @@ def test_long_single_line_texts_are_cut_at_spaces_exactly() -> None:
         pieces = _split_long(joined)
         assert len(pieces) > 40 and "".join(pieces) == joined
         assert counter.count_texts([joined]) == [len(sp.encode(joined))]
+
+
+def _split_long_reference(text: str) -> list[str]:
+    """The cutting rule written plainly (a fresh search on every cut: quadratic, but obviously right)."""
+    from batchcost.tokens.gemma3 import _CHUNK_CHARS, _LONG_CHARS, _NEWLINE_RUN, _SPACE_CUT
+
+    pieces: list[str] = []
+    start = 0
+    while len(text) - start > _LONG_CHARS:
+        run = _NEWLINE_RUN.search(text, start + _CHUNK_CHARS)
+        if run is not None and run.start() < start + _LONG_CHARS:
+            cut = run.end()
+        else:
+            space = _SPACE_CUT.search(text, start + _CHUNK_CHARS, start + _LONG_CHARS)
+            if space is None:
+                if run is None:
+                    break
+                cut = run.end()
+            else:
+                cut = space.start()
+        if cut >= len(text):
+            break
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:] if start else text)
+    return pieces
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_long_text_cuts_equal_the_plain_rule(seed: int) -> None:
+    """The cutter keeps its newline search between cuts (linear time); the cuts must not change."""
+    from batchcost.tokens.gemma3 import _split_long
+
+    rng = random.Random(seed)
+    alphabet = ["word", "x", " ", " ", "  ", ">", "<", "\n", "\n\n", "é", "漢字", "1234"]
+    # Newlines from every few characters to tens of thousands apart, and runs that cross a cut point.
+    weights = [20, 10, 25, 25, 3, 2, 2, rng.choice([0.0005, 0.005, 0.05, 1.0]), 0.2, 3, 3, 3]
+    text = "".join(rng.choices(alphabet, weights=weights, k=rng.randrange(20_000, 120_000)))
+    pieces = _split_long(text)
+    assert "".join(pieces) == text
+    assert pieces == _split_long_reference(text)

@@ -375,13 +375,20 @@ def _split_long(text: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     end_of_text = len(text)
+    # The next newline run at or after the search point, kept between cuts: searching afresh on every
+    # cut would re-read the rest of a text without newlines each time (quadratic on long single lines).
+    run: re.Match[str] | None = None
+    searched_from = -1
     while end_of_text - start > _LONG_CHARS:
-        # no endpos here: it would clip a newline run that crosses it, and the cut must follow a whole run
-        run = _NEWLINE_RUN.search(text, start + _CHUNK_CHARS)
+        lo = start + _CHUNK_CHARS
+        if searched_from < 0 or (run is not None and run.start() < lo):
+            # no endpos here: it would clip a newline run that crosses it, and the cut must follow a whole run
+            run = _NEWLINE_RUN.search(text, lo)
+            searched_from = lo
         if run is not None and run.start() < start + _LONG_CHARS:
             cut = run.end()
         else:
-            space = _SPACE_CUT.search(text, start + _CHUNK_CHARS, start + _LONG_CHARS)
+            space = _SPACE_CUT.search(text, lo, start + _LONG_CHARS)
             if space is None:
                 if run is None:
                     break
