@@ -11,7 +11,7 @@ import pytest
 
 from batchcost.cli import main
 from tests.fakegemini import FakeGemini, Fault
-from tests.planner.test_calibrate import draw, write_pair, write_requests
+from tests.planner.calibration_data import draw, write_pair, write_requests
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

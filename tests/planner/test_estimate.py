@@ -16,37 +16,7 @@ import pytest
 from batchcost.cli import main
 from batchcost.errors import UnknownModelError
 from batchcost.planner.estimate import estimate
-
-MILLION = Decimal(1_000_000)
-NOV27 = datetime.date(2026, 11, 27)
-
-
-def mtok(rate: str, tokens: int) -> Decimal:
-    return Decimal(rate) * tokens / MILLION
-
-
-def write(path: Path, requests: list[dict[str, Any]]) -> Path:
-    with path.open("w") as fh:
-        for i, r in enumerate(requests):
-            fh.write(json.dumps({"key": f"k{i}", "request": r}) + "\n")
-    return path
-
-
-def text_req(text: str, **gen: Any) -> dict[str, Any]:
-    r: dict[str, Any] = {"contents": [{"role": "user", "parts": [{"text": text}]}]}
-    if gen:
-        r["generationConfig"] = gen
-    return r
-
-
-def cost(plan_json: dict[str, Any], mode: str, which: str = "expected") -> Decimal:
-    return Decimal(plan_json["cost"][mode][which])
-
-
-def run_estimate(path: Path, model: str, **kw: Any) -> dict[str, Any]:
-    kw.setdefault("run_date", NOV27)
-    kw.setdefault("offline", True)
-    return estimate(path, model=model, **kw).to_json()
+from tests.planner.estimating import NOV27, cost, mtok, run_estimate, text_req, write
 
 
 def test_plain_batch_on_2_5_flash_lite(tmp_path: Path) -> None:
