@@ -343,6 +343,13 @@ def _over_budget(doc: dict[str, Any], budget: float, on: str) -> str | None:
     figure, basis = (batch["high"], "high end") if on == "high" else (batch["ceiling"], "ceiling")
     if figure is None:
         figure, basis = batch["ceiling"], "ceiling (no output expectation was given)"
+    if figure is None:
+        # Fail safe: a budget gate must not pass on a figure nobody can bound.
+        return (
+            f"over budget check impossible: the batch {basis.split(' ')[0]} is unknown, because some requests have no "
+            "known output ceiling; set maxOutputTokens in the requests, or give an output expectation and "
+            "--budget-on high"
+        )
     if Decimal(figure) > Decimal(str(budget)):
         return f"over budget: batch {basis} ${Decimal(figure):,.2f} > --budget ${budget:,.2f}"
     return None

@@ -229,7 +229,9 @@ def render_text(doc: Mapping[str, Any]) -> str:
         f"  {t['requests']:,} requests, {t['bytes']:,} bytes, {t['tokens']:,} tokens ({s['token_basis']})",
     ]
     if s["cost_basis"]:
-        out.append(f"  batch cost {money(t['cost'])} ({basis}), ceiling {money(t['cost_ceiling'])}")
+        out.append(
+            f"  batch cost {money(t['cost'])} ({basis}), ceiling {money(t['cost_ceiling']) if t['cost_ceiling'] is not None else 'unknown'}"
+        )
     out += ["", "limits"]
     rows = []
     for name, label in _LIMIT_LABELS.items():

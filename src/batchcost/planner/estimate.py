@@ -100,30 +100,40 @@ class EstimateOptions:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-def _output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> np.ndarray:
+def _output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each request's output ceiling (billed output, thinking included) and where it is unknown.
+
+    A ceiling is unknown when it depends on a limit nobody published: a request without
+    maxOutputTokens on a model whose output limit is unknown, or thinking without a bound there.
+    Unknown ceilings hold 0 in the first array and True in the second; they are never priced as 0.
+    Thinking budgets above the model's output limit are capped at it: the API does not think past
+    what the model can write.
+    """
     rows = scan.rows
     usable = rows["usable"].astype(bool)
     limit = info.output_limit
     max_out = rows["max_output_tokens"].astype(np.int64)
     unset = max_out == UNSET
     if info.kind == "embed":
-        return np.zeros(len(max_out), np.int64)
+        return np.zeros(len(max_out), np.int64), np.zeros(len(max_out), bool)
+    unknown = np.zeros(len(max_out), bool)
     if limit is None:
-        if bool((unset & usable).any()):
+        unknown |= unset & usable
+        if unknown.any():
             notes.append(
-                f"the output limit of {info.id} is unknown, so requests without maxOutputTokens have no output "
-                "ceiling; set maxOutputTokens in the requests"
+                f"the output limit of {info.id} is unknown, so {int(unknown.sum()):,} requests without maxOutputTokens "
+                "have no known output ceiling (the high end of the cost cannot be bounded for them); set "
+                "maxOutputTokens in the requests"
             )
-        limit_v = 0
+        out = np.where(unset, 0, max_out)
     else:
-        limit_v = limit
         capped = (~unset) & (max_out > limit) & usable
         if capped.any():
             notes.append(
                 f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
                 f"({limit:,}); the limit is used"
             )
-    out = np.where(unset, limit_v, np.minimum(max_out, limit_v if limit is not None else max_out))
+        out = np.where(unset, limit, np.minimum(max_out, limit))
     budget = rows["thinking_budget"].astype(np.int64)
     level = rows["thinking_level"]
     thinking = info.thinking
@@ -131,20 +141,36 @@ def _output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> np.n
     think = np.zeros(len(out), np.int64)
     explicit = budget > 0
     think[explicit] = budget[explicit]
+    if limit is not None:
+        over = explicit & usable & (budget > limit)
+        if over.any():
+            think[over] = limit
+            notes.append(
+                f"{int(over.sum()):,} requests set thinkingBudget above {info.id}'s output limit ({limit:,}; largest "
+                f"asked {int(budget[over].max()):,}); the API cannot think past it, so the ceiling counts {limit:,} "
+                "thinking tokens for them"
+            )
     open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
     open_ended &= usable
     if open_ended.any():
-        bound = limit_v
+        bound: int | None = limit
         if thinking is not None and thinking.default_budget and thinking.default_budget > 0:
             bound = thinking.default_budget
-        think[open_ended] = bound
-        notes.append(
-            f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
-            f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
-        )
+        if bound is None:
+            unknown |= open_ended
+            notes.append(
+                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}, whose limits are "
+                "unknown: their thinking has no known ceiling; set thinkingBudget to bound it"
+            )
+        else:
+            think[open_ended] = bound
+            notes.append(
+                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
+                f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
+            )
     ceiling = (out + think) * rows["candidate_count"].astype(np.int64)
-    ceiling[~usable] = 0
-    return ceiling
+    ceiling[~usable | unknown] = 0
+    return ceiling, unknown & usable
 
 
 def _scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
@@ -160,13 +186,19 @@ def _scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
     fixed = int(text[counted].sum())
     est = int(text[~counted].sum())
     if est > 0 and target != tokens.by_modality["text"].expected:
-        factor = max(0.0, (target - fixed) / est)
-        scaled = np.rint(text[~counted] * factor).astype(np.int64)
-        # put the rounding remainder on the largest estimated request so the total is exact
-        diff = (target - fixed) - int(scaled.sum())
-        if len(scaled):
-            scaled[int(np.argmax(scaled))] += diff
-            scaled = np.maximum(scaled, 0)
+        want = max(0, target - fixed)
+        share = text[~counted] * (want / est)
+        # Largest remainder: floor every share, then give the missing tokens one each to the requests
+        # with the largest fractions, so the total is exactly the interval end (rounding each share
+        # to nearest can leave thousands of tokens over on many small requests).
+        scaled = np.floor(share).astype(np.int64)
+        missing = want - int(scaled.sum())
+        if missing > 0:
+            order = np.argsort(scaled - share, kind="stable")[:missing]
+            scaled[order] += 1
+        elif missing < 0:  # float error put a share just over a whole number: take the excess back
+            order = np.flatnonzero(scaled > 0)[np.argsort((share - scaled)[scaled > 0], kind="stable")][:-missing]
+            scaled[order] -= 1
         text = text.copy()
         text[~counted] = scaled
         per["text"] = text
@@ -193,20 +225,23 @@ def _model_cost(
 ) -> ModelCost:
     info = book.model_info(model, run_date)
     notes: list[str] = []
-    ceiling_out = _output_ceiling(scan, info, notes)
+    ceiling_out, unknown_ceiling = _output_ceiling(scan, info, notes)
+    ceiling_known = not bool(unknown_ceiling.any())
+    # What expectations are capped at: an unknown ceiling caps nothing (the expectation is used as given).
+    cap = np.where(unknown_ceiling, np.iinfo(np.int64).max, ceiling_out)
     inputs = {w: _scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
     outs: dict[str, np.ndarray] | None = None
     if expected_out is not None:
-        outs = {w: np.minimum(expected_out, ceiling_out) for w in inputs}
+        outs = {w: np.minimum(expected_out, cap) for w in inputs}
     elif ratio is not None:
         outs = {}
         for w, per in inputs.items():
             total_in = sum(per.values(), np.zeros(len(ceiling_out), np.int64))
-            outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), ceiling_out)
+            outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), cap)
     elif output_model is not None:
         # features from the expected input; the input interval still widens low/high through `inputs`
         total_in = sum(inputs["expected"].values(), np.zeros(len(ceiling_out), np.int64))
-        expected, low, high = output_model.predict(scan, total_in, ceiling_out)
+        expected, low, high = output_model.predict(scan, total_in, cap)
         outs = {"expected": expected, "low": low, "high": high}
     if outs is not None:
         capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
@@ -233,7 +268,7 @@ def _model_cost(
             if note not in notes:
                 notes.append(note)
         floor = _price(rates, inputs["expected"], np.zeros(len(ceiling_out), np.int64))
-        ceiling = _price(rates, inputs["high"], ceiling_out)
+        ceiling = _price(rates, inputs["high"], ceiling_out) if ceiling_known else None
         if outs is None:
             modes[mode] = ModeCost(mode, floor=floor, ceiling=ceiling)
         else:
@@ -254,7 +289,7 @@ def _model_cost(
     if not modes:
         raise UnpricedError(f"no mode of {model} is priced on {run_date}")
     output = OutputTokens(
-        ceiling=int(ceiling_out[usable].sum()),
+        ceiling=int(ceiling_out[usable].sum()) if ceiling_known else None,
         expected=None if outs is None else int(outs["expected"][usable].sum()),
         low=None if outs is None else int(outs["low"][usable].sum()),
         high=None if outs is None else int(outs["high"][usable].sum()),
@@ -262,7 +297,7 @@ def _model_cost(
     )
     return ModelCost(
         model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
-        per_request_ceiling=ceiling_out,
+        per_request_ceiling=np.where(unknown_ceiling, -1, ceiling_out),
     )  # fmt: skip
 
 

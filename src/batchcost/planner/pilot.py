@@ -161,7 +161,8 @@ def sample_pilot(
     if ceiling is None:
         from .estimate import _output_ceiling
 
-        ceiling = _output_ceiling(scan, book.model_info(model, run_date), notes)
+        per_row, unknown_rows = _output_ceiling(scan, book.model_info(model, run_date), notes)
+        ceiling = np.where(unknown_rows, -1, per_row)
     sizes = tokens.per_request[usable]
     labels = _strata(scan, usable, sizes)
     counts = {str(s): int((labels == s).sum()) for s in sorted({str(x) for x in labels})}
@@ -210,9 +211,11 @@ def sample_pilot(
             by_mod[modality] = np.ceil(arr[rows] * MEDIA_MARGIN).astype(np.int64)
     prompt = sum(by_mod.values(), np.zeros(len(rows), np.int64))
     out = np.asarray(ceiling, dtype=np.int64)[rows]
-    if bool((out == 0).any()):
+    unknown = out < 0  # -1 marks a ceiling nobody can bound (as in the plan's per-request ceilings)
+    if bool(unknown.any()):
+        out = np.maximum(out, 0)
         notes.append(
-            f"{int((out == 0).sum()):,} pilot requests have no known output ceiling (no maxOutputTokens and an "
+            f"{int(unknown.sum()):,} pilot requests have no known output ceiling (no maxOutputTokens and an "
             "unknown model limit): their output is not in the maximum"
         )
     rates = book.rates(model, "standard", run_date)

@@ -21,10 +21,10 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
         "input": {"expected", "low", "high",
                   "by_modality": {"text": {...}, "image": {...}, ...},
                   "by_place": {"system": {...}, "contents": {...}, "tools": {...}} | null},
-        "output": {"ceiling", "expected" | null, "low" | null, "high" | null, "source" | null},
+        "output": {"ceiling" | null, "expected" | null, "low" | null, "high" | null, "source" | null},
         "above_200k": {"expected", "low", "high"} | null   # null for flat-rate models (no tier)
       },
-      "cost": {"<mode>": {"floor", "expected" | null, "low" | null, "high" | null, "ceiling"}
+      "cost": {"<mode>": {"floor", "expected" | null, "low" | null, "high" | null, "ceiling" | null}
                or {"not_priced": "reason"}},     # modes: standard, batch, flex, priority, and
                                                  # batch_cached when an explicit cache pays
       "caching": {...} | null,      # CachingAdvice.to_json() (planner/caching.py)
@@ -41,7 +41,8 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
 
 ``floor`` is the input-only cost at the expected input; ``expected``/``low``/``high`` add the
 expected output (null when no expectation was given); ``ceiling`` prices the input's high end and
-every request's output ceiling.
+every request's output ceiling; it is null when some request's ceiling is unknown (no maxOutputTokens
+on a model whose output limit is unknown), never 0.
 """
 
 from __future__ import annotations
@@ -96,9 +97,9 @@ class ModeCost:
 
 @dataclass
 class OutputTokens:
-    """Output tokens of all requests: the ceiling always, the expectation when given."""
+    """Output tokens of all requests: the ceiling (None when unknown), the expectation when given."""
 
-    ceiling: int
+    ceiling: int | None
     expected: int | None
     low: int | None
     high: int | None
@@ -167,6 +168,7 @@ class ModelCost:
     output: OutputTokens
     prices: list[PriceUsed]
     notes: list[str]
+    # per request; -1 where the ceiling is unknown
     per_request_ceiling: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
 
     def cost_json(self) -> dict[str, Any]:

@@ -947,6 +947,8 @@ def shard_plan_for(
     )  # fmt: skip
     usable = np.flatnonzero(scan.rows["usable"].astype(bool))
     ceiling_out = plan.cost.per_request_ceiling.astype(np.int64)
+    unknown_ceilings = int((ceiling_out[usable] < 0).sum()) if len(ceiling_out) else 0
+    ceiling_out = np.maximum(ceiling_out, 0)
     high_inputs = _scaled_inputs(plan.tokens, "high")
     high_in = sum(high_inputs.values(), np.zeros(scan.lines, np.int64))
     quota_tokens = high_in + ceiling_out if quota_counts == "input+output-ceiling" else high_in
@@ -954,6 +956,8 @@ def shard_plan_for(
     basis = "input tokens" + ("" if exact else " (high end of the 95% interval)")
     if quota_counts == "input+output-ceiling":
         basis += " + each request's output ceiling"
+        if unknown_ceilings:
+            basis += f" ({unknown_ceilings:,} requests with an unknown ceiling count their input only)"
     notes: list[str] = []
     if quota_counts == "input":
         notes.append(
@@ -1035,11 +1039,15 @@ def _price_shards(
         return shard_plan
     exp_inputs = {k: np.asarray(v, np.int64) for k, v in plan.tokens.per_request_by_modality.items()}
     exp_total_in = sum(exp_inputs.values(), np.zeros(plan.scan.lines, np.int64))
+    raw = plan.cost.per_request_ceiling
+    unknown = raw < 0 if len(raw) == plan.scan.lines else np.zeros(plan.scan.lines, bool)
+    # an unknown ceiling caps no expectation (and makes the shard's ceiling unknown)
+    cap = np.where(unknown, np.iinfo(np.int64).max, ceiling_out)
     outs: IntArray | None = None
     if output_tokens is not None:
-        outs = np.minimum(np.full(plan.scan.lines, output_tokens, np.int64), ceiling_out)
+        outs = np.minimum(np.full(plan.scan.lines, output_tokens, np.int64), cap)
     elif output_ratio is not None:
-        outs = np.minimum(np.rint(exp_total_in * output_ratio).astype(np.int64), ceiling_out)
+        outs = np.minimum(np.rint(exp_total_in * output_ratio).astype(np.int64), cap)
 
     def price(rows: IntArray, inputs: Mapping[str, IntArray], out: IntArray | None) -> Decimal:
         sub = {k: v[rows] for k, v in inputs.items()}
@@ -1054,7 +1062,7 @@ def _price_shards(
         floor = price(s.rows, exp_inputs, None)
         floors.append(floor)
         costs.append(price(s.rows, exp_inputs, outs) if outs is not None else floor)
-        ceilings.append(price(s.rows, high_inputs, ceiling_out))
+        ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out))
     basis = "expected" if outs is not None else "floor"
     if outs is None and batch.expected is not None and batch.floor is not None:
         # The estimate has an expectation but not the option it came from: share its output part

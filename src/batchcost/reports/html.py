@@ -734,9 +734,15 @@ def _key_facts(plan: Mapping[str, Any], shards: ShardSection | None) -> list[Key
     )
     o = t["output"]
     if o.get("expected") is not None:
-        out.append(KeyFigure("Output tokens, expected", f"{o['expected']:,}", f"ceiling {o['ceiling']:,}"))
+        out.append(
+            KeyFigure("Output tokens, expected", f"{o['expected']:,}", f"ceiling {_tokens_or_unknown(o['ceiling'])}")
+        )
     else:
-        out.append(KeyFigure("Output tokens", "unknown", f"ceiling {o['ceiling']:,}; give --output-tokens", "warn"))
+        out.append(
+            KeyFigure(
+                "Output tokens", "unknown", f"ceiling {_tokens_or_unknown(o['ceiling'])}; give --output-tokens", "warn"
+            )
+        )
     v = plan["validation"]
     if v["valid"]:
         extra = _count(v["warnings"], "warning") if v.get("warnings") else "no problems found"
@@ -846,7 +852,7 @@ def _token_section(plan: Mapping[str, Any]) -> TokenSection:
         by_place=places,
         output_expected="unknown" if o.get("expected") is None else f"{o['expected']:,}",
         output_source=str(o.get("source") or "no expectation given (use --output-tokens or --output-ratio)"),
-        output_ceiling=f"{o['ceiling']:,}",
+        output_ceiling=_tokens_or_unknown(o["ceiling"]),
         above_tier=above_text,
     )
 
@@ -1143,3 +1149,8 @@ def _sentence(text: str) -> str:
 def _excerpt(text: Any, limit: int = 160) -> str:
     s = "" if text is None else " ".join(str(text).split())
     return s if len(s) <= limit else s[: limit - 1] + "…"
+
+
+def _tokens_or_unknown(value: int | None) -> str:
+    """A token ceiling for display: None (a request without a known ceiling) reads "unknown", never 0."""
+    return "unknown" if value is None else f"{value:,}"

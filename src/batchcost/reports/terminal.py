@@ -20,6 +20,11 @@ MODE_NAMES = {
 }
 
 
+def ceiling_tokens(value: int | None) -> str:
+    """An output ceiling in tokens; None means some request has no known ceiling (never shown as 0)."""
+    return "unknown (see warnings)" if value is None else f"{value:,} tokens"
+
+
 def money(value: str | Decimal | None) -> str:
     """A USD amount for display: cents from $1, four decimals below (exact figures stay in JSON)."""
     if value is None:
@@ -71,7 +76,7 @@ def cost_rows(cost: Mapping[str, Any]) -> list[list[str]]:
             continue
         rows.append(
             [MODE_NAMES.get(mode, mode), money(c["floor"]), money(c["expected"]), money(c["low"]), money(c["high"]),
-             money(c["ceiling"])]
+             money(c["ceiling"]) if c["ceiling"] is not None else "unknown"]
         )  # fmt: skip
     return rows
 
@@ -89,7 +94,8 @@ def headline(plan: Mapping[str, Any]) -> str:
     elif batch.get("expected") is not None:
         amount = f"{money(batch['expected'])} (range {money(batch['low'])}-{money(batch['high'])})"
     else:
-        amount = f"at least {money(batch['floor'])}, at most {money(batch['ceiling'])} (output expectation unknown)"
+        most = f"at most {money(batch['ceiling'])}" if batch.get("ceiling") is not None else "no known upper bound"
+        amount = f"at least {money(batch['floor'])}, {most} (output expectation unknown)"
     saving = plan.get("savings", {}).get("batch_vs_standard")
     save = f", {saving['percent']}% less than standard" if saving else ""
     return f"Batch on {model}: {amount}{save}; {valid}{shard_phrase(plan)}"
@@ -121,7 +127,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     lines.append(f"           {'; '.join(mods)}")
     out = t["output"]
     exp = "unknown" if out["expected"] is None else f"{out['expected']:,} ({out['source']})"
-    lines.append(f"Output     expected {exp}; ceiling {out['ceiling']:,} tokens")
+    lines.append(f"Output     expected {exp}; ceiling {ceiling_tokens(out['ceiling'])}")
     if t["above_200k"] and t["above_200k"]["expected"]:
         lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
@@ -229,7 +235,8 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
         out.append(f"  - by modality: {'; '.join(mods)}")
     o = t["output"]
     exp = "unknown" if o["expected"] is None else f"{o['expected']:,} ({md_text(o['source'])})"
-    out.append(f"- **Output tokens:** expected {exp}; ceiling {o['ceiling']:,}")
+    ceiling = "unknown (see warnings)" if o["ceiling"] is None else f"{o['ceiling']:,}"
+    out.append(f"- **Output tokens:** expected {exp}; ceiling {ceiling}")
     above = t.get("above_200k") or {}
     if above.get("expected"):
         n = above["expected"]
@@ -250,7 +257,8 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
             std, batch = c["cost"].get("standard") or {}, c["cost"].get("batch") or {}
             rows.append(
                 [md_text(c["model"]), money(std.get("expected")), money(batch.get("expected")),
-                 money(batch.get("low")), money(batch.get("high")), money(batch.get("ceiling"))]
+                 money(batch.get("low")), money(batch.get("high")),
+                 money(batch["ceiling"]) if batch.get("ceiling") is not None else "unknown"]
             )  # fmt: skip
         out += ["", "**Models compared**", "", *_md_table(rows, "lrrrrr")]
     out += _markdown_shards(plan.get("shards"))

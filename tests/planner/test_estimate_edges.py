@@ -1,0 +1,136 @@
+"""Figures at the edges: unknown ceilings, thinking caps, and interval ends that follow each other."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from batchcost.cli import main
+from tests.planner.estimating import cost, mtok, run_estimate, text_req, write
+
+TUNED = """\
+models:
+  my-tuned-model:
+    derive: {batch: batch-50}
+    prices:
+      - input: {all: "0.20", audio: "0.60"}
+        cache_read: {all: "0.02"}
+        output: "1.00"
+"""
+
+
+@pytest.fixture
+def tuned(tmp_path: Path) -> Path:
+    path = tmp_path / "my.yaml"
+    path.write_text(TUNED)
+    return path
+
+
+def test_given_output_expectation_is_used_when_the_ceiling_is_unknown(tmp_path: Path, tuned: Path) -> None:
+    # The README's own example: a model from --prices with no output limit, requests without maxOutputTokens.
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 1000)  # 4 tokens each
+    plan = run_estimate(path, "my-tuned-model", output_tokens=1000, prices=[str(tuned)])
+    out = plan["tokens"]["output"]
+    assert out["expected"] == 1_000_000 and out["ceiling"] is None
+    # batch is derived at 50%: input 0.10, output 0.50 per 1M
+    assert cost(plan, "batch") == mtok("0.10", 4000) + mtok("0.50", 1_000_000) == Decimal("0.5004")
+    assert plan["cost"]["batch"]["ceiling"] is None and plan["cost"]["standard"]["ceiling"] is None
+    assert any("no known output ceiling" in w for w in plan["warnings"])
+
+
+def test_known_and_unknown_ceilings_together(tmp_path: Path, tuned: Path) -> None:
+    bounded = text_req("Hello, world!", maxOutputTokens=10, thinkingConfig={"thinkingBudget": 0})
+    reqs = [bounded, text_req("Hello, world!")]
+    plan = run_estimate(write(tmp_path / "a.jsonl", reqs), "my-tuned-model", output_tokens=50, prices=[str(tuned)])
+    # the bounded request is capped at its maxOutputTokens, the other takes the expectation as given
+    assert plan["tokens"]["output"]["expected"] == 10 + 50
+    assert plan["tokens"]["output"]["ceiling"] is None
+
+
+def test_budget_gate_fails_safe_on_an_unknown_ceiling(tmp_path: Path, tuned: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 1000)
+    common = ["estimate", str(path), "-m", "my-tuned-model", "--prices", str(tuned), "--offline", "-q"]
+    out, err = io.StringIO(), io.StringIO()
+    # $0.5004 expected: a budget of $0.01 fails on the figure, not on $0.0020 of input alone
+    assert main([*common, "--output-tokens", "1000", "--budget", "0.01"], stdout=out, stderr=err) == 3
+    assert "over budget: batch high end $0.50 > --budget $0.01" in err.getvalue()
+    # no expectation: the only bound would be the ceiling, which is unknown, so the gate cannot pass
+    out, err = io.StringIO(), io.StringIO()
+    assert main([*common, "--budget", "100", "--format", "json"], stdout=out, stderr=err) == 3
+    assert "is unknown" in err.getvalue() and "Traceback" not in err.getvalue()
+    doc = json.loads(out.getvalue())
+    assert doc["cost"]["batch"]["ceiling"] is None and doc["tokens"]["output"]["ceiling"] is None
+
+
+def test_unknown_ceiling_reads_unknown_in_text(tmp_path: Path, tuned: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 3)
+    out, err = io.StringIO(), io.StringIO()
+    args = ["estimate", str(path), "-m", "my-tuned-model", "--prices", str(tuned), "--offline", "-q"]
+    assert main([*args, "--output-tokens", "7", "--run-date", "2026-11-27"], stdout=out, stderr=err) == 0
+    text = out.getvalue()
+    assert "ceiling unknown" in text and "ceiling 0" not in text
+    batch_row = next(line for line in text.splitlines() if line.strip().startswith("batch "))
+    assert batch_row.rstrip().endswith("unknown")
+
+
+def test_thinking_budget_is_capped_at_the_model_limit(tmp_path: Path) -> None:
+    reqs = [
+        text_req("a", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 1_000_000_000}),
+        text_req("b", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 70_000}),
+        text_req("c", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 50}),
+    ]
+    plan = run_estimate(write(tmp_path / "t.jsonl", reqs), "gemini-2.5-flash")
+    # gemini-2.5-flash writes at most 65,536 output tokens: thinking beyond it cannot be billed
+    assert plan["tokens"]["output"]["ceiling"] == (100 + 65_536) * 2 + 150
+    warning = next(w for w in plan["warnings"] if "thinkingBudget above" in w)
+    assert "2 requests" in warning and "1,000,000,000" in warning and "65,536" in warning
+
+
+def _big(path: Path, n: int, seed: int) -> Path:
+    rng = random.Random(seed)
+    words = [
+        "the",
+        "cat",
+        "sat",
+        "on",
+        "a",
+        "mat",
+        "while",
+        "dogs",
+        "ran",
+        "about",
+        "in",
+        "parks",
+        "near",
+        "rivers",
+        "and",
+        "hills",
+    ]
+    with path.open("w") as fh:
+        for i in range(n):
+            k = rng.choice([3, 8, 30, 120, 600])
+            text = " ".join(rng.choice(words) for _ in range(k))
+            fh.write(json.dumps({"key": f"k{i}", "request": text_req(text, maxOutputTokens=400)}) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_interval_ends_map_token_bounds_to_cost_bounds(tmp_path: Path, seed: int) -> None:
+    path = _big(tmp_path / "big.jsonl", 6000, seed)
+    plan = run_estimate(path, "gemini-2.5-flash", output_tokens=100, sample_size=200, seed=seed)
+    tokens = plan["tokens"]["input"]
+    assert plan["tokens"]["method"] != "exact"
+    assert tokens["low"] < tokens["expected"] < tokens["high"]
+    # text only, below the tier threshold: cost = input x rate + 6,000 x 100 output tokens
+    rates = {"standard": ("0.30", "2.50"), "batch": ("0.15", "1.25")}
+    for mode, (rate_in, rate_out) in rates.items():
+        c = plan["cost"][mode]
+        for end in ("low", "expected", "high"):
+            assert Decimal(c[end]) == mtok(rate_in, tokens[end]) + mtok(rate_out, 600_000), (mode, end)
+        assert Decimal(c["floor"]) <= Decimal(c["low"]) <= Decimal(c["expected"]) <= Decimal(c["high"])
+        assert Decimal(c["high"]) <= Decimal(c["ceiling"])
