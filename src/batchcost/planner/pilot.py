@@ -39,6 +39,7 @@ import numpy as np
 
 from ..batchfile.request import UNSET
 from ..errors import ApiError, BatchcostError, CredentialsError
+from ..redact import redact
 from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
 
 if TYPE_CHECKING:
@@ -292,9 +293,7 @@ class _Sender:
 
     def clean(self, text: str) -> str:
         """One line, bounded, and never the API key."""
-        if self.secret:
-            text = text.replace(self.secret, "[redacted]")
-        text = " ".join(text.split())
+        text = " ".join(redact(text, [self.secret]).split())
         return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
     def _pause(self, seconds: float) -> None:
@@ -399,7 +398,7 @@ def _client(api_key: str, base_url: str | None, timeout_s: float) -> Any:
     try:
         return genai.Client(vertexai=False, api_key=api_key, http_options=options)
     except Exception as exc:  # the SDK raises ValueError (or google.auth errors) for bad settings
-        message = str(exc).replace(api_key, "[redacted]") if api_key else str(exc)
+        message = redact(str(exc), [api_key])
         raise ApiError(f"cannot set up the Gemini client for the pilot: {' '.join(message.split())[:200]}") from None
 
 

@@ -40,9 +40,9 @@ from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from batchcost.errors import ApiError, TokenizerError
+from batchcost.redact import host_of, redact
 from batchcost.tokens.base import RequestCount
 
 DEVELOPER = "developer"
@@ -239,7 +239,7 @@ class ApiCounter:
         self._sleep = sleep
         self._clock = clock
         self._random = random.Random()
-        self._host = urlsplit(base_url).netloc if base_url else ""
+        self._host = host_of(base_url)
         self._transient = _transient_errors()
 
     # -- construction ---------------------------------------------------------------------------
@@ -506,9 +506,7 @@ class ApiCounter:
 
     def _clean(self, text: str) -> str:
         """One line, bounded, and never the API key."""
-        if self._secret:
-            text = text.replace(self._secret, "[redacted]")
-        text = " ".join(text.split())
+        text = " ".join(redact(text, [self._secret]).split())
         return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
