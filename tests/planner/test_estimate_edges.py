@@ -134,3 +134,24 @@ def test_interval_ends_map_token_bounds_to_cost_bounds(tmp_path: Path, seed: int
             assert Decimal(c[end]) == mtok(rate_in, tokens[end]) + mtok(rate_out, 600_000), (mode, end)
         assert Decimal(c["floor"]) <= Decimal(c["low"]) <= Decimal(c["expected"]) <= Decimal(c["high"])
         assert Decimal(c["high"]) <= Decimal(c["ceiling"])
+
+
+@pytest.mark.parametrize(
+    ("kw", "error"),
+    [
+        ({"compare": ["gemini-9-nope"]}, "unknown model 'gemini-9-nope'"),
+        ({"output_tokens": 5, "output_ratio": 0.5}, "give one of --output-tokens"),
+    ],
+)
+def test_option_conflicts_are_refused_before_the_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kw: dict[str, object], error: str
+) -> None:
+    import batchcost.batchfile as batchfile
+    from batchcost.errors import PricingError
+
+    def no_scan(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the file was scanned before the options were checked")
+
+    monkeypatch.setattr(batchfile, "scan", no_scan)
+    with pytest.raises(PricingError, match=error):
+        run_estimate(write(tmp_path / "a.jsonl", [text_req("x")]), "gemini-2.5-flash", **kw)

@@ -342,6 +342,14 @@ def estimate(
     def stage(name: str) -> Callable[[int, int], None] | None:
         return None if progress is None else (lambda d, t: progress(name, d, t))
 
+    # Options that cannot work are refused before the scan, which can take minutes on a big file.
+    given = [opts.output_tokens is not None, opts.output_ratio is not None, bool(opts.calibrate_from), bool(opts.pilot)]
+    if sum(given) > 1:
+        raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
+    for name in [*([model] if model is not None else []), *opts.compare]:
+        if book.model_info(name, run_date).kind == "embed":  # UnknownModelError for a name the book lacks
+            raise PricingError(f"{name} is an embedding model; batchcost estimates generateContent batch files")
+
     result = scan_result or scan_files(
         paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True
     )
@@ -376,9 +384,6 @@ def estimate(
     n_rows = len(result.rows["offset"])
     expected_out: np.ndarray | None = None
     source: str | None = None
-    given = [opts.output_tokens is not None, opts.output_ratio is not None, bool(opts.calibrate_from), bool(opts.pilot)]
-    if sum(given) > 1:
-        raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
     output_model: OutputModel | None = None
     if opts.calibrate_from:
         from .calibrate import calibrate_from
