@@ -21,11 +21,11 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_example_results_table_exit_0() -> None:
+def test_example_results_table_exit_1_for_its_failed_request() -> None:
     code, out, err = run(
         "reconcile", str(EXAMPLES / "batch_results.jsonl"), "--model", "gemini-2.5-flash", "--run-date", "2026-11-27"
     )
-    assert code == 0, err
+    assert code == 1, err  # the example has one failed request: a problem in the input
     # 8 prompt tokens at $0.15/1M + (10 + 412) output tokens at $1.25/1M (2.5 Flash batch)
     assert out.startswith("Actual cost $0.0005 (batch, 1 billed request)")
     assert "1 succeeded, 1 failed (not billed): 400 INVALID_ARGUMENT x1" in out
@@ -38,7 +38,7 @@ def test_json_contract_and_output_file(tmp_path: Path) -> None:
         "reconcile", str(EXAMPLES / "batch_results.jsonl"), "-m", "gemini-2.5-flash", "--run-date", "2026-11-27",
         "--format", "json", "-o", str(target),
     )  # fmt: skip
-    assert code == 0, err
+    assert code == 1, err  # the example has one failed request: a problem in the input
     assert out == ""
     doc = json.loads(target.read_text())
     assert doc["schema"] == "batchcost.reconcile/1"
@@ -58,7 +58,7 @@ def test_plan_saved_by_estimate_gives_a_variance_report(tmp_path: Path, monkeypa
     assert code == 0, err
     plan = json.loads((tmp_path / "plan.json").read_text())
     code, out, err = run("reconcile", str(EXAMPLES / "batch_results.jsonl"), "--plan", "plan.json", "--format", "json")
-    assert code == 0, err
+    assert code == 1, err  # the example has one failed request: a problem in the input
     doc = json.loads(out)
     assert doc["run_date"] == "2026-11-27" and doc["run_date_source"] == "plan"
     v = doc["variance"]
@@ -116,7 +116,7 @@ def test_report_with_the_variance_section(tmp_path: Path, monkeypatch: pytest.Mo
         "reconcile", str(EXAMPLES / "batch_results.jsonl"), "--plan", "plan.json", "--format", "json",
         "-o", "rec.json", "--report", "after.html",
     )  # fmt: skip
-    assert code == 0, err
+    assert code == 1, err  # the example has one failed request: a problem in the input
     rec = json.loads((tmp_path / "rec.json").read_text())
     soup = BeautifulSoup((tmp_path / "after.html").read_text(), "html.parser")
     section = soup.find(id="variance")
@@ -131,5 +131,5 @@ def test_report_needs_a_plan(tmp_path: Path) -> None:
         "reconcile", str(EXAMPLES / "batch_results.jsonl"), "-m", "gemini-2.5-flash", "--report",
         str(tmp_path / "x.html"),
     )  # fmt: skip
-    assert code == 1 and "--report needs --plan" in err
+    assert code == 2 and "--report needs --plan" in err
     assert not (tmp_path / "x.html").exists()

@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK = 0
@@ -29,8 +27,8 @@ EXIT_INTERRUPTED = 130
 
 EXIT_CODES_HELP = """exit codes:
   0    success (input valid)
-  1    problems found in the input (errors; warnings too with --strict)
-  2    usage error, or an input file / option value that cannot be used
+  1    problems found in the input (errors; warnings too with --strict; failed results)
+  2    usage error, or a file, option value, output or network that cannot be used
   3    estimated cost over --budget (estimate)
   130  interrupted (Ctrl-C)
 """
@@ -49,20 +47,29 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _write_atomic(path: str, text: str) -> None:
-    """Write a whole file or nothing: temporary file in the same folder, then rename."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        # mkstemp makes the file private (0600); give it the mode any new file gets (umask applies)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write a whole file or nothing (see :func:`batchcost.outputs.write_atomic`)."""
+    from .outputs import write_atomic
+
+    write_atomic(path, text)
+
+
+def _read_by(args: argparse.Namespace) -> list[str]:
+    """Every file a command's options make it read, besides its positional inputs."""
+    found: list[str] = []
+    for name in ("prices", "requests", "calibrate_from"):
+        found += [str(v) for v in getattr(args, name, None) or ()]
+    for name in ("tokenizer_model", "plan"):
+        value = getattr(args, name, None)
+        if value:
+            found.append(str(value))
+    return found
+
+
+def _check_outputs(args: argparse.Namespace, inputs: Sequence[str], *outputs: str | None) -> None:
+    """Refuse, before any work, an output that would replace an input or cannot be written (exit 2)."""
+    from .outputs import check_outputs
+
+    check_outputs([*inputs, *_read_by(args)], outputs)
 
 
 def _emit(text: str, output: str | None, stdout: TextIO) -> None:
@@ -115,6 +122,7 @@ def _run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from .batchfile import scan
     from .reports import validation
 
+    _check_outputs(args, args.files, args.output)
     bar = _progress_bar("validating", args.quiet, stderr)
     try:
         result = scan(args.files, keep_problems=args.max_problems, progress=bar)
@@ -219,7 +227,7 @@ def _add_token_options(p: Any) -> None:
         help="Gemini Developer API (default) or Vertex AI batch: sets the limits, caching rules and --tokenizer api",
     )  # fmt: skip
     g.add_argument("--sample-size", type=_positive_int, default=2000, metavar="N", help="initial sample (default 2000)")
-    g.add_argument("--seed", type=int, default=0, help="sample seed (default 0)")
+    g.add_argument("--seed", type=_seed, default=0, help="sample seed, 0 to 2**32-1 (default 0)")
     g.add_argument("--exact", action="store_true", help="count every request exactly (no sampling)")
     m = p.add_argument_group("media the file cannot size")
     m.add_argument("--video-seconds", type=_positive_float, metavar="S", help="length of videos of unknown length")
@@ -235,7 +243,7 @@ def _add_output_expectation(g: Any) -> None:
         help="expected billed output tokens per request, thinking included",
     )  # fmt: skip
     g.add_argument(
-        "--output-ratio", type=_nonnegative_float, metavar="R",
+        "--output-ratio", type=_ratio, metavar="R",
         help="expected billed output as R x each request's input tokens, thinking included",
     )  # fmt: skip
 
@@ -269,6 +277,12 @@ def _run_estimate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     from .commands.plan import limit_options
     from .planner.estimate import EstimateOptions, estimate
     from .reports import terminal
+
+    if args.report:
+        from .reports.html import format_for_path
+
+        format_for_path(args.report)  # an extension the report cannot be written as is refused now
+    _check_outputs(args, args.files, args.output, args.report)
 
     options = EstimateOptions(
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
@@ -398,6 +412,7 @@ def _run_prices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
     from .pricing import PriceBook
     from .reports import terminal
 
+    _check_outputs(args, [], args.output)
     book = PriceBook.load(args.prices or None)
     models = [m for group in args.model for m in group] or None
     run_date = args.run_date or datetime.date.today()
@@ -413,27 +428,48 @@ def _run_prices(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _positive_int(text: str) -> int:
+# Whole-number options are per-request or per-shard figures: beyond these bounds they are typing
+# mistakes, and past them numpy's 64-bit sums over millions of requests could overflow.
+MAX_WHOLE = 2**31 - 1  # the API's own integer fields (maxOutputTokens...) are 32-bit
+MAX_TOTAL = 10**15  # token totals per shard or per quota
+
+
+def _whole(text: str, minimum: int, maximum: int = MAX_WHOLE) -> int:
     try:
         n = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    if n < minimum:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be at least {minimum}" if minimum else f"{text!r} must not be negative"
+        )
+    if n > maximum:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {maximum:,})")
     return n
+
+
+def _positive_int(text: str) -> int:
+    return _whole(text, 1)
 
 
 def _nonnegative_int(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must not be negative")
-    return n
+    return _whole(text, 0)
 
 
-def _nonnegative_float(text: str) -> float:
+def _token_total(text: str) -> int:
+    """A token figure for a whole shard or quota (may pass 2**31)."""
+    return _whole(text, 1, MAX_TOTAL)
+
+
+def _seed(text: str) -> int:
+    """A sampling seed: numpy's generators take 0 .. 2**32 - 1."""
+    return _whole(text, 0, 2**32 - 1)
+
+
+MAX_RATIO = 10_000.0  # output tokens per input token; beyond it a figure is a typing mistake
+
+
+def _nonnegative_float(text: str, maximum: float | None = None) -> float:
     import math
 
     try:
@@ -442,11 +478,17 @@ def _nonnegative_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if x < 0 or not math.isfinite(x):
         raise argparse.ArgumentTypeError(f"{text!r} must be a finite number >= 0")
+    if maximum is not None and x > maximum:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most {maximum:,g})")
     return x
 
 
+def _ratio(text: str) -> float:
+    return _nonnegative_float(text, MAX_RATIO)
+
+
 def _positive_float(text: str) -> float:
-    x = _nonnegative_float(text)
+    x = _nonnegative_float(text, 1e12)
     if x == 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0")
     return x
@@ -456,9 +498,14 @@ def _date(text: str) -> Any:
     import datetime
 
     try:
-        return datetime.date.fromisoformat(text)
+        day = datetime.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-12-01") from None
+    # prices and limits are dated facts: a day far outside them is a typing mistake (and 9999-12-31
+    # would overflow the date arithmetic of the job window)
+    if not datetime.date(2000, 1, 1) <= day <= datetime.date(2100, 12, 31):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range (2000-01-01 to 2100-12-31)")
+    return day
 
 
 def _csv(text: str) -> list[str]:
@@ -475,6 +522,8 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a size like 1024x768") from None
     if w < 1 or h < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    if w > 100_000 or h > 100_000:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most 100000x100000)")
     return w, h
 
 
@@ -551,7 +600,10 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         stderr.write("\nbatchcost: interrupted\n")
         return EXIT_INTERRUPTED
     except BatchcostError as e:
-        stderr.write(f"batchcost: error: {e}\n")
+        from .redact import redact
+
+        # last line of defence: no message carries a URL password or a key query parameter
+        stderr.write(f"batchcost: error: {redact(str(e))}\n")
         return EXIT_USAGE if _is_usage(e) else EXIT_PROBLEMS
     except BrokenPipeError:
         # Output piped into something that stopped reading (e.g. `| head`): not an error.

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -99,15 +100,32 @@ def write_atomic(path: PathLike, data: str | bytes) -> None:
     """Write ``data`` to ``path`` whole or not at all (temporary file in the same folder, then rename).
 
     Text is written as UTF-8 with ``\\n`` line ends. The file gets the mode any new file gets under
-    the umask. On any failure, or on Ctrl-C, the temporary file is removed and ``path`` is untouched.
+    the umask. A symbolic link keeps pointing at the new file; a device or pipe (``/dev/stdout``)
+    is written in place. On any failure, or on Ctrl-C, the temporary file is removed and ``path`` is untouched.
 
     Raises:
         OutputError: the file cannot be written (missing or read-only folder, full disk, ...).
     """
     target = Path(path)
+    if target.is_symlink():
+        # replace the file the link points to, not the link (a rename over the link would cut it)
+        target = Path(os.path.realpath(target))
     folder = target.parent
     if target.is_dir():
         raise OutputError(str(path), "is a folder; give a file name inside it")
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        # A device or a pipe (/dev/stdout, /dev/null, a FIFO): there is nothing to rename over, and
+        # renaming would replace the device itself. Written in place.
+        try:
+            with open(target, "wb") as fh:
+                fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+        except OSError as e:
+            raise OutputError(str(path), f"cannot be written: {describe_oserror(e)}") from None
+        return
     if not folder.is_dir():
         raise OutputError(str(path), f"cannot be written: folder {str(folder)!r} does not exist; create it first")
     payload = data.encode("utf-8") if isinstance(data, str) else data

@@ -285,8 +285,11 @@ def plan_doc(**over: Any) -> dict[str, Any]:
         "schema": "batchcost.plan/1",
         "run_date": "2026-11-27",
         "model": "gemini-2.5-flash",
+        "billed_model": "gemini-2.5-flash",
         "requests": 6,
         "files": [],
+        "validation": {"valid": True, "errors": 0, "warnings": 0, "blocking": False},
+        "prices": [],
         "tokens": {
             "input": {"expected": 9000, "low": 8500, "high": 9600},
             "output": {"ceiling": 50_000, "expected": 1200, "low": 1000, "high": 1400, "source": "--output-tokens"},

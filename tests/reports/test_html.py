@@ -15,14 +15,13 @@ import pytest
 from bs4 import BeautifulSoup
 
 from batchcost.cli import main
-from batchcost.errors import BatchcostError, InputError, PlanError
+from batchcost.documents.plan import check_plan, read_plan
+from batchcost.errors import BatchcostError, InputError, OutputError, PlanError
 from batchcost.reports import charts
 from batchcost.reports.html import (
     ReportContext,
     _environment,
     build_context,
-    check_plan,
-    read_plan,
     render_html,
     write_report,
 )
@@ -442,7 +441,7 @@ def test_write_report_is_atomic_and_picks_the_format(tmp_path: Path, small_plan:
     assert (tmp_path / "plan.txt").read_text(encoding="utf-8").startswith(headline(small_plan) + "\n")
     assert (tmp_path / "plan.html").stat().st_mode & 0o777 == 0o644
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.html", "plan.md", "plan.txt"]
-    with pytest.raises(PlanError, match="does not exist"):
+    with pytest.raises(OutputError, match="does not exist"):
         write_report(small_plan, tmp_path / "no" / "plan.html")
 
 

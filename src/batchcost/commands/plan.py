@@ -83,6 +83,8 @@ def _byte_size(text: str) -> int:
     value = int(Decimal(m.group(1)) * scale[unit])
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
+    if value > 10**15:
+        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most 1PB)")
     return value
 
 
@@ -101,7 +103,7 @@ def add_planning_options(p: Any) -> None:
 
 def add_limit_options(p: Any) -> None:
     """Shard-limit options, shared by ``plan``, ``shard`` and ``estimate``."""
-    from ..cli import _positive_int
+    from ..cli import _positive_int, _token_total
 
     lim = p.add_argument_group("shard limits (each can only tighten what the platform allows)")
     lim.add_argument(
@@ -110,9 +112,9 @@ def add_limit_options(p: Any) -> None:
     )  # fmt: skip
     lim.add_argument("--max-bytes", type=_byte_size, metavar="B", help="bytes per shard file (e.g. 500MB)")
     lim.add_argument("--max-requests", type=_positive_int, metavar="N", help="requests per shard")
-    lim.add_argument("--max-tokens-per-shard", type=_positive_int, metavar="T", help="estimated tokens per shard")
+    lim.add_argument("--max-tokens-per-shard", type=_token_total, metavar="T", help="estimated tokens per shard")
     lim.add_argument(
-        "--enqueued-token-limit", type=_positive_int, metavar="T",
+        "--enqueued-token-limit", type=_token_total, metavar="T",
         help="your project's batch enqueued-token quota for the model (replaces the published figure; "
         "needed where it is UNKNOWN)",
     )  # fmt: skip
@@ -185,8 +187,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """``batchcost plan``: estimate, plan, render; exit 1 when the plan cannot be submitted as is."""
     import json
 
-    from ..cli import EXIT_OK, EXIT_PROBLEMS, _emit
+    from ..cli import EXIT_OK, EXIT_PROBLEMS, _check_outputs, _emit
 
+    _check_outputs(args, [args.file], args.output)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
     doc = plan_document(plan, shard_plan)
     text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)

@@ -82,11 +82,18 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Run ``batchcost reconcile``; returns the exit code."""
     import json
 
-    if args.report and not args.plan:
-        from ..errors import PlanError
+    from ..cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, _check_outputs, _emit, _progress_bar
 
-        raise PlanError("--report needs --plan PLAN.json: the report is the plan's, with the variance added")
-    from ..cli import EXIT_OK, EXIT_PROBLEMS, _emit, _progress_bar
+    if args.report and not args.plan:
+        stderr.write(
+            "batchcost: error: --report needs --plan PLAN.json: the report is the plan's, with the variance added\n"
+        )
+        return EXIT_USAGE
+    if args.report:
+        from ..reports.html import format_for_path
+
+        format_for_path(args.report)
+    _check_outputs(args, args.results, args.output, args.report)
     from ..planner.reconcile import reconcile, render_text
 
     bar = _progress_bar("reading results", args.quiet, stderr)
@@ -110,8 +117,11 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.report:
         from ..planner.reconcile import load_plan, variance_section
         from ..reports.html import write_report
+        from .report import plan_fields_checked
 
         plan_doc = dict(load_plan(args.plan))
-        plan_doc["reconciliation"] = variance_section(doc)
-        write_report(plan_doc, args.report)
-    return EXIT_PROBLEMS if rec.results.errors else EXIT_OK
+        with plan_fields_checked(args.plan):
+            plan_doc["reconciliation"] = variance_section(doc)
+            write_report(plan_doc, args.report)
+    # failed requests are problems in the input as much as unreadable lines (documented: exit 1)
+    return EXIT_PROBLEMS if rec.results.errors or rec.results.failed else EXIT_OK

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 REPORT_HELP = """\
@@ -45,12 +47,31 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Read the plan, render it, write it; 0 on success (errors are raised as BatchcostError)."""
-    from ..cli import EXIT_OK
-    from ..reports.html import format_for_path, read_plan, render_report, write_report
+    from ..cli import EXIT_OK, _check_outputs
+    from ..documents.plan import read_plan
+    from ..reports.html import format_for_path, render_report, write_report
 
+    if args.output and not args.format:
+        format_for_path(args.output)  # refuse an extension the report cannot be written as, before reading
+    _check_outputs(args, [], args.output)
     plan = read_plan(args.plan)
-    if args.output:
-        write_report(plan, args.output, format=args.format or format_for_path(args.output))
-    else:
-        stdout.write(render_report(plan, args.format or "html"))
+    with plan_fields_checked(args.plan):
+        if args.output:
+            write_report(plan, args.output, format=args.format or format_for_path(args.output))
+        else:
+            stdout.write(render_report(plan, args.format or "html"))
     return EXIT_OK
+
+
+@contextlib.contextmanager
+def plan_fields_checked(path: str) -> Iterator[None]:
+    """Turn a field the renderer cannot use, in a plan that passed the loader's checks, into one line."""
+    from ..errors import InputError
+
+    try:
+        yield
+    except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as e:
+        raise InputError(
+            path,
+            f"holds a field batchcost cannot read ({type(e).__name__}: {str(e)[:80]}); was it edited? estimate again",
+        ) from None

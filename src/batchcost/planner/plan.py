@@ -54,12 +54,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..documents.plan import PLAN_SCHEMA
+
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
     from ..pricing import ModeRates, Rate
     from ..tokens import TokenEstimate
-
-PLAN_SCHEMA = "batchcost.plan/1"
 
 
 def usd(value: Decimal | None) -> str | None:

@@ -76,7 +76,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import json
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -87,14 +86,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..batchfile.results import MODALITIES, OK, UNREADABLE, ResultSet
-from ..errors import InputError, PricingError, UnpricedError
+from ..errors import PricingError, UnpricedError
 from .plan import PriceUsed, usd
 
 if TYPE_CHECKING:
     from ..pricing import ModeRates, PriceBook
 
 RECONCILE_SCHEMA = "batchcost.reconcile/1"
-PLAN_SCHEMA = "batchcost.plan/1"
 
 
 # -- actual cost ------------------------------------------------------------------------------------
@@ -393,31 +391,14 @@ class Reconciliation:
 
 
 def load_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved ``batchcost.plan/1`` JSON document.
+    """Read a saved ``batchcost.plan/1`` JSON document (see :func:`batchcost.documents.read_plan`).
 
     Raises:
-        InputError: the file is missing, not JSON, or not a batchcost plan.
+        InputError: the file is missing, not JSON, or not a well-formed batchcost plan.
     """
-    name = os.fspath(path)
-    try:
-        with open(name, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except FileNotFoundError:
-        raise InputError(
-            name, "no such file; give the plan saved with `batchcost estimate --format json -o FILE`"
-        ) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(name, f"cannot read: {e}") from None
-    except json.JSONDecodeError as e:
-        raise InputError(name, f"not JSON ({e.msg} at line {e.lineno}); give a plan saved with --format json") from None
-    if not isinstance(doc, dict) or doc.get("schema") != PLAN_SCHEMA:
-        got = doc.get("schema") if isinstance(doc, dict) else None
-        raise InputError(
-            name,
-            f"not a batchcost plan (schema {got!r}, expected {PLAN_SCHEMA!r}); save one with "
-            "`batchcost estimate FILE --format json -o plan.json`",
-        )
-    return doc
+    from ..documents.plan import read_plan
+
+    return read_plan(path)
 
 
 def _plan_inputs(plan: Mapping[str, Any], plan_path: str | None) -> tuple[dict[str, str | None], list[str]]:

@@ -23,17 +23,16 @@ Usage::
 from __future__ import annotations
 
 import functools
-import json
 import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InputError, PlanError
+from ..documents.plan import check_plan
+from ..errors import OutputError, PlanError
 from . import charts
 from .terminal import MODE_NAMES, cost_rows, headline, money, price_rows
 
@@ -41,9 +40,7 @@ if TYPE_CHECKING:
     from jinja2 import Environment
     from markupsafe import Markup
 
-PLAN_SCHEMA = "batchcost.plan/1"
 REPORT_FORMATS = ("html", "markdown", "text")
-_REQUIRED_KEYS = ("model", "billed_model", "run_date", "files", "requests", "validation", "tokens", "cost", "prices")
 _URL = re.compile(r"https?://[^\s<>\"')]+")
 FIRST_PROBLEMS = 20
 
@@ -368,10 +365,23 @@ def render_report(plan_json: Mapping[str, Any], format: str = "html") -> str:
     raise PlanError(f"unknown report format {format!r}; use one of {', '.join(REPORT_FORMATS)}")
 
 
+REPORT_SUFFIXES = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown", ".txt": "text"}
+
+
 def format_for_path(path: str | os.PathLike[str]) -> str:
-    """The report format a file name asks for: .md/.markdown -> markdown, .txt -> text, else html."""
+    """The report format a file name asks for: .html/.htm, .md/.markdown or .txt.
+
+    Raises:
+        OutputError: any other extension (``plan.pdf`` must not silently receive HTML).
+    """
     suffix = Path(path).suffix.lower()
-    return {".md": "markdown", ".markdown": "markdown", ".txt": "text"}.get(suffix, "html")
+    if suffix not in REPORT_SUFFIXES:
+        raise OutputError(
+            os.fspath(path),
+            f"cannot write a report as {suffix or 'a file without an extension'}: name it .html, .md or .txt "
+            "(HTML, Markdown or text)",
+        )
+    return REPORT_SUFFIXES[suffix]
 
 
 def write_report(plan_json: Mapping[str, Any], path: str | os.PathLike[str], *, format: str | None = None) -> None:
@@ -384,81 +394,12 @@ def write_report(plan_json: Mapping[str, Any], path: str | os.PathLike[str], *, 
             :func:`format_for_path`).
 
     Raises:
-        PlanError: the document is not a plan, or the file cannot be written.
+        PlanError: the document is not a plan.
+        OutputError: the file cannot be written (missing or read-only folder, full disk, unknown extension).
     """
-    text = render_report(plan_json, format or format_for_path(path))
-    target = Path(path)
-    folder = target.parent
-    if not folder.is_dir():
-        raise PlanError(f"{target}: cannot write the report: folder {str(folder)!r} does not exist; create it first")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as e:
-        raise PlanError(f"{target}: cannot write the report: {e.strerror}; choose a writable folder") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        # mkstemp makes the file private (0600); a report is meant to be shared, so give it the
-        # mode of the file it replaces, or the usual 0644.
-        os.chmod(tmp, target.stat().st_mode & 0o777 if target.exists() else 0o644)
-        os.replace(tmp, target)
-    except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
-        raise PlanError(f"{target}: cannot write the report: {e.strerror}; choose a writable path") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from ..outputs import write_atomic
 
-
-def read_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read a saved plan (``batchcost estimate ... --format json -o plan.json``) and check its schema.
-
-    Raises:
-        InputError: the file is missing, unreadable, not JSON or not a ``batchcost.plan/1`` plan.
-    """
-    name = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(
-            name, "no such file; save a plan with `batchcost estimate FILE --format json -o plan.json`"
-        ) from None
-    except IsADirectoryError:
-        raise InputError(name, "is a folder; give the plan's JSON file") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise InputError(name, f"cannot read the plan ({e}); give a UTF-8 JSON file") from None
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise InputError(
-            name,
-            f"line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}); "
-            "give the file written by `batchcost estimate --format json`",
-        ) from None
-    try:
-        check_plan(doc)
-    except PlanError as e:
-        raise InputError(name, str(e)) from None
-    return doc
-
-
-def check_plan(doc: Any) -> None:
-    """Raise :class:`PlanError` unless ``doc`` looks like a ``batchcost.plan/1`` document."""
-    if not isinstance(doc, Mapping):
-        raise PlanError(
-            "not a batchcost plan (the JSON is not an object); make one with `batchcost estimate --format json`"
-        )
-    schema = doc.get("schema")
-    if schema != PLAN_SCHEMA:
-        raise PlanError(
-            f"not a batchcost plan (schema {schema!r}, expected {PLAN_SCHEMA!r}); "
-            "make one with `batchcost estimate FILE --format json -o plan.json`"
-        )
-    missing = [k for k in _REQUIRED_KEYS if k not in doc]
-    if missing:
-        raise PlanError(
-            f"the plan lacks {', '.join(missing)}; it was not written by batchcost or was edited - estimate again"
-        )
+    write_atomic(path, render_report(plan_json, format or format_for_path(path)))
 
 
 # -- building the context -------------------------------------------------------------------------

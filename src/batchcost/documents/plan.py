@@ -1,0 +1,121 @@
+"""``batchcost.plan/1``: the estimate's document, as ``estimate --format json`` writes it.
+
+Reports and ``reconcile --plan`` read it back. A document that was edited or cut short is refused
+here with one line naming the field, rather than failing half way through a rendering.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from ..errors import InputError, PlanError
+
+PLAN_SCHEMA = "batchcost.plan/1"
+REQUIRED_KEYS = ("model", "billed_model", "run_date", "files", "requests", "validation", "tokens", "cost", "prices")
+_MONEY_KEYS = ("floor", "expected", "low", "high", "ceiling")
+_TOKEN_KEYS = ("expected", "low", "high", "ceiling")
+
+
+def _money(value: Any, where: str) -> None:
+    if value is None:
+        return
+    ok = isinstance(value, str)
+    if ok:
+        try:
+            ok = Decimal(value).is_finite()
+        except InvalidOperation:
+            ok = False
+    if not ok:
+        raise PlanError(f'{where}: expected a decimal amount such as "1.25" or null, got {json.dumps(value)[:40]}')
+
+
+def _tokens(value: Any, where: str) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+        raise PlanError(f"{where}: expected a whole number of tokens or null, got {json.dumps(value)[:40]}")
+
+
+def _object(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise PlanError(f"{where}: expected an object, got {json.dumps(value)[:40]}")
+    return value
+
+
+def check_plan(doc: Any) -> None:
+    """Raise :class:`PlanError` unless ``doc`` is a well-formed ``batchcost.plan/1`` document.
+
+    Checked: the schema id, the required sections, every cost figure (a decimal string or null)
+    and every token total (a whole number or null). The message names the field, as a JSON path.
+    """
+    if not isinstance(doc, Mapping):
+        raise PlanError(
+            "not a batchcost plan (the JSON is not an object); make one with `batchcost estimate --format json`"
+        )
+    schema = doc.get("schema")
+    if schema != PLAN_SCHEMA:
+        raise PlanError(
+            f"not a batchcost plan (schema {schema!r}, expected {PLAN_SCHEMA!r}); "
+            "make one with `batchcost estimate FILE --format json -o plan.json`"
+        )
+    missing = [k for k in REQUIRED_KEYS if k not in doc]
+    if missing:
+        raise PlanError(
+            f"the plan lacks {', '.join(missing)}; it was not written by batchcost or was edited - estimate again"
+        )
+    for mode, figures in _object(doc["cost"], "$.cost").items():
+        figures = _object(figures, f"$.cost.{mode}")
+        if "not_priced" in figures:
+            continue
+        for key in _MONEY_KEYS:
+            _money(figures.get(key), f"$.cost.{mode}.{key}")
+    tokens = _object(doc["tokens"], "$.tokens")
+    for part in ("input", "output"):
+        if part in tokens:
+            section = _object(tokens[part], f"$.tokens.{part}")
+            for key in _TOKEN_KEYS:
+                _tokens(section.get(key), f"$.tokens.{part}.{key}")
+    shards = doc.get("shards")
+    if isinstance(shards, Mapping) and isinstance(shards.get("totals"), Mapping):
+        for key in ("cost", "cost_ceiling"):
+            _money(shards["totals"].get(key), f"$.shards.totals.{key}")
+
+
+def read_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a saved plan (``batchcost estimate ... --format json -o plan.json``) and check it.
+
+    Raises:
+        InputError: the file is missing, unreadable, not JSON, or not a well-formed plan (the message
+            names the file and the field).
+    """
+    name = os.fspath(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(
+            name, "no such file; save a plan with `batchcost estimate FILE --format json -o plan.json`"
+        ) from None
+    except IsADirectoryError:
+        raise InputError(name, "is a folder; give the plan's JSON file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputError(name, f"cannot read the plan ({e}); give a UTF-8 JSON file") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise InputError(
+            name,
+            f"line {e.lineno}, column {e.colno}: not valid JSON ({e.msg}); "
+            "give the file written by `batchcost estimate --format json`",
+        ) from None
+    except RecursionError:
+        raise InputError(
+            name, "nested too deeply to be a plan; give the file written by `batchcost estimate`"
+        ) from None
+    try:
+        check_plan(doc)
+    except PlanError as e:
+        raise InputError(name, str(e)) from None
+    return doc
