@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from batchcost.cli import main
+from tests.afterjob.calibration_data import draw, write_pair, write_requests
 from tests.fakegemini import FakeGemini, Fault
-from tests.planner.calibration_data import draw, write_pair, write_requests
 
 
 def run(monkeypatch: pytest.MonkeyPatch, *argv: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:

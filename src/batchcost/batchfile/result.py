@@ -225,7 +225,7 @@ def _strip_cr(b: bytes) -> bytes:
 
 def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
     """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
-    from .scanner import MAX_LINE_BYTES, _stream_lines
+    from .scanner import MAX_LINE_BYTES, stream_lines
 
     all_offsets = cols["offset"]
     done = 0
@@ -233,7 +233,7 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
     row_list: list[int] = []
     i = 0
     with gzip.open(info.path, "rb") as fh:
-        for pos, line, _n, _newline in _stream_lines(fh.read, MAX_LINE_BYTES):
+        for pos, line, _n, _newline in stream_lines(fh.read, MAX_LINE_BYTES):
             while True:
                 if i == len(offsets):  # the next rows, a chunk at a time
                     if done == len(rows):

@@ -636,8 +636,8 @@ def _settings(request: dict[str, Any]) -> dict[str, int]:
 # -- files ----------------------------------------------------------------------------------------
 
 
-def _open_check(path: str) -> int:
-    from .scanner import _open_check as check
+def open_check(path: str) -> int:
+    from .scanner import open_check as check
 
     return check(path)
 
@@ -647,9 +647,9 @@ def _is_gzip(path: str) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _detect_form(path: str, compressed: bool) -> str:
+def detect_form(path: str, compressed: bool) -> str:
     """``developer`` or ``vertex`` as the first lines suggest (a majority of the first 50)."""
-    from .scanner import _detect_form as detect
+    from .scanner import detect_form as detect
 
     return detect(path, compressed)
 
@@ -660,12 +660,12 @@ def _json_type(v: Any) -> str:
 
 def _read_file(reader: _Reader, fh: IO[bytes], raw_fh: IO[bytes], progress: Callable[[int], None]) -> None:
     """Every line of one file into ``reader`` (streamed; a damaged gzip tail is one problem)."""
-    from .scanner import MAX_LINE_BYTES, _Filler, _stream_lines
+    from .scanner import MAX_LINE_BYTES, LineFiller, stream_lines
 
     next_report = _PROGRESS_STEP
-    read = _Filler(fh).read if hasattr(fh, "read1") else fh.read
+    read = LineFiller(fh).read if hasattr(fh, "read1") else fh.read
     try:
-        for _offset, line, nbytes, newline in _stream_lines(read, MAX_LINE_BYTES):
+        for _offset, line, nbytes, newline in stream_lines(read, MAX_LINE_BYTES):
             reader.line(line, not newline, nbytes)
             pos = raw_fh.tell()
             if pos >= next_report:
@@ -706,7 +706,7 @@ def read_results(
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     names = [os.fspath(p) for p in paths]
-    sizes = [_open_check(p) for p in names]
+    sizes = [open_check(p) for p in names]
     total = sum(sizes)
     reader = _Reader(keep_problems)
     files: list[ResultsFileInfo] = []
@@ -715,7 +715,7 @@ def read_results(
         if size == 0:
             raise InputError(path, "file is empty; give the results file the batch job produced")
         compressed = size >= 2 and _is_gzip(path)
-        reader.start_file(path, fi, _detect_form(path, compressed))
+        reader.start_file(path, fi, detect_form(path, compressed))
         first_row = len(reader.keys)
 
         def report(pos: int, base: int = done) -> None:
@@ -820,10 +820,10 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
     class _KeyLine(msgspec.Struct):
         key: Any = None
 
-    from .scanner import MAX_LINE_BYTES, _Filler, _stream_lines
+    from .scanner import MAX_LINE_BYTES, LineFiller, stream_lines
 
     name = os.fspath(path)
-    size = _open_check(name)
+    size = open_check(name)
     compressed = size >= 2 and _is_gzip(name)
     decode = msgspec.json.Decoder(_KeyLine).decode
     keys: list[str | None] = []
@@ -832,8 +832,8 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
         hashing = _HashingReader(raw_fh)
         fh: Any = gzip.GzipFile(fileobj=hashing) if compressed else hashing  # type: ignore[arg-type]
         try:
-            read = _Filler(fh).read if compressed else fh.read
-            for _offset, line, _n, _newline in _stream_lines(read, MAX_LINE_BYTES):
+            read = LineFiller(fh).read if compressed else fh.read
+            for _offset, line, _n, _newline in stream_lines(read, MAX_LINE_BYTES):
                 try:
                     key = None if line is None else decode(line).key
                 except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):

@@ -45,7 +45,7 @@ from typing import Any
 from ..errors import InputError
 from .media import MEDIA_KINDS
 from .problems import KINDS, Problem, escaped, quoted
-from .request import MAX_NESTING, PLACES, NestingTooDeep, Walker, count_names
+from .request import MAX_NESTING, PLACES, UNSET, NestingTooDeep, Walker, count_names
 from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult, file_sha256
 
 # The line limit. A longer line is reported ("line-too-long") and skipped without being held in
@@ -90,7 +90,6 @@ class FileLimits:
 # One line's row columns packed in ROW_COLUMNS order (little-endian, no padding).
 _STRUCT_CODES = {"u1": "B", "i1": "b", "u2": "H", "i2": "h", "u4": "I", "i4": "i", "u8": "Q", "i8": "q"}
 ROW_RECORD = struct.Struct("<" + "".join(_STRUCT_CODES[spec[1]] for spec in ROW_COLUMNS.values()))
-UNSET = -(2**31)
 
 
 @functools.cache
@@ -579,7 +578,7 @@ def _is_gzip(path: str) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
-def _open_check(path: str) -> int:
+def open_check(path: str) -> int:
     """Size of a readable regular file, or InputError with a fix.
 
     Pipes, FIFOs (``/dev/stdin`` of a pipe, ``<(...)``) and devices are refused before they are
@@ -613,7 +612,7 @@ def _open_check(path: str) -> int:
     return st.st_size
 
 
-def _detect_form(path: str, compressed: bool, limit: int = 50) -> str:
+def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
     """``developer`` or ``vertex``, by the first ``limit`` object lines that have "key" or "request".
 
     Developer lines carry a "key", Vertex lines do not; the majority decides (a tie is Developer), so
@@ -719,7 +718,7 @@ def _stream_blocks(
         yield offset, block, len(block), False
 
 
-class _Filler:
+class LineFiller:
     """``read(n)`` over a decompressing file that returns what was inflated before a damaged spot.
 
     ``GzipFile.read(n)`` drops everything it inflated in a call that ends in an error, so the
@@ -752,7 +751,7 @@ class _Filler:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def _stream_lines(read: Callable[[int], bytes], limit: int) -> Iterator[tuple[int, bytes | None, int, bool]]:
+def stream_lines(read: Callable[[int], bytes], limit: int) -> Iterator[tuple[int, bytes | None, int, bool]]:
     """``(offset, line, nbytes, newline)`` for each line of a stream; ``line`` is None when over ``limit``.
 
     ``line`` has no newline; ``newline`` is False only for a last line that has none.
@@ -911,7 +910,7 @@ def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: i
     try:
         with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
-                for offset, buf, n, newline in _stream_blocks(_Filler(fh).read, MAX_LINE_BYTES, _BLOCK):
+                for offset, buf, n, newline in _stream_blocks(LineFiller(fh).read, MAX_LINE_BYTES, _BLOCK):
                     if buf is None:
                         sc.long_line(offset, n)
                         if not newline:
@@ -1100,7 +1099,7 @@ def scan(
         paths = [paths]
     names = [os.fspath(p) for p in paths]
     limits = limits or FileLimits()
-    sizes = [_open_check(p) for p in names]
+    sizes = [open_check(p) for p in names]
     total = sum(sizes)
     workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
     merger = _Merger(keep_problems, sample_size)
@@ -1120,7 +1119,7 @@ def _scan_files(names: list[str], sizes: list[int], merger: _Merger, files: list
     done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         compressed = size >= 2 and _is_gzip(path)
-        form = _detect_form(path, compressed) if size else "developer"
+        form = detect_form(path, compressed) if size else "developer"
         first_row = merger.n_rows
         base = done_before
 

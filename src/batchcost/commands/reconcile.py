@@ -94,7 +94,8 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
 
         format_for_path(args.report)
     _check_outputs(args, args.results, args.output, args.report)
-    from ..planner.reconcile import reconcile, render_text
+    from ..afterjob.reconcile import reconcile
+    from ..reports.reconcile import render_text
 
     bar = _progress_bar("reading results", args.quiet, stderr)
     try:
@@ -115,8 +116,9 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
     _emit(text, args.output, stdout)
     if args.report:
-        from ..planner.reconcile import load_plan, variance_section
+        from ..afterjob.reconcile import load_plan
         from ..reports.html import write_report
+        from ..reports.reconcile import variance_section
         from .report import plan_fields_checked
 
         plan_doc = dict(load_plan(args.plan))

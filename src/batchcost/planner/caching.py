@@ -45,7 +45,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import PlanError, PricingError
-from .plan import ModeCost, usd
+from ..money import usd
+from .plan import ModeCost
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult

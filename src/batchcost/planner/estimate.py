@@ -28,15 +28,17 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import BatchcostError, PricingError, UnpricedError
-from .plan import ModeCost, ModelCost, OutputTokens, Plan, PriceUsed
+from ..pricing.ceiling import output_ceiling
+from ..pricing.used import PriceUsed
+from .inputs import scaled_inputs
+from .plan import ModeCost, ModelCost, OutputTokens, Plan
 
 if TYPE_CHECKING:
+    from ..afterjob.calibrate import OutputModel
     from ..batchfile import ScanResult
-    from ..pricing import ModelInfo, ModeRates, PriceBook
+    from ..pricing import ModeRates, PriceBook
     from ..tokens import TokenEstimate
-    from .calibrate import OutputModel
 
-UNSET = -(2**31)
 STRADDLE_DAYS = 2  # batch jobs target 24 h and expire at 48 h
 
 
@@ -61,7 +63,7 @@ class EstimateOptions:
         media_defaults: figures for media the file cannot tell.
         caching: look for shared prefixes and price an explicit cache (``cost.batch_cached``).
         calibrate_from: ``(RESULTS,)`` or ``(RESULTS, REQUESTS)``: learn the expected output from a
-            previous job's results (:func:`batchcost.planner.calibrate.calibrate_from`).
+            previous job's results (:func:`batchcost.afterjob.calibrate.calibrate_from`).
         pilot: send this many sampled requests now (paid, synchronous) and learn from them.
         pilot_confirm: asked with the pilot's maximum cost (USD) before anything is sent; the pilot
             is cancelled when it returns False (default: always False, so a pilot needs a confirm).
@@ -100,111 +102,6 @@ class EstimateOptions:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
-def _output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Each request's output ceiling (billed output, thinking included) and where it is unknown.
-
-    A ceiling is unknown when it depends on a limit nobody published: a request without
-    maxOutputTokens on a model whose output limit is unknown, or thinking without a bound there.
-    Unknown ceilings hold 0 in the first array and True in the second; they are never priced as 0.
-    Thinking budgets above the model's output limit are capped at it: the API does not think past
-    what the model can write.
-    """
-    rows = scan.rows
-    usable = rows["usable"].astype(bool)
-    limit = info.output_limit
-    max_out = rows["max_output_tokens"].astype(np.int64)
-    unset = max_out == UNSET
-    if info.kind == "embed":
-        return np.zeros(len(max_out), np.int64), np.zeros(len(max_out), bool)
-    unknown = np.zeros(len(max_out), bool)
-    if limit is None:
-        unknown |= unset & usable
-        if unknown.any():
-            notes.append(
-                f"the output limit of {info.id} is unknown, so {int(unknown.sum()):,} requests without maxOutputTokens "
-                "have no known output ceiling (the high end of the cost cannot be bounded for them); set "
-                "maxOutputTokens in the requests"
-            )
-        out = np.where(unset, 0, max_out)
-    else:
-        capped = (~unset) & (max_out > limit) & usable
-        if capped.any():
-            notes.append(
-                f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
-                f"({limit:,}); the limit is used"
-            )
-        out = np.where(unset, limit, np.minimum(max_out, limit))
-    budget = rows["thinking_budget"].astype(np.int64)
-    level = rows["thinking_level"]
-    thinking = info.thinking
-    default_off = thinking is not None and thinking.default_budget == 0 and not thinking.levels
-    think = np.zeros(len(out), np.int64)
-    explicit = budget > 0
-    think[explicit] = budget[explicit]
-    if limit is not None:
-        over = explicit & usable & (budget > limit)
-        if over.any():
-            think[over] = limit
-            notes.append(
-                f"{int(over.sum()):,} requests set thinkingBudget above {info.id}'s output limit ({limit:,}; largest "
-                f"asked {int(budget[over].max()):,}); the API cannot think past it, so the ceiling counts {limit:,} "
-                "thinking tokens for them"
-            )
-    open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
-    open_ended &= usable
-    if open_ended.any():
-        bound: int | None = limit
-        if thinking is not None and thinking.default_budget and thinking.default_budget > 0:
-            bound = thinking.default_budget
-        if bound is None:
-            unknown |= open_ended
-            notes.append(
-                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}, whose limits are "
-                "unknown: their thinking has no known ceiling; set thinkingBudget to bound it"
-            )
-        else:
-            think[open_ended] = bound
-            notes.append(
-                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
-                f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
-            )
-    ceiling = (out + think) * rows["candidate_count"].astype(np.int64)
-    ceiling[~usable | unknown] = 0
-    return ceiling, unknown & usable
-
-
-def _scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
-    """Per-request input by modality whose text total equals the interval's ``which`` end.
-
-    Requests counted exactly keep their counts; estimated ones are scaled together.
-    """
-    per = {k: v.copy() for k, v in tokens.per_request_by_modality.items()}
-    target = getattr(tokens.by_modality["text"], which)
-    text = per["text"]
-    counted = np.zeros(len(text), bool)
-    counted[tokens.counted_rows] = True
-    fixed = int(text[counted].sum())
-    est = int(text[~counted].sum())
-    if est > 0 and target != tokens.by_modality["text"].expected:
-        want = max(0, target - fixed)
-        share = text[~counted] * (want / est)
-        # Largest remainder: floor every share, then give the missing tokens one each to the requests
-        # with the largest fractions, so the total is exactly the interval end (rounding each share
-        # to nearest can leave thousands of tokens over on many small requests).
-        scaled = np.floor(share).astype(np.int64)
-        missing = want - int(scaled.sum())
-        if missing > 0:
-            order = np.argsort(scaled - share, kind="stable")[:missing]
-            scaled[order] += 1
-        elif missing < 0:  # float error put a share just over a whole number: take the excess back
-            order = np.flatnonzero(scaled > 0)[np.argsort((share - scaled)[scaled > 0], kind="stable")][:-missing]
-            scaled[order] -= 1
-        text = text.copy()
-        text[~counted] = scaled
-        per["text"] = text
-    return per
-
-
 def _price(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Decimal:
     from ..pricing import price_tokens
 
@@ -225,11 +122,11 @@ def _model_cost(
 ) -> ModelCost:
     info = book.model_info(model, run_date)
     notes: list[str] = []
-    ceiling_out, unknown_ceiling = _output_ceiling(scan, info, notes)
+    ceiling_out, unknown_ceiling = output_ceiling(scan, info, notes)
     ceiling_known = not bool(unknown_ceiling.any())
     # What expectations are capped at: an unknown ceiling caps nothing (the expectation is used as given).
     cap = np.where(unknown_ceiling, np.iinfo(np.int64).max, ceiling_out)
-    inputs = {w: _scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
+    inputs = {w: scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
     outs: dict[str, np.ndarray] | None = None
     if expected_out is not None:
         outs = {w: np.minimum(expected_out, cap) for w in inputs}
@@ -386,12 +283,12 @@ def estimate(
     source: str | None = None
     output_model: OutputModel | None = None
     if opts.calibrate_from:
-        from .calibrate import calibrate_from
+        from ..afterjob.calibrate import calibrate_from
 
         results, *requests = opts.calibrate_from
         output_model = calibrate_from(results, requests or None, model=model, book=book)
     elif opts.pilot:
-        from .pilot import run_pilot
+        from ..afterjob.pilot import run_pilot
 
         output_model = run_pilot(
             result, model=model, n=opts.pilot, tokens=tokens, confirm=opts.pilot_confirm or (lambda usd: False),

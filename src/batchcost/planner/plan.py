@@ -30,7 +30,7 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
       "caching": {...} | null,      # CachingAdvice.to_json() (planner/caching.py)
       "shards": {...} | null,       # ShardPlan.to_json() (planner/shards.py)
       "reconciliation": {...},      # only in a plan re-rendered by `reconcile --report`:
-                                    # planner.reconcile.variance_section()
+                                    # afterjob.reconcile.variance_section()
       "savings": {"batch_vs_standard": {"usd", "percent", "basis"}} | {},
       "compare": [{"model", "billed_model", "cost": {...}, "output": {...}, "warnings": [...]}],
       "prices": [{"model", "mode", "component", "modality", "tier", "usd_per_mtok",
@@ -55,16 +55,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..documents.plan import PLAN_SCHEMA
+from ..money import usd
+from ..pricing.used import PriceUsed
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
-    from ..pricing import ModeRates, Rate
     from ..tokens import TokenEstimate
-
-
-def usd(value: Decimal | None) -> str | None:
-    """Exact decimal string of a USD amount (rounding happens only when displayed)."""
-    return None if value is None else format(value.normalize(), "f") if value else "0"
 
 
 @dataclass
@@ -112,49 +108,6 @@ class OutputTokens:
             "low": self.low,
             "high": self.high,
             "source": self.source,
-        }
-
-
-@dataclass(frozen=True)
-class PriceUsed:
-    """One rate that went into a figure, with its provenance."""
-
-    model: str
-    mode: str
-    component: str
-    modality: str
-    tier: str
-    usd_per_mtok: Decimal
-    source: str
-    checked: datetime.date
-    derived: bool
-    overridden: bool
-
-    @classmethod
-    def of(cls, rates: ModeRates, component: str, modality: str, above: bool, rate: Rate) -> PriceUsed:
-        tier = (
-            ""
-            if rates.tier_threshold is None
-            else (f">{rates.tier_threshold:,}" if above else f"<={rates.tier_threshold:,}")
-        )
-        p = rate.provenance
-        return cls(
-            rates.model, rates.mode, component, modality, tier, rate.usd_per_mtok, p.source, p.checked, p.derived,
-            p.overridden,
-        )  # fmt: skip
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "mode": self.mode,
-            "component": self.component,
-            "modality": self.modality,
-            "tier": self.tier,
-            "usd_per_mtok": usd(self.usd_per_mtok),
-            "source": self.source,
-            "checked": self.checked.isoformat(),
-            "derived": self.derived,
-            "overridden": self.overridden,
         }
 
 

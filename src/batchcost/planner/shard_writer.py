@@ -807,7 +807,7 @@ def _manifest(
 
 
 def _usd(value: Any) -> str | None:
-    from .shards import _usd as usd
+    from ..money import usd
 
     return usd(value)
 

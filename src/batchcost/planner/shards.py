@@ -61,6 +61,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import PlanError
+from ..money import usd
 
 if TYPE_CHECKING:
     from ..pricing import ModelInfo, PlatformLimits, PriceBook
@@ -72,10 +73,6 @@ QUOTA_COUNTS: tuple[str, ...] = ("input", "input+output-ceiling")
 LIMIT_NAMES: tuple[str, ...] = ("max_bytes", "max_requests", "max_tokens", "enqueued_tokens", "concurrent_jobs")
 
 IntArray = npt.NDArray[np.int64]
-
-
-def _usd(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f") if value else "0"
 
 
 # -- limits -------------------------------------------------------------------------------------
@@ -179,8 +176,8 @@ class Shard:
             "requests": self.requests,
             "bytes": self.bytes,
             "tokens": self.tokens,
-            "cost": _usd(self.cost),
-            "cost_ceiling": _usd(self.cost_ceiling),
+            "cost": usd(self.cost),
+            "cost_ceiling": usd(self.cost_ceiling),
             "first_line": self.first_line,
             "last_line": self.last_line,
             "lines": self.line_ranges(),
@@ -332,7 +329,7 @@ class ShardPlan:
                     "shards": list(members),
                     "requests": sum(s.requests for s in ss),
                     "tokens": sum(s.tokens for s in ss),
-                    "cost": _usd(_sum_or_none(s.cost for s in ss)),
+                    "cost": usd(_sum_or_none(s.cost for s in ss)),
                 }
             )
         return {
@@ -350,8 +347,8 @@ class ShardPlan:
                 "requests": self.requests,
                 "bytes": self.bytes,
                 "tokens": self.tokens,
-                "cost": _usd(self.cost),
-                "cost_ceiling": _usd(self.cost_ceiling),
+                "cost": usd(self.cost),
+                "cost_ceiling": usd(self.cost_ceiling),
             },
             "in_flight": self.in_flight,
             "shards": [s.to_json() for s in self.shards],
@@ -933,7 +930,7 @@ def shard_plan_for(
     Raises:
         PlanError: bad limits or options. PricingError: the model is unknown to ``book``.
     """
-    from .estimate import _scaled_inputs
+    from .inputs import scaled_inputs
 
     if quota_counts not in QUOTA_COUNTS:
         raise PlanError(f"--quota-counts must be one of {', '.join(QUOTA_COUNTS)}, got {quota_counts!r}")
@@ -949,7 +946,7 @@ def shard_plan_for(
     ceiling_out = plan.cost.per_request_ceiling.astype(np.int64)
     unknown_ceilings = int((ceiling_out[usable] < 0).sum()) if len(ceiling_out) else 0
     ceiling_out = np.maximum(ceiling_out, 0)
-    high_inputs = _scaled_inputs(plan.tokens, "high")
+    high_inputs = scaled_inputs(plan.tokens, "high")
     high_in = sum(high_inputs.values(), np.zeros(scan.lines, np.int64))
     quota_tokens = high_in + ceiling_out if quota_counts == "input+output-ceiling" else high_in
     exact = plan.tokens.method == "exact"

@@ -16,6 +16,7 @@ A rate nobody knows raises :class:`UnpricedError`; it is never $0.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import difflib
 import os
@@ -792,3 +793,11 @@ def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, aft
             " per 1M tokens per hour"
         )
     return lines
+
+
+def same_model(book: PriceBook, a: str, b: str) -> bool:
+    """True when ``a`` (e.g. a modelVersion) names the model ``b`` (canonical id), allowing version suffixes."""
+    na, nb = normalise_model_id(a), normalise_model_id(b)
+    with contextlib.suppress(PricingError):
+        na = book.resolve(na)[0]
+    return na == nb or na.startswith(nb + "-") or nb.startswith(na + "-")

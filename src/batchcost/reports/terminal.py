@@ -59,7 +59,7 @@ def _method(t: Mapping[str, Any]) -> str:
     return f"APPROXIMATE (±{t['approx_error_pct']:g}%): heuristic counter, no exact tokenizer was used"
 
 
-def _table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
+def table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     out = []
     for r in rows:
@@ -131,7 +131,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     if t["above_200k"] and t["above_200k"]["expected"]:
         lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
-    lines += ["  " + r for r in _table(cost_rows(plan["cost"]), "lrrrrr")]
+    lines += ["  " + r for r in table(cost_rows(plan["cost"]), "lrrrrr")]
     saving = plan.get("savings", {}).get("batch_vs_standard")
     if saving:
         lines.append(f"  batch saves {money(saving['usd'])} ({saving['percent']}%) over standard ({saving['basis']})")
@@ -150,7 +150,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
             "",
             f"Compare: {c['model']}" + (f" (billed as {c['billed_model']})" if c["billed_model"] != c["model"] else ""),
         ]
-        lines += ["  " + r for r in _table(cost_rows(c["cost"]), "lrrrrr")]
+        lines += ["  " + r for r in table(cost_rows(c["cost"]), "lrrrrr")]
     if plan["warnings"]:
         lines += ["", "Warnings"]
         lines += [f"  - {w}" for w in plan["warnings"]]
@@ -159,7 +159,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
         lines += [f"  - {n}" for n in plan["notes"]]
     if show_prices:
         lines += ["", "Prices used (USD per 1M tokens)"]
-        lines += ["  " + r for r in _table(price_rows(plan["prices"]), "lllrrll")]
+        lines += ["  " + r for r in table(price_rows(plan["prices"]), "lllrrll")]
     return "\n".join(lines) + "\n"
 
 
@@ -356,4 +356,4 @@ def render_prices_text(rows: Sequence[Mapping[str, Any]]) -> str:
             [model, r["mode"], r["component"], r["modality"], r["tier"], price, r["unit"], r["checked"] or "",
              (r["source"] + flags + (f" ({r['note']})" if r["note"] else ""))[:160]]
         )  # fmt: skip
-    return "\n".join(_table(table, "llllrrlll")) + "\n"
+    return "\n".join(table(table, "llllrrlll")) + "\n"

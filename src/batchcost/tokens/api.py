@@ -240,7 +240,7 @@ class ApiCounter:
         self._clock = clock
         self._random = random.Random()
         self._host = host_of(base_url)
-        self._transient = _transient_errors()
+        self._transient = transient_errors()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -259,11 +259,11 @@ class ApiCounter:
         """
         platform = kw.pop("platform", DEVELOPER)
         explicit_key = kw.pop("api_key", None)
-        key = explicit_key or _env(env, "GEMINI_API_KEY") or _env(env, "GOOGLE_API_KEY")
+        key = explicit_key or env_value(env, "GEMINI_API_KEY") or env_value(env, "GOOGLE_API_KEY")
         if platform == VERTEX:
-            project = kw.pop("project", None) or _env(env, "GOOGLE_CLOUD_PROJECT")
-            location = kw.pop("location", None) or _env(env, "GOOGLE_CLOUD_LOCATION")
-            base_url = kw.pop("base_url", None) or _env(env, "GOOGLE_VERTEX_BASE_URL")
+            project = kw.pop("project", None) or env_value(env, "GOOGLE_CLOUD_PROJECT")
+            location = kw.pop("location", None) or env_value(env, "GOOGLE_CLOUD_LOCATION")
+            base_url = kw.pop("base_url", None) or env_value(env, "GOOGLE_VERTEX_BASE_URL")
             if project and not explicit_key:
                 # As in the SDK: a project from the environment outranks a key from it.
                 key = None
@@ -276,7 +276,7 @@ class ApiCounter:
                 base_url=base_url,
                 **kw,
             )
-        base_url = kw.pop("base_url", None) or _env(env, "GOOGLE_GEMINI_BASE_URL")
+        base_url = kw.pop("base_url", None) or env_value(env, "GOOGLE_GEMINI_BASE_URL")
         if not key and kw.get("client") is None:
             raise TokenizerError(f"--tokenizer api needs a Gemini API key: {_KEY_HELP}; {_PRIVACY}")
         return cls(model, api_key=key, platform=platform, base_url=base_url, **kw)
@@ -439,7 +439,7 @@ class ApiCounter:
             message = self._clean(str(exc.message or ""))
             summary = f"HTTP {code}{status}" + (f": {message}" if message else "")
             retryable = code in (408, 429) or 500 <= code <= 599
-            hint = _retry_hint(exc) if retryable else None
+            hint = retry_hint(exc) if retryable else None
             return _Failure(retryable, code, summary, hint)
         if isinstance(exc, auth_errors.DefaultCredentialsError):
             raise TokenizerError(
@@ -522,7 +522,7 @@ def _post_count_tokens(client: Any, path: str, body: dict[str, Any], options: An
     return json.loads(response.body) if response.body else {}
 
 
-def _retry_hint(exc: Any) -> float | None:
+def retry_hint(exc: Any) -> float | None:
     """Seconds the server asked us to wait: ``Retry-After`` header or ``RetryInfo.retryDelay``."""
     headers = getattr(getattr(exc, "response", None), "headers", None)
     value = (headers.get("retry-after") or "").strip() if headers is not None else ""
@@ -551,7 +551,7 @@ def _retry_hint(exc: Any) -> float | None:
     return None
 
 
-def _transient_errors() -> tuple[type[BaseException], ...]:
+def transient_errors() -> tuple[type[BaseException], ...]:
     """Connection-level errors of whichever httpx flavour the SDK uses (it may use either)."""
     found: list[type[BaseException]] = []
     for module_name in ("httpx", "httpx2"):
@@ -563,7 +563,7 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
-def _env(env: Mapping[str, str], name: str) -> str | None:
+def env_value(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name)
     return value.strip() if value and value.strip() else None
 

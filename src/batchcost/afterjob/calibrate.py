@@ -760,7 +760,7 @@ def calibrate_from(
     """
     from ..batchfile.results import read_results
     from ..pricing import PriceBook
-    from .reconcile import _same_model
+    from ..pricing.book import same_model
 
     paths = [os.fspath(results)] if isinstance(results, str | os.PathLike) else [os.fspath(p) for p in results]
     req_paths = (
@@ -787,7 +787,7 @@ def calibrate_from(
         target = book.resolve(model)[0]
     except PricingError:  # an unknown id is reported by the estimate itself
         target = model
-    other = {v: n for v, n in versions.items() if v and not _same_model(book, v, target)}
+    other = {v: n for v, n in versions.items() if v and not same_model(book, v, target)}
     if other:
         listed = ", ".join(f"{v} ({n:,})" for v, n in other.items())
         warnings.append(

@@ -4,7 +4,7 @@ Steps: :func:`sample_pilot` draws N distinct requests stratified by size (input-
 within each thinking setting, so every setting is represented when N allows) and prices an upper
 bound of what they can cost at the synchronous (standard) rates; :func:`run_pilot` refuses without
 an API key, asks the caller's ``confirm`` callback with that bound, sends the requests through the
-real ``google-genai`` client, and fits an :class:`~batchcost.planner.calibrate.OutputModel` on the
+real ``google-genai`` client, and fits an :class:`~batchcost.afterjob.calibrate.OutputModel` on the
 measured ``usageMetadata``.
 
 Why ``client._api_client.request`` and not ``client.models.generate_content``: the pilot must send
@@ -160,9 +160,9 @@ def sample_pilot(
         raise BatchcostError("no usable requests to pilot; run `batchcost validate` to see the problems")
     notes: list[str] = []
     if ceiling is None:
-        from .estimate import _output_ceiling
+        from ..pricing.ceiling import output_ceiling
 
-        per_row, unknown_rows = _output_ceiling(scan, book.model_info(model, run_date), notes)
+        per_row, unknown_rows = output_ceiling(scan, book.model_info(model, run_date), notes)
         ceiling = np.where(unknown_rows, -1, per_row)
     sizes = tokens.per_request[usable]
     labels = _strata(scan, usable, sizes)
@@ -268,7 +268,7 @@ class _Sender:
     ) -> None:
         from google.genai import types
 
-        from ..tokens.api import TokenBucket, _transient_errors
+        from ..tokens.api import TokenBucket, transient_errors
 
         self.client = client
         self.model = model
@@ -288,7 +288,7 @@ class _Sender:
         self.initial_backoff = initial_backoff_s
         self.max_backoff = max_backoff_s
         self.random = random.Random()
-        self.transient = _transient_errors()
+        self.transient = transient_errors()
         self.timed_out = False
 
     def clean(self, text: str) -> str:
@@ -310,7 +310,7 @@ class _Sender:
         from google.auth import exceptions as auth_errors
         from google.genai import errors as genai_errors
 
-        from ..tokens.api import _retry_hint
+        from ..tokens.api import retry_hint
 
         if isinstance(exc, genai_errors.APIError):
             code = int(exc.code) if exc.code else 0
@@ -319,7 +319,7 @@ class _Sender:
             summary = f"HTTP {code}{status}" + (f": {message}" if message else "")
             retryable = code in (408, 429) or 500 <= code <= 599
             fatal = code in (401, 403, 404) or (code == 400 and "api key" in message.lower())
-            return _Failure(retryable, fatal, code, summary, _retry_hint(exc) if retryable else None)
+            return _Failure(retryable, fatal, code, summary, retry_hint(exc) if retryable else None)
         if isinstance(exc, (*self.transient, auth_errors.TransportError)):
             return _Failure(True, False, None, f"{type(exc).__name__}: {self.clean(str(exc)) or 'no detail'}")
         if isinstance(exc, auth_errors.GoogleAuthError):
@@ -468,11 +468,11 @@ def run_pilot(
         BatchcostError: ``confirm`` returned False (nothing was sent).
     """
     from ..batchfile.results import OK, results_from_objects
-    from ..tokens.api import _env
+    from ..tokens.api import env_value
     from .reconcile import price_results
 
     environ = env or {}
-    key = (api_key or "").strip() or _env(environ, "GEMINI_API_KEY") or _env(environ, "GOOGLE_API_KEY")
+    key = (api_key or "").strip() or env_value(environ, "GEMINI_API_KEY") or env_value(environ, "GOOGLE_API_KEY")
     if client is None and not key:
         raise CredentialsError(
             f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {_KEY_HELP}; nothing was sent"
@@ -483,7 +483,7 @@ def run_pilot(
         scan, model=model, n=n, tokens=tokens, book=book, run_date=run_date, ceiling=ceiling, seed=seed
     )
     if client is None:
-        client = _client(key or "", base_url or _env(environ, "GOOGLE_GEMINI_BASE_URL"), timeout_s)
+        client = _client(key or "", base_url or env_value(environ, "GOOGLE_GEMINI_BASE_URL"), timeout_s)
     if not confirm(sample.max_cost):
         raise BatchcostError("pilot cancelled at the confirmation; nothing was sent")
 
@@ -563,7 +563,7 @@ def run_pilot(
     warnings.append(
         "pilot outputs come from the synchronous API; the batch job is assumed to produce outputs of the same length"
     )
-    from .plan import usd
+    from ..money import usd
 
     prefix = (
         f"pilot: {int(ok.sum()):,} of {total:,} sampled requests sent to {model_id} (stratified by size), "

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from batchcost.afterjob.pilot import run_pilot, sample_pilot
 from batchcost.batchfile import scan
 from batchcost.errors import ApiError, BatchcostError, CredentialsError
-from batchcost.planner.pilot import run_pilot, sample_pilot
 from batchcost.pricing import PriceBook
 from batchcost.tokens import choose_counter, count_tokens
 from tests.fakegemini import FakeGemini, Fault, count_prompt, serve

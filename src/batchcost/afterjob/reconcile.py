@@ -74,7 +74,6 @@ price changes.
 
 from __future__ import annotations
 
-import contextlib
 import datetime
 import os
 from collections.abc import Callable, Mapping, Sequence
@@ -87,7 +86,10 @@ import numpy as np
 
 from ..batchfile.results import MODALITIES, OK, UNREADABLE, ResultSet
 from ..errors import PricingError, UnpricedError
-from .plan import PriceUsed, usd
+from ..money import usd
+from ..pricing.book import same_model
+from ..pricing.used import PriceUsed
+from ..text import plural
 
 if TYPE_CHECKING:
     from ..pricing import ModeRates, PriceBook
@@ -433,16 +435,6 @@ def _resolve_model(model: str | None, plan: Mapping[str, Any] | None, rs: Result
     return model
 
 
-def _same_model(book: PriceBook, a: str, b: str) -> bool:
-    """True when ``a`` (e.g. a modelVersion) names the model ``b`` (canonical id), allowing version suffixes."""
-    from ..pricing import normalise_model_id
-
-    na, nb = normalise_model_id(a), normalise_model_id(b)
-    with contextlib.suppress(PricingError):
-        na = book.resolve(na)[0]
-    return na == nb or na.startswith(nb + "-") or nb.startswith(na + "-")
-
-
 def reconcile(
     results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ResultSet,
     *,
@@ -547,17 +539,17 @@ def reconcile(
         warnings.extend(keys.warnings)
         if keys.not_in_input:
             warnings.append(
-                f"{_plural(len(keys.not_in_input), 'result key')} not in the input (are these the results of "
+                f"{plural(len(keys.not_in_input), 'result key')} not in the input (are these the results of "
                 "another job?)"
             )
         if keys.without_result:
-            warnings.append(f"{_plural(len(keys.without_result), 'input key')} without a result line (job incomplete?)")
+            warnings.append(f"{plural(len(keys.without_result), 'input key')} without a result line (job incomplete?)")
 
     if rs.failed:
         kinds = ", ".join(f"{k} x{n:,}" for k, n in rs.failures_by_kind().items())
-        warnings.append(f"{_plural(rs.failed, 'request')} failed and not billed ({kinds})")
+        warnings.append(f"{plural(rs.failed, 'request')} failed and not billed ({kinds})")
     if rs.errors:
-        warnings.append(f"{_plural(rs.errors, 'line')} could not be used and not counted; see the problems")
+        warnings.append(f"{plural(rs.errors, 'line')} could not be used and not counted; see the problems")
     if not rs.succeeded:
         warnings.append("no successful result to price")
 
@@ -600,7 +592,7 @@ def _model_warnings(
 ) -> list[str]:
     out: list[str] = []
     for version, n in rs.model_versions().items():
-        if version and not (_same_model(book, version, billed) or _same_model(book, version, book.resolve(model)[0])):
+        if version and not (same_model(book, version, billed) or same_model(book, version, book.resolve(model)[0])):
             out.append(
                 f"{n:,} results were produced by {version!r} but are priced as {model!r}; pass --model {version} "
                 "if that is the model that ran"
@@ -829,214 +821,3 @@ def _contributors(
     out = [{"name": n, "usd": usd(v), "explanation": text} for n, v, text in parts if v]
     out.sort(key=lambda c: -abs(Decimal(c["usd"])))
     return out
-
-
-# -- rendering --------------------------------------------------------------------------------------
-
-
-def _plural(n: int, one: str, many: str | None = None) -> str:
-    return f"{n:,} {one if n == 1 else (many or one + 's')}"
-
-
-def _fmt_est(c: Mapping[str, Any]) -> tuple[str, str]:
-    """(estimated, 95% range) cells of a variance row."""
-    from ..reports.terminal import money
-
-    est = c.get("estimated")
-    if est is None:
-        return "not estimated", ""
-    fmt = money if c["unit"] == "USD" else (lambda v: "-" if v is None else f"{int(v):,}")
-    if est.get("expected") is None:
-        if c["unit"] == "USD" and est.get("floor") is not None:
-            return "unknown", f"{fmt(est['floor'])}-{fmt(est['ceiling'])} (floor-ceiling)"
-        return "unknown", f"<= {fmt(est.get('ceiling'))} (ceiling)"
-    if est.get("low") == est.get("high"):
-        return fmt(est["expected"]), ""
-    return fmt(est["expected"]), f"{fmt(est['low'])}-{fmt(est['high'])}"
-
-
-def variance_rows(variance: Mapping[str, Any]) -> list[list[str]]:
-    """Table rows (header first) of a ``variance`` object: component, estimated, range, actual, ratio, inside."""
-    from ..reports.terminal import money
-
-    rows = [["component", "estimated", "95% range", "actual", "actual/est.", "inside?"]]
-    for c in variance["components"]:
-        est, rng = _fmt_est(c)
-        actual = money(c["actual"]) if c["unit"] == "USD" else f"{int(c['actual']):,}"
-        ratio = "" if c["ratio"] is None else f"{c['ratio']:.2f}"
-        inside = {True: "yes", False: "NO", None: ""}[c["inside_interval"]]
-        rows.append([c["component"], est, rng, actual, ratio, inside])
-    return rows
-
-
-def variance_section(doc: Mapping[str, Any]) -> dict[str, Any] | None:
-    """Display-ready figures of the variance report, for the HTML report (None without a plan).
-
-    Shape::
-
-        {"title": "Estimate vs actual", "plan": "plan.json" | None, "mode": "batch",
-         "headline": "Actual $1.23 vs expected $1.10 (+11.8%), inside the estimate's range",
-         "difference": "+$0.13" | None,
-         "columns": ["component", "estimated", "95% range", "actual", "actual/est.", "inside?"],
-         "rows": [{"cells": [6 strings], "status": "inside" | "outside" | "unknown"}],
-         "contributors": [{"name": "output tokens", "usd": "+$0.10", "explanation": "..."}],
-         "notes": ["..."]}
-
-    Every string is plain text (the template must escape it).
-    """
-
-    v = doc.get("variance")
-    if not v:
-        return None
-    table = variance_rows(v)
-    rows = []
-    for cells, c in zip(table[1:], v["components"], strict=True):
-        status = {True: "inside", False: "outside", None: "unknown"}[c["inside_interval"]]
-        rows.append({"cells": cells, "status": status})
-    return {
-        "title": "Estimate vs actual",
-        "plan": v.get("plan"),
-        "mode": v["mode"],
-        "headline": _variance_headline(doc),
-        "difference": None if v.get("difference") is None else _signed_money(v["difference"]),
-        "columns": table[0],
-        "rows": rows,
-        "contributors": [
-            {"name": c["name"], "usd": _signed_money(c["usd"]), "explanation": c["explanation"]}
-            for c in v["contributors"]
-        ],
-        "notes": list(v.get("notes") or ()),
-    }
-
-
-def _signed_money(value: str) -> str:
-    from ..reports.terminal import money
-
-    d = Decimal(value)
-    return ("+" if d > 0 else "-" if d < 0 else "") + money(abs(d))
-
-
-def _variance_headline(doc: Mapping[str, Any]) -> str:
-    from ..reports.terminal import money
-
-    v = doc["variance"]
-    cost = next(c for c in v["components"] if c["component"] == "cost")
-    est = cost.get("estimated")
-    actual = money(cost["actual"])
-    if est is None:
-        return f"Actual {actual}; the plan has no {v['mode']} cost"
-    if est.get("expected") is None:
-        where = {True: "inside", False: "OUTSIDE", None: "unknown vs"}[cost["inside_interval"]]
-        return f"Actual {actual}, {where} the plan's floor-ceiling range {money(est['floor'])}-{money(est['ceiling'])}"
-    pct = ""
-    if Decimal(est["expected"]):
-        change = (Decimal(cost["actual"]) - Decimal(est["expected"])) / Decimal(est["expected"]) * 100
-        pct = f" ({change:+.1f}%)"
-    where = "inside" if cost["inside_interval"] else "OUTSIDE"
-    return f"Actual {actual} vs expected {money(est['expected'])}{pct}, {where} the estimate's range"
-
-
-def render_text(doc: Mapping[str, Any]) -> str:
-    """Plain-text report of a ``batchcost.reconcile/1`` document (amounts rounded only here)."""
-    from ..reports.terminal import _table, money
-
-    t = doc["tokens"]
-    c = doc["cost"]
-    files = ", ".join(f["path"] for f in doc["files"])
-    billed = doc["billed_model"]
-    model = doc["model"] if billed == doc["model"] else f"{doc['model']} (billed as {billed})"
-    lines = [
-        f"Actual cost {money(c['total'])} ({doc['mode']}, {_plural(doc['succeeded'], 'billed request')})",
-        "",
-        f"Results    {files}",
-        f"Model      {model}, {doc['mode']} prices of {doc['run_date']}",
-    ]
-    req = f"{_plural(doc['requests'], 'result')}: {doc['succeeded']:,} succeeded, {doc['failed']:,} failed (not billed)"
-    if doc["failed_by_kind"]:
-        req += ": " + ", ".join(f"{k} x{n:,}" for k, n in doc["failed_by_kind"].items())
-    if doc["unreadable"]:
-        req += f"; {_plural(doc['unreadable'], 'line')} unreadable"
-    lines.append(f"Requests   {req}")
-    media = [f"{m} {n:,}" for m, n in t["prompt_by_modality"].items() if n and m != "text"]
-    lines.append(
-        f"Prompt     {t['prompt']:,} tokens"
-        + (f" ({'; '.join(media)})" if media else "")
-        + f"; cached {t['cached']:,}; tool-use {t['tool_use']:,}"
-    )
-    lines.append(f"Output     {t['output']:,} tokens = answers {t['candidates']:,} + thinking {t['thoughts']:,}")
-    if t["stopped_at_max_tokens"]:
-        lines.append(f"           {_plural(t['stopped_at_max_tokens'], 'answer')} stopped at maxOutputTokens")
-    if doc["requests_above_threshold"]:
-        lines.append(f"Over 200k  {_plural(doc['requests_above_threshold'], 'request')} in the >200k prompt tier")
-    d = c["detail"]
-    lines += ["", "Cost (USD)"]
-    rows = [
-        ["component", "cost"],
-        ["input (non-cached prompt)", money(d["prompt_input"])],
-        ["input (tool-use prompt)", money(d["tool_use_input"])],
-        ["cached input", money(d["cached_input"])],
-        ["output (answers)", money(d["candidates_output"])],
-        ["output (thinking)", money(d["thoughts_output"])],
-        ["total", money(c["total"])],
-    ]
-    lines += ["  " + r for r in _table(rows, "lr")]
-    others = [
-        f"{m} {money(v['total'])}" if "total" in v else f"{m} not priced"
-        for m, v in doc["modes"].items()
-        if m != doc["mode"]
-    ]
-    if others:
-        lines.append("  the same tokens in other modes: " + ", ".join(others))
-    v = doc.get("variance")
-    if v:
-        lines += ["", f"Estimate vs actual ({v.get('plan') or 'plan'}, {v['mode']})", "  " + _variance_headline(doc)]
-        lines += ["  " + r for r in _table(variance_rows(v), "llrrrl")]
-        if v["contributors"]:
-            basis = "expected cost" if v["difference_basis"] == "expected" else "floor (input-only) cost"
-            lines += [
-                "",
-                f"  Largest contributors to the difference from the {basis} ({_signed_money(v['difference'])})",
-            ]
-            rows = [[x["name"], _signed_money(x["usd"]), x["explanation"]] for x in v["contributors"]]
-            lines += ["    " + r for r in _table(rows, "lrl")]
-        for note in v.get("notes") or ():
-            lines.append(f"  - {note}")
-    k = doc.get("keys")
-    if k:
-        lines += ["", "Keys"]
-        if k["note"]:
-            lines.append(f"  {k['note']}")
-        else:
-            lines.append(f"  input: {_plural(k['input_keys'], 'key')} in {', '.join(k['inputs'])}")
-            for name, one, rest in (
-                ("not_in_input", "result key", "not in the input"),
-                ("without_result", "input key", "without a result"),
-            ):
-                n = k[f"{name}_count"]
-                if n:
-                    more = f" (and {n - len(k[name]):,} more)" if n > len(k[name]) else ""
-                    lines.append(f"  {_plural(n, one)} {rest}: {', '.join(k[name])}{more}")
-            if not k["not_in_input_count"] and not k["without_result_count"]:
-                lines.append("  every input key has exactly the results expected")
-    if doc["problems"]:
-        lines += ["", "Problems"]
-        lines += [
-            f"  {p['path']}:{p['line']}: {p['severity']}: {p['message']}"
-            if p["line"]
-            else f"  {p['path']}: {p['message']}"
-            for p in doc["problems"]
-        ]
-        shown = len(doc["problems"])
-        total = sum(doc["problem_counts"].values())
-        if total > shown:
-            lines.append(f"  ... {total - shown:,} more (counts by kind: {doc['problem_counts']})")
-    if doc["warnings"]:
-        lines += ["", "Warnings"] + [f"  - {w}" for w in doc["warnings"]]
-    if doc["notes"]:
-        lines += ["", "Notes"] + [f"  - {n}" for n in doc["notes"]]
-    from ..reports.terminal import price_rows
-
-    if doc["prices"]:
-        lines += ["", "Prices used (USD per 1M tokens)"]
-        lines += ["  " + r for r in _table(price_rows(doc["prices"]), "lllrrll")]
-    return "\n".join(lines) + "\n"

@@ -9,9 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from batchcost.batchfile import scan
-from batchcost.errors import InputError
-from batchcost.planner.calibrate import (
+from batchcost.afterjob.calibrate import (
     SETTINGS_UNKNOWN,
     Observations,
     calibrate_from,
@@ -19,7 +17,9 @@ from batchcost.planner.calibrate import (
     settings_name,
     t975,
 )
-from tests.planner.calibration_data import draw, request, write_pair, write_requests
+from batchcost.batchfile import scan
+from batchcost.errors import InputError
+from tests.afterjob.calibration_data import draw, request, write_pair, write_requests
 
 
 def test_known_rule_is_recovered_within_its_interval(tmp_path: Path) -> None:

@@ -12,9 +12,10 @@ from typing import Any
 
 import pytest
 
+from batchcost.afterjob.reconcile import reconcile
 from batchcost.batchfile.results import FAILED, OK, UNREADABLE, read_input_keys, read_results
 from batchcost.errors import InputError, PricingError
-from batchcost.planner.reconcile import reconcile, render_text, variance_section
+from batchcost.reports.reconcile import render_text, variance_section
 from tests.pricing.helpers import mtok, packaged_book
 
 NOV27 = datetime.date(2026, 11, 27)

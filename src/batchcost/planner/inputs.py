@@ -1,0 +1,42 @@
+"""Per-request input tokens at an end of the token interval, for pricing and planning on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from ..tokens import TokenEstimate
+
+
+def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
+    """Per-request input by modality whose text total equals the interval's ``which`` end.
+
+    Requests counted exactly keep their counts; estimated ones are scaled together.
+    """
+    per = {k: v.copy() for k, v in tokens.per_request_by_modality.items()}
+    target = getattr(tokens.by_modality["text"], which)
+    text = per["text"]
+    counted = np.zeros(len(text), bool)
+    counted[tokens.counted_rows] = True
+    fixed = int(text[counted].sum())
+    est = int(text[~counted].sum())
+    if est > 0 and target != tokens.by_modality["text"].expected:
+        want = max(0, target - fixed)
+        share = text[~counted] * (want / est)
+        # Largest remainder: floor every share, then give the missing tokens one each to the requests
+        # with the largest fractions, so the total is exactly the interval end (rounding each share
+        # to nearest can leave thousands of tokens over on many small requests).
+        scaled = np.floor(share).astype(np.int64)
+        missing = want - int(scaled.sum())
+        if missing > 0:
+            order = np.argsort(scaled - share, kind="stable")[:missing]
+            scaled[order] += 1
+        elif missing < 0:  # float error put a share just over a whole number: take the excess back
+            order = np.flatnonzero(scaled > 0)[np.argsort((share - scaled)[scaled > 0], kind="stable")][:-missing]
+            scaled[order] -= 1
+        text = text.copy()
+        text[~counted] = scaled
+        per["text"] = text
+    return per

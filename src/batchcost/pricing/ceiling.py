@@ -1,0 +1,91 @@
+"""Each request's output ceiling: the most billed output (thinking included) it can produce.
+
+From the request's ``maxOutputTokens``, ``candidateCount`` and thinking settings and the model's
+limits. Used by the estimate (the cost ceiling), the shard plan (quota counting) and the pilot (its
+most expensive case).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..batchfile.request import UNSET
+
+if TYPE_CHECKING:
+    from ..batchfile import ScanResult
+    from .records import ModelInfo
+
+
+def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each request's output ceiling (billed output, thinking included) and where it is unknown.
+
+    A ceiling is unknown when it depends on a limit nobody published: a request without
+    maxOutputTokens on a model whose output limit is unknown, or thinking without a bound there.
+    Unknown ceilings hold 0 in the first array and True in the second; they are never priced as 0.
+    Thinking budgets above the model's output limit are capped at it: the API does not think past
+    what the model can write.
+    """
+    rows = scan.rows
+    usable = rows["usable"].astype(bool)
+    limit = info.output_limit
+    max_out = rows["max_output_tokens"].astype(np.int64)
+    unset = max_out == UNSET
+    if info.kind == "embed":
+        return np.zeros(len(max_out), np.int64), np.zeros(len(max_out), bool)
+    unknown = np.zeros(len(max_out), bool)
+    if limit is None:
+        unknown |= unset & usable
+        if unknown.any():
+            notes.append(
+                f"the output limit of {info.id} is unknown, so {int(unknown.sum()):,} requests without maxOutputTokens "
+                "have no known output ceiling (the high end of the cost cannot be bounded for them); set "
+                "maxOutputTokens in the requests"
+            )
+        out = np.where(unset, 0, max_out)
+    else:
+        capped = (~unset) & (max_out > limit) & usable
+        if capped.any():
+            notes.append(
+                f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
+                f"({limit:,}); the limit is used"
+            )
+        out = np.where(unset, limit, np.minimum(max_out, limit))
+    budget = rows["thinking_budget"].astype(np.int64)
+    level = rows["thinking_level"]
+    thinking = info.thinking
+    default_off = thinking is not None and thinking.default_budget == 0 and not thinking.levels
+    think = np.zeros(len(out), np.int64)
+    explicit = budget > 0
+    think[explicit] = budget[explicit]
+    if limit is not None:
+        over = explicit & usable & (budget > limit)
+        if over.any():
+            think[over] = limit
+            notes.append(
+                f"{int(over.sum()):,} requests set thinkingBudget above {info.id}'s output limit ({limit:,}; largest "
+                f"asked {int(budget[over].max()):,}); the API cannot think past it, so the ceiling counts {limit:,} "
+                "thinking tokens for them"
+            )
+    open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
+    open_ended &= usable
+    if open_ended.any():
+        bound: int | None = limit
+        if thinking is not None and thinking.default_budget and thinking.default_budget > 0:
+            bound = thinking.default_budget
+        if bound is None:
+            unknown |= open_ended
+            notes.append(
+                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}, whose limits are "
+                "unknown: their thinking has no known ceiling; set thinkingBudget to bound it"
+            )
+        else:
+            think[open_ended] = bound
+            notes.append(
+                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
+                f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
+            )
+    ceiling = (out + think) * rows["candidate_count"].astype(np.int64)
+    ceiling[~usable | unknown] = 0
+    return ceiling, unknown & usable

@@ -1,0 +1,217 @@
+"""``batchcost reconcile`` as text, and its "Estimate vs actual" section for the HTML report.
+
+Renderers read the ``batchcost.reconcile/1`` document only (see
+:meth:`batchcost.afterjob.reconcile.Reconciliation.to_json`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from ..text import plural
+
+
+def _fmt_est(c: Mapping[str, Any]) -> tuple[str, str]:
+    """(estimated, 95% range) cells of a variance row."""
+    from .terminal import money
+
+    est = c.get("estimated")
+    if est is None:
+        return "not estimated", ""
+    fmt = money if c["unit"] == "USD" else (lambda v: "-" if v is None else f"{int(v):,}")
+    if est.get("expected") is None:
+        if c["unit"] == "USD" and est.get("floor") is not None:
+            return "unknown", f"{fmt(est['floor'])}-{fmt(est['ceiling'])} (floor-ceiling)"
+        return "unknown", f"<= {fmt(est.get('ceiling'))} (ceiling)"
+    if est.get("low") == est.get("high"):
+        return fmt(est["expected"]), ""
+    return fmt(est["expected"]), f"{fmt(est['low'])}-{fmt(est['high'])}"
+
+
+def variance_rows(variance: Mapping[str, Any]) -> list[list[str]]:
+    """Table rows (header first) of a ``variance`` object: component, estimated, range, actual, ratio, inside."""
+    from .terminal import money
+
+    rows = [["component", "estimated", "95% range", "actual", "actual/est.", "inside?"]]
+    for c in variance["components"]:
+        est, rng = _fmt_est(c)
+        actual = money(c["actual"]) if c["unit"] == "USD" else f"{int(c['actual']):,}"
+        ratio = "" if c["ratio"] is None else f"{c['ratio']:.2f}"
+        inside = {True: "yes", False: "NO", None: ""}[c["inside_interval"]]
+        rows.append([c["component"], est, rng, actual, ratio, inside])
+    return rows
+
+
+def variance_section(doc: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Display-ready figures of the variance report, for the HTML report (None without a plan).
+
+    Shape::
+
+        {"title": "Estimate vs actual", "plan": "plan.json" | None, "mode": "batch",
+         "headline": "Actual $1.23 vs expected $1.10 (+11.8%), inside the estimate's range",
+         "difference": "+$0.13" | None,
+         "columns": ["component", "estimated", "95% range", "actual", "actual/est.", "inside?"],
+         "rows": [{"cells": [6 strings], "status": "inside" | "outside" | "unknown"}],
+         "contributors": [{"name": "output tokens", "usd": "+$0.10", "explanation": "..."}],
+         "notes": ["..."]}
+
+    Every string is plain text (the template must escape it).
+    """
+
+    v = doc.get("variance")
+    if not v:
+        return None
+    table = variance_rows(v)
+    rows = []
+    for cells, c in zip(table[1:], v["components"], strict=True):
+        status = {True: "inside", False: "outside", None: "unknown"}[c["inside_interval"]]
+        rows.append({"cells": cells, "status": status})
+    return {
+        "title": "Estimate vs actual",
+        "plan": v.get("plan"),
+        "mode": v["mode"],
+        "headline": _variance_headline(doc),
+        "difference": None if v.get("difference") is None else _signed_money(v["difference"]),
+        "columns": table[0],
+        "rows": rows,
+        "contributors": [
+            {"name": c["name"], "usd": _signed_money(c["usd"]), "explanation": c["explanation"]}
+            for c in v["contributors"]
+        ],
+        "notes": list(v.get("notes") or ()),
+    }
+
+
+def _signed_money(value: str) -> str:
+    from .terminal import money
+
+    d = Decimal(value)
+    return ("+" if d > 0 else "-" if d < 0 else "") + money(abs(d))
+
+
+def _variance_headline(doc: Mapping[str, Any]) -> str:
+    from .terminal import money
+
+    v = doc["variance"]
+    cost = next(c for c in v["components"] if c["component"] == "cost")
+    est = cost.get("estimated")
+    actual = money(cost["actual"])
+    if est is None:
+        return f"Actual {actual}; the plan has no {v['mode']} cost"
+    if est.get("expected") is None:
+        where = {True: "inside", False: "OUTSIDE", None: "unknown vs"}[cost["inside_interval"]]
+        return f"Actual {actual}, {where} the plan's floor-ceiling range {money(est['floor'])}-{money(est['ceiling'])}"
+    pct = ""
+    if Decimal(est["expected"]):
+        change = (Decimal(cost["actual"]) - Decimal(est["expected"])) / Decimal(est["expected"]) * 100
+        pct = f" ({change:+.1f}%)"
+    where = "inside" if cost["inside_interval"] else "OUTSIDE"
+    return f"Actual {actual} vs expected {money(est['expected'])}{pct}, {where} the estimate's range"
+
+
+def render_text(doc: Mapping[str, Any]) -> str:
+    """Plain-text report of a ``batchcost.reconcile/1`` document (amounts rounded only here)."""
+    from .terminal import money, table
+
+    t = doc["tokens"]
+    c = doc["cost"]
+    files = ", ".join(f["path"] for f in doc["files"])
+    billed = doc["billed_model"]
+    model = doc["model"] if billed == doc["model"] else f"{doc['model']} (billed as {billed})"
+    lines = [
+        f"Actual cost {money(c['total'])} ({doc['mode']}, {plural(doc['succeeded'], 'billed request')})",
+        "",
+        f"Results    {files}",
+        f"Model      {model}, {doc['mode']} prices of {doc['run_date']}",
+    ]
+    req = f"{plural(doc['requests'], 'result')}: {doc['succeeded']:,} succeeded, {doc['failed']:,} failed (not billed)"
+    if doc["failed_by_kind"]:
+        req += ": " + ", ".join(f"{k} x{n:,}" for k, n in doc["failed_by_kind"].items())
+    if doc["unreadable"]:
+        req += f"; {plural(doc['unreadable'], 'line')} unreadable"
+    lines.append(f"Requests   {req}")
+    media = [f"{m} {n:,}" for m, n in t["prompt_by_modality"].items() if n and m != "text"]
+    lines.append(
+        f"Prompt     {t['prompt']:,} tokens"
+        + (f" ({'; '.join(media)})" if media else "")
+        + f"; cached {t['cached']:,}; tool-use {t['tool_use']:,}"
+    )
+    lines.append(f"Output     {t['output']:,} tokens = answers {t['candidates']:,} + thinking {t['thoughts']:,}")
+    if t["stopped_at_max_tokens"]:
+        lines.append(f"           {plural(t['stopped_at_max_tokens'], 'answer')} stopped at maxOutputTokens")
+    if doc["requests_above_threshold"]:
+        lines.append(f"Over 200k  {plural(doc['requests_above_threshold'], 'request')} in the >200k prompt tier")
+    d = c["detail"]
+    lines += ["", "Cost (USD)"]
+    rows = [
+        ["component", "cost"],
+        ["input (non-cached prompt)", money(d["prompt_input"])],
+        ["input (tool-use prompt)", money(d["tool_use_input"])],
+        ["cached input", money(d["cached_input"])],
+        ["output (answers)", money(d["candidates_output"])],
+        ["output (thinking)", money(d["thoughts_output"])],
+        ["total", money(c["total"])],
+    ]
+    lines += ["  " + r for r in table(rows, "lr")]
+    others = [
+        f"{m} {money(v['total'])}" if "total" in v else f"{m} not priced"
+        for m, v in doc["modes"].items()
+        if m != doc["mode"]
+    ]
+    if others:
+        lines.append("  the same tokens in other modes: " + ", ".join(others))
+    v = doc.get("variance")
+    if v:
+        lines += ["", f"Estimate vs actual ({v.get('plan') or 'plan'}, {v['mode']})", "  " + _variance_headline(doc)]
+        lines += ["  " + r for r in table(variance_rows(v), "llrrrl")]
+        if v["contributors"]:
+            basis = "expected cost" if v["difference_basis"] == "expected" else "floor (input-only) cost"
+            lines += [
+                "",
+                f"  Largest contributors to the difference from the {basis} ({_signed_money(v['difference'])})",
+            ]
+            rows = [[x["name"], _signed_money(x["usd"]), x["explanation"]] for x in v["contributors"]]
+            lines += ["    " + r for r in table(rows, "lrl")]
+        for note in v.get("notes") or ():
+            lines.append(f"  - {note}")
+    k = doc.get("keys")
+    if k:
+        lines += ["", "Keys"]
+        if k["note"]:
+            lines.append(f"  {k['note']}")
+        else:
+            lines.append(f"  input: {plural(k['input_keys'], 'key')} in {', '.join(k['inputs'])}")
+            for name, one, rest in (
+                ("not_in_input", "result key", "not in the input"),
+                ("without_result", "input key", "without a result"),
+            ):
+                n = k[f"{name}_count"]
+                if n:
+                    more = f" (and {n - len(k[name]):,} more)" if n > len(k[name]) else ""
+                    lines.append(f"  {plural(n, one)} {rest}: {', '.join(k[name])}{more}")
+            if not k["not_in_input_count"] and not k["without_result_count"]:
+                lines.append("  every input key has exactly the results expected")
+    if doc["problems"]:
+        lines += ["", "Problems"]
+        lines += [
+            f"  {p['path']}:{p['line']}: {p['severity']}: {p['message']}"
+            if p["line"]
+            else f"  {p['path']}: {p['message']}"
+            for p in doc["problems"]
+        ]
+        shown = len(doc["problems"])
+        total = sum(doc["problem_counts"].values())
+        if total > shown:
+            lines.append(f"  ... {total - shown:,} more (counts by kind: {doc['problem_counts']})")
+    if doc["warnings"]:
+        lines += ["", "Warnings"] + [f"  - {w}" for w in doc["warnings"]]
+    if doc["notes"]:
+        lines += ["", "Notes"] + [f"  - {n}" for n in doc["notes"]]
+    from .terminal import price_rows
+
+    if doc["prices"]:
+        lines += ["", "Prices used (USD per 1M tokens)"]
+        lines += ["  " + r for r in table(price_rows(doc["prices"]), "lllrrll")]
+    return "\n".join(lines) + "\n"
