@@ -120,6 +120,7 @@ def _add_validate(sub: Any) -> None:
 
 def _run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     from .batchfile import scan
+    from .batchfile.validation import validation_document
     from .reports import validation
 
     _check_outputs(args, args.files, args.output)
@@ -128,17 +129,13 @@ def _run_validate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         result = scan(args.files, keep_problems=args.max_problems, progress=bar)
     finally:
         bar.close()
+    doc = validation_document(result, max_problems=args.max_problems, strict=args.strict)
     if args.format == "json":
         import json
 
-        doc = validation.to_json(result, max_problems=args.max_problems, strict=args.strict)
         _emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
     else:
-        _emit(
-            validation.render_text(result, max_problems=args.max_problems, strict=args.strict),
-            args.output,
-            stdout,
-        )
+        _emit(validation.render_text(doc), args.output, stdout)
     return EXIT_OK if result.valid(strict=args.strict) else EXIT_PROBLEMS
 
 

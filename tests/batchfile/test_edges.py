@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchcost.batchfile import lines as lines_mod
 from batchcost.batchfile import scan
 from batchcost.batchfile import scanner as scanner_mod
 from batchcost.batchfile.problems import Problem, escaped, quoted
@@ -298,7 +299,7 @@ def test_stream_blocks_holds_one_block_and_one_line(monkeypatch: pytest.MonkeyPa
 
     log: list[str] = []
     blocks = []
-    for offset, buf, n, newline in scanner_mod._stream_blocks(_reader(data(), log), limit, chunk):
+    for offset, buf, n, newline in scanner_mod.stream_blocks(_reader(data(), log), limit, chunk):
         log.append("yield")
         blocks.append((offset, None if buf is None else bytes(buf[:n]), n, newline))
         assert buf is None or len(buf) <= chunk + limit  # never more than a block and one line
@@ -334,7 +335,7 @@ def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytes
         for _ in range(64):
             fh.write(b"\0" * (1 << 20))  # 64 MiB of zeros in a 64 KB file, no newline
     largest = []
-    real = scanner_mod._stream_blocks
+    real = scanner_mod.stream_blocks
 
     def watch(read: Any, limit: int, chunk: int = scanner_mod._BLOCK) -> Any:
         def counted(n: int) -> bytes:
@@ -345,7 +346,7 @@ def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytes
 
         return real(counted, limit, chunk)
 
-    monkeypatch.setattr(scanner_mod, "_stream_blocks", watch)
+    monkeypatch.setattr(scanner_mod, "stream_blocks", watch)
     result = scan(path)
     assert codes(result) == [(0, "no-requests"), (1, "line-too-long")]
     assert result.files[0].data_size == 64 << 20
@@ -361,7 +362,7 @@ def test_plain_over_long_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_results_over_long_line_and_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 10_000)
+    monkeypatch.setattr(lines_mod, "MAX_LINE_BYTES", 10_000)  # results files read lines through batchfile.lines
     ok = '{"key": "%s", "response": {"usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 2}}}'
     body = "\n".join([ok % "a", "\0" * 50_000, ok % "b"]) + "\n"
     path = tmp_path / "results.jsonl.gz"

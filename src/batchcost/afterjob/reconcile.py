@@ -11,7 +11,7 @@ book and rules as ``estimate`` (gemini-batch-facts.md section 1.6):
 * candidates plus thoughts at the output rate (thinking is billed as output);
 * each request in its own prompt-size tier (> 200,000 prompt tokens pays the higher rates for all
   its tokens), keyed on prompt + tool-use tokens, cached included (genai-prices' rule; whether Google
-  counts cached or tool-use tokens toward the tier is UNKNOWN, facts sheet 9.9);
+  counts cached or tool-use tokens toward the tier is not documented);
 * batch rates by default (results come from a batch job); other modes are priced for comparison;
 * failed requests (an ``error``, or a non-empty ``status``) are counted apart and not billed.
 
@@ -328,7 +328,7 @@ class Reconciliation:
 
     def to_json(self, *, max_keys: int = 20, max_problems: int = 10) -> dict[str, Any]:
         """The documented ``batchcost.reconcile/1`` document (see the module docstring)."""
-        from .. import __version__
+        from ..version import __version__
 
         rs = self.results
         r = rs.rows

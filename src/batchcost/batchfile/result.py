@@ -225,7 +225,7 @@ def _strip_cr(b: bytes) -> bytes:
 
 def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
     """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
-    from .scanner import MAX_LINE_BYTES, stream_lines
+    from .lines import MAX_LINE_BYTES, stream_lines
 
     all_offsets = cols["offset"]
     done = 0

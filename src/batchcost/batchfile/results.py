@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
+from .lines import is_gzip
 from .problems import Problem, Severity, escaped
 from .request import THINKING_LEVEL_CODES, UNSET, as_int, shown_value
 
@@ -337,7 +338,7 @@ class _Reader:
     def line(self, raw: bytes | None, last: bool, nbytes: int = 0) -> None:
         """Read one line (without its newline); ``raw`` is None for a line over the line limit."""
         self.line_no += 1
-        from .scanner import MAX_LINE_BYTES
+        from .lines import MAX_LINE_BYTES
 
         if raw is None or len(raw) > MAX_LINE_BYTES:
             nbytes = nbytes if raw is None else len(raw)
@@ -637,19 +638,14 @@ def _settings(request: dict[str, Any]) -> dict[str, int]:
 
 
 def open_check(path: str) -> int:
-    from .scanner import open_check as check
+    from .lines import open_check as check
 
     return check(path)
 
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
 def detect_form(path: str, compressed: bool) -> str:
     """``developer`` or ``vertex`` as the first lines suggest (a majority of the first 50)."""
-    from .scanner import detect_form as detect
+    from .lines import detect_form as detect
 
     return detect(path, compressed)
 
@@ -660,7 +656,7 @@ def _json_type(v: Any) -> str:
 
 def _read_file(reader: _Reader, fh: IO[bytes], raw_fh: IO[bytes], progress: Callable[[int], None]) -> None:
     """Every line of one file into ``reader`` (streamed; a damaged gzip tail is one problem)."""
-    from .scanner import MAX_LINE_BYTES, LineFiller, stream_lines
+    from .lines import MAX_LINE_BYTES, LineFiller, stream_lines
 
     next_report = _PROGRESS_STEP
     read = LineFiller(fh).read if hasattr(fh, "read1") else fh.read
@@ -714,7 +710,7 @@ def read_results(
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         if size == 0:
             raise InputError(path, "file is empty; give the results file the batch job produced")
-        compressed = size >= 2 and _is_gzip(path)
+        compressed = size >= 2 and is_gzip(path)
         reader.start_file(path, fi, detect_form(path, compressed))
         first_row = len(reader.keys)
 
@@ -820,11 +816,11 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
     class _KeyLine(msgspec.Struct):
         key: Any = None
 
-    from .scanner import MAX_LINE_BYTES, LineFiller, stream_lines
+    from .lines import MAX_LINE_BYTES, LineFiller, stream_lines
 
     name = os.fspath(path)
     size = open_check(name)
-    compressed = size >= 2 and _is_gzip(name)
+    compressed = size >= 2 and is_gzip(name)
     decode = msgspec.json.Decoder(_KeyLine).decode
     keys: list[str | None] = []
     keyed = 0

@@ -31,7 +31,6 @@ import mmap
 import os
 import re
 import signal
-import stat
 import struct
 import tempfile
 import threading
@@ -42,18 +41,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import InputError
+from .lines import MAX_LINE_BYTES, LineFiller, detect_form, is_gzip, open_check, stream_blocks
 from .media import MEDIA_KINDS
 from .problems import KINDS, Problem, escaped, quoted
 from .request import MAX_NESTING, PLACES, UNSET, NestingTooDeep, Walker, count_names
 from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult, file_sha256
 
-# The line limit. A longer line is reported ("line-too-long") and skipped without being held in
-# memory, plain or gzip. Checking a line takes up to ~3x its size (the bytes, the decoded text, and
-# the decoded inline data), so 128 MiB keeps one process under 500 MB on any input; no plausible
-# request is that big (the per-request size limit is UNKNOWN, facts sheet section 9; inline batch
-# requests are limited to 20 MB in total, D-BATCH).
-MAX_LINE_BYTES = 128 * 1024 * 1024
 # Lines this large are checked one at a time across worker processes, so that two workers never
 # hold two of them at once.
 _BIG_LINE_BYTES = 16 * 1024 * 1024
@@ -573,203 +566,6 @@ def _short_json_error(msg: str) -> str:
 # -- reading ------------------------------------------------------------------------------------
 
 
-def _is_gzip(path: str) -> bool:
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def open_check(path: str) -> int:
-    """Size of a readable regular file, or InputError with a fix.
-
-    Pipes, FIFOs (``/dev/stdin`` of a pipe, ``<(...)``) and devices are refused before they are
-    opened: opening a FIFO waits for a writer, and every command reads its input more than once
-    (the scan, then the token count, the shard copy or the key check), which a pipe cannot give.
-    """
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise InputError(path, "no such file; check the path") from None
-    except PermissionError:
-        raise InputError(path, "permission denied; check the file's permissions") from None
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    if stat.S_ISDIR(st.st_mode):
-        raise InputError(path, "is a directory; give the JSONL file inside it")
-    if not stat.S_ISREG(st.st_mode):
-        what = "a pipe or FIFO" if stat.S_ISFIFO(st.st_mode) else "not a regular file (a device or socket)"
-        raise InputError(
-            path,
-            f"is {what}; batchcost reads its input files more than once, so write the data to a file first "
-            "(e.g. `cat ... > batch.jsonl`) and give that file",
-        )
-    try:
-        with open(path, "rb"):
-            pass
-    except PermissionError:
-        raise InputError(path, "permission denied; check the file's permissions") from None
-    except OSError as e:
-        raise InputError(path, f"cannot read: {e.strerror}") from None
-    return st.st_size
-
-
-def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
-    """``developer`` or ``vertex``, by the first ``limit`` object lines that have "key" or "request".
-
-    Developer lines carry a "key", Vertex lines do not; the majority decides (a tie is Developer), so
-    one line that lost its key does not turn the whole file into a Vertex file without key checks.
-    """
-    import msgspec
-
-    class _Head(msgspec.Struct):
-        key: Any = msgspec.UNSET
-        request: Any = msgspec.UNSET
-
-    decode = msgspec.json.Decoder(_Head).decode
-    keyed = keyless = 0
-    opener: Any = gzip.open if compressed else open
-    try:
-        with opener(path, "rb") as fh:
-            budget = [64 * 1024 * 1024]  # look no further than this into the (inflated) data
-
-            def read(n: int) -> bytes:
-                n = min(n, budget[0])
-                budget[0] -= n
-                return fh.read(n) if n > 0 else b""
-
-            for _offset, buf, n, _ in _stream_blocks(read, 8 * 1024 * 1024, chunk=1 << 20):
-                if buf is None:
-                    continue
-                for raw in buf[:n].splitlines():
-                    try:
-                        head = decode(raw.strip().removeprefix(b"\xef\xbb\xbf"))
-                    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
-                        continue
-                    if head.key is not msgspec.UNSET:
-                        keyed += 1
-                    elif head.request is not msgspec.UNSET:
-                        keyless += 1
-                    if keyed + keyless >= limit:
-                        return "developer" if keyed >= keyless else "vertex"
-    except (OSError, EOFError, zlib.error):
-        pass
-    return "developer" if keyed >= keyless else "vertex"
-
-
-def _stream_blocks(
-    read: Callable[[int], bytes], limit: int, chunk: int = _BLOCK
-) -> Iterator[tuple[int, Any, int, bool]]:
-    """Whole lines of a stream, a block at a time, never holding more than a block and one line.
-
-    Yields ``(offset, buf, n, newline)``. Either ``buf[:n]`` holds one or more whole lines, each
-    ending in a newline except the stream's last (``newline`` is then False); or ``buf`` is None for
-    one line of ``n`` bytes (newline not counted) longer than ``limit``, which was read and dropped
-    piece by piece. ``offset`` is the position of ``buf[0]`` (or of that line) in the stream.
-    """
-    pending: list[bytes] = []  # pieces of a line whose newline has not come yet
-    plen = 0
-    offset = 0
-    skipped = -1  # bytes of an over-long line dropped so far; -1 when not dropping
-    while data := read(chunk):
-        if skipped >= 0:
-            nl = data.find(b"\n")
-            if nl < 0:
-                skipped += len(data)
-                continue
-            skipped += nl
-            yield offset, None, skipped, True
-            offset += skipped + 1
-            skipped = -1
-            data = data[nl + 1 :]
-        last = data.rfind(b"\n")
-        if last < 0:
-            if data:
-                pending.append(data)
-                plen += len(data)
-            if plen > limit:
-                skipped, pending, plen = plen, [], 0
-            continue
-        if pending:
-            first = data.find(b"\n")
-            if plen + first > limit:
-                yield offset, None, plen + first, True
-                offset += plen + first + 1
-                pending, plen = [], 0
-                data, last = data[first + 1 :], last - first - 1
-                if last < 0:
-                    if data:
-                        pending, plen = [data], len(data)
-                    continue
-            else:
-                pending.append(data[: last + 1])
-                block = b"".join(pending)
-                rest = data[last + 1 :]
-                pending, plen = ([rest], len(rest)) if rest else ([], 0)
-                yield offset, block, len(block), True
-                offset += len(block)
-                continue
-        yield offset, data, last + 1, True
-        offset += last + 1
-        rest = data[last + 1 :]
-        pending, plen = ([rest], len(rest)) if rest else ([], 0)
-    if skipped >= 0:
-        yield offset, None, skipped, False
-    elif pending:
-        block = b"".join(pending)
-        yield offset, block, len(block), False
-
-
-class LineFiller:
-    """``read(n)`` over a decompressing file that returns what was inflated before a damaged spot.
-
-    ``GzipFile.read(n)`` drops everything it inflated in a call that ends in an error, so the
-    lines just before a cut-off end would be lost; this reads with ``read1`` and raises the error
-    on the call after the one that returns the good data.
-    """
-
-    def __init__(self, fh: Any) -> None:
-        self.read1 = fh.read1
-        self.error: BaseException | None = None
-
-    def read(self, n: int) -> bytes:
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        pieces: list[bytes] = []
-        got = 0
-        while got < n:
-            try:
-                piece = self.read1(n - got)
-            except (OSError, EOFError, zlib.error) as e:
-                if not pieces:
-                    raise
-                self.error = e
-                break
-            if not piece:
-                break
-            pieces.append(piece)
-            got += len(piece)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
-
-
-def stream_lines(read: Callable[[int], bytes], limit: int) -> Iterator[tuple[int, bytes | None, int, bool]]:
-    """``(offset, line, nbytes, newline)`` for each line of a stream; ``line`` is None when over ``limit``.
-
-    ``line`` has no newline; ``newline`` is False only for a last line that has none.
-    """
-    for offset, buf, n, newline in _stream_blocks(read, limit):
-        if buf is None:
-            yield offset, None, n, newline
-            continue
-        pos = 0
-        while pos < n:
-            nl = buf.find(b"\n", pos, n)
-            if nl < 0:
-                yield offset + pos, buf[pos:n], n - pos, False
-                break
-            yield offset + pos, buf[pos:nl], nl - pos, True
-            pos = nl + 1
-
-
 def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
     bounds = [0]
     for k in range(1, parts):
@@ -910,7 +706,7 @@ def _scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: i
     try:
         with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
-                for offset, buf, n, newline in _stream_blocks(LineFiller(fh).read, MAX_LINE_BYTES, _BLOCK):
+                for offset, buf, n, newline in stream_blocks(LineFiller(fh).read, MAX_LINE_BYTES, _BLOCK):
                     if buf is None:
                         sc.long_line(offset, n)
                         if not newline:
@@ -1118,7 +914,7 @@ def _scan_files(names: list[str], sizes: list[int], merger: _Merger, files: list
                 progress: Progress | None, checksum: bool) -> ScanResult:  # fmt: skip
     done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
-        compressed = size >= 2 and _is_gzip(path)
+        compressed = size >= 2 and is_gzip(path)
         form = detect_form(path, compressed) if size else "developer"
         first_row = merger.n_rows
         base = done_before
@@ -1324,6 +1120,6 @@ def _mixed_models(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi:
 
 def iter_lines(path: str) -> Iterator[bytes]:
     """Raw lines of a plain or gzip file, line ends kept (for tools that copy lines verbatim)."""
-    opener = gzip.open if _is_gzip(path) else open
+    opener = gzip.open if is_gzip(path) else open
     with opener(path, "rb") as fh:
         yield from fh

@@ -159,7 +159,7 @@ class Plan:
         return self.scan.requests
 
     def to_json(self) -> dict[str, Any]:
-        from .. import __version__
+        from ..version import __version__
 
         t = self.tokens
         input_json: dict[str, Any] = t.total.to_dict()

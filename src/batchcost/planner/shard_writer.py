@@ -175,7 +175,7 @@ class Manifest:
     plan: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        from .. import __version__
+        from ..version import __version__
 
         doc: dict[str, Any] = {"schema": MANIFEST_SCHEMA, "batchcost_version": __version__}
         doc["model"] = self.plan.get("model")

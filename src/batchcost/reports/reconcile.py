@@ -63,9 +63,9 @@ def variance_section(doc: Mapping[str, Any]) -> dict[str, Any] | None:
     v = doc.get("variance")
     if not v:
         return None
-    table = variance_rows(v)
+    grid = variance_rows(v)
     rows = []
-    for cells, c in zip(table[1:], v["components"], strict=True):
+    for cells, c in zip(grid[1:], v["components"], strict=True):
         status = {True: "inside", False: "outside", None: "unknown"}[c["inside_interval"]]
         rows.append({"cells": cells, "status": status})
     return {
@@ -74,7 +74,7 @@ def variance_section(doc: Mapping[str, Any]) -> dict[str, Any] | None:
         "mode": v["mode"],
         "headline": _variance_headline(doc),
         "difference": None if v.get("difference") is None else _signed_money(v["difference"]),
-        "columns": table[0],
+        "columns": grid[0],
         "rows": rows,
         "contributors": [
             {"name": c["name"], "usd": _signed_money(c["usd"]), "explanation": c["explanation"]}

@@ -347,13 +347,13 @@ def _markdown_caching(c: Any) -> list[str]:
 
 
 def render_prices_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    table = [["model", "mode", "component", "modality", "tier", "price", "unit", "checked", "source / note"]]
+    lines = [["model", "mode", "component", "modality", "tier", "price", "unit", "checked", "source / note"]]
     for r in rows:
         flags = "".join([" [derived]" if r["derived"] else "", " [overridden]" if r["overridden"] else ""])
         model = r["model"] if r["billed_model"] == r["model"] else f"{r['model']} -> {r['billed_model']}"
         price = "not priced" if r["usd"] is None else f"${Decimal(r['usd'])}"
-        table.append(
+        lines.append(
             [model, r["mode"], r["component"], r["modality"], r["tier"], price, r["unit"], r["checked"] or "",
              (r["source"] + flags + (f" ({r['note']})" if r["note"] else ""))[:160]]
         )  # fmt: skip
-    return "\n".join(table(table, "llllrrlll")) + "\n"
+    return "\n".join(table(lines, "llllrrlll")) + "\n"

@@ -1,77 +1,39 @@
-"""Rendering a scan's findings: grouped text for terminals, and a JSON document."""
+"""``validate`` for a terminal: problems grouped by kind, then a one-line summary.
+
+Reads the ``batchcost.validation/1`` document (:func:`batchcost.batchfile.validation.validation_document`).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from ..batchfile import KINDS, ScanResult, Severity
-
-VALIDATION_SCHEMA = "batchcost.validation/1"
+from ..text import plural
 
 
-def _grouped(result: ScanResult) -> list[tuple[str, int, list[Any]]]:
-    """(code, count, kept problems) ordered errors first, then by count."""
-    kept: dict[str, list[Any]] = {}
-    for p in result.problems:
-        kept.setdefault(p.code, []).append(p)
-    codes = sorted(
-        result.problem_counts,
-        key=lambda c: (KINDS[c][0] is not Severity.ERROR, -result.problem_counts[c], c),
-    )
-    return [(c, result.problem_counts[c], kept.get(c, [])) for c in codes]
-
-
-def summary_line(result: ScanResult, *, strict: bool = False) -> str:
-    files = len(result.files)
-    verdict = "valid" if result.valid(strict=strict) else "INVALID"
-    what = f"{files} files" if files > 1 else result.files[0].path if files else "no files"
+def summary_line(doc: Mapping[str, Any]) -> str:
+    """``requests.jsonl: valid: 3 requests in 3 lines, 358 bytes; 0 errors, 0 warnings``."""
+    files = doc["files"]
+    verdict = "valid" if doc["valid"] else "INVALID"
+    what = f"{len(files)} files" if len(files) > 1 else files[0]["path"] if files else "no files"
     return (
-        f"{what}: {verdict}: {plural(result.requests, 'request')} in {plural(result.lines, 'line')}, "
-        f"{_size(result.bytes)}; {plural(result.errors, 'error')}, {plural(result.warnings, 'warning')}"
+        f"{what}: {verdict}: {plural(doc['requests'], 'request')} in {plural(doc['lines'], 'line')}, "
+        f"{_size(doc['bytes'])}; {plural(doc['errors'], 'error')}, {plural(doc['warnings'], 'warning')}"
     )
 
 
-def plural(n: int, word: str) -> str:
-    return f"{n:,} {word}{'' if n == 1 else 's'}"
-
-
-def render_text(result: ScanResult, *, max_problems: int = 10, strict: bool = False) -> str:
-    """Problems grouped by kind (first ``max_problems`` of each), then a one-line summary."""
+def render_text(doc: Mapping[str, Any]) -> str:
+    """Problems grouped by kind (the document's shown problems of each), then a one-line summary."""
     out: list[str] = []
-    for code, count, kept in _grouped(result):
-        severity, title = KINDS[code]
-        out.append(f"{severity.value}: {title} ({code}): {count:,}")
-        for p in kept[:max_problems]:
-            out.append(f"  {p.path}:{p.line}: {p.message}" if p.line else f"  {p.path}: {p.message}")
-        if count > min(len(kept), max_problems):
-            out.append(f"  ... and {count - min(len(kept), max_problems):,} more")
-    out.append(summary_line(result, strict=strict))
+    for kind in doc["problems"]:
+        shown = kind["shown"]
+        out.append(f"{kind['severity']}: {kind['title']} ({kind['code']}): {kind['count']:,}")
+        for p in shown:
+            out.append(f"  {p['path']}:{p['line']}: {p['message']}" if p["line"] else f"  {p['path']}: {p['message']}")
+        if kind["count"] > len(shown):
+            out.append(f"  ... and {kind['count'] - len(shown):,} more")
+    out.append(summary_line(doc))
     return "\n".join(out) + "\n"
-
-
-def to_json(result: ScanResult, *, max_problems: int = 10, strict: bool = False) -> dict[str, Any]:
-    """A JSON-ready document (``schema`` = ``batchcost.validation/1``)."""
-    return {
-        "schema": VALIDATION_SCHEMA,
-        "valid": result.valid(strict=strict),
-        "strict": strict,
-        "files": [f.to_json() for f in result.files],
-        "requests": result.requests,
-        "lines": result.lines,
-        "bytes": result.bytes,
-        "errors": result.errors,
-        "warnings": result.warnings,
-        "problems": [
-            {
-                "code": code,
-                "severity": KINDS[code][0].value,
-                "title": KINDS[code][1],
-                "count": count,
-                "shown": [{"path": p.path, "line": p.line, "message": p.message} for p in kept[:max_problems]],
-            }
-            for code, count, kept in _grouped(result)
-        ],
-    }
 
 
 def _size(n: int) -> str:
