@@ -7,37 +7,56 @@ The public API (imports are lazy so that ``batchcost --help`` starts fast)::
     result.valid(), result.problems, result.requests
     plan = batchcost.estimate("requests.jsonl", model="gemini-2.5-flash", output_tokens=300)
     plan.to_json()                                     # the documented batchcost.plan/1 document
+    manifest = batchcost.shard("requests.jsonl", "shards/", model="gemini-2.5-flash", output_tokens=300)
+    actual = batchcost.reconcile("results.jsonl", plan="plan.json")   # what the job really cost
+    actual.to_json()                                   # the batchcost.reconcile/1 document
+
+Every error is a :class:`batchcost.BatchcostError` subclass with a one-line message; the library
+never prints or exits.
 """
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("batchcost")
-except PackageNotFoundError:  # running from a source tree without installation
-    __version__ = "0.0.0+unknown"
+from .version import __version__
 
 if TYPE_CHECKING:
+    from .afterjob.reconcile import Reconciliation, reconcile
     from .batchfile import Problem, ScanResult, scan
+    from .errors import (
+        ApiError,
+        BatchcostError,
+        CredentialsError,
+        InputError,
+        OutputError,
+        PlanError,
+        PricingError,
+        TokenizerError,
+        UnknownModelError,
+        UnpricedError,
+    )
     from .planner.estimate import EstimateOptions, estimate
     from .planner.plan import Plan
+    from .planner.shard_writer import Manifest
+    from .planner.sharding import shard
     from .pricing import PriceBook
     from .tokens import count_tokens
 
-__all__ = [
-    "EstimateOptions",
-    "Plan",
-    "PriceBook",
-    "Problem",
-    "ScanResult",
-    "__version__",
-    "count_tokens",
-    "estimate",
-    "scan",
-]
+_ERRORS = (
+    "ApiError",
+    "BatchcostError",
+    "CredentialsError",
+    "InputError",
+    "OutputError",
+    "PlanError",
+    "PricingError",
+    "TokenizerError",
+    "UnknownModelError",
+    "UnpricedError",
+)
 
+# name -> (module, attribute); imported on first use so that `import batchcost` stays instant
 _LAZY = {
     "scan": ("batchcost.batchfile", "scan"),
     "ScanResult": ("batchcost.batchfile", "ScanResult"),
@@ -45,9 +64,40 @@ _LAZY = {
     "estimate": ("batchcost.planner.estimate", "estimate"),
     "EstimateOptions": ("batchcost.planner.estimate", "EstimateOptions"),
     "Plan": ("batchcost.planner.plan", "Plan"),
+    "shard": ("batchcost.planner.sharding", "shard"),
+    "Manifest": ("batchcost.planner.shard_writer", "Manifest"),
+    "reconcile": ("batchcost.afterjob.reconcile", "reconcile"),
+    "Reconciliation": ("batchcost.afterjob.reconcile", "Reconciliation"),
     "PriceBook": ("batchcost.pricing", "PriceBook"),
     "count_tokens": ("batchcost.tokens", "count_tokens"),
+    **{name: ("batchcost.errors", name) for name in _ERRORS},
 }
+
+__all__ = [
+    "ApiError",
+    "BatchcostError",
+    "CredentialsError",
+    "EstimateOptions",
+    "InputError",
+    "Manifest",
+    "OutputError",
+    "Plan",
+    "PlanError",
+    "PriceBook",
+    "PricingError",
+    "Problem",
+    "Reconciliation",
+    "ScanResult",
+    "TokenizerError",
+    "UnknownModelError",
+    "UnpricedError",
+    "__version__",
+    "count_tokens",
+    "estimate",
+    "reconcile",
+    "scan",
+    "shard",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -55,5 +105,11 @@ def __getattr__(name: str) -> Any:
         import importlib
 
         module, attr = _LAZY[name]
-        return getattr(importlib.import_module(module), attr)
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value  # the next lookup is a plain attribute
+        return value
     raise AttributeError(f"module 'batchcost' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
