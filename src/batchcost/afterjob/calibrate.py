@@ -1,6 +1,6 @@
 """Expected output tokens learnt from real results: a previous job's results file, or a pilot run.
 
-The model (DESIGN.md decision 6). Each result gives one observation: the request's settings
+The model. Each result gives one observation: the request's settings
 (thinking budget or level, candidate count), its input tokens ``x`` (``promptTokenCount``), its
 ``maxOutputTokens`` ``m`` when known, and its output split into answer tokens (candidates) and
 thinking tokens (thoughts). Observations are grouped by settings, because thinking changes output

@@ -11,7 +11,7 @@ Candidates come from the scan's per-request hashes (exact groups) and from the s
 
 A request that uses an explicit cache cannot also send ``systemInstruction``, ``tools`` or
 ``toolConfig`` (the API answers 400 "CachedContent can not be used with GenerateContent request setting
-system_instruction, tools or tool_config"; googleapis/python-genai#348, facts sheet 4), so a cache
+system_instruction, tools or tool_config"; googleapis/python-genai#348), so a cache
 holds the group's system instruction and tools too, and a group is split by system instruction.
 
 Each candidate is priced three ways with the price book (per 1M tokens, each request in its own

@@ -1,6 +1,6 @@
 """``estimate``: scan -> token counts -> output model -> cost per mode, as one :class:`Plan`.
 
-Output tokens (DESIGN.md decision 6, first version):
+Output tokens:
 
 * **ceiling** per request: ``maxOutputTokens`` (else the model's output limit) plus the thinking
   bound (the request's ``thinkingBudget``; 0 when thinking is off; else, when the model thinks by

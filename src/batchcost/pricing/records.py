@@ -198,7 +198,7 @@ class ModelInfo:
         cache_storage_per_mtok_hour: explicit-cache storage price at the asked date.
         implicit_cache_min_tokens: smallest prompt prefix implicit caching applies to (None: unknown).
         thinking: thinking settings, or None when unknown.
-        tokenizer: ``gemma3``, ``gemma4`` or ``unknown`` (facts sheet 5.2).
+        tokenizer: ``gemma3``, ``gemma4`` or ``unknown``.
         enqueued_token_limits: Batch enqueued-token quota per billing tier 1..3 (None = unknown).
         grounding: Search-grounding fee at the asked date, or None.
         events: dated lifecycle events, oldest first.

@@ -1,6 +1,6 @@
 """From a sample to the whole file: exact counts where they matter, a ratio estimate elsewhere.
 
-How the total is built (DESIGN.md decision 2):
+How the total is built:
 
 1. **Certainty rows** are counted exactly: when the model has a prompt-size price tier, every request
    whose text could reach it (a token covers at least one UTF-8 byte, so only requests with at least

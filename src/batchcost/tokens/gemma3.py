@@ -22,13 +22,16 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import itertools
 import os
 import re
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from batchcost.errors import TokenizerError
 
@@ -47,7 +50,7 @@ GENAI_CACHE_FILENAME = "df5c78e8def68e67515aeca297169a4f6c7f5920"
 file name of its cache entry; kept here so finding the cache does not import google-genai (a test checks it
 against the installed SDK)."""
 
-# Probe texts with their Gemma 3 ids (from shared/reference/data/gemma3-token-counts.jsonl, "edge"
+# Probe texts with their Gemma 3 ids (from tests/data/gemma3-token-counts.jsonl, "edge"
 # category). Each one catches a way a wrong model goes wrong: whitespace and newline runs and tabs
 # (user-defined pieces), digits, no dummy prefix, no NFKC (fullwidth), byte fallback (emoji, NUL), CJK,
 # combining marks (Devanagari), turn markers, literal ▁ (whitespace escaping); Latin with diacritics and
@@ -78,23 +81,47 @@ FINGERPRINT: tuple[tuple[str, tuple[int, ...]], ...] = (
     ("\u2581literal", (37087,)),
 )
 
-# Texts longer than this are cut after newline runs into pieces of at least _CHUNK_CHARS. SentencePiece's
-# BPE is much slower on one long string than on many short ones, and short pieces spread over threads.
-# The cut is exact: in Gemma 3 every newline run is a user-defined piece ("\n" x 1..31) that is matched
-# greedily and never merged with a neighbour, and no other piece contains "\n", so no token can span the
-# end of a maximal newline run (tests check this on the model and on the golden texts).
+# Long texts are cut into pieces of at least _CHUNK_CHARS that are encoded separately (SentencePiece's
+# BPE is slower per character on one long string than on many short ones, superlinearly so: 1 MB of
+# base64 in one piece encodes at 2.1 MB/s, 50 MB at 1.1 MB/s; short pieces also spread over threads).
+# A cut must be exact: count(a + b) == count(a) + count(b). Why the cuts below are, from SentencePiece's
+# BPE encoder (bpe_model.cc) on a model with an identity normalizer (Gemma 3: no charsmap, no dummy
+# prefix, " " escaped as "▁", nothing else changed; _cut_rules checks this and cuts nothing otherwise):
 #
-# Where no newline run comes soon enough (long single-line documents), a text is cut before a single
-# space that stands between two non-space characters. Gemma 3's model splits at whitespace
-# (trainer_spec.split_by_whitespace) so no piece spans such a space, and no user-defined piece
-# contains one; the one normal piece that could (">▁</") is avoided by never cutting between ">" and
-# "<". Tests check the equality on every golden text and on long single-line texts.
+#   The encoder splits the text into symbols (one character each, or the longest user-defined piece,
+#   which is frozen), then repeatedly merges the adjacent pair with the best score (ties: leftmost)
+#   while the pair's concatenation is a piece. Call a cut *free* when no merge ever makes a symbol
+#   that spans it. Then the symbols on each side evolve exactly as when that side is encoded alone: no
+#   pair across the cut is ever merged, each side's pairs are popped in the same relative order, and
+#   nothing on one side depends on the other. So every free cut is exact.
+#
+# 1. Pair rule: a cut between characters x and y is free when no piece (normal or user-defined) holds
+#    "xy" (with " " as "▁"): a symbol spanning the cut would be such a piece. This covers the cut after
+#    a newline run (only the newline runs hold "\n"), before a space that ends a word ("x▁" is in no
+#    piece), between digits (split_digits) and most places in base64, hex, CJK and other text without
+#    spaces (a free cut every 3 to 1,100 characters in the golden texts with all whitespace removed).
+# 2. Run rule: inside a run of one character c (50 MB of "a" has no free pair), where the run starts at
+#    a free cut (or where the piece starts).
+#    - If c^M is a user-defined piece (newlines, spaces, tabs; M = 31) and no longer user-defined
+#      piece starts with c^M, the run is matched as frozen c^M symbols from its start, which never
+#      merge: a cut after any of them is free.
+#    - Otherwise, if c^2, c^4, ..., c^P are pieces with strictly falling scores, c^2P is not, and each
+#      c^(3M/2) is no piece or scores below c^M: the run is paired from its left end phase by phase
+#      (all c+c before any cc+cc, leftmost first; the only other pair inside the run, c^M + c^(M/2)
+#      where pairing is under way, loses to the pairing), so its symbols stay aligned blocks of 1, 2,
+#      ..., P characters from the run start. Only the run's end can disturb them: a symbol there can
+#      absorb the block beside it (up to the longest piece, L characters), and each phase can leave
+#      one unpaired block behind, so at most (1 + log2 P) * L characters before the run's end are
+#      touched. A cut at a multiple of P from the run start, at least that far from the run's end,
+#      is free.
+# Tests compare cut and uncut counts on the golden texts and on random texts of every kind, and every
+# run rule of the model on runs of many lengths and neighbours.
 _LONG_CHARS = 4096
 _CHUNK_CHARS = 2048
 # Bounds the id lists held at once (about 4 chars per token; a few MB of Python ints).
 _BATCH_CHARS = 1 << 20
-_NEWLINE_RUN = re.compile(r"\n+")
-_SPACE_CUT = re.compile(r"(?<=[^\s>]) (?=\S)|(?<=>) (?=[^\s<])")
+_PROBE_CHARS = 64  # places tried one by one before the vectorized search
+_SCAN_CHARS = 1 << 16  # characters per vectorized search block
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -366,41 +393,164 @@ def find_model(
     return resolve_model(path, offline=offline, cache_dir=cache_dir, env=env)[0]
 
 
-def _split_long(text: str) -> list[str]:
-    """Cut a long text into pieces of at least ``_CHUNK_CHARS`` where the cut is exact (see above).
+def _codes(text: str, *, normalize: bool) -> np.ndarray[Any, np.dtype[np.uint64]]:
+    """The code points of ``text``; normalized as the encoder sees them: " " as "▁", a lone surrogate as U+FFFD."""
+    codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+    if normalize:
+        codes[codes == 0x20] = 0x2581
+        codes[(codes >= 0xD800) & (codes <= 0xDFFF)] = 0xFFFD
+    return codes
 
-    A maximal newline run or a word-separating space within the next ``_LONG_CHARS`` characters;
-    failing both, the next newline run however far.
+
+@dataclass(frozen=True, eq=False)
+class _CutRules:
+    """Where a long text may be cut exactly, derived from the model (see the notes above ``_LONG_CHARS``).
+
+    Attributes:
+        pairs: every two-character string that some piece holds, as text (``" "`` and ``"▁"`` both).
+        pair_keys: the same pairs as sorted ``(ord(x) << 21) | ord(y)`` keys, normalized (``" "`` as ``"▁"``).
+        runs: for a character whose runs may be cut: (block, margin); cuts fall at multiples of block
+            from the run start, at least margin characters before the run's end.
     """
-    pieces: list[str] = []
-    start = 0
-    end_of_text = len(text)
-    # The next newline run at or after the search point, kept between cuts: searching afresh on every
-    # cut would re-read the rest of a text without newlines each time (quadratic on long single lines).
-    run: re.Match[str] | None = None
-    searched_from = -1
-    while end_of_text - start > _LONG_CHARS:
-        lo = start + _CHUNK_CHARS
-        if searched_from < 0 or (run is not None and run.start() < lo):
-            # no endpos here: it would clip a newline run that crosses it, and the cut must follow a whole run
-            run = _NEWLINE_RUN.search(text, lo)
-            searched_from = lo
-        if run is not None and run.start() < start + _LONG_CHARS:
-            cut = run.end()
-        else:
-            space = _SPACE_CUT.search(text, lo, start + _LONG_CHARS)
-            if space is None:
-                if run is None:
-                    break
-                cut = run.end()  # the next newline run, however far
+
+    pairs: frozenset[str]
+    pair_keys: np.ndarray[Any, np.dtype[np.uint64]]
+    runs: Mapping[str, tuple[int, int]]
+    enabled: bool = True
+
+    def pair_free(self, pair: str) -> bool:
+        """True when no piece holds the two characters ``pair`` (a lone surrogate is counted as U+FFFD)."""
+        if pair in self.pairs:
+            return False
+        return _LONE_SURROGATE.search(pair) is None or _replace_lone_surrogates(pair) not in self.pairs
+
+    def first_free(self, text: str, lo: int, hi: int) -> int | None:
+        """The first position in ``[lo, hi)`` (``lo >= 1``) where the pair rule allows a cut, or None."""
+        codes = _codes(text[lo - 1 : hi], normalize=True)
+        keys = (codes[:-1] << np.uint64(21)) | codes[1:]
+        found = np.searchsorted(self.pair_keys, keys)
+        held = self.pair_keys[np.minimum(found, len(self.pair_keys) - 1)] == keys
+        free = np.flatnonzero(~held)
+        return lo + int(free[0]) if free.size else None
+
+    def run_cut(self, text: str, start: int, lo: int) -> int | None:
+        """A cut at or after ``lo`` by the run rule, inside the run of ``text[lo]`` that covers ``lo - 1``."""
+        char = text[lo]
+        rule = self.runs.get(char)
+        if rule is None or text[lo - 1] != char:
+            return None
+        block, margin = rule
+        before = text[start:lo]
+        run_start = start + len(before.rstrip(char))
+        if run_start > start and not self.pair_free(text[run_start - 1 : run_start + 1]):
+            return None  # the run may be merged into what comes before it: its blocks' alignment is unknown
+        cut = run_start + -(-(lo - run_start) // block) * block
+        need = cut + margin
+        if need > len(text) or text.count(char, lo, need) != need - lo:
+            return None
+        return cut
+
+    def next_cut(self, text: str, start: int, lo: int) -> int | None:
+        """The first place at or after ``lo`` where ``text[start:]`` may be cut exactly, or None."""
+        if not self.enabled:
+            return None
+        cut = self.run_cut(text, start, lo)
+        if cut is not None:
+            return cut  # inside the run no pair is free, so nothing comes before it
+        end = len(text)
+        probe_end = min(end, lo + _PROBE_CHARS)
+        for place in range(lo, probe_end):
+            if self.pair_free(text[place - 1 : place + 1]):
+                return place
+        scan, size = probe_end, _PROBE_CHARS * 16
+        while scan < end:  # blocks growing to _SCAN_CHARS: a near place costs little, a far one linear time
+            block_end = min(end, scan + size)
+            place = self.first_free(text, scan, block_end)
+            if place is not None:
+                return place
+            scan, size = block_end, min(size * 2, _SCAN_CHARS)
+        return None
+
+
+def _cut_rules(data: bytes) -> _CutRules:
+    """Derive the exact cut rules from a serialized model (none if its encoder is not the one reasoned on)."""
+    from sentencepiece import sentencepiece_model_pb2 as pb
+
+    none = _CutRules(frozenset(), np.zeros(0, dtype=np.uint64), {}, enabled=False)
+    model = pb.ModelProto()
+    model.ParseFromString(data)
+    spec = model.normalizer_spec
+    if (
+        model.trainer_spec.model_type != pb.TrainerSpec.BPE
+        or spec.name != "identity"
+        or spec.precompiled_charsmap
+        or spec.add_dummy_prefix
+        or spec.remove_extra_whitespaces
+        or not spec.escape_whitespaces
+    ):
+        return none
+    kinds = pb.ModelProto.SentencePiece
+    # The only pieces the encoder finds in text: its merge table (normal, user-defined, unused) and the
+    # user-defined prefix matcher. Control, unknown and byte pieces never match text.
+    matched = [
+        (p.piece, p.type, p.score) for p in model.pieces if p.type in (kinds.NORMAL, kinds.USER_DEFINED, kinds.UNUSED)
+    ]
+    separator = "\U0010ffff"  # a noncharacter, between pieces so that no pair spans two of them
+    if not matched or any(separator in text for text, _, _ in matched):
+        return none
+    codes = _codes(separator.join(text for text, _, _ in matched), normalize=False)
+    inside = (codes[:-1] != ord(separator)) & (codes[1:] != ord(separator))
+    keys = np.unique(((codes[:-1] << np.uint64(21)) | codes[1:])[inside])
+    pairs: set[str] = set()
+    for key in keys.tolist():
+        firsts = (chr(key >> 21), " ") if key >> 21 == 0x2581 else (chr(key >> 21),)
+        seconds = (chr(key & 0x1FFFFF), " ") if key & 0x1FFFFF == 0x2581 else (chr(key & 0x1FFFFF),)
+        pairs.update(x + y for x in firsts for y in seconds)
+    longest = max(len(text) for text, _, _ in matched)
+    user_defined = [text for text, kind, _ in matched if kind == kinds.USER_DEFINED]
+    runs_normal: dict[str, dict[int, float]] = {}
+    runs_user: dict[str, set[int]] = {}
+    for text, kind, score in matched:
+        if len(text) >= 2 and text.count(text[0]) == len(text):
+            if kind == kinds.USER_DEFINED:
+                runs_user.setdefault(text[0], set()).add(len(text))
             else:
-                cut = space.start()  # the space starts the next piece, as "▁word"
-        if cut >= end_of_text:
+                runs_normal.setdefault(text[0], {})[len(text)] = score
+    runs: dict[str, tuple[int, int]] = {}
+    for char, lengths in runs_user.items():
+        full = char * max(lengths)
+        if not any(other != full and other.startswith(full) for other in user_defined):
+            runs[" " if char == "\u2581" else char] = (len(full), 1)
+    for char, scores in runs_normal.items():
+        if char in runs_user:
+            continue
+        chain = [2]
+        while chain[-1] * 2 in scores:
+            chain.append(chain[-1] * 2)
+        if 2 not in scores or any(scores[a] <= scores[b] for a, b in itertools.pairwise(chain)):
+            continue
+        if any(m * 3 // 2 in scores and scores[m * 3 // 2] >= scores[m] for m in chain):
+            continue
+        block = chain[-1]
+        runs[" " if char == "\u2581" else char] = (block, (1 + block.bit_length() - 1) * longest)
+    return _CutRules(frozenset(pairs), keys, runs)
+
+
+def _split_long(text: str, rules: _CutRules) -> Iterator[str]:
+    """Cut ``text`` at the first exact place at or after every ``_CHUNK_CHARS`` characters (see above).
+
+    Texts of at most ``_LONG_CHARS`` characters, and the rest of a text with no exact place, stay whole.
+    Each search starts where the last cut was and reads ahead only until it finds a place: linear time.
+    """
+    start = 0
+    end = len(text)
+    while end - start > _LONG_CHARS:
+        cut = rules.next_cut(text, start, start + _CHUNK_CHARS)
+        if cut is None:
             break
-        pieces.append(text[start:cut])
+        yield text[start:cut]
         start = cut
-    pieces.append(text[start:] if start else text)
-    return pieces
+    yield text[start:] if start else text
 
 
 def _replace_lone_surrogates(text: str) -> str:
@@ -458,6 +608,7 @@ class LocalCounter:
         self.source = source
         self.num_threads = num_threads
         self._processor = processor
+        self._rules: _CutRules | None = None
         self.description = f"Gemma 3 SentencePiece tokenizer (exact for text), model from {source.origin}"
 
     @classmethod
@@ -487,8 +638,8 @@ class LocalCounter:
     def count_texts(self, texts: Sequence[str]) -> list[int]:
         """Return the token count of each text, in order.
 
-        Texts are encoded in batches of about 1 MB; a text over 4 KB is cut after newline runs into
-        ~2 KB pieces whose counts are added (exact, see the module notes).
+        Texts are encoded in batches of about 1 MB; a text over 4 KB is cut at exact places into ~2 KB
+        pieces whose counts are added (see the notes above ``_LONG_CHARS``), in linear time.
 
         Args:
             texts: plain strings (a lone surrogate counts as U+FFFD).
@@ -503,21 +654,23 @@ class LocalCounter:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"count_texts expects str items, got {type(text).__name__} at index {index}")
-            size = len(text)
-            if size > _LONG_CHARS:
-                for piece in _split_long(text):
-                    batch.append(piece)
-                    owners.append(index)
-            else:
-                batch.append(text)
+            # A long text's pieces may land in several batches: the batch, not the text, bounds the ids held.
+            for piece in _split_long(text, self._cut_rules()) if len(text) > _LONG_CHARS else (text,):
+                batch.append(piece)
                 owners.append(index)
-            batch_chars += size
-            if batch_chars >= _BATCH_CHARS:
-                self._encode_into(counts, batch, owners)
-                batch, owners, batch_chars = [], [], 0
+                batch_chars += len(piece)
+                if batch_chars >= _BATCH_CHARS:
+                    self._encode_into(counts, batch, owners)
+                    batch, owners, batch_chars = [], [], 0
         if batch:
             self._encode_into(counts, batch, owners)
         return counts
+
+    def _cut_rules(self) -> _CutRules:
+        """The model's exact cut rules, derived on the first long text (about 0.3 s)."""
+        if self._rules is None:
+            self._rules = _cut_rules(self.source.data)
+        return self._rules
 
     def _encode_into(self, counts: list[int], batch: list[str], owners: list[int]) -> None:
         encode = self._processor.encode

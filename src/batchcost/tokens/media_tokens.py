@@ -178,7 +178,7 @@ def media_family(model: str) -> str:
 
     Returns:
         ``"gemini2"`` for Gemini 2.x (and older) models, ``"gemini3"`` for Gemini 3, Gemini 4 and
-        later, for the ``gemini-*-latest`` aliases (all Gemini 3 models, facts sheet section 3.1),
+        later, for the ``gemini-*-latest`` aliases (all Gemini 3 models, per the pricing page),
         and for names it cannot read, which are assumed to be new models (``media_tokens`` notes this).
     """
     return _family(model)[0]
