@@ -89,12 +89,6 @@ def shown_value(value: Any, limit: int = 40) -> str:
     return escaped(repr(value), limit)
 
 
-def hash8(data: bytes) -> int:
-    """A 64-bit hash of bytes (never 0, which means "none" in the columns)."""
-    # SHA-1 is the fastest strong hash here (SHA-NI, ~2 GB/s); 64 bits is plenty to group prefixes.
-    return int.from_bytes(hashlib.sha1(data).digest()[:8], "little") or 1
-
-
 def _parts_hash(parts: list[dict[str, Any]], seed: int = 0, utf8_len: dict[int, int] | None = None) -> int:
     """Hash of a run of parts; ``seed`` chains on an earlier hash so no part is hashed twice.
 

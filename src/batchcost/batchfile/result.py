@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import mmap
-import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -254,10 +253,6 @@ def _severity(code: str) -> Severity:
     from .problems import KINDS
 
     return KINDS[code][0]
-
-
-def file_size(path: str) -> int:
-    return os.stat(path).st_size
 
 
 def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:

@@ -37,7 +37,7 @@ import threading
 import traceback
 import zlib
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -1116,10 +1116,3 @@ def _mixed_models(m: _Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi:
             f"request.model {m.models[int(ids[r])]!r} differs from {m.models[major]!r} "
             f"(used by {int(counts[major]):,} line{'s' if counts[major] != 1 else ''}); a batch job runs one model: split the file by model",
         )  # fmt: skip
-
-
-def iter_lines(path: str) -> Iterator[bytes]:
-    """Raw lines of a plain or gzip file, line ends kept (for tools that copy lines verbatim)."""
-    opener = gzip.open if is_gzip(path) else open
-    with opener(path, "rb") as fh:
-        yield from fh

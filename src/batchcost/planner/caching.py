@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import PlanError, PricingError
-from ..money import usd
+from ..money import exact, usd
 from .plan import ModeCost
 
 if TYPE_CHECKING:
@@ -336,7 +336,7 @@ class CachingAdvice:
         caches = "1 explicit cache" if len(self.chosen) == 1 else f"{len(self.chosen)} explicit caches"
         pct = f" ({self.saving_percent}% of the batch {self.basis} cost)" if self.saving_percent is not None else ""
         shown = self.saving.quantize(Decimal("0.01") if self.saving >= 1 else Decimal("0.0001"))
-        return f"use {caches} for {n:,} requests: saves {_usd_text(shown)}{pct}"
+        return f"use {caches} for {n:,} requests: saves {exact(shown)}{pct}"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (USD as exact decimal strings) for the plan's ``caching`` key."""
@@ -385,13 +385,6 @@ def _as_hours(hours: float | int | Decimal) -> Decimal:
     if isinstance(hours, bool) or not value.is_finite() or value <= 0:
         raise PlanError(f"caching: hours must be a positive number of storage hours, got {hours!r}")
     return Decimal(format(value.normalize(), "f"))  # 24.0 -> 24, 100 stays 100 (not 1E+2)
-
-
-def _usd_text(value: Decimal) -> str:
-    """A rate or amount for messages: at least two decimals, exact."""
-    text = format(value.normalize(), "f")
-    whole, _, frac = text.partition(".")
-    return f"${whole}.{frac.ljust(2, '0')}"
 
 
 # ----------------------------------------------------------------------------------------------- groups
@@ -1195,21 +1188,21 @@ def _notes(r: _Rates, candidates: Sequence[CacheCandidate], counter: TextCounter
     cr = r.batch.cache_read["text"] if r.batch.cache_read is not None else None
     if cr is not None:
         notes.append(
-            f"{model} batch cache-read rate {_usd_text(cr.usd_per_mtok)}/1M tokens ({cr.provenance.source}, checked "
+            f"{model} batch cache-read rate {exact(cr.usd_per_mtok)}/1M tokens ({cr.provenance.source}, checked "
             f"{cr.provenance.checked}); Google's batch page (2026-02-19) says cached tokens in batch cost the same as "
             "non-batch, while the per-model Batch tab halves them for some newer models: the book's per-model value "
             "is used (facts sheet 3)"
         )
     if r.platform == "developer" and r.standard is not None:
         notes.append(
-            f"cache creation is billed at the standard input rate ({_usd_text(r.standard.input['text'].usd_per_mtok)}/1M; "
+            f"cache creation is billed at the standard input rate ({exact(r.standard.input['text'].usd_per_mtok)}/1M; "
             "input tokens used to create a cache are billed at standard input price: Vertex context-cache overview, "
             "facts sheet 4)"
         )
     storage = r.batch.cache_storage
     if r.platform == "developer" and storage is not None:
         notes.append(
-            f"storage priced for {r.hours} h at {_usd_text(storage.usd_per_mtok)}/1M tokens per hour ({storage.provenance.source}); "
+            f"storage priced for {r.hours} h at {exact(storage.usd_per_mtok)}/1M tokens per hour ({storage.provenance.source}); "
             f"set the cache's TTL to cover every job (the default TTL is {DEFAULT_TTL_HOURS} h) and delete it after "
             "the last job to stop storage billing"
         )
@@ -1273,7 +1266,7 @@ def _advice(
         batch_cached = _lowered(batch_mc, saving)
         per_hour = sum((c.storage for c in chosen), Decimal(0)) / r.hours
         notes.append(
-            f"storage of the recommended cache(s) costs {_usd_text(per_hour.quantize(Decimal('0.0001')))} per hour: "
+            f"storage of the recommended cache(s) costs {exact(per_hour.quantize(Decimal('0.0001')))} per hour: "
             f"if the jobs run longer than {r.hours} h (a job expires after {r.expiry_hours} h) the saving shrinks by "
             "that much an hour"
         )

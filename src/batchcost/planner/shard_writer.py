@@ -62,6 +62,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn
 import numpy as np
 
 from ..errors import InputError, OutputError, PlanError
+from ..money import usd
 from ..outputs import describe_oserror, new_file_mode, write_atomic
 
 if TYPE_CHECKING:
@@ -784,8 +785,8 @@ def _manifest(
             lines=s.line_ranges(),
             sha256=sink.sha.hexdigest(),
             tokens=s.tokens,
-            cost=_usd(s.cost),
-            cost_ceiling=_usd(s.cost_ceiling),
+            cost=usd(s.cost),
+            cost_ceiling=usd(s.cost_ceiling),
         )
         for s, name, sink in zip(shard_plan.shards, names, sinks, strict=True)
     ]
@@ -804,12 +805,6 @@ def _manifest(
             f"input line {lines:,} had no newline at the end; its copy in the shard ends with one",
         ]
     return Manifest(path=str(out / MANIFEST_NAME), input=inp, shards=shard_files, plan=plan_fields)
-
-
-def _usd(value: Any) -> str | None:
-    from ..money import usd
-
-    return usd(value)
 
 
 def _copy_plain(

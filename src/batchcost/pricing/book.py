@@ -25,6 +25,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from batchcost.errors import PricingError, UnknownModelError, UnpricedError
+from batchcost.money import exact
 from batchcost.pricing import gp
 from batchcost.pricing.overlay import (
     Key,
@@ -53,15 +54,6 @@ from batchcost.pricing.records import (
 _TOKENS = "USD/1M tokens"
 _STORAGE = "USD/1M tokens/hour"
 _DAY = datetime.timedelta(days=1)
-
-
-def _usd(value: Decimal) -> str:
-    """Money for messages: at least two decimals, no trailing noise (exact, no float)."""
-    text = format(value.normalize(), "f")
-    if "." not in text:
-        return f"${text}.00"
-    whole, frac = text.split(".")
-    return f"${whole}.{frac.ljust(2, '0')}"
 
 
 def normalise_model_id(model: str) -> str:
@@ -774,8 +766,8 @@ def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, aft
                 if above:
                     scope.append(f">{before.tier_threshold:,} prompt tokens")
                 label = f"{labels[component]} ({', '.join(scope)})" if scope else labels[component]
-                a_text = _usd(a) if a is not None else "unknown"
-                b_text = _usd(b) if b is not None else "unknown"
+                a_text = exact(a) if a is not None else "unknown"
+                b_text = exact(b) if b is not None else "unknown"
                 changes.append(f"{label} {a_text} -> {b_text}")
     if before.tier_threshold != after.tier_threshold:
         if after.tier_threshold is None:
@@ -789,7 +781,7 @@ def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, aft
     if s_old != s_new and mode == "standard":
         lines.append(
             f"{day}: {after.model} explicit-cache storage "
-            f"{_usd(s_old) if s_old is not None else 'unknown'} -> {_usd(s_new) if s_new is not None else 'unknown'}"
+            f"{exact(s_old) if s_old is not None else 'unknown'} -> {exact(s_new) if s_new is not None else 'unknown'}"
             " per 1M tokens per hour"
         )
     return lines

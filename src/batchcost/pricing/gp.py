@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
@@ -167,16 +166,6 @@ def _source(info: Any) -> str:
 def _checked(info: Any, fallback: datetime.date) -> datetime.date:
     days = [datetime.date.fromisoformat(m) for m in _CHECKED_RE.findall(info.price_comments or "")]
     return max(days) if days else fallback
-
-
-def iter_google_ids() -> Iterator[str]:
-    """Ids of every Google model genai-prices knows (for "did you mean" hints)."""
-    from genai_prices import data_snapshot
-
-    for provider in data_snapshot.get_snapshot().providers:
-        if provider.id == "google":
-            for model in provider.models:
-                yield model.id
 
 
 def load_model(gp_id: str, fallback_checked: datetime.date) -> GPModel:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any
+
+from ..money import money
 
 MODE_NAMES = {
     "standard": "standard (sync)",
@@ -23,21 +25,6 @@ MODE_NAMES = {
 def ceiling_tokens(value: int | None) -> str:
     """An output ceiling in tokens; None means some request has no known ceiling (never shown as 0)."""
     return "unknown (see warnings)" if value is None else f"{value:,} tokens"
-
-
-def money(value: str | Decimal | None) -> str:
-    """A USD amount for display: cents from $1, four decimals below (exact figures stay in JSON)."""
-    if value is None:
-        return "-"
-    d = Decimal(value)
-    if d == 0:
-        return "$0"
-    if d < 0:  # e.g. a cache that costs more than it saves
-        return "-" + money(-d)
-    if abs(d) >= 1:
-        return f"${d.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
-    q = d.quantize(Decimal("0.0001"), ROUND_HALF_UP)
-    return f"${q}" if q else "<$0.0001"
 
 
 def tokens(n: int | None) -> str:

@@ -102,23 +102,6 @@ class TokenEstimate:
     unknown_media_parts: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
 
-    def summary(self) -> dict[str, Any]:
-        """JSON-ready figures (no per-request arrays)."""
-        return {
-            "method": self.method,
-            "tokenizer": self.tokenizer,
-            "tokenizer_description": self.tokenizer_description,
-            "requests": self.requests,
-            "counted_exactly": len(self.counted_rows),
-            "total": self.total.to_dict(),
-            "by_modality": {k: v.to_dict() for k, v in self.by_modality.items()},
-            "by_place": None if self.by_place is None else {k: v.to_dict() for k, v in self.by_place.items()},
-            "above_200k": None if self.above_threshold is None else self.above_threshold.to_dict(),
-            "approx_error_pct": self.approx_error_pct,
-            "unknown_media_parts": self.unknown_media_parts,
-            "notes": list(self.notes),
-        }
-
 
 Progress = Callable[[int, int], None]
 
@@ -530,13 +513,6 @@ def _sampled(
         "estimator's variance"
     )
     return text_total, per_text, by_place, counted, sampled_n, note
-
-
-def stratum_labels() -> list[str]:
-    """Human names of the strata ids used by :func:`_strata` (for reports)."""
-    scripts = ("ASCII", "accented Latin", "2-byte scripts", "3-byte scripts")
-    sizes = ("<400 chars", "400-4k chars", "4k-40k chars", "40k-160k chars", ">=160k chars")
-    return [f"{s}, {z}" for s in scripts for z in sizes]
 
 
 def _with_media(
