@@ -287,7 +287,10 @@ def test_developer_limits_tier_1_assumed(book: PriceBook) -> None:
     )  # fmt: skip
     assert lim.tier == 1 and lim.tier_assumed
     assert any(n.startswith("billing tier 1 assumed") for n in lim.notes)
-    assert "D-RL" in lim.sources["enqueued_tokens"] and "tier 1" in lim.sources["enqueued_tokens"]
+    assert (
+        "https://ai.google.dev/gemini-api/docs/rate-limits" in lim.sources["enqueued_tokens"]
+        and "tier 1" in lim.sources["enqueued_tokens"]
+    )
     lim2 = limits_for(book.limits(), book.model_info("gemini-2.5-flash", NOV27), tier=2)
     assert lim2.enqueued_tokens == 400_000_000 and not lim2.tier_assumed
 
@@ -373,7 +376,7 @@ def test_spend_caps_warn_over_the_monthly_cap(book: PriceBook) -> None:
     cheap = p.with_costs([Decimal(100), Decimal(100)], [Decimal(200), Decimal(200)], "expected")
     warnings, _ = _spend_checks(cheap, book.limits(), lim)
     assert warnings == [
-        "the batch ceiling ($400.00) exceeds tier 1's monthly spend cap of $250.00 (D-RL (billing tier cap)); the "
+        "the batch ceiling ($400.00) exceeds tier 1's monthly spend cap of $250.00 (https://ai.google.dev/gemini-api/docs/rate-limits (billing tier cap)); the "
         "expected estimate ($200.00) is within it"
     ]
 

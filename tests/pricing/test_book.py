@@ -54,7 +54,7 @@ def test_plain_batch_on_25_flash_lite(book: PriceBook) -> None:
 def test_25_pro_whole_request_switches_tier_at_200001(book: PriceBook) -> None:
     rates = book.rates("gemini-2.5-pro", "batch", NOV27)
     assert rates.tier_threshold == 200_000
-    assert any("cached tokens included" in n and "UNKNOWN" in n for n in rates.notes)
+    assert any("cached tokens included" in n and "not documented" in n for n in rates.notes)
     # request 0: exactly 200,000 prompt tokens (50,000 cached) -> base tier
     # request 1: 200,001 prompt tokens -> all its input, cached input and output at >200k rates
     cost = price_tokens(
@@ -224,7 +224,7 @@ def test_derived_batch_rate_is_flagged_and_explained(book: PriceBook) -> None:
     rate = rates.input["text"]
     assert rate.usd_per_mtok == Decimal("0.075")
     assert rate.provenance.derived and "batch-50" in rate.provenance.note
-    assert rate.provenance.source.startswith("D-BATCH")
+    assert rate.provenance.source.startswith("https://ai.google.dev/gemini-api/docs/batch-api")
     assert rates.output is None and rates.cache_read is None
     assert any("DERIVED by rule batch-50" in n for n in rates.notes)
     standard = book.rates("gemini-embedding-001", "standard", NOV27)
@@ -336,7 +336,7 @@ def test_limits(book: PriceBook) -> None:
         200_000,
         72,
     )
-    assert limits.provenance["concurrent_jobs"].source.startswith("D-RL")
+    assert limits.provenance["concurrent_jobs"].source.startswith("https://ai.google.dev/gemini-api/docs/rate-limits")
     assert book.sources()["D-RL"].startswith("https://ai.google.dev/gemini-api/docs/rate-limits")
     assert "lower bound" in limits.notes["spend_cap_monthly_usd"]
 

@@ -509,7 +509,7 @@ def reconcile(
     if rs.form == "vertex" and int(rs.rows["cached"].sum()):
         notes.append(
             "Vertex AI batch bills cache hits at the cache discount instead of the batch discount (they do not "
-            "stack, facts sheet 6); the price book's batch cache-read rate is used"
+            "stack); the price book's batch cache-read rate is used"
         )
 
     modes: dict[str, Decimal | str] = {}

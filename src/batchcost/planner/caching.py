@@ -606,7 +606,7 @@ def _check_tools(ctx: _Ctx, g: _Group, rep_req: Mapping[str, Any], known: Mappin
     mixed = (
         "mixed-tools",
         "the requests send different tools/toolConfig; a request using a cache cannot send its own "
-        "(API 400, facts sheet 4), so one cache cannot serve them all",
+        "(the API answers 400), so one cache cannot serve them all",
     )
     if len(np.unique(bits)) > 1:
         g.blocker = mixed
@@ -808,9 +808,7 @@ def _explicit(
     if r.platform == "vertex":
         blockers.append(("vertex-batch", "explicit caching is not supported in Vertex batch prediction (V-BATCH)"))
     if r.info.explicit_cache is False:
-        blockers.append(
-            ("no-explicit-caching", f"{model} has no explicit caching (facts sheet 4: Gemini 4 Argon and later)")
-        )
+        blockers.append(("no-explicit-caching", f"{model} has no explicit caching (Gemini 4 Argon and later)"))
     elif r.info.explicit_cache is None:
         blockers.append(("explicit-caching-unknown", f"whether {model} supports explicit caching is unknown"))
     if blockers:
@@ -1191,13 +1189,12 @@ def _notes(r: _Rates, candidates: Sequence[CacheCandidate], counter: TextCounter
             f"{model} batch cache-read rate {exact(cr.usd_per_mtok)}/1M tokens ({cr.provenance.source}, checked "
             f"{cr.provenance.checked}); Google's batch page (2026-02-19) says cached tokens in batch cost the same as "
             "non-batch, while the per-model Batch tab halves them for some newer models: the book's per-model value "
-            "is used (facts sheet 3)"
+            "is used"
         )
     if r.platform == "developer" and r.standard is not None:
         notes.append(
             f"cache creation is billed at the standard input rate ({exact(r.standard.input['text'].usd_per_mtok)}/1M; "
-            "input tokens used to create a cache are billed at standard input price: Vertex context-cache overview, "
-            "facts sheet 4)"
+            "input tokens used to create a cache are billed at standard input price: Vertex context-cache overview)"
         )
     storage = r.batch.cache_storage
     if r.platform == "developer" and storage is not None:
@@ -1209,7 +1206,7 @@ def _notes(r: _Rates, candidates: Sequence[CacheCandidate], counter: TextCounter
     if r.platform == "developer" and r.info.explicit_cache:
         if r.minimum is not None:
             notes.append(
-                f"the explicit-cache minimum size for {model} is UNKNOWN (facts sheet 9.5); its implicit-cache "
+                f"the explicit-cache minimum size for {model} is UNKNOWN; its implicit-cache "
                 f"minimum of {r.minimum:,} tokens is assumed"
             )
         else:

@@ -811,7 +811,7 @@ def limits_for(
             concurrent = platform_limits.concurrent_jobs
             sources["concurrent_jobs"] = (
                 f"assumed: the Developer API figure ({src('concurrent_jobs')}); Vertex's concurrent batch-job quota "
-                "is not in the facts sheet"
+                "is not documented"
             )
             notes.append(
                 f"Vertex's concurrent batch-job limit is not known here; {concurrent} (the Developer API figure) is "
@@ -835,7 +835,7 @@ def limits_for(
                              f"Developer API input file limit ({src('batch_file_bytes')})", max_bytes)  # fmt: skip
         reqs = tighten("max_requests", "--max-requests", None, "", max_requests)
         if max_requests is None:
-            sources["max_requests"] = "no per-job request limit is documented for the Developer API (facts sheet 9.1)"
+            sources["max_requests"] = "no per-job request limit is documented for the Developer API"
         published = info.enqueued_token_limits.get(the_tier)
         published_src = f"{info.id} batch enqueued-token quota, tier {the_tier} ({info.provenance.source})"
         if enqueued_token_limit is not None:
@@ -852,7 +852,7 @@ def limits_for(
                 sources["enqueued_tokens"] = f"UNKNOWN: no source publishes the tier-{the_tier} quota of {info.id}"
                 notes.append(
                     f"the batch enqueued-token quota of {info.id} for tier {the_tier} is UNKNOWN (no source publishes "
-                    "it, facts sheet 2 and 9.2): shards and waves are not limited by it; give --enqueued-token-limit T "
+                    "it): shards and waves are not limited by it; give --enqueued-token-limit T "
                     "(AI Studio shows your project's limits)"
                 )
         if concurrent_jobs is not None and concurrent_jobs < platform_limits.concurrent_jobs:
@@ -958,7 +958,7 @@ def shard_plan_for(
     notes: list[str] = []
     if quota_counts == "input":
         notes.append(
-            "whether output tokens count against the enqueued-token quota is UNKNOWN (facts sheet 2): input tokens "
+            "whether output tokens count against the enqueued-token quota is UNKNOWN: input tokens "
             "only are counted; --quota-counts input+output-ceiling also counts each request's output ceiling"
         )
     if not exact:

@@ -175,7 +175,7 @@ class PriceBook:
                 return spec, notes
             extra = f" ({route.provenance.note})" if route.provenance.note else ""
             if mode != "standard":
-                extra += f"; whether routing applies identically to {mode} jobs is UNKNOWN (facts sheet 8): assumed yes"
+                extra += f"; whether routing applies identically to {mode} jobs is UNKNOWN: assumed yes"
             if route.billing == "requested":
                 notes.append(
                     f"{current} has been served by {route.to} since {route.start} "
@@ -284,7 +284,7 @@ class PriceBook:
             notes.append(f"{spec.id}: Search grounding fee unknown on {day}; grounded requests are not priced")
         if mode != "standard":
             notes.append(
-                f"whether {mode} discounts Search grounding is UNKNOWN (facts sheet 3.3); the full fee is "
+                f"whether {mode} discounts Search grounding is UNKNOWN; the full fee is "
                 "assumed (third parties: batch does not remove tool charges)"
             )
         notes.append("free-allowance scope (project or billing account) and reset window are UNKNOWN")
@@ -382,8 +382,7 @@ class PriceBook:
             notes.append(
                 f"prompt-size tier: a request whose prompt tokens (cached tokens included) exceed "
                 f"{threshold:,} pays the higher rates for ALL its input, cached input and output "
-                "(genai-prices' rule; whether Google counts cached tokens toward the tier is UNKNOWN, "
-                "facts sheet 9.9)"
+                "(genai-prices' rule; whether Google counts cached tokens toward the tier is not documented)"
             )
         for event in billed.events:
             if event.kind == "earliest-shutdown" and event.date <= day:
@@ -584,7 +583,7 @@ class PriceBook:
             messages.append(
                 f"a batch job targets completion within {lim.target_turnaround_hours} h and expires after "
                 f"{lim.expiry_hours} h, so it may run across these changes; whether it is billed at "
-                "submit-time or completion-time rates is UNKNOWN (facts sheet 8)"
+                "submit-time or completion-time rates is UNKNOWN"
             )
         return messages
 

@@ -11,6 +11,7 @@ floating point. The packaged file is validated strictly (every entry needs ``sou
 from __future__ import annotations
 
 import datetime
+import functools
 import os
 import re
 from collections.abc import Mapping
@@ -339,9 +340,37 @@ def _check_keys(ctx: _Ctx, path: str, raw: Mapping[str, Any], allowed: set[str])
             ctx.error(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
+# Where the maintainers' compiled facts are cited by section ("facts sheet 3.2", "FACTS section 9
+# item 11"): the section number means nothing to a user, the public pages it summarises do.
+_FACTS_REF = re.compile(
+    r"\s*\((?:[Ff]acts sheet|FACTS)(?: section)?(?: [\d.]+)?(?: item \d+)?(?: verdict)?\)"
+    r"|(?:[Ff]acts sheet|FACTS)(?: section)? [\d.]+(?: item \d+)?(?: verdict)?:?\s*"
+)
+
+
+def _short_reference(reference: str) -> str:
+    """A source as a user sees it: its first URL, or its title when it has none."""
+    match = re.search(r"https?://[^\s,;()]+", reference)
+    return match.group(0) if match else reference
+
+
 def expand_source(sources: Mapping[str, str], text: str) -> str:
-    """Expand a source written as a bare id from ``sources:`` into ``"ID: full reference"``."""
-    return f"{text}: {sources[text]}" if text in sources else text
+    """A source or note as users see it: every short id from ``sources:`` replaced by its public reference.
+
+    Short ids (``D-BATCH``, ``P-AE``, ``3P-38``...) are the maintainers' shorthand for a page; a user
+    must be able to open and check the page itself, so each becomes the page's URL (or its title).
+    """
+    if not sources or not text:
+        return text
+    text = _FACTS_REF.sub("", text).strip()
+    text = re.sub(r"[;,]\s*(?=\))|[;,]\s*$", "", text)  # a separator left before the citation removed
+    pattern = _source_pattern(tuple(sorted(sources, key=len, reverse=True)))
+    return pattern.sub(lambda m: _short_reference(sources[m.group(0)]), text)
+
+
+@functools.lru_cache(maxsize=8)
+def _source_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(i) for i in ids) + r")(?![\w-])")
 
 
 def _provenance(ctx: _Ctx, path: str, raw: Mapping[str, Any], *, derived: bool = False, note: str = "") -> Provenance:
@@ -362,7 +391,7 @@ def _provenance(ctx: _Ctx, path: str, raw: Mapping[str, Any], *, derived: bool =
     else:
         checked = _parse_date(ctx, f"{path}.checked", checked_raw)
     derived_flag = _parse_bool(ctx, f"{path}.derived", raw.get("derived")) or derived
-    note_text = _parse_str(ctx, f"{path}.note", raw.get("note")) or note
+    note_text = expand_source(ctx.sources, _parse_str(ctx, f"{path}.note", raw.get("note")) or note)
     return Provenance(
         source=source,
         checked=checked or datetime.date.min,
@@ -505,7 +534,7 @@ def _parse_notes(ctx: _Ctx, path: str, raw: Any) -> tuple[NoteSpec, ...]:
     for i, item in enumerate(_parse_list(ctx, path, raw)):
         where = f"{path}[{i}]"
         if isinstance(item, str):
-            notes.append(NoteSpec(" ".join(item.split()), None, False))
+            notes.append(NoteSpec(expand_source(ctx.sources, " ".join(item.split())), None, False))
             continue
         if not _is_mapping(item):
             ctx.error(where, "must be a text or a mapping with 'text'")
@@ -521,7 +550,7 @@ def _parse_notes(ctx: _Ctx, path: str, raw: Any) -> tuple[NoteSpec, ...]:
                 modes = tuple(modes_raw)
         info_only = bool(_parse_bool(ctx, f"{where}.info_only", item.get("info_only")))
         if text:
-            notes.append(NoteSpec(text, modes, info_only))
+            notes.append(NoteSpec(expand_source(ctx.sources, " ".join(text.split())), modes, info_only))
     return tuple(notes)
 
 

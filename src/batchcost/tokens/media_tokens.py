@@ -68,12 +68,12 @@ _LOW, _MEDIUM, _HIGH, _ULTRA = (MEDIA_RESOLUTIONS.index(r) for r in ("LOW", "MED
 # Per-level tables are indexed by resolution code + 1, so index 0 is "not given" (the default).
 # Order: (not given, LOW, MEDIUM, HIGH, ULTRA_HIGH).
 #
-# Gemini 3 image: D-G3; Vertex Gemini 3 Flash spec "default resolution tokens: 1120".
+# Gemini 3 image: https://ai.google.dev/gemini-api/docs/gemini-3; Vertex Gemini 3 Flash spec "default resolution tokens: 1120".
 _G3_IMAGE = (1120, 280, 560, 1120, 2240)
-# Gemini 3 PDF page: D-G3; Vertex Gemini 3 Flash spec "default 560". ULTRA_HIGH is documented for
+# Gemini 3 PDF page: https://ai.google.dev/gemini-api/docs/gemini-3; Vertex Gemini 3 Flash spec "default 560". ULTRA_HIGH is documented for
 # images only, so it is priced as HIGH (and noted).
 _G3_PDF_PAGE = (560, 280, 560, 1120, 1120)
-# Gemini 3 video frame: D-G3; Vertex Gemini 3 Flash spec "default 70 per frame". ULTRA_HIGH as HIGH.
+# Gemini 3 video frame: https://ai.google.dev/gemini-api/docs/gemini-3; Vertex Gemini 3 Flash spec "default 70 per frame". ULTRA_HIGH as HIGH.
 _G3_VIDEO_FRAME = (70, 70, 70, 280, 280)
 # Gemini 2.x image with a mediaResolution: google-genai 3.6.1 MediaResolution docstring
 # (SDK:types.py:724): LOW "64 tokens", MEDIUM "256 tokens", HIGH "zoomed reframing with 256 tokens".
@@ -516,19 +516,19 @@ def _rule_notes(c: _Counts) -> list[str]:
         reqs = len(np.unique(c.row[c.req_ultra]))
         notes.append(
             f"{_plural(reqs, 'request')} set generationConfig.mediaResolution to ULTRA_HIGH, which Google allows "
-            "per part only (D-G3; media-resolution doc): the API may reject them. Their media are priced as HIGH."
+            "per part only (https://ai.google.dev/gemini-api/docs/gemini-3; media-resolution doc): the API may reject them. Their media are priced as HIGH."
         )
     if n_img:
         if g3:
             notes.append(
                 f"Images ({n_img:,}): LOW 280, MEDIUM 560, HIGH 1120, ULTRA_HIGH 2240 tokens each by "
-                "mediaResolution, HIGH (1120) when none is given (D-G3; Vertex Gemini 3 Flash spec "
+                "mediaResolution, HIGH (1120) when none is given (https://ai.google.dev/gemini-api/docs/gemini-3; Vertex Gemini 3 Flash spec "
                 '"default resolution tokens: 1120").'
             )
         else:
             notes.append(
                 f"Images ({n_img:,}): 258 tokens when both sides are at most 384 px, otherwise 258 per 768x768 "
-                "tile, ceil(width/768) x ceil(height/768) tiles (D-TOK 2026-09-04). Google says larger images "
+                "tile, ceil(width/768) x ceil(height/768) tiles (https://ai.google.dev/gemini-api/docs/tokens 2026-09-04). Google says larger images "
                 'are "cropped and scaled as needed", so the tile count is an approximation.'
             )
             n_res = int((c.is_img & (c.res >= 0)).sum())
@@ -556,9 +556,9 @@ def _rule_notes(c: _Counts) -> list[str]:
     if n_pdf:
         if g3:
             notes.append(
-                f"PDFs ({n_pdf:,}): per page LOW 280, MEDIUM 560 (default), HIGH 1120 tokens (D-G3; Vertex "
+                f"PDFs ({n_pdf:,}): per page LOW 280, MEDIUM 560 (default), HIGH 1120 tokens (https://ai.google.dev/gemini-api/docs/gemini-3; Vertex "
                 'Gemini 3 Flash spec "default 560"). Google adds the text it extracts from the PDF on top '
-                '("+ extracted text", D-G3); that text is not counted here.'
+                '("+ extracted text", https://ai.google.dev/gemini-api/docs/gemini-3); that text is not counted here.'
             )
             n_u = int((c.is_pdf & (c.res == _ULTRA)).sum())
             if n_u:
@@ -569,13 +569,13 @@ def _rule_notes(c: _Counts) -> list[str]:
         else:
             notes.append(
                 f"PDFs ({n_pdf:,}): 258 tokens per page, an older rule known only from third-party summaries "
-                "of Google's docs (3P, facts sheet 5.3); no current Google page states a Gemini 2.x PDF rule."
+                "of Google's docs (third-party copies); no current Google page states a Gemini 2.x PDF rule."
             )
     if n_vid:
         if g3:
             notes.append(
                 f"Videos ({n_vid:,}): frames = ceil(seconds x fps), fps from videoMetadata or 1 (Google's default "
-                "sampling); 70 tokens per frame at LOW/MEDIUM and by default, 280 at HIGH (D-G3; Vertex Gemini "
+                "sampling); 70 tokens per frame at LOW/MEDIUM and by default, 280 at HIGH (https://ai.google.dev/gemini-api/docs/gemini-3; Vertex Gemini "
                 '3 Flash spec "default 70 per frame"). Seconds: the videoMetadata clip (end - start) when given, '
                 "else the file's duration."
             )
@@ -587,7 +587,7 @@ def _rule_notes(c: _Counts) -> list[str]:
                 )
         else:
             notes.append(
-                f'Videos ({n_vid:,}): 263 tokens per second (D-TOK: "263 tokens per second (applies to static '
+                f'Videos ({n_vid:,}): 263 tokens per second (https://ai.google.dev/gemini-api/docs/tokens: "263 tokens per second (applies to static '
                 'processing)"), i.e. per frame sampled at the default 1 FPS; with videoMetadata.fps it is '
                 "scaled per sampled frame (assumption). Seconds: the videoMetadata clip (end - start) when "
                 "given, else the file's duration. CONFLICT: a table on the same page says ~100 tokens/s "
@@ -607,7 +607,7 @@ def _rule_notes(c: _Counts) -> list[str]:
         )
     if n_aud:
         notes.append(
-            f"Audio ({n_aud:,}): 32 tokens per second on every model, whatever the mediaResolution (D-TOK; "
+            f"Audio ({n_aud:,}): 32 tokens per second on every model, whatever the mediaResolution (https://ai.google.dev/gemini-api/docs/tokens; "
             "media-resolution doc), rounded up per part."
         )
     return notes
