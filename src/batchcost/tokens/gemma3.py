@@ -412,16 +412,16 @@ class _CutRules:
     Attributes:
         pairs: every two characters (normalized: ``"▁"`` for a space) that a normal or unused piece holds.
         pair_keys: the same pairs as sorted ``(ord(x) << 21) | ord(y)`` keys.
-        user_spans: for two characters that only user-defined pieces hold: each such piece, normalized,
-            with the offset of the pair in it. A cut there is free unless the piece itself is in the text
-            across the cut (as the digits of ``<unused12>`` are not, in a string of digits).
+        user_spans: for two characters that only user-defined pieces hold: (offset of the pair, length,
+            the pieces) for each offset and length of such pieces, normalized. A cut there is free unless
+            one of the pieces is in the text across it (as ``<unused12>`` is not, in a string of digits).
         runs: for a character whose runs may be cut: (block, margin); cuts fall at multiples of block
             from the run start, at least margin characters before the run's end.
     """
 
     pairs: frozenset[str]
     pair_keys: np.ndarray[Any, np.dtype[np.uint64]]
-    user_spans: Mapping[str, tuple[tuple[int, str], ...]]
+    user_spans: Mapping[str, tuple[tuple[int, int, frozenset[str]], ...]]
     runs: Mapping[str, tuple[int, int]]
     enabled: bool = True
 
@@ -430,9 +430,9 @@ class _CutRules:
         pair = _normalize(text[place - 1 : place + 1])
         if pair in self.pairs:
             return False
-        for offset, piece in self.user_spans.get(pair, ()):
+        for offset, length, pieces in self.user_spans.get(pair, ()):
             begin = place - 1 - offset
-            if begin >= 0 and _normalize(text[begin : begin + len(piece)]) == piece:
+            if begin >= 0 and _normalize(text[begin : begin + length]) in pieces:
                 return False
         return True
 
@@ -523,11 +523,11 @@ def _cut_rules(data: bytes) -> _CutRules:
     inside = (codes[:-1] != ord(separator)) & (codes[1:] != ord(separator))
     keys = np.unique(((codes[:-1] << np.uint64(21)) | codes[1:])[inside])
     pairs = frozenset(chr(key >> 21) + chr(key & 0x1FFFFF) for key in keys.tolist())
-    spans: dict[str, list[tuple[int, str]]] = {}
+    spans: dict[str, dict[tuple[int, int], set[str]]] = {}
     for text in user_defined:
         for offset in range(len(text) - 1):
             if text[offset : offset + 2] not in pairs:
-                spans.setdefault(text[offset : offset + 2], []).append((offset, text))
+                spans.setdefault(text[offset : offset + 2], {}).setdefault((offset, len(text)), set()).add(text)
     longest = max(len(text) for text, _, _ in matched)
     runs_normal: dict[str, dict[int, float]] = {}
     runs_user: dict[str, set[int]] = {}
@@ -554,7 +554,11 @@ def _cut_rules(data: bytes) -> _CutRules:
             continue
         block = chain[-1]
         runs[" " if char == "\u2581" else char] = (block, (1 + block.bit_length() - 1) * longest)
-    return _CutRules(pairs, keys, {pair: tuple(found) for pair, found in spans.items()}, runs)
+    user_spans = {
+        pair: tuple((offset, length, frozenset(found)) for (offset, length), found in groups.items())
+        for pair, groups in spans.items()
+    }
+    return _CutRules(pairs, keys, user_spans, runs)
 
 
 def _split_long(text: str, rules: _CutRules) -> Iterator[str]:
