@@ -208,8 +208,9 @@ def test_gemini2_columns() -> None:
     assert result.per_request["document"].tolist() == [0, 774]
     assert result.per_request["video"].tolist() == [0, 2630]
     text = notes_text(result)
-    assert "cropped and scaled as needed" in text and "approximation" in text and "D-TOK" in text
-    assert "older rule" in text and "3P" in text
+    assert "cropped and scaled as needed" in text and "approximation" in text
+    assert "https://ai.google.dev/gemini-api/docs/tokens" in text and "D-TOK" not in text
+    assert "older rule" in text and "third-party copies" in text
     assert "263 tokens per second" in text and "~100 tokens/s" in text and "~300 tokens/s" in text
 
 
@@ -264,7 +265,7 @@ def test_notes_cite_sources_for_gemini3() -> None:
         {"kind": "audio", "duration_s": 5},
     )
     text = notes_text(media_tokens(media, 1, model=G3))
-    assert "HIGH (1120) when none is given (D-G3" in text
+    assert "HIGH (1120) when none is given (https://ai.google.dev/gemini-api/docs/gemini-3" in text
     assert "MEDIUM 560 (default)" in text and "extracted text" in text
     assert "70 tokens per frame" in text
     assert "32 tokens per second on every model" in text

@@ -377,7 +377,7 @@ def media_tokens(
     family, family_note = _family(model)
     notes: list[str] = [
         f"Media tokens by the {'Gemini 2.x' if family == 'gemini2' else 'Gemini 3'} rules for model {model!r} "
-        "(gemini-batch-facts.md section 5.3)."
+        "(https://ai.google.dev/gemini-api/docs/tokens)."
     ]
     if family_note:
         notes.append(family_note + ".")
