@@ -1,7 +1,7 @@
 """``reconcile``: what a finished batch job actually cost, and how that compares with its estimate.
 
 The actual cost is computed line by line from each result's ``usageMetadata`` with the same price
-book and rules as ``estimate`` (gemini-batch-facts.md section 1.6):
+book and rules as ``estimate``:
 
 * non-cached prompt tokens (``promptTokenCount`` minus ``cachedContentTokenCount``) at the input
   rate of their modality (``promptTokensDetails``; audio may cost more than text);

@@ -1,6 +1,6 @@
 """Reading Gemini batch *output* files: one streaming pass, per-request usage as columns.
 
-Line shapes accepted (gemini-batch-facts.md sections 1.3, 1.6 and 6):
+Line shapes accepted (https://ai.google.dev/gemini-api/docs/batch-api, and Vertex AI batch output):
 
 * Gemini Developer API: ``{"key": ..., "response": GenerateContentResponse}`` or
   ``{"key": ..., "error": Status}``. Some integrations write the error under ``"status"``

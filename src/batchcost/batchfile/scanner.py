@@ -72,7 +72,7 @@ class FileLimits:
 
     Defaults: Developer API input file "maximum allowed file size ... is 2GB" (D-BATCH, read as
     2,000,000,000 bytes, the stricter reading); no documented request-count limit. Vertex batch:
-    1 GB file and 200,000 requests per job (V-BATCH). Sources: gemini-batch-facts.md sections 1.1, 6.
+    1 GB file and 200,000 requests per job (V-BATCH). Sources: the Gemini API and Vertex AI batch pages.
     """
 
     developer_max_bytes: int = 2_000_000_000

@@ -1,6 +1,6 @@
 """Field names of ``GenerateContentRequest`` as the batch API accepts them.
 
-Source: gemini-batch-facts.md section 1.2 (REST ``GenerateContentRequest``; google-genai 3.6.1
+Source: the REST ``GenerateContentRequest`` reference (google-genai 3.6.1
 ``batches.py:965-1173`` shows which fields are top-level and which sit under ``generationConfig``).
 The API parses bodies with the protobuf JSON mapping, which accepts both the lowerCamelCase JSON
 name and the original snake_case proto name of every field; both spellings map to one canonical

@@ -5,7 +5,8 @@ tokens per tile or per resolution level, a PDF per page, a video per sampled fra
 second. The scan records the figures those rules need for every media part (see
 ``batchfile.result.MEDIA_COLUMNS``); this module turns them into tokens per request and modality.
 
-Rules and their sources (ids from ``gemini-batch-facts.md``, section 5.3):
+Rules and their sources (D-TOK: https://ai.google.dev/gemini-api/docs/tokens; D-G3:
+https://ai.google.dev/gemini-api/docs/gemini-3):
 
 =========  ===========================================  ===========================================
 input      Gemini 2.x (``gemini2``)                     Gemini 3 and later (``gemini3``)
