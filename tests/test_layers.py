@@ -11,10 +11,6 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 ROOT = Path(__file__).resolve().parents[1]
 
 
-# The argparse CLI (cli.py reaching into commands/ and back) is being replaced by a click package.
-LEGACY_CLI = ("batchcost.cli", "batchcost.commands")
-
-
 def modules() -> dict[str, Path]:
     found = {}
     for path in sorted((SRC / "batchcost").rglob("*.py")):
@@ -56,8 +52,6 @@ def test_no_module_imports_another_modules_private_name() -> None:
     mods = modules()
     offences = []
     for name, path in mods.items():
-        if name.startswith(LEGACY_CLI):
-            continue
         for target, names, line in imports(name, path):
             if not target.startswith("batchcost") or target == name:
                 continue
@@ -70,7 +64,6 @@ def test_no_module_imports_another_modules_private_name() -> None:
 
 def test_no_import_cycles_between_modules() -> None:
     mods = modules()
-    mods = {k: v for k, v in mods.items() if not k.startswith(LEGACY_CLI)}
     graph: dict[str, set[str]] = {name: set() for name in mods}
     for name, path in mods.items():
         for target, names, _ in imports(name, path):

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .version import __version__
-
 if TYPE_CHECKING:
     from .afterjob.reconcile import Reconciliation, reconcile
     from .batchfile import Problem, ScanResult, scan
@@ -42,6 +40,7 @@ if TYPE_CHECKING:
     from .planner.sharding import shard
     from .pricing import PriceBook
     from .tokens import count_tokens
+    from .version import __version__
 
 _ERRORS = (
     "ApiError",
@@ -70,6 +69,7 @@ _LAZY = {
     "Reconciliation": ("batchcost.afterjob.reconcile", "Reconciliation"),
     "PriceBook": ("batchcost.pricing", "PriceBook"),
     "count_tokens": ("batchcost.tokens", "count_tokens"),
+    "__version__": ("batchcost.version", "__version__"),
     **{name: ("batchcost.errors", name) for name in _ERRORS},
 }
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
+from argparse import Namespace
 from collections.abc import Iterator
 from typing import Any, TextIO
+
+import click
+
+from .common import EXIT_CODES_HELP, EXIT_OK, Streams, check_outputs, verbatim
 
 REPORT_HELP = """\
 Render a saved plan (the JSON written by `batchcost estimate ... --format json`) as the
@@ -24,36 +28,33 @@ examples:
 """
 
 
-def register(sub: Any) -> None:
-    """Add the ``report`` subcommand to the CLI's subparsers."""
-    from ..cli import EXIT_CODES_HELP, _Formatter
-
-    p = sub.add_parser(
-        "report",
-        help="render a saved plan as an HTML report (or Markdown, text)",
-        description=REPORT_HELP,
-        epilog=EXIT_CODES_HELP,
-        formatter_class=_Formatter,
-    )
-    p.add_argument("plan", metavar="PLAN.json", help="plan saved by `batchcost estimate --format json`")
-    p.add_argument(
-        "--format",
-        choices=("html", "markdown", "text"),
-        help="output format (default: from the --output file name, .md markdown, .txt text; else html)",
-    )
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
-    p.set_defaults(run=run)
+@click.command(
+    "report",
+    help=verbatim(REPORT_HELP),
+    epilog=verbatim(EXIT_CODES_HELP),
+    short_help="render a saved plan as an HTML report (or Markdown, text)",
+)
+@click.argument("plan", metavar="PLAN.json")
+@click.option(
+    "--format",
+    "format",
+    type=click.Choice(("html", "markdown", "text")),
+    help="output format (default: from the --output file name, .md markdown, .txt text; else html)",
+)
+@click.option("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
 
 
-def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """Read the plan, render it, write it; 0 on success (errors are raised as BatchcostError)."""
-    from ..cli import EXIT_OK, _check_outputs
     from ..documents.plan import read_plan
     from ..reports.html import format_for_path, render_report, write_report
 
     if args.output and not args.format:
         format_for_path(args.output)  # refuse an extension the report cannot be written as, before reading
-    _check_outputs(args, [], args.output)
+    check_outputs(args, [], args.output)
     plan = read_plan(args.plan)
     with plan_fields_checked(args.plan):
         if args.output:

@@ -19,12 +19,26 @@ Also home of the planning options and the estimate-then-plan step that ``batchco
 
 from __future__ import annotations
 
-import argparse
-import os
-import re
+from argparse import Namespace
 from collections.abc import Mapping, Sequence
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Streams,
+    check_outputs,
+    emit,
+    environment,
+    limit_values,
+    media_defaults,
+    stage_progress,
+    verbatim,
+)
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
@@ -47,87 +61,30 @@ model the plan says so; give yours with --enqueued-token-limit. --platform also 
 examples:
   batchcost plan requests.jsonl --model gemini-2.5-flash
   batchcost plan requests.jsonl --model gemini-2.5-flash --tier 2 --max-requests 20000
-  batchcost plan requests.jsonl --model gemini-3.8-flash --enqueued-token-limit 50000000 --format json
+  batchcost plan requests.jsonl --model gemini-3.8-flash \\
+      --enqueued-token-limit 50000000 --format json
   batchcost plan requests.jsonl --model gemini-2.5-pro --platform vertex --output-tokens 400
 """
 
 PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request alone exceeds a limit\n"
 
 
-def register(sub: Any) -> None:
-    """Add the ``plan`` subcommand to the CLI's subparsers."""
-    from ..cli import EXIT_CODES_HELP, _add_render_options, _Formatter
-
-    p = sub.add_parser(
-        "plan",
-        help="plan shards and waves for a batch file (limits, time, cost per shard)",
-        description=PLAN_HELP,
-        epilog=EXIT_CODES_HELP + PLAN_EXIT_HELP,
-        formatter_class=_Formatter,
-    )
-    p.add_argument("file", metavar="FILE", help="batch input file: .jsonl or .jsonl.gz")
-    add_planning_options(p)
-    _add_render_options(p, ("table", "json"))
-    p.set_defaults(run=run)
+@click.command(
+    "plan",
+    help=verbatim(PLAN_HELP),
+    epilog=verbatim(EXIT_CODES_HELP + PLAN_EXIT_HELP),
+    short_help="plan shards and waves for a batch file (limits, time, cost per shard)",
+)
+@click.argument("file", metavar="FILE")
+@opt.planning_options
+@opt.render_options(("table", "json"))
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
 
 
-def _byte_size(text: str) -> int:
-    """``123``, ``500MB``, ``1.5GB``, ``512MiB`` -> bytes (kB/MB/GB decimal, KiB/MiB/GiB binary)."""
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?i?b?)\s*", text, re.IGNORECASE)
-    if not m:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 500000000, 500MB or 1GiB")
-    unit = m.group(2).lower().rstrip("b")
-    scale = {"": 1, "k": 10**3, "m": 10**6, "g": 10**9, "t": 10**12, "ki": 2**10, "mi": 2**20, "gi": 2**30, "ti": 2**40}
-    if unit not in scale:
-        raise argparse.ArgumentTypeError(f"{text!r}: unknown unit; use kB, MB, GB or KiB, MiB, GiB")
-    value = int(Decimal(m.group(1)) * scale[unit])
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1 byte")
-    if value > 10**15:
-        raise argparse.ArgumentTypeError(f"{text!r} is too large (at most 1PB)")
-    return value
-
-
-def add_planning_options(p: Any) -> None:
-    """Options shared by ``plan`` and ``shard``: model, limits, token counting, cost."""
-    from ..cli import _add_output_expectation, _add_prices_option, _add_token_options, _date
-
-    p.add_argument("--model", "-m", help="model the jobs run on (default: request.model in the file)")
-    p.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help="day the jobs run (default: today)")
-    add_limit_options(p)
-    _add_token_options(p)
-    cost = p.add_argument_group("cost per shard")
-    _add_output_expectation(cost)
-    _add_prices_option(cost)
-
-
-def add_limit_options(p: Any) -> None:
-    """Shard-limit options, shared by ``plan``, ``shard`` and ``estimate``."""
-    from ..cli import _positive_int, _token_total
-
-    lim = p.add_argument_group("shard limits (each can only tighten what the platform allows)")
-    lim.add_argument(
-        "--tier", type=int, choices=(1, 2, 3),
-        help="Developer API billing tier for quotas and spend caps (default: 1, assumed and said so)",
-    )  # fmt: skip
-    lim.add_argument("--max-bytes", type=_byte_size, metavar="B", help="bytes per shard file (e.g. 500MB)")
-    lim.add_argument("--max-requests", type=_positive_int, metavar="N", help="requests per shard")
-    lim.add_argument("--max-tokens-per-shard", type=_token_total, metavar="T", help="estimated tokens per shard")
-    lim.add_argument(
-        "--enqueued-token-limit", type=_token_total, metavar="T",
-        help="your project's batch enqueued-token quota for the model (replaces the published figure; "
-        "needed where it is UNKNOWN)",
-    )  # fmt: skip
-    lim.add_argument("--concurrent-jobs", type=_positive_int, metavar="N", help="jobs in flight at once")
-    lim.add_argument(
-        "--quota-counts", choices=("input", "input+output-ceiling"), default="input",
-        help="what counts against the enqueued-token quota (default input; whether output counts is UNKNOWN)",
-    )  # fmt: skip
-
-
-def estimate_and_plan(args: argparse.Namespace, stderr: TextIO) -> tuple[Plan, ShardPlan, PriceBook]:
+def estimate_and_plan(args: Any, stderr: TextIO) -> tuple[Plan, ShardPlan, PriceBook]:
     """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together)."""
-    from ..cli import _media_defaults, _stage_progress
     from ..planner.estimate import EstimateOptions, estimate
     from ..pricing import PriceBook
 
@@ -135,29 +92,16 @@ def estimate_and_plan(args: argparse.Namespace, stderr: TextIO) -> tuple[Plan, S
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
-        media_defaults=_media_defaults(args), env=dict(os.environ), **limit_options(args),
+        media_defaults=media_defaults(args), env=environment(), **limit_values(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
-    progress, close = _stage_progress(args.quiet, stderr)
+    progress, close = stage_progress(args.quiet, stderr)
     try:
         plan = estimate(args.file, model=args.model, options=options, book=book, progress=progress)
     finally:
         close()
     assert plan.shards is not None
     return plan, plan.shards, book
-
-
-def limit_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The EstimateOptions fields that :func:`add_limit_options` sets."""
-    return {
-        "tier": args.tier,
-        "max_bytes": args.max_bytes,
-        "max_requests": args.max_requests,
-        "max_tokens_per_shard": args.max_tokens_per_shard,
-        "enqueued_token_limit": args.enqueued_token_limit,
-        "concurrent_jobs": args.concurrent_jobs,
-        "quota_counts": args.quota_counts,
-    }
 
 
 def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
@@ -183,17 +127,15 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """``batchcost plan``: estimate, plan, render; exit 1 when the plan cannot be submitted as is."""
     import json
 
-    from ..cli import EXIT_OK, EXIT_PROBLEMS, _check_outputs, _emit
-
-    _check_outputs(args, [args.file], args.output)
+    check_outputs(args, [args.file], args.output)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
     doc = plan_document(plan, shard_plan)
     text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
-    _emit(text, args.output, stdout)
+    emit(text, args.output, stdout)
     ok = not doc["validation"]["blocking"] and shard_plan.submittable
     return EXIT_OK if ok else EXIT_PROBLEMS
 

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
-import argparse
+from argparse import Namespace
 from typing import Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    Streams,
+    check_outputs,
+    emit,
+    progress_bar,
+    verbatim,
+)
 
 RECONCILE_HELP = """\
 Price the results of a finished batch job exactly, line by line, from each result's usageMetadata,
@@ -23,66 +38,55 @@ batch output ({"request", "response"} or {"request", "status"}), gzip-compressed
 examples:
   batchcost reconcile results.jsonl --model gemini-2.5-flash
   batchcost reconcile results.jsonl --plan plan.json
-  batchcost reconcile results.jsonl.gz --plan plan.json --requests requests.jsonl --format json -o rec.json
-  batchcost reconcile results.jsonl --model gemini-3.8-flash --run-date 2026-12-03 --mode standard
+  batchcost reconcile results.jsonl.gz --plan plan.json --requests requests.jsonl \\
+      --format json -o rec.json
+  batchcost reconcile results.jsonl --model gemini-3.8-flash --run-date 2026-12-03 \\
+      --mode standard
 """
 
 
-def register(sub: Any) -> None:
-    """Add the ``reconcile`` subcommand to the CLI's subparsers."""
-    from ..cli import EXIT_CODES_HELP, _date, _Formatter, _positive_int
-
-    p = sub.add_parser(
-        "reconcile",
-        help="actual cost of a job's results, and estimate vs actual",
-        description=RECONCILE_HELP,
-        epilog=EXIT_CODES_HELP + "  reconcile: 1 when lines of the results file cannot be read (figures still shown)\n",
-        formatter_class=_Formatter,
-    )
-    p.add_argument("results", nargs="+", metavar="RESULTS", help="batch results file(s): .jsonl or .jsonl.gz")
-    p.add_argument("--plan", metavar="PLAN.json", help="plan saved by `batchcost estimate --format json -o PLAN.json`")
-    p.add_argument("--model", "-m", help="model the job ran on (default: the plan's, else the results' modelVersion)")
-    p.add_argument(
-        "--mode",
-        choices=("batch", "standard", "flex", "priority"),
-        default="batch",
-        help="pricing mode of the cost (default batch: results come from a batch job)",
-    )
-    p.add_argument(
-        "--run-date",
-        type=_date,
-        metavar="YYYY-MM-DD",
-        help="day the job ran (default: the plan's run date, else today)",
-    )
-    p.add_argument(
-        "--requests",
-        action="append",
-        default=[],
-        metavar="FILE",
-        help="the job's input file, to check result keys (default: the plan's input files; repeatable)",
-    )
-    p.add_argument(
-        "--prices", action="append", default=[], metavar="FILE", help="price file(s) that override or add rates"
-    )
-    p.add_argument(
-        "--max-problems", type=_positive_int, default=10, metavar="N", help="show the first N problems of each kind"
-    )
-    p.add_argument("--max-keys", type=_positive_int, default=20, metavar="N", help="list at most N mismatched keys")
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
-    p.add_argument("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.add_argument(
-        "--report", metavar="FILE.html",
-        help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE",
-    )  # fmt: skip
-    p.set_defaults(run=run)
+RECONCILE_EXIT_HELP = "  reconcile: 1 when requests failed or result lines cannot be read (figures still shown)\n"
 
 
-def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+@click.command(
+    "reconcile",
+    help=verbatim(RECONCILE_HELP),
+    epilog=verbatim(EXIT_CODES_HELP + RECONCILE_EXIT_HELP),
+    short_help="actual cost of a job's results, and estimate vs actual",
+)
+@click.argument("results", nargs=-1, required=True, metavar="RESULTS...")
+@click.option("--plan", metavar="PLAN.json", help="plan saved by `batchcost estimate --format json -o PLAN.json`")
+@click.option("--model", "-m", help="model the job ran on (default: the plan's, else the results' modelVersion)")
+@click.option(
+    "--mode",
+    type=click.Choice(("batch", "standard", "flex", "priority")),
+    default="batch",
+    help="pricing mode of the cost (default batch: results come from a batch job)",
+)
+@click.option("--run-date", type=opt.DATE, help="day the job ran (default: the plan's run date, else today)")
+@click.option(
+    "--requests",
+    multiple=True,
+    metavar="FILE",
+    help="the job's input file, to check result keys (default: the plan's input files; repeatable)",
+)
+@opt.prices_option
+@click.option("--max-problems", type=opt.POSITIVE_INT, default="10", help="show the first N problems of each kind")
+@click.option("--max-keys", type=opt.POSITIVE_INT, default="20", help="list at most N mismatched keys")
+@opt.render_options(("table", "json"))
+@click.option(
+    "--report",
+    metavar="FILE.html",
+    help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE",
+)
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
+
+
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """Run ``batchcost reconcile``; returns the exit code."""
     import json
-
-    from ..cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, _check_outputs, _emit, _progress_bar
 
     if args.report and not args.plan:
         stderr.write(
@@ -93,11 +97,11 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         from ..reports.html import format_for_path
 
         format_for_path(args.report)
-    _check_outputs(args, args.results, args.output, args.report)
+    check_outputs(args, args.results, args.output, args.report)
     from ..afterjob.reconcile import reconcile
     from ..reports.reconcile import render_text
 
-    bar = _progress_bar("reading results", args.quiet, stderr)
+    bar = progress_bar("reading results", args.quiet, stderr)
     try:
         rec = reconcile(
             args.results,
@@ -114,7 +118,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         bar.close()
     doc = rec.to_json(max_keys=args.max_keys, max_problems=args.max_problems)
     text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
-    _emit(text, args.output, stdout)
+    emit(text, args.output, stdout)
     if args.report:
         from ..afterjob.reconcile import load_plan
         from ..reports.html import write_report

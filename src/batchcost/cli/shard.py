@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
+from argparse import Namespace
 from collections.abc import Mapping
 from typing import Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Streams, progress_bar, verbatim
 
 SHARD_HELP = """\
 Write the shards `batchcost plan` describes: each line copied byte for byte from the input
@@ -30,8 +35,10 @@ the folder named like a shard that the manifest does not list.
 
 examples:
   batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash
-  batchcost shard requests.jsonl.gz --out shards/ --model gemini-2.5-flash --tier 2 --max-requests 10000
-  batchcost shard requests.jsonl --out shards/ --model gemini-3.8-flash --enqueued-token-limit 50000000 --force
+  batchcost shard requests.jsonl.gz --out shards/ --model gemini-2.5-flash --tier 2 \\
+      --max-requests 10000
+  batchcost shard requests.jsonl --out shards/ --model gemini-3.8-flash \\
+      --enqueued-token-limit 50000000 --force
   batchcost shard --verify shards/manifest.json
 """
 
@@ -44,40 +51,37 @@ SHARD_EXIT_HELP = (
 )
 
 
-def register(sub: Any) -> None:
-    """Add the ``shard`` subcommand to the CLI's subparsers."""
-    from ..cli import EXIT_CODES_HELP, _Formatter
-    from .plan import add_planning_options
+@click.command(
+    "shard",
+    help=verbatim(SHARD_HELP),
+    epilog=verbatim(EXIT_CODES_HELP + SHARD_EXIT_HELP),
+    short_help="write shard files and a manifest (or --verify them)",
+)
+@click.argument("file", required=False, metavar="FILE")
+@click.option("--out", metavar="DIR", help="folder for the shards and manifest.json (created if missing)")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="write into a non-empty folder: remove the earlier shard set there first (its manifest, shard files "
+    "and temporary files), and nothing else",
+)
+@click.option("--stem", metavar="NAME", help="shard file name stem (default: the input's name)")
+@click.option(
+    "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
+)
+@opt.planning_options
+@click.option(
+    "--format", "format", type=click.Choice(("table", "json")), default="table", help="output format (default table)"
+)
+@click.option("--quiet", "-q", is_flag=True, help="no progress output")
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
 
-    p = sub.add_parser(
-        "shard",
-        help="write shard files and a manifest (or --verify them)",
-        description=SHARD_HELP,
-        epilog=EXIT_CODES_HELP + SHARD_EXIT_HELP,
-        formatter_class=_Formatter,
-    )
-    p.add_argument("file", nargs="?", metavar="FILE", help="batch input file: .jsonl or .jsonl.gz")
-    p.add_argument("--out", metavar="DIR", help="folder for the shards and manifest.json (created if missing)")
-    p.add_argument(
-        "--force", action="store_true",
-        help="write into a non-empty folder: remove the earlier shard set there first (its manifest, shard files "
-        "and temporary files), and nothing else",
-    )  # fmt: skip
-    p.add_argument("--stem", metavar="NAME", help="shard file name stem (default: the input's name)")
-    p.add_argument(
-        "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
-    )
-    add_planning_options(p)
-    p.add_argument("--format", choices=("table", "json"), default="table", help="output format (default table)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output")
-    p.set_defaults(run=run)
 
-
-def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """``batchcost shard``: write shards (or verify a manifest) and report."""
     import json
-
-    from ..cli import EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, _progress_bar
 
     if args.verify:
         if args.file or args.out:
@@ -85,7 +89,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             return EXIT_USAGE
         from ..planner.shard_writer import verify_manifest
 
-        bar = _progress_bar("verifying", args.quiet, stderr)
+        bar = progress_bar("verifying", args.quiet, stderr)
         try:
             result = verify_manifest(args.verify, progress=bar)
         finally:
@@ -115,7 +119,7 @@ def run(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     others = [*args.prices, args.tokenizer_model]
     check_out_dir(args.out, inputs=[args.file, *others], force=args.force)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
-    bar = _progress_bar("writing shards", args.quiet, stderr)
+    bar = progress_bar("writing shards", args.quiet, stderr)
     try:
         manifest = write_shards(
             plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,

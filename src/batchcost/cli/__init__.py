@@ -1,0 +1,147 @@
+"""The ``batchcost`` command: parse options (click), make one library call, render, return an exit code.
+
+One module per command; the option sets several commands share are defined once in ``options``.
+Nothing here does domain work. Heavy modules are imported inside the command that needs them, so
+``batchcost --help`` and ``batchcost validate`` start without numpy, google-genai or matplotlib.
+
+Exit codes (also in ``batchcost --help``): 0 success; 1 problems found in the input; 2 usage error,
+or a file, option value, output or network that cannot be used; 3 over ``--budget``; 130 Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import sys
+from collections.abc import Sequence
+from typing import TextIO
+
+import click
+
+from .common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Streams, verbatim
+
+__all__ = ["app", "main"]
+
+MAIN_HELP = """\
+Know what a Gemini API Batch Mode job will cost, and whether its file is valid, before you submit it.
+
+examples:
+  batchcost validate requests.jsonl
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --output-tokens 300
+  batchcost prices --model gemini-3.8-flash
+  batchcost completion bash >> ~/.bashrc
+  batchcost COMMAND --help
+"""
+
+SETTINGS = {"max_content_width": 100, "terminal_width": 100, "help_option_names": ["--help", "-h"]}
+
+
+@functools.cache
+def app() -> click.Group:
+    """The click group with every command, in help order."""
+    from . import completion, estimate, plan, prices, reconcile, report, shard, validate
+
+    def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+        if value and not ctx.resilient_parsing:
+            from ..version import __version__  # read from the installed metadata only when asked
+
+            click.echo(f"batchcost {__version__}")
+            ctx.exit(0)
+
+    version = click.Option(
+        ["--version"], is_flag=True, expose_value=False, is_eager=True, callback=show_version,
+        help="show the version and exit",
+    )  # fmt: skip
+    group = click.Group(
+        "batchcost", help=verbatim(MAIN_HELP), epilog=verbatim(EXIT_CODES_HELP), context_settings=SETTINGS,
+        params=[version],
+    )  # fmt: skip
+    for module in (validate, estimate, prices, plan, shard, report, reconcile, completion):
+        module.command.context_settings.update(SETTINGS)
+        group.add_command(module.command)
+    return group
+
+
+def _calibrate_from_values(argv: list[str]) -> list[str]:
+    """``--calibrate-from RESULTS [REQUESTS]`` as click reads it: one repeated option per value.
+
+    Like every option before it, it takes the words that follow up to the next option, at most two
+    (the results file and the requests file that produced it).
+    """
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        word = argv[i]
+        if word == "--":
+            return out + argv[i:]
+        if word == "--calibrate-from" or word.startswith("--calibrate-from="):
+            values = [word.partition("=")[2]] if "=" in word else []
+            i += 1
+            while i < len(argv) and not argv[i].startswith("-"):
+                values.append(argv[i])
+                i += 1
+            if len(values) > 2:
+                raise click.UsageError(
+                    "--calibrate-from takes RESULTS and at most one REQUESTS file (put the batch FILE first)"
+                )
+            if not values:
+                raise click.UsageError("--calibrate-from needs a results file")
+            for value in values:
+                out += ["--calibrate-from", value]
+            continue
+        out.append(word)
+        i += 1
+    return out
+
+
+def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
+    """Run the CLI; returns the exit code (the console script exits with it)."""
+    from ..errors import (
+        ApiError,
+        BatchcostError,
+        CredentialsError,
+        InputError,
+        OutputError,
+        PricingError,
+        TokenizerError,
+    )
+    from ..redact import redact
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    words = list(sys.argv[1:] if argv is None else argv)
+    group = app()
+    try:
+        with contextlib.redirect_stdout(stdout):  # --help and --version are written where output goes
+            result = group.main(
+                _calibrate_from_values(words), prog_name="batchcost", standalone_mode=False, obj=Streams(stdout, stderr)
+            )
+        return EXIT_OK if result is None else int(result)
+    except click.exceptions.NoArgsIsHelpError as e:
+        stdout.write(e.ctx.get_help() + "\n" if e.ctx else "")
+        return EXIT_USAGE
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx else "batchcost"
+        stderr.write(f"{where}: error: {e.format_message()} (see `{where} --help`)\n")
+        return EXIT_USAGE
+    except click.exceptions.Exit as e:
+        return int(e.exit_code)
+    except click.exceptions.Abort:
+        stderr.write("\nbatchcost: interrupted\n")
+        return EXIT_INTERRUPTED
+    except KeyboardInterrupt:
+        stderr.write("\nbatchcost: interrupted\n")
+        return EXIT_INTERRUPTED
+    except BatchcostError as e:
+        # last line of defence: no message carries a URL password or a key query parameter
+        stderr.write(f"batchcost: error: {redact(str(e))}\n")
+        usage = (InputError, OutputError, PricingError, TokenizerError, CredentialsError, ApiError)
+        # Exit 2: the run could not use a file, an option, an output or the network. Everything
+        # else (PlanError, problems found in the input) is exit 1.
+        return EXIT_USAGE if isinstance(e, usage) else EXIT_PROBLEMS
+    except BrokenPipeError:
+        # Output piped into something that stopped reading (e.g. `| head`): not an error.
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), sys.stdout.fileno())
+        return EXIT_OK

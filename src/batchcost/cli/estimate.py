@@ -1,0 +1,186 @@
+"""``batchcost estimate FILE...``: what a batch file costs, in every mode."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from collections.abc import Callable
+from typing import Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import (
+    EXIT_BUDGET,
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Streams,
+    check_outputs,
+    emit,
+    environment,
+    limit_values,
+    media_defaults,
+    stage_progress,
+    stdin_is_a_terminal,
+    verbatim,
+)
+
+ESTIMATE_HELP = """\
+Price a batch file: count its tokens (exactly, or on a sample with a 95% interval) and cost it
+synchronously (standard), in batch, flex and priority where the price book has them, on the
+date the job will run. Every price shown names its source and checked date.
+
+Output tokens are the big unknown: give --output-tokens N (billed output per request, thinking
+included: --output-tokens 500 prices exactly 500 output tokens per request on any model) or
+--output-ratio R (R x each request's input tokens). Without either, the estimate shows the
+input-only floor and the ceiling (maxOutputTokens or the model's limit, plus thinking) and says the
+expectation is unknown.
+
+examples:
+  batchcost estimate requests.jsonl --model gemini-2.5-flash
+  batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 \\
+      --run-date 2027-01-02
+  batchcost estimate requests.jsonl --model gemini-2.5-pro \\
+      --compare gemini-3.8-flash,gemini-2.5-flash-lite
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --output-ratio 0.5 \\
+      --budget 250 --format json
+  batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 \\
+      --report plan.html
+"""
+
+ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figures still shown), 3 over --budget\n"
+
+
+@click.command(
+    "estimate",
+    help=verbatim(ESTIMATE_HELP),
+    epilog=verbatim(EXIT_CODES_HELP + ESTIMATE_EXIT_HELP),
+    short_help="price a batch file (standard, batch, flex, priority)",
+)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option("--model", "-m", help="model the job runs on (default: request.model in the file)")
+@click.option("--run-date", type=opt.DATE, help="day the job runs (default: today)")
+@opt.token_options
+@opt.output_expectation
+@click.option(
+    "--calibrate-from",
+    multiple=True,
+    metavar="RESULTS [REQUESTS]",
+    help="learn expected output (and its interval) from a previous job's results file; add the requests file "
+    "that produced it to tell thinking settings and maxOutputTokens apart",
+)
+@click.option(
+    "--pilot",
+    type=opt.POSITIVE_INT,
+    help="send N sampled requests now (synchronous, paid at standard rates; asks first) and learn from their "
+    "output; needs GEMINI_API_KEY or GOOGLE_API_KEY",
+)
+@click.option("--yes", "-y", is_flag=True, help="do not ask before --pilot spends money")
+@opt.prices_option
+@click.option("--allow-unpriced", is_flag=True, help='show "not priced" modes instead of failing')
+@click.option("--compare", type=opt.NAMES, callback=lambda c, p, v: v or [], help="also price the file on these models")
+@click.option("--budget", type=opt.BUDGET, help="exit 3 when the batch cost exceeds USD")
+@click.option(
+    "--budget-on",
+    type=click.Choice(("high", "ceiling")),
+    default="high",
+    help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
+)
+@opt.limit_options
+@opt.render_options(("table", "json", "markdown"))
+@click.option(
+    "--report",
+    metavar="FILE.html",
+    help="also write the self-contained HTML pre-flight report (or .md for Markdown) to FILE",
+)
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
+
+
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
+    import json
+
+    from ..planner.estimate import EstimateOptions, estimate
+    from ..reports import terminal
+
+    if args.report:
+        from ..reports.html import format_for_path
+
+        format_for_path(args.report)  # an extension the report cannot be written as is refused now
+    check_outputs(args, args.files, args.output, args.report)
+
+    options = EstimateOptions(
+        run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
+        offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
+        exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=media_defaults(args),
+        env=environment(), **limit_values(args),
+        calibrate_from=args.calibrate_from or (), pilot=args.pilot, pilot_confirm=pilot_confirm(args, stderr),
+    )  # fmt: skip
+    progress, close = stage_progress(args.quiet, stderr)
+    try:
+        plan = estimate(args.files, model=args.model, options=options, progress=progress)
+    finally:
+        close()
+    doc = plan.to_json()
+    if args.format == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    elif args.format == "markdown":
+        text = terminal.render_plan_markdown(doc)
+    else:
+        text = terminal.render_plan_text(doc)
+    emit(text, args.output, stdout)
+    if args.report:
+        from ..reports.html import write_report
+
+        write_report(doc, args.report)
+    if args.budget is not None:
+        over = over_budget(doc, args.budget, args.budget_on)
+        if over:
+            stderr.write(f"batchcost: {over}\n")
+            return EXIT_BUDGET
+    return EXIT_OK if doc["validation"]["valid"] else EXIT_PROBLEMS
+
+
+def pilot_confirm(args: Any, stderr: TextIO) -> Callable[[Any], bool]:
+    """Ask on the terminal before the pilot spends money (``--yes`` skips the question)."""
+
+    def confirm(max_usd: Any) -> bool:
+        from ..reports.terminal import money
+
+        stderr.write(
+            f"--pilot sends {args.pilot:,} requests to the Gemini API now, synchronously, at standard rates: "
+            f"at most {money(max_usd)}.\n"
+        )
+        if args.yes:
+            return True
+        if not stdin_is_a_terminal():
+            stderr.write("batchcost: no terminal to ask for confirmation; pass --yes to send the pilot\n")
+            return False
+        stderr.write("Send them? [y/N] ")
+        stderr.flush()
+        return click.get_text_stream("stdin").readline().strip().lower() in ("y", "yes")
+
+    return confirm
+
+
+def over_budget(doc: dict[str, Any], budget: float, on: str) -> str | None:
+    from decimal import Decimal
+
+    batch = doc["cost"].get("batch")
+    if not batch or "not_priced" in batch:
+        return "over budget check impossible: the batch mode is not priced"
+    figure, basis = (batch["high"], "high end") if on == "high" else (batch["ceiling"], "ceiling")
+    if figure is None:
+        figure, basis = batch["ceiling"], "ceiling (no output expectation was given)"
+    if figure is None:
+        # Fail safe: a budget gate must not pass on a figure nobody can bound.
+        return (
+            f"over budget check impossible: the batch {basis.split(' ')[0]} is unknown, because some requests have no "
+            "known output ceiling; set maxOutputTokens in the requests, or give an output expectation and "
+            "--budget-on high"
+        )
+    if Decimal(figure) > Decimal(str(budget)):
+        return f"over budget: batch {basis} ${Decimal(figure):,.2f} > --budget ${budget:,.2f}"
+    return None

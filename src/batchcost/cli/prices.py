@@ -1,0 +1,63 @@
+"""``batchcost prices``: the effective price book, every rate with its source and date."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from typing import Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    Streams,
+    check_outputs,
+    emit,
+    verbatim,
+)
+
+PRICES_HELP = """\
+List the effective price book: every rate per model and mode on a run date, with its source,
+checked date and derived/overridden flags, after routing and any --prices files.
+
+examples:
+  batchcost prices --model gemini-2.5-flash
+  batchcost prices --run-date 2027-01-01 --model gemini-3.8-flash --format json
+  batchcost prices --prices negotiated.yaml
+"""
+
+
+@click.command("prices", help=verbatim(PRICES_HELP), epilog=verbatim(EXIT_CODES_HELP), short_help="list the price book")
+@click.option(
+    "--model", "-m", type=opt.NAMES, multiple=True, metavar="M", help="only these models (repeatable, or M1,M2)"
+)
+@click.option("--run-date", type=opt.DATE, help="prices of this day (default: today)")
+@opt.prices_option
+@opt.render_options(("table", "json"), progress=False)
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
+
+
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
+    import datetime
+    import json
+
+    from ..pricing import PriceBook
+    from ..reports import terminal
+
+    check_outputs(args, [], args.output)
+    book = PriceBook.load(args.prices or None)
+    models = [m for group in args.model for m in group] or None
+    run_date = args.run_date or datetime.date.today()
+    rows = [r.as_dict() for r in book.rows(run_date, models)]
+    if args.format == "json":
+        doc = {"schema": "batchcost.prices/1", "run_date": run_date.isoformat(), "rates": rows}
+        emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
+    else:
+        emit(terminal.render_prices_text(rows), args.output, stdout)
+    return EXIT_OK
+
+
+# -- helpers ------------------------------------------------------------------------------------

@@ -1,0 +1,74 @@
+"""``batchcost validate FILE...``: every problem in a batch file, FILE:LINE, grouped by kind."""
+
+from __future__ import annotations
+
+from argparse import Namespace
+from typing import Any, TextIO
+
+import click
+
+from . import options as opt
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    Streams,
+    check_outputs,
+    emit,
+    progress_bar,
+    verbatim,
+)
+
+VALIDATE_HELP = """\
+Check every line of Gemini batch input files and report every problem as FILE:LINE: what is
+wrong; how to fix it. Problems are grouped and counted by kind.
+
+Accepted: Gemini Developer API lines {"key": ..., "request": {...}}, Vertex AI lines
+{"request": {...}}, gzip-compressed files, camelCase or snake_case field names.
+
+examples:
+  batchcost validate requests.jsonl
+  batchcost validate part-*.jsonl.gz --max-problems 3
+  batchcost validate requests.jsonl --strict --format json > validation.json
+"""
+
+
+@click.command(
+    "validate",
+    help=verbatim(VALIDATE_HELP),
+    epilog=verbatim(EXIT_CODES_HELP),
+    short_help="check batch input files line by line",
+)
+@click.argument("files", nargs=-1, required=True, metavar="FILE...")
+@click.option(
+    "--max-problems",
+    type=opt.POSITIVE_INT,
+    default="10",
+    help="show the first N problems of each kind (all are counted; default 10)",
+)
+@click.option("--strict", is_flag=True, help="warnings (e.g. unknown fields) also fail")
+@opt.render_options(("text", "json"))
+@click.pass_obj
+def command(streams: Streams, **values: Any) -> int:
+    return run(Namespace(**values), streams.stdout, streams.stderr)
+
+
+def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
+    from ..batchfile import scan
+    from ..batchfile.validation import validation_document
+    from ..reports import validation
+
+    check_outputs(args, args.files, args.output)
+    bar = progress_bar("validating", args.quiet, stderr)
+    try:
+        result = scan(args.files, keep_problems=args.max_problems, progress=bar)
+    finally:
+        bar.close()
+    doc = validation_document(result, max_problems=args.max_problems, strict=args.strict)
+    if args.format == "json":
+        import json
+
+        emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
+    else:
+        emit(validation.render_text(doc), args.output, stdout)
+    return EXIT_OK if result.valid(strict=args.strict) else EXIT_PROBLEMS
