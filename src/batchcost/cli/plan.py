@@ -20,7 +20,6 @@ Also home of the planning options and the estimate-then-plan step that ``batchco
 from __future__ import annotations
 
 from argparse import Namespace
-from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -131,98 +130,15 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """``batchcost plan``: estimate, plan, render; exit 1 when the plan cannot be submitted as is."""
     import json
 
+    from ..reports.shards import render_shard_plan
+
     check_outputs(args, [args.file], args.output)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
     doc = plan_document(plan, shard_plan)
-    text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
+    text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_shard_plan(doc)
     emit(text, args.output, stdout)
     ok = not doc["validation"]["blocking"] and shard_plan.submittable
     return EXIT_OK if ok else EXIT_PROBLEMS
 
 
 # -- rendering --------------------------------------------------------------------------------------
-
-_LIMIT_LABELS = {
-    "max_bytes": "bytes per shard",
-    "max_requests": "requests per shard",
-    "max_tokens": "tokens per shard",
-    "enqueued_tokens": "enqueued tokens (all jobs in flight)",
-    "concurrent_jobs": "jobs in flight at once",
-}
-_MAX_ROWS = 30
-
-
-def _lines(ranges: Sequence[Sequence[int]]) -> str:
-    parts = [f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in ranges[:2]]
-    more = f" (+{len(ranges) - 2} ranges)" if len(ranges) > 2 else ""
-    return ", ".join(parts) + more
-
-
-def render_text(doc: Mapping[str, Any]) -> str:
-    """Plain-text rendering of a ``batchcost.shard-plan/1`` document."""
-    from ..reports.terminal import money
-
-    s = doc["shards"]
-    files = ", ".join(f["path"] for f in doc["files"])
-    platform = "Vertex AI" if s["platform"] == "vertex" else "Gemini Developer API"
-    tier = "" if s["tier"] is None else f", tier {s['tier']}" + (" (assumed)" if s["tier_assumed"] else "")
-    billed = f" (billed as {doc['billed_model']})" if doc["billed_model"] != doc["model"] else ""
-    t = s["totals"]
-    basis = s["cost_basis"] or "not priced"
-    out = [
-        f"shard plan: {files} on {doc['model']}{billed}, {platform}{tier}",
-        f"  {t['requests']:,} requests, {t['bytes']:,} bytes, {t['tokens']:,} tokens ({s['token_basis']})",
-    ]
-    if s["cost_basis"]:
-        out.append(
-            f"  batch cost {money(t['cost'])} ({basis}), ceiling {money(t['cost_ceiling']) if t['cost_ceiling'] is not None else 'unknown'}"
-        )
-    out += ["", "limits"]
-    rows = []
-    for name, label in _LIMIT_LABELS.items():
-        entry = s["limits"][name]
-        value = "no limit" if entry["value"] is None else f"{entry['value']:,}"
-        rows.append((label, value, entry["source"]))
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    out += [f"  {a.ljust(w0)}  {b.rjust(w1)}  {c}".rstrip() for a, b, c in rows]
-    n_shards, n_waves = t["shards"], t["waves"]
-    out += [
-        "",
-        f"{n_shards:,} shard{'s' if n_shards != 1 else ''} in {n_waves} wave{'s' if n_waves != 1 else ''}"
-        f" (up to {s['in_flight']:,} in flight at once)",
-    ]
-    if s["shards"]:
-        table = [("shard", "wave", "requests", "bytes", "tokens", f"cost ({basis})", "input lines")]
-        shards = s["shards"]
-        shown = shards if len(shards) <= _MAX_ROWS else [*shards[: _MAX_ROWS - 3], None, *shards[-2:]]
-        for sh in shown:
-            if sh is None:
-                table.append(("...", "", f"{len(shards) - _MAX_ROWS + 1:,} more", "", "", "", "(--format json)"))
-                continue
-            table.append(
-                (str(sh["index"]), str(sh["wave"]), f"{sh['requests']:,}", f"{sh['bytes']:,}", f"{sh['tokens']:,}",
-                 money(sh["cost"]), _lines(sh["lines"]))
-            )  # fmt: skip
-        widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
-        for r in table:
-            cells = [c.rjust(w) if i < 6 else c for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-            out.append("  " + "  ".join(cells).rstrip())
-    out += ["", f"time: {s['time_bound']}"]
-    if s["oversized"]:
-        out += ["", "cannot be submitted as is (a request alone exceeds a per-job limit):"]
-        for o in s["oversized"][:10]:
-            unit = "bytes" if o["limit"] == "max_bytes" else "tokens"
-            out.append(f"  line {o['line']:,}: {o['figure']:,} {unit} > {o['allowed']:,} ({o['limit']})")
-        if len(s["oversized"]) > 10:
-            out.append(f"  ... and {len(s['oversized']) - 10:,} more")
-    blocking = doc["validation"]["blocking"]
-    warnings = list(doc.get("warnings", [])) + list(s["warnings"])
-    if blocking:
-        kinds = ", ".join(f"{k} ({n:,})" for k, n in sorted(blocking.items()))
-        warnings.insert(0, f"the input has validation errors that sharding cannot fix: {kinds}; run batchcost validate")
-    if warnings:
-        out += ["", "warnings:"] + [f"  - {w}" for w in dict.fromkeys(warnings)]
-    if s["notes"]:
-        out += ["", "notes:"] + [f"  - {n}" for n in s["notes"]]
-    return "\n".join(out) + "\n"

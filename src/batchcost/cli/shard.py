@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from argparse import Namespace
-from collections.abc import Mapping
 from typing import Any, TextIO
 
 import click
@@ -41,8 +40,6 @@ examples:
       --enqueued-token-limit 50000000 --force
   batchcost shard --verify shards/manifest.json
 """
-
-_MAX_ROWS = 30
 
 SHARD_EXIT_HELP = (
     "  shard: 1 when the input cannot be sharded (validation errors, a request over a limit) or when\n"
@@ -131,36 +128,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     if args.format == "json":
         stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
-        stdout.write(render_text(doc, manifest.path))
+        from ..reports.shards import render_written_shards
+
+        stdout.write(render_written_shards(doc, manifest.path))
     return EXIT_OK
-
-
-def render_text(doc: Mapping[str, Any], manifest_path: str) -> str:
-    """Summary of a written manifest: one line per shard, the time bound, warnings."""
-    from ..reports.terminal import money
-
-    shards = doc["shards"]
-    total_requests = sum(s["requests"] for s in shards)
-    total_bytes = sum(s["bytes"] for s in shards)
-    out = [
-        f"wrote {len(shards):,} shard{'s' if len(shards) != 1 else ''} ({total_requests:,} requests, "
-        f"{total_bytes:,} bytes) and {manifest_path}",
-    ]
-    rows = [("shard", "wave", "requests", "bytes", "tokens", f"cost ({doc['cost_basis'] or 'not priced'})")]
-    shown = shards if len(shards) <= _MAX_ROWS else [*shards[: _MAX_ROWS - 3], None, *shards[-2:]]
-    for s in shown:
-        if s is None:
-            rows.append((f"... {len(shards) - _MAX_ROWS + 1:,} more (all in the manifest)", "", "", "", "", ""))
-            continue
-        rows.append(
-            (s["path"], str(s["wave"]), f"{s['requests']:,}", f"{s['bytes']:,}", f"{s['tokens']:,}", money(s["cost"]))
-        )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    for r in rows:
-        cells = [c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))]
-        out.append("  " + "  ".join(cells).rstrip())
-    out.append(f"time: {doc['time_bound']}")
-    if doc["warnings"]:
-        out += ["warnings:"] + [f"  - {w}" for w in doc["warnings"]]
-    out.append(f"check them with: batchcost shard --verify {manifest_path}")
-    return "\n".join(out) + "\n"
