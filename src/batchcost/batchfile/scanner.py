@@ -70,9 +70,9 @@ Progress = Callable[[int, int], None]
 class FileLimits:
     """Per-job input limits checked on each file.
 
-    Defaults: Developer API input file "maximum allowed file size ... is 2GB" (D-BATCH, read as
+    Defaults: Developer API input file "maximum allowed file size ... is 2GB" (the batch doc, read as
     2,000,000,000 bytes, the stricter reading); no documented request-count limit. Vertex batch:
-    1 GB file and 200,000 requests per job (V-BATCH). Sources: the Gemini API and Vertex AI batch pages.
+    1 GB file and 200,000 requests per job (the Vertex batch doc). Sources: the Gemini API and Vertex AI batch pages.
     """
 
     developer_max_bytes: int = 2_000_000_000

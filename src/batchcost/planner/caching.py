@@ -68,7 +68,7 @@ __all__ = [
 
 KINDS: tuple[str, ...] = ("system", "leading_parts", "first_part", "template")
 PLATFORMS: tuple[str, ...] = ("developer", "vertex")
-DEFAULT_TTL_HOURS = 1  # D-CACHE: an explicit cache without ttl/expire_time lives 1 hour
+DEFAULT_TTL_HOURS = 1  # the caching doc: an explicit cache without ttl/expire_time lives 1 hour
 MAX_GROUPS_PER_KIND = 8  # exact groups measured per kind (ranked by shared characters first)
 MAX_FORCED_FIRST = 8  # extra greedy selections, each starting from one of the best candidates
 TOOLS_CHECK_ROWS = 16  # group members read to check that their tools are identical
@@ -806,7 +806,12 @@ def _explicit(
     blockers: list[tuple[str, str]] = []
     model = r.batch.model
     if r.platform == "vertex":
-        blockers.append(("vertex-batch", "explicit caching is not supported in Vertex batch prediction (V-BATCH)"))
+        blockers.append(
+            (
+                "vertex-batch",
+                "explicit caching is not supported in Vertex batch prediction (Vertex AI batch inference docs)",
+            )
+        )
     if r.info.explicit_cache is False:
         blockers.append(("no-explicit-caching", f"{model} has no explicit caching (Gemini 4 Argon and later)"))
     elif r.info.explicit_cache is None:
@@ -1104,7 +1109,7 @@ def _tokens_per_char(plan: Plan) -> float:
         ).sum()
     )
     text = plan.tokens.by_modality["text"].expected
-    return text / chars if chars else 0.25  # D-TOK rule of thumb: about 4 characters a token
+    return text / chars if chars else 0.25  # the token-counting doc rule of thumb: about 4 characters a token
 
 
 def _count(groups: Sequence[_Group], counter: TextCounter | None, ratio: float) -> None:
@@ -1214,12 +1219,12 @@ def _notes(r: _Rates, candidates: Sequence[CacheCandidate], counter: TextCounter
     if r.platform == "vertex":
         notes.append(
             "Vertex batch: explicit caching is not supported; an implicit cache hit gets the 90% cache discount on the "
-            "standard price instead of the 50% batch discount (the discounts don't stack, V-BATCH); Vertex prices are "
+            "standard price instead of the 50% batch discount (the discounts don't stack: Vertex AI batch inference docs); Vertex prices are "
             "assumed equal to the Developer API prices in the book"
         )
         if not re.match(r"gemini-(2\.5|3)[.-]", model):
             notes.append(
-                f"V-BATCH says implicit caching works in batch for Gemini 2.5 and 3 models; whether it does for {model} "
+                f"The Vertex AI batch inference docs say implicit caching works in batch for Gemini 2.5 and 3 models; whether it does for {model} "
                 "is UNKNOWN"
             )
     notes.append(

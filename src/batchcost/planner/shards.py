@@ -803,7 +803,9 @@ def limits_for(
             sources["enqueued_tokens"] = "--enqueued-token-limit"
         else:
             enqueued = None
-            sources["enqueued_tokens"] = "Vertex AI batch has no predefined quota (shared pool; V-BATCH)"
+            sources["enqueued_tokens"] = (
+                "Vertex AI batch has no predefined quota (shared pool; Vertex AI batch inference docs)"
+            )
         if concurrent_jobs is not None:
             concurrent: int | None = concurrent_jobs
             sources["concurrent_jobs"] = "--concurrent-jobs"

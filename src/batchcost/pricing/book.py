@@ -109,7 +109,7 @@ class PriceBook:
         return {alias: spec.target for alias, spec in sorted(self._overlay.aliases.items())}
 
     def sources(self) -> dict[str, str]:
-        """Short source ids used in provenance texts (``D-BATCH``, ``P-AE``...) -> full reference."""
+        """The price book's short ids for its sources -> the full reference each stands for."""
         return dict(self._overlay.sources)
 
     def resolve(self, model: str) -> tuple[str, tuple[str, ...]]:

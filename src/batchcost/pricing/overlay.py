@@ -340,8 +340,8 @@ def _check_keys(ctx: _Ctx, path: str, raw: Mapping[str, Any], allowed: set[str])
             ctx.error(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-# Where the maintainers' compiled facts are cited by section ("facts sheet 3.2", "FACTS section 9
-# item 11"): the section number means nothing to a user, the public pages it summarises do.
+# Where the maintainers' compiled facts are cited by section number: the number means nothing to a
+# user, the public pages it summarises do.
 _FACTS_REF = re.compile(
     r"\s*\((?:[Ff]acts sheet|FACTS)(?: section)?(?: [\d.]+)?(?: item \d+)?(?: verdict)?\)"
     r"|(?:[Ff]acts sheet|FACTS)(?: section)? [\d.]+(?: item \d+)?(?: verdict)?:?\s*"
@@ -357,7 +357,7 @@ def _short_reference(reference: str) -> str:
 def expand_source(sources: Mapping[str, str], text: str) -> str:
     """A source or note as users see it: every short id from ``sources:`` replaced by its public reference.
 
-    Short ids (``D-BATCH``, ``P-AE``, ``3P-38``...) are the maintainers' shorthand for a page; a user
+    Short ids are the maintainers' shorthand for a page; a user
     must be able to open and check the page itself, so each becomes the page's URL (or its title).
     """
     if not sources or not text:

@@ -5,21 +5,21 @@ tokens per tile or per resolution level, a PDF per page, a video per sampled fra
 second. The scan records the figures those rules need for every media part (see
 ``batchfile.result.MEDIA_COLUMNS``); this module turns them into tokens per request and modality.
 
-Rules and their sources (D-TOK: https://ai.google.dev/gemini-api/docs/tokens; D-G3:
+Rules and their sources (the token-counting doc: https://ai.google.dev/gemini-api/docs/tokens; the Gemini 3 guide:
 https://ai.google.dev/gemini-api/docs/gemini-3):
 
 =========  ===========================================  ===========================================
 input      Gemini 2.x (``gemini2``)                     Gemini 3 and later (``gemini3``)
 =========  ===========================================  ===========================================
 image      both sides <= 384 px: 258; else 258 per       LOW 280, MEDIUM 560, HIGH 1120 (default),
-           768x768 tile (D-TOK). With mediaResolution:   ULTRA_HIGH 2240, per part only (D-G3;
+           768x768 tile (the token-counting doc). With mediaResolution:   ULTRA_HIGH 2240, per part only (the Gemini 3 guide;
            LOW 64, MEDIUM 256, HIGH 256                  Vertex 3 Flash spec)
            (SDK:types.py:724 docstring)
 PDF        258 per page (older rule, 3P)                 per page LOW 280, MEDIUM 560 (default),
-                                                         HIGH 1120 (D-G3; Vertex 3 Flash spec)
-video      263 per second (D-TOK)                        per frame LOW/MEDIUM 70 (default), HIGH 280;
+                                                         HIGH 1120 (the Gemini 3 guide; Vertex 3 Flash spec)
+video      263 per second (the token-counting doc)                        per frame LOW/MEDIUM 70 (default), HIGH 280;
                                                          1 frame per second unless videoMetadata.fps
-audio      32 per second                                 32 per second (D-TOK; media-resolution doc)
+audio      32 per second                                 32 per second (the token-counting doc; media-resolution doc)
 =========  ===========================================  ===========================================
 
 Per-part ``mediaResolution`` beats the request-level ``generationConfig.mediaResolution``
@@ -80,15 +80,15 @@ _G3_VIDEO_FRAME = (70, 70, 70, 280, 280)
 # (SDK:types.py:724): LOW "64 tokens", MEDIUM "256 tokens", HIGH "zoomed reframing with 256 tokens".
 # That enum has no ULTRA_HIGH; it is priced as HIGH. Index 0 is unused (the tile rule applies).
 _G2_IMAGE_BY_RES = (0, 64, 256, 256, 256)
-# Gemini 2.x image without one: D-TOK (2026-09-04).
+# Gemini 2.x image without one: the token-counting doc (2026-09-04).
 _G2_SMALL_IMAGE_PX = 384
 _G2_SMALL_IMAGE_TOKENS = 258
 _G2_TILE_PX = 768
 _G2_TILE_TOKENS = 258
 _G2_PDF_PAGE = 258  # older rule known from third-party summaries only (3P)
-_G2_VIDEO_PER_S = 263  # D-TOK "263 tokens per second (applies to static processing)"
-_AUDIO_PER_S = 32  # D-TOK; media-resolution doc: fixed regardless of media_resolution
-_DEFAULT_FPS = 1.0  # D-G3 and D-TOK: "sampled at 1 FPS" by default
+_G2_VIDEO_PER_S = 263  # the token-counting doc "263 tokens per second (applies to static processing)"
+_AUDIO_PER_S = 32  # the token-counting doc; media-resolution doc: fixed regardless of media_resolution
+_DEFAULT_FPS = 1.0  # the Gemini 3 guide and the token-counting doc: "sampled at 1 FPS" by default
 
 # float32 columns carry ~1e-7 relative noise (60 s x 0.1 fps = 6.0000001 frames): never let it add
 # a frame or a token when rounding up.
@@ -391,7 +391,7 @@ def media_tokens(
         return MediaTokens(MappingProxyType(per_request), 0, MappingProxyType({}), tuple(notes))
 
     # Which level applies: the part's own, else the request's. ULTRA_HIGH is a per-part level only
-    # (D-G3; SDK request-level MediaResolution enum has none), so at request level it prices as HIGH.
+    # (the Gemini 3 guide; SDK request-level MediaResolution enum has none), so at request level it prices as HIGH.
     res = np.where(part_res >= 0, part_res, req_res).astype(np.int8)
     req_ultra = (part_res < 0) & (req_res == _ULTRA)
     res[req_ultra] = _HIGH
