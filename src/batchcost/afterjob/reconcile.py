@@ -45,7 +45,8 @@ JSON contract ``batchcost.reconcile/1`` (USD figures are exact decimal strings, 
       "modes": {"standard": {"total"} | {"not_priced": "reason"}, "batch": {...}, ...},
       "keys": null | {"checked": true, "inputs": [path], "input_lines": n, "input_keys": n,
                       "not_in_input": [key, ...], "not_in_input_count": n,
-                      "without_result": [key, ...], "without_result_count": n, "note": str | null},
+                      "without_result": [key, ...], "without_result_count": n, "note": str | null,
+                      "without_key_count": n, "first_without_key": "results.jsonl:3" | null},
       "variance": null | {
         "plan": "plan.json", "plan_model", "plan_run_date", "mode",
         "components": [{"component": "input" | "cached" | "tool_use" | "output" | "thinking" | "cost",
@@ -236,6 +237,10 @@ class KeyCheck:
         without_result: input keys with no result line, in input order.
         note: why a full check was not possible (Vertex lines have no key), or None.
         warnings: e.g. the input changed since the plan was made.
+        without_key: result lines of Developer-API files that carry no ``key``. They are priced but
+            cannot be matched: the check runs on the other lines, and an input key that only such a
+            line could answer stays in ``without_result``.
+        first_without_key: ``path:line`` of the first of them, or None.
     """
 
     inputs: list[str]
@@ -245,6 +250,8 @@ class KeyCheck:
     without_result: list[str]
     note: str | None = None
     warnings: list[str] = field(default_factory=list)
+    without_key: int = 0
+    first_without_key: str | None = None
 
     def to_json(self, max_keys: int = 20) -> dict[str, Any]:
         return {
@@ -257,6 +264,8 @@ class KeyCheck:
             "without_result": self.without_result[:max_keys],
             "without_result_count": len(self.without_result),
             "note": self.note,
+            "without_key_count": self.without_key,
+            "first_without_key": self.first_without_key,
         }
 
 
@@ -298,11 +307,22 @@ def check_keys(
         if results_n != n_in:
             warnings.append(f"{n_in - results_n:+,} lines differ between the input ({n_in:,}) and the results")
         return KeyCheck(list(inputs), n_in, 0, [], [], note, warnings)
+    # Lines without a key are left out of the comparison, not a reason to skip it.
+    without_key, first = keyless_results(rs)
     input_set = {k for k in keys if k is not None}
     result_set = set(result_keys)
     not_in_input = list(dict.fromkeys(k for k in result_keys if k not in input_set))
     without = list(dict.fromkeys(k for k in keys if k is not None and k not in result_set))
-    return KeyCheck(list(inputs), len(keys), len(input_set), not_in_input, without, None, warnings)
+    return KeyCheck(list(inputs), len(keys), len(input_set), not_in_input, without, None, warnings, without_key, first)
+
+
+def keyless_results(rs: ResultSet) -> tuple[int, str | None]:
+    """How many read result lines of Developer-API files have no ``key``, and ``path:line`` of the first."""
+    rows = rs.keyless
+    if not len(rows):
+        return 0, None
+    info, line = rs.locate(int(rows[0]))  # rows are in reading order: file by file, line by line
+    return len(rows), f"{info.path}:{line}"
 
 
 # -- the whole reconciliation -------------------------------------------------------------------------
@@ -543,7 +563,25 @@ def reconcile(
                 "another job?)"
             )
         if keys.without_result:
-            warnings.append(f"{plural(len(keys.without_result), 'input key')} without a result line (job incomplete?)")
+            maybe = (
+                f"; {plural(keys.without_key, 'result line')} without a key may answer some of them"
+                if keys.without_key
+                else ""
+            )
+            warnings.append(
+                f"{plural(len(keys.without_result), 'input key')} without a result line (job incomplete?){maybe}"
+            )
+    without_key, first_without_key = keyless_results(rs)
+    if without_key:
+        checked = (
+            f"; the key check runs on the other {plural(rs.succeeded + rs.failed - without_key, 'line')}"
+            if keys is not None and keys.note is None
+            else ""
+        )
+        warnings.append(
+            f"{plural(without_key, 'result line')} without a key (first: {first_without_key}): priced, but not "
+            f"matched to a request{checked}"
+        )
 
     if rs.failed:
         kinds = ", ".join(f"{k} x{n:,}" for k, n in rs.failures_by_kind().items())

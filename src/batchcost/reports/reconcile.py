@@ -191,7 +191,12 @@ def render_text(doc: Mapping[str, Any]) -> str:
                 if n:
                     more = f" (and {n - len(k[name]):,} more)" if n > len(k[name]) else ""
                     lines.append(f"  {plural(n, one)} {rest}: {', '.join(k[name])}{more}")
-            if not k["not_in_input_count"] and not k["without_result_count"]:
+            if k.get("without_key_count"):
+                lines.append(
+                    f"  {plural(k['without_key_count'], 'result line')} without a key (first: "
+                    f"{k['first_without_key']}): not matched; the check uses the keyed lines"
+                )
+            elif not k["not_in_input_count"] and not k["without_result_count"]:
                 lines.append("  every input key has exactly the results expected")
     if doc["problems"]:
         lines += ["", "Problems"]
