@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import io
 import json
-import random
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from batchcost.cli import main
-from tests.planner.estimating import cost, mtok, run_estimate, text_req, write
+from tests.planner.estimating import cost, mtok, run_estimate, sampled_file, text_req, write
 
 TUNED = """\
 models:
@@ -91,37 +90,9 @@ def test_thinking_budget_is_capped_at_the_model_limit(tmp_path: Path) -> None:
     assert "2 requests" in warning and "1,000,000,000" in warning and "65,536" in warning
 
 
-def _big(path: Path, n: int, seed: int) -> Path:
-    rng = random.Random(seed)
-    words = [
-        "the",
-        "cat",
-        "sat",
-        "on",
-        "a",
-        "mat",
-        "while",
-        "dogs",
-        "ran",
-        "about",
-        "in",
-        "parks",
-        "near",
-        "rivers",
-        "and",
-        "hills",
-    ]
-    with path.open("w") as fh:
-        for i in range(n):
-            k = rng.choice([3, 8, 30, 120, 600])
-            text = " ".join(rng.choice(words) for _ in range(k))
-            fh.write(json.dumps({"key": f"k{i}", "request": text_req(text, maxOutputTokens=400)}) + "\n")
-    return path
-
-
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_interval_ends_map_token_bounds_to_cost_bounds(tmp_path: Path, seed: int) -> None:
-    path = _big(tmp_path / "big.jsonl", 6000, seed)
+    path = sampled_file(tmp_path / "big.jsonl", 6000, seed)
     plan = run_estimate(path, "gemini-2.5-flash", output_tokens=100, sample_size=200, seed=seed)
     tokens = plan["tokens"]["input"]
     assert plan["tokens"]["method"] != "exact"

@@ -136,9 +136,15 @@ def _model_cost(
             total_in = sum(per.values(), np.zeros(len(ceiling_out), np.int64))
             outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), cap)
     elif output_model is not None:
-        # features from the expected input; the input interval still widens low/high through `inputs`
-        total_in = sum(inputs["expected"].values(), np.zeros(len(ceiling_out), np.int64))
-        expected, low, high = output_model.predict(scan, total_in, cap)
+        # Each end of the output from the same end of the input (a learnt output can grow with the
+        # prompt): the low end is the model's low end at the input's low end, and so on. The lower of
+        # the two input ends is taken for the low end (and the higher for the high end), so a fit whose
+        # output falls as the prompt grows still gives a low end below the expectation.
+        zero = np.zeros(len(ceiling_out), np.int64)
+        pred = {w: output_model.predict(scan, sum(per.values(), zero), cap) for w, per in inputs.items()}
+        expected = pred["expected"][0]
+        low = np.minimum(np.minimum(pred["low"][1], pred["high"][1]), expected)
+        high = np.maximum(np.maximum(pred["low"][2], pred["high"][2]), expected)
         outs = {"expected": expected, "low": low, "high": high}
     if outs is not None:
         capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
