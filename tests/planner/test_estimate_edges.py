@@ -126,3 +126,30 @@ def test_option_conflicts_are_refused_before_the_scan(
     monkeypatch.setattr(batchfile, "scan", no_scan)
     with pytest.raises(PricingError, match=error):
         run_estimate(write(tmp_path / "a.jsonl", [text_req("x")]), "gemini-2.5-flash", **kw)
+
+
+def test_thinking_budget_on_a_model_of_unknown_limit_is_counted_as_given_and_said(tmp_path: Path, tuned: Path) -> None:
+    reqs = [text_req("Hello, world!", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 1_000_000_000})] * 5
+    path = write(tmp_path / "t.jsonl", reqs)
+    plan = run_estimate(path, "my-tuned-model", output_tokens=100, prices=[str(tuned)])
+    # a true bound (the API never thinks past the budget), but a loose one: the note says how to cap it
+    assert plan["tokens"]["output"]["ceiling"] == 5 * (100 + 1_000_000_000)
+    notes = [w for w in plan["warnings"] if "thinkingBudget" in w]
+    assert len(notes) == 1
+    assert "5 requests' thinkingBudget is counted as given" in notes[0] and "1,000,000,000" in notes[0]
+    assert "give output_limit for my-tuned-model in --prices" in notes[0]
+
+
+def test_output_limit_from_a_price_file_caps_thinking_budgets(tmp_path: Path) -> None:
+    prices = tmp_path / "limit.yaml"
+    prices.write_text(TUNED.replace("  my-tuned-model:\n", "  my-tuned-model:\n    output_limit: 8192\n"))
+    reqs = [text_req("Hello, world!", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 1_000_000_000})] * 5
+    plan = run_estimate(write(tmp_path / "t.jsonl", reqs), "my-tuned-model", output_tokens=100, prices=[str(prices)])
+    assert plan["tokens"]["output"]["ceiling"] == 5 * (100 + 8192) == 41_460
+    # 4 input tokens each at $0.10, 41,460 output tokens at $0.50 per 1M (batch-50 of $0.20 / $1.00)
+    assert Decimal(plan["cost"]["batch"]["ceiling"]) == mtok("0.10", 20) + mtok("0.50", 41_460) == Decimal("0.020732")
+    notes = [w for w in plan["warnings"] if "thinkingBudget" in w]
+    assert notes == [
+        "5 requests set thinkingBudget above my-tuned-model's output limit (8,192; largest asked 1,000,000,000); "
+        "the API cannot think past it, so the ceiling counts 8,192 thinking tokens for them"
+    ]

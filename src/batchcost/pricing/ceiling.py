@@ -25,7 +25,10 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
     maxOutputTokens on a model whose output limit is unknown, or thinking without a bound there.
     Unknown ceilings hold 0 in the first array and True in the second; they are never priced as 0.
     Thinking budgets above the model's output limit are capped at it: the API does not think past
-    what the model can write.
+    what the model can write (no source the book relies on states a separate maximum thinking
+    budget per model, so the output limit is the cap). One note says how many were capped, to what.
+    Where the output limit is unknown, a budget is counted as given (still a true bound) and a note
+    says how to cap it.
     """
     rows = scan.rows
     usable = rows["usable"].astype(bool)
@@ -67,6 +70,15 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
                 f"{int(over.sum()):,} requests set thinkingBudget above {info.id}'s output limit ({limit:,}; largest "
                 f"asked {int(budget[over].max()):,}); the API cannot think past it, so the ceiling counts {limit:,} "
                 "thinking tokens for them"
+            )
+    else:
+        asked = explicit & usable & ~unknown
+        if asked.any():
+            # The budget is still a true bound (the API never thinks past it), only maybe a loose one.
+            notes.append(
+                f"the output limit of {info.id} is unknown, so {int(asked.sum()):,} requests' thinkingBudget is "
+                f"counted as given in the ceiling (largest {int(budget[asked].max()):,}); the API caps thinking at "
+                f"the model's limit, so give output_limit for {info.id} in --prices to cap it there"
             )
     open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
     open_ended &= usable
