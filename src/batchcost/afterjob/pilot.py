@@ -38,8 +38,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..batchfile.request import UNSET
-from ..errors import ApiError, BatchcostError, CredentialsError
+from ..errors import ApiError, BatchcostError, CredentialsError, PricingError
 from ..redact import redact
+from ..text import plural
 from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
 
 if TYPE_CHECKING:
@@ -68,6 +69,9 @@ class PilotSample:
         max_output_tokens: the output ceiling used (thinking included).
         mode: the mode the bound is priced in (``standard``: the pilot is synchronous).
         notes: caveats about the bound or the sample.
+        unbounded: sampled requests whose output ceiling is unknown (no maxOutputTokens and an
+            unknown model limit); while there are any, ``max_cost`` is not a bound and
+            :func:`run_pilot` refuses to send.
     """
 
     rows: np.ndarray
@@ -77,6 +81,7 @@ class PilotSample:
     max_output_tokens: int
     mode: str
     notes: tuple[str, ...] = ()
+    unbounded: int = 0
 
 
 def _strata(scan: ScanResult, rows: np.ndarray, sizes: np.ndarray) -> np.ndarray:
@@ -229,6 +234,7 @@ def sample_pilot(
         max_output_tokens=int(out.sum()),
         mode="standard",
         notes=tuple(notes),
+        unbounded=int(unknown.sum()),
     )
 
 
@@ -466,6 +472,8 @@ def run_pilot(
         ApiError: no API key (nothing is sent), the key or model was refused, or fewer than two
             requests succeeded.
         BatchcostError: ``confirm`` returned False (nothing was sent).
+        PricingError: some sampled request has no known output ceiling, so the pilot's cost has no
+            bound to confirm (nothing was sent).
     """
     from ..batchfile.results import OK, results_from_objects
     from ..tokens.api import env_value
@@ -482,6 +490,15 @@ def run_pilot(
     sample = sample_pilot(
         scan, model=model, n=n, tokens=tokens, book=book, run_date=run_date, ceiling=ceiling, seed=seed
     )
+    if sample.unbounded:
+        # The confirmation names the most the pilot can cost; with no bound there is nothing honest to ask.
+        raise PricingError(
+            f"--pilot cannot bound what it would spend: {sample.unbounded:,} of the "
+            f"{plural(len(sample.rows), 'sampled request')} {'has' if sample.unbounded == 1 else 'have'} no known "
+            f"output ceiling (the output limit of {model} is unknown and nothing in the request bounds it); set "
+            f"maxOutputTokens and thinkingBudget in the requests or give output_limit for {model} in --prices; "
+            "nothing was sent"
+        )
     if client is None:
         client = _client(key or "", base_url or env_value(environ, "GOOGLE_GEMINI_BASE_URL"), timeout_s)
     if not confirm(sample.max_cost):
