@@ -13,21 +13,18 @@ takes SDK types, not the REST JSON of a batch line: converting means validating 
 installed SDK's pydantic models (which forbid fields newer than the SDK), re-encoding inline media and
 re-mapping ``generationConfig`` fields into ``GenerateContentConfig`` (where snake/camel spellings and
 nesting differ). ``BaseApiClient.request`` is the call ``generate_content`` itself ends in (SDK 3.6.1),
-so auth, base URL, API version and headers are still the SDK's; ``tokens/api.py`` uses the same route
-for countTokens. Retries are ours (``HttpRetryOptions(attempts=1)``): 408, 429, 5xx and connection
-failures are retried with exponential backoff, jitter and the server's ``Retry-After``/``RetryInfo``
-hint, within a total time limit. A retry re-sends the same request; no more than N distinct requests
-are ever sent.
+so auth, base URL, API version and headers are still the SDK's. The call, its retries (408, 429,
+5xx and connection failures, with exponential backoff, jitter and the server's ``Retry-After`` or
+``RetryInfo`` hint), the rate limit and the total time limit are the one policy of
+:mod:`batchcost.gemini`, shared with ``--tokenizer api``. A retry re-sends the same request; no more
+than N distinct requests are ever sent.
 """
 
 from __future__ import annotations
 
 import datetime
 import hashlib
-import json
 import math
-import random
-import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -39,7 +36,17 @@ import numpy as np
 
 from ..batchfile.request import UNSET
 from ..errors import ApiError, BatchcostError, CredentialsError, PricingError
-from ..redact import redact
+from ..gemini import (
+    DEVELOPER,
+    KEY_HELP,
+    Caller,
+    CallFailed,
+    RetryPolicy,
+    Stopped,
+    build_client,
+    call_options,
+    env_value,
+)
 from ..text import plural
 from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
 
@@ -53,8 +60,6 @@ SIZE_CLASSES = 4  # input-size quartiles per thinking setting
 # server adds a few tokens per turn (roles, template) that local counts do not see.
 TURN_OVERHEAD_TOKENS = 16
 MEDIA_MARGIN = 1.1  # media tokens follow Google's rules; 10% covers rounding and resolution details
-_KEY_HELP = "set GEMINI_API_KEY (or GOOGLE_API_KEY)"
-_MAX_MESSAGE = 300
 
 
 @dataclass(frozen=True, eq=False)
@@ -241,171 +246,30 @@ def sample_pilot(
 # -- sending ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    retryable: bool
-    fatal: bool  # the whole pilot cannot work (key, permission, model)
-    code: int | None
-    summary: str
-    retry_after: float | None = None
+def _send(caller: Caller, model: str, body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None, int]:
+    """(response JSON, None, attempts) or (None, failure summary, attempts) for one pilot request.
 
-
-class _Stop(Exception):
-    """The time limit passed or another request failed fatally: send nothing more."""
-
-
-class _Sender:
-    """Sends pilot requests with retries, backoff, a rate limit and a total time limit."""
-
-    def __init__(
-        self,
-        client: Any,
-        model: str,
-        secret: str,
-        *,
-        timeout_s: float,
-        max_rps: float,
-        max_retries: int,
-        initial_backoff_s: float,
-        max_backoff_s: float,
-        deadline: float,
-        clock: Callable[[], float],
-        sleep: Callable[[float], object] | None,
-    ) -> None:
-        from google.genai import types
-
-        from ..tokens.api import TokenBucket, transient_errors
-
-        self.client = client
-        self.model = model
-        self.secret = secret
-        self.path = f"models/{model}:generateContent"
-        self.options = types.HttpOptions(
-            api_version="v1beta",
-            timeout=int(timeout_s * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1),
-        )
-        self.stop = threading.Event()
-        self.clock = clock
-        self.deadline = deadline
-        self.sleep = sleep
-        self.bucket = TokenBucket(max_rps, clock=clock, sleep=self._pause)
-        self.max_retries = max_retries
-        self.initial_backoff = initial_backoff_s
-        self.max_backoff = max_backoff_s
-        self.random = random.Random()
-        self.transient = transient_errors()
-        self.timed_out = False
-
-    def clean(self, text: str) -> str:
-        """One line, bounded, and never the API key."""
-        text = " ".join(redact(text, [self.secret]).split())
-        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
-
-    def _pause(self, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        if self.sleep is not None:
-            self.sleep(seconds)
-        else:
-            self.stop.wait(seconds)
-        if self.stop.is_set():
-            raise _Stop
-
-    def _classify(self, exc: Exception) -> _Failure:
-        from google.auth import exceptions as auth_errors
-        from google.genai import errors as genai_errors
-
-        from ..tokens.api import retry_hint
-
-        if isinstance(exc, genai_errors.APIError):
-            code = int(exc.code) if exc.code else 0
-            status = f" {exc.status}" if exc.status else ""
-            message = self.clean(str(exc.message or ""))
-            summary = f"HTTP {code}{status}" + (f": {message}" if message else "")
-            retryable = code in (408, 429) or 500 <= code <= 599
-            fatal = code in (401, 403, 404) or (code == 400 and "api key" in message.lower())
-            return _Failure(retryable, fatal, code, summary, retry_hint(exc) if retryable else None)
-        if isinstance(exc, (*self.transient, auth_errors.TransportError)):
-            return _Failure(True, False, None, f"{type(exc).__name__}: {self.clean(str(exc)) or 'no detail'}")
-        if isinstance(exc, auth_errors.GoogleAuthError):
-            return _Failure(False, True, None, f"authentication failed: {self.clean(str(exc))}")
-        raise exc
-
-    def _fatal(self, failure: _Failure) -> ApiError:
-        if failure.code == 404:
-            hint = f"model {self.model!r} was not found: check --model"
-        else:
-            hint = f"check the API key ({_KEY_HELP}) and that it may use the Gemini API"
-        return ApiError(f"the pilot's generateContent call was refused ({failure.summary}); {hint}")
-
-    def backoff(self, attempt: int, hint: float | None) -> float:
-        base = min(self.max_backoff, self.initial_backoff * (2.0**attempt))
-        delay = base / 2 + self.random.uniform(0, base / 2)  # equal jitter
-        if hint is not None:
-            delay = max(delay, hint)
-        return min(delay, self.max_backoff)
-
-    def _time_up(self) -> None:
-        self.timed_out = True
-        self.stop.set()  # nothing more is sent, by any worker
-        raise _Stop
-
-    def send(self, body: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None, int]:
-        """(response JSON, None, attempts) or (None, failure summary, attempts) for one request.
-
-        Raises:
-            ApiError: a refusal that concerns every request (key, permission, model).
-            _Stop: the time limit passed, or another request failed fatally.
-        """
-        attempt = 0
-        while True:
-            if self.stop.is_set():
-                raise _Stop
-            if self.clock() >= self.deadline:
-                self._time_up()
-            self.bucket.acquire()
-            try:
-                response = self.client._api_client.request("post", self.path, dict(body), self.options)
-            except Exception as exc:
-                failure = self._classify(exc)
-                if failure.fatal:
-                    self.stop.set()  # every other request would be refused the same way
-                    raise self._fatal(failure) from None
-                if not failure.retryable:
-                    return None, failure.summary, attempt + 1
-                if attempt >= self.max_retries:
-                    return None, f"{failure.summary} (after {attempt + 1} attempts)", attempt + 1
-                delay = self.backoff(attempt, failure.retry_after)
-                if self.clock() + delay >= self.deadline:
-                    self._time_up()
-                self._pause(delay)
-                attempt += 1
-                continue
-            try:
-                payload = json.loads(response.body) if response.body else {}
-            except ValueError:
-                payload = None
-            if not isinstance(payload, dict):
-                return None, "the answer was not a JSON object", attempt + 1
-            return payload, None, attempt + 1
-
-
-def _client(api_key: str, base_url: str | None, timeout_s: float) -> Any:
-    from google import genai
-    from google.genai import types
-
-    options = types.HttpOptions(
-        base_url=base_url or None,
-        api_version="v1beta",
-        timeout=int(timeout_s * 1000),
-        retry_options=types.HttpRetryOptions(attempts=1),
-    )
+    Raises:
+        ApiError: a refusal that concerns every request (key, permission, model); the others stop.
+        Stopped: the time limit passed, or another request failed that way.
+    """
     try:
-        return genai.Client(vertexai=False, api_key=api_key, http_options=options)
-    except Exception as exc:  # the SDK raises ValueError (or google.auth errors) for bad settings
-        message = redact(str(exc), [api_key])
-        raise ApiError(f"cannot set up the Gemini client for the pilot: {' '.join(message.split())[:200]}") from None
+        payload, attempts = caller.post(f"models/{model}:generateContent", body)
+    except CallFailed as failed:
+        failure = failed.failure
+        if failure.fatal:
+            caller.stop()  # every other request would be refused the same way
+            if failure.code == 404:
+                hint = f"model {model!r} was not found: check --model"
+            else:
+                hint = f"check the API key ({KEY_HELP}) and that it may use the Gemini API"
+            raise ApiError(f"the pilot's generateContent call was refused ({failure.summary}); {hint}") from None
+        if not failure.retryable:
+            return None, failure.summary, failed.attempts
+        return None, f"{failure.summary} (after {failed.attempts} attempts)", failed.attempts
+    if not isinstance(payload, dict):
+        return None, "the answer was not a JSON object", attempts
+    return payload, None, attempts
 
 
 def run_pilot(
@@ -476,14 +340,13 @@ def run_pilot(
             bound to confirm (nothing was sent).
     """
     from ..batchfile.results import OK, results_from_objects
-    from ..tokens.api import env_value
     from .reconcile import price_results
 
     environ = env or {}
     key = (api_key or "").strip() or env_value(environ, "GEMINI_API_KEY") or env_value(environ, "GOOGLE_API_KEY")
     if client is None and not key:
         raise CredentialsError(
-            f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {_KEY_HELP}; nothing was sent"
+            f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {KEY_HELP}; nothing was sent"
         )
     if concurrency < 1 or not max_rps > 0 or not time_limit_s > 0 or max_retries < 0:
         raise ValueError("concurrency, max_rps and time_limit_s must be positive and max_retries not negative")
@@ -500,22 +363,28 @@ def run_pilot(
             "nothing was sent"
         )
     if client is None:
-        client = _client(key or "", base_url or env_value(environ, "GOOGLE_GEMINI_BASE_URL"), timeout_s)
+        try:
+            client = build_client(
+                DEVELOPER, api_key=key, base_url=base_url or env_value(environ, "GOOGLE_GEMINI_BASE_URL"),
+                timeout_s=timeout_s,
+            )  # fmt: skip
+        except ValueError as exc:
+            raise ApiError(f"cannot set up the Gemini client for the pilot: {exc}") from None
     if not confirm(sample.max_cost):
         raise BatchcostError("pilot cancelled at the confirmation; nothing was sent")
 
     model_id = model.strip().removeprefix("models/")
-    sender = _Sender(
-        client, model_id, key or "",
-        timeout_s=timeout_s, max_rps=max_rps, max_retries=max_retries, initial_backoff_s=initial_backoff_s,
-        max_backoff_s=max_backoff_s, deadline=clock() + time_limit_s, clock=clock, sleep=sleep,
+    caller = Caller(
+        client, call_options(DEVELOPER, timeout_s), RetryPolicy(max_retries, initial_backoff_s, max_backoff_s),
+        max_rps=max_rps, secret=key, deadline=clock() + time_limit_s, clock=clock, sleep=sleep,
     )  # fmt: skip
     total = len(sample.rows)
     outcomes: dict[int, tuple[dict[str, Any] | None, str | None, int]] = {}
     done = 0
     with ThreadPoolExecutor(max_workers=min(concurrency, total), thread_name_prefix="pilot") as pool:
         pending: dict[Future[Any], int] = {
-            pool.submit(sender.send, body): int(row) for row, body in zip(sample.rows, sample.bodies, strict=True)
+            pool.submit(_send, caller, model_id, body): int(row)
+            for row, body in zip(sample.rows, sample.bodies, strict=True)
         }
         try:
             while pending:
@@ -524,13 +393,13 @@ def run_pilot(
                     row = pending.pop(future)
                     try:
                         outcomes[row] = future.result()
-                    except _Stop:
+                    except Stopped:
                         continue
                     done += 1
                     if progress is not None:
                         progress(done, total)
         except BaseException:
-            sender.stop.set()
+            caller.stop()
             for future in pending:
                 future.cancel()
             raise
@@ -549,7 +418,7 @@ def run_pilot(
     ok = rs.rows["status"] == OK
     attempts = sum(outcomes[r][2] for r in rows)
     if int(ok.sum()) < MIN_RESULTS:
-        why = "the time limit passed" if sender.timed_out else "the requests failed"
+        why = "the time limit passed" if caller.timed_out else "the requests failed"
         detail = "; ".join(f"{k} x{v}" for k, v in failures.items())
         raise ApiError(
             f"the pilot measured {int(ok.sum())} of {total} requests ({why}{': ' + detail if detail else ''}); "
@@ -568,7 +437,7 @@ def run_pilot(
         truncated=rs.rows["max_tokens"][ok].astype(bool),
     )
     warnings = list(sample.notes)
-    if sender.timed_out:
+    if caller.timed_out:
         warnings.append(
             f"the pilot's time limit ({time_limit_s:g} s) passed: {len(rows):,} of {total:,} requests were measured"
         )
@@ -601,7 +470,7 @@ def run_pilot(
                 "rows": [int(x) for x in sample.rows],
                 "max_cost": usd(sample.max_cost),
                 "spent": usd(spent),
-                "timed_out": sender.timed_out,
+                "timed_out": caller.timed_out,
                 "tokens": {
                     "prompt": int(rs.rows["prompt"][ok].sum()),
                     "candidates": int(rs.rows["candidates"][ok].sum()),

@@ -15,43 +15,46 @@ In google-genai 3.6.1 that method:
 * keeps only ``totalTokens`` (and, on the Developer API, ``cachedContentTokenCount``) of the answer,
   dropping ``promptTokensDetails``, the per-modality split that audio pricing needs.
 
-So :func:`_post_count_tokens` sends the REST body itself with ``BaseApiClient.request``, the very
-call ``models.count_tokens`` makes once it has built its body. On the Developer API the body is
+So the REST body is sent with :func:`batchcost.gemini.post_json`, the very call
+``models.count_tokens`` makes once it has built its body. On the Developer API the body is
 ``{"generateContentRequest": {"model": "models/<m>", ...request}}`` (the REST form that counts
 "system instructions and/or function declarations"); on Vertex it is the ``CountTokensRequest``
 fields ``contents``, ``systemInstruction``, ``tools`` and ``generationConfig`` (Vertex's
 countTokens has no ``cachedContent`` field, so there a cached prefix is not counted).
 
-Retries are ours alone: every call passes ``HttpRetryOptions(attempts=1)`` so the SDK never
-re-sends, and :class:`ApiCounter` retries 429, 408, 5xx and connection failures with exponential
-backoff, jitter and the server's ``Retry-After``/``RetryInfo`` hint, under a shared token bucket.
+Retries, backoff and the rate limit are the one policy of :mod:`batchcost.gemini`.
 """
 
 from __future__ import annotations
 
-import email.utils
 import json
 import random
 import re
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from batchcost.errors import ApiError, TokenizerError
-from batchcost.redact import host_of, redact
+from batchcost.gemini import (
+    DEVELOPER,
+    KEY_HELP,
+    PLATFORMS,
+    VERTEX,
+    Caller,
+    CallFailed,
+    Failure,
+    RetryPolicy,
+    TokenBucket,
+    build_client,
+    call_options,
+    clean,
+    env_value,
+)
+from batchcost.redact import host_of
 from batchcost.tokens.base import RequestCount
 
-DEVELOPER = "developer"
-VERTEX = "vertex"
-_PLATFORMS = (DEVELOPER, VERTEX)
-
-# Pinned so that GOOGLE_GENAI_API_VERSION in the user's environment cannot move our paths; Batch
-# Mode and countTokens' generateContentRequest are v1beta features (the SDK's default is v1).
-_API_VERSION = {DEVELOPER: "v1beta", VERTEX: "v1beta1"}
+__all__ = ["DEVELOPER", "VERTEX", "ApiCounter", "TokenBucket"]
 
 # The fields of a GenerateContentRequest that Vertex's CountTokensRequest accepts (others, like
 # safetySettings or cachedContent, are refused there as unknown fields).
@@ -65,64 +68,7 @@ _VERTEX_FIELDS = {
 }
 
 _MODEL_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@-]*$")
-_KEY_HELP = "set GEMINI_API_KEY (or GOOGLE_API_KEY)"
 _PRIVACY = "note that --tokenizer api sends the sampled prompts to Google's countTokens API"
-_MAX_MESSAGE = 300
-
-
-class TokenBucket:
-    """A thread-safe token bucket: on average at most ``rate`` acquisitions per second.
-
-    Capacity is one token, so calls are spaced at least ``1 / rate`` seconds apart; a caller that
-    finds the bucket empty reserves the next token and sleeps outside the lock until it is due.
-
-    Args:
-        rate: tokens per second (> 0).
-        clock: monotonic time source in seconds.
-        sleep: how to wait (seconds).
-    """
-
-    def __init__(
-        self,
-        rate: float,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], object] = time.sleep,
-    ) -> None:
-        if not rate > 0:
-            raise ValueError(f"rate must be > 0, got {rate!r}")
-        self._rate = float(rate)
-        self._clock = clock
-        self._sleep = sleep
-        self._lock = threading.Lock()
-        self._tokens = 1.0
-        self._last = clock()
-
-    def acquire(self) -> float:
-        """Take one token, waiting if needed. Returns the seconds waited."""
-        with self._lock:
-            now = self._clock()
-            self._tokens = min(1.0, self._tokens + (now - self._last) * self._rate)
-            self._last = now
-            self._tokens -= 1.0
-            delay = -self._tokens / self._rate if self._tokens < 0 else 0.0
-        if delay > 0:
-            self._sleep(delay)
-        return delay
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """One failed attempt, reduced to what the retry loop needs (never holds the key)."""
-
-    retryable: bool
-    code: int | None  # HTTP status, None for a connection failure
-    summary: str  # e.g. "HTTP 429 RESOURCE_EXHAUSTED: Resource has been exhausted"
-    retry_after: float | None = None
-
-
-class _Cancelled(Exception):
-    """Another request already failed; this worker stops without sending more."""
 
 
 class ApiCounter:
@@ -183,21 +129,19 @@ class ApiCounter:
         model_id = model.removeprefix("models/")
         if not _MODEL_ID.match(model_id):
             raise TokenizerError(f"invalid model id {model!r} for --tokenizer api (e.g. 'gemini-3.8-flash')")
-        if platform not in _PLATFORMS:
+        if platform not in PLATFORMS:
             raise TokenizerError(f"unknown platform {platform!r}: use 'developer' or 'vertex'")
         _check_positive(max_rps=max_rps, timeout_s=timeout_s, concurrency=concurrency)
-        if max_retries < 0 or initial_backoff_s < 0 or max_backoff_s < 0:
-            raise TokenizerError("max_retries, initial_backoff_s and max_backoff_s must not be negative")
+        try:
+            self._policy = RetryPolicy(int(max_retries), float(initial_backoff_s), float(max_backoff_s))
+        except ValueError as exc:
+            raise TokenizerError(str(exc)) from None
         api_key = api_key.strip() if api_key else None
-
-        from google.genai import types  # lazy: `batchcost --help` must not import google.genai
-
-        self._types = types
         self._secret = api_key or ""
         self._owns_client = client is None
         if client is None:
             if platform == DEVELOPER and not api_key:
-                raise TokenizerError(f"--tokenizer api needs a Gemini API key: {_KEY_HELP}; {_PRIVACY}")
+                raise TokenizerError(f"--tokenizer api needs a Gemini API key: {KEY_HELP}; {_PRIVACY}")
             if platform == VERTEX and not (project or api_key):
                 raise TokenizerError(
                     "--tokenizer api on Vertex AI needs GOOGLE_CLOUD_PROJECT (with application default "
@@ -205,7 +149,13 @@ class ApiCounter:
                 )
             if platform == VERTEX and project and not location:
                 location = "global"
-            client = self._build_client(platform, api_key, project, location, base_url, timeout_s)
+            try:
+                client = build_client(
+                    platform, api_key=api_key, project=project, location=location, base_url=base_url,
+                    timeout_s=timeout_s,
+                )  # fmt: skip
+            except ValueError as exc:
+                raise TokenizerError(f"cannot set up the Gemini client for --tokenizer api: {exc}") from None
         else:
             platform = VERTEX if getattr(client, "vertexai", False) else DEVELOPER
             inner = getattr(client, "_api_client", None)
@@ -223,24 +173,14 @@ class ApiCounter:
         self._resource = resource
         self._path = f"{resource}:countTokens"
         self.description = f"Gemini countTokens API ({resource}, {where})"
-        # Per-call options override whatever the client was built with: one attempt (we retry),
-        # our timeout, our API version.
-        self._call_options = types.HttpOptions(
-            api_version=_API_VERSION[platform],
-            timeout=int(timeout_s * 1000),
-            retry_options=types.HttpRetryOptions(attempts=1),
-        )
+        self._call_options = call_options(platform, timeout_s)
         self._max_rps = float(max_rps)
-        self._max_retries = int(max_retries)
         self._progress = progress
         self._concurrency = int(concurrency)
-        self._initial_backoff = float(initial_backoff_s)
-        self._max_backoff = float(max_backoff_s)
         self._sleep = sleep
         self._clock = clock
         self._random = random.Random()
         self._host = host_of(base_url)
-        self._transient = transient_errors()
 
     # -- construction ---------------------------------------------------------------------------
 
@@ -278,36 +218,8 @@ class ApiCounter:
             )
         base_url = kw.pop("base_url", None) or env_value(env, "GOOGLE_GEMINI_BASE_URL")
         if not key and kw.get("client") is None:
-            raise TokenizerError(f"--tokenizer api needs a Gemini API key: {_KEY_HELP}; {_PRIVACY}")
+            raise TokenizerError(f"--tokenizer api needs a Gemini API key: {KEY_HELP}; {_PRIVACY}")
         return cls(model, api_key=key, platform=platform, base_url=base_url, **kw)
-
-    def _build_client(
-        self,
-        platform: str,
-        api_key: str | None,
-        project: str | None,
-        location: str | None,
-        base_url: str | None,
-        timeout_s: float,
-    ) -> Any:
-        from google import genai
-
-        options = self._types.HttpOptions(
-            base_url=base_url or None,
-            api_version=_API_VERSION[platform],
-            timeout=int(timeout_s * 1000),
-            retry_options=self._types.HttpRetryOptions(attempts=1),
-        )
-        try:
-            if platform == DEVELOPER:
-                return genai.Client(vertexai=False, api_key=api_key, http_options=options)
-            if project:
-                return genai.Client(vertexai=True, project=project, location=location, http_options=options)
-            return genai.Client(vertexai=True, api_key=api_key, http_options=options)
-        except Exception as exc:  # the SDK raises ValueError or google.auth errors here
-            raise TokenizerError(
-                f"cannot set up the Gemini client for --tokenizer api: {self._clean(str(exc))}"
-            ) from None
 
     def close(self) -> None:
         """Close the HTTP client if this counter built it."""
@@ -341,12 +253,14 @@ class ApiCounter:
             TokenizerError: Vertex application default credentials are missing.
         """
         total = len(requests)
-        cancel = threading.Event()
-        bucket = TokenBucket(self._max_rps, clock=self._clock, sleep=lambda s: self._pause(s, cancel))
+        caller = Caller(
+            self._client, self._call_options, self._policy, max_rps=self._max_rps, secret=self._secret,
+            clock=self._clock, sleep=self._sleep, rng=self._random,
+        )  # fmt: skip
         if self._concurrency == 1 or total <= 1:
             counts = []
             for i, request in enumerate(requests):
-                counts.append(self._count_one(i, total, request, bucket, cancel))
+                counts.append(self._count_one(i, total, request, caller))
                 if self._progress is not None:
                     self._progress(i + 1, total)
             return counts
@@ -356,7 +270,7 @@ class ApiCounter:
         workers = min(self._concurrency, total)
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="counttokens") as pool:
             pending: dict[Future[RequestCount], int] = {
-                pool.submit(self._count_one, i, total, request, bucket, cancel): i for i, request in enumerate(requests)
+                pool.submit(self._count_one, i, total, request, caller): i for i, request in enumerate(requests)
             }
             try:
                 while pending:
@@ -368,38 +282,27 @@ class ApiCounter:
                         if self._progress is not None:
                             self._progress(done, total)
             except BaseException:
-                cancel.set()
+                caller.stop()
                 for future in pending:
                     future.cancel()
                 raise
         return [r for r in results if r is not None]
 
-    def _count_one(
-        self,
-        index: int,
-        total: int,
-        request: Mapping[str, Any],
-        bucket: TokenBucket,
-        cancel: threading.Event,
-    ) -> RequestCount:
-        body = self._body(request)
-        attempt = 0
-        while True:
-            if cancel.is_set():
-                raise _Cancelled
-            bucket.acquire()  # may raise _Cancelled while waiting
-            try:
-                payload = _post_count_tokens(self._client, self._path, body, self._call_options)
-            except Exception as exc:
-                failure = self._classify(exc)
-                if not failure.retryable:
-                    raise self._refused(index, total, failure) from None
-                if attempt >= self._max_retries:
-                    raise self._exhausted(index, total, failure, attempt + 1) from None
-                self._pause(self._backoff(attempt, failure.retry_after), cancel)
-                attempt += 1
-                continue
-            return self._parse(index, payload)
+    def _count_one(self, index: int, total: int, request: Mapping[str, Any], caller: Caller) -> RequestCount:
+        try:
+            payload, _ = caller.post(self._path, self._body(request))
+        except CallFailed as failed:
+            failure = failed.failure
+            if failure.no_credentials:
+                raise TokenizerError(
+                    "--tokenizer api on Vertex AI needs application default credentials: run "
+                    "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS "
+                    f"({failure.summary})"
+                ) from None
+            if not failure.retryable:
+                raise self._refused(index, total, failure) from None
+            raise self._exhausted(index, total, failure, failed.attempts) from None
+        return self._parse(index, payload)
 
     def _body(self, request: Mapping[str, Any]) -> dict[str, Any]:
         if self.platform == DEVELOPER:
@@ -429,34 +332,10 @@ class ApiCounter:
 
     # -- failures -------------------------------------------------------------------------------
 
-    def _classify(self, exc: Exception) -> _Failure:
-        from google.auth import exceptions as auth_errors
-        from google.genai import errors as genai_errors
-
-        if isinstance(exc, genai_errors.APIError):
-            code = int(exc.code) if exc.code else 0
-            status = f" {exc.status}" if exc.status else ""
-            message = self._clean(str(exc.message or ""))
-            summary = f"HTTP {code}{status}" + (f": {message}" if message else "")
-            retryable = code in (408, 429) or 500 <= code <= 599
-            hint = retry_hint(exc) if retryable else None
-            return _Failure(retryable, code, summary, hint)
-        if isinstance(exc, auth_errors.DefaultCredentialsError):
-            raise TokenizerError(
-                "--tokenizer api on Vertex AI needs application default credentials: run "
-                "`gcloud auth application-default login` or set GOOGLE_APPLICATION_CREDENTIALS "
-                f"({self._clean(str(exc))})"
-            ) from None
-        if isinstance(exc, (*self._transient, auth_errors.TransportError)):
-            return _Failure(True, None, f"{type(exc).__name__}: {self._clean(str(exc)) or 'no detail'}")
-        if isinstance(exc, auth_errors.GoogleAuthError):
-            return _Failure(False, None, f"authentication failed: {self._clean(str(exc))}")
-        raise exc
-
-    def _refused(self, index: int, total: int, failure: _Failure) -> ApiError:
+    def _refused(self, index: int, total: int, failure: Failure) -> ApiError:
         code = failure.code
         if code == 400 and "api key" in failure.summary.lower():
-            hint = f"check the API key ({_KEY_HELP})"
+            hint = f"check the API key ({KEY_HELP})"
         elif code in (401, 403):
             hint = "check the API key or credentials and that they may use the Gemini API"
         elif code == 404:
@@ -467,7 +346,7 @@ class ApiCounter:
             hint = "fix this request in the batch file (the batch job would reject it too) or check the model id"
         return ApiError(f"countTokens refused request {index} of {total} ({failure.summary}); {hint}")
 
-    def _exhausted(self, index: int, total: int, failure: _Failure, attempts: int) -> ApiError:
+    def _exhausted(self, index: int, total: int, failure: Failure, attempts: int) -> ApiError:
         where = f"request {index} of {total}, {attempts} attempts"
         if failure.code == 429:
             return ApiError(
@@ -485,87 +364,8 @@ class ApiCounter:
             "the service may be unavailable: retry later or use --tokenizer local"
         )
 
-    def _backoff(self, attempt: int, hint: float | None) -> float:
-        # "Equal jitter": half the exponential delay is fixed, half random, so retries of
-        # requests that failed together spread out but never retry at once.
-        base = min(self._max_backoff, self._initial_backoff * (2.0**attempt))
-        delay = base / 2 + self._random.uniform(0, base / 2)
-        if hint is not None:
-            delay = max(delay, hint)
-        return min(delay, self._max_backoff)
-
-    def _pause(self, seconds: float, cancel: threading.Event) -> None:
-        if seconds <= 0:
-            return
-        if self._sleep is not None:
-            self._sleep(seconds)
-        else:
-            cancel.wait(seconds)  # wakes at once when another request failed
-        if cancel.is_set():
-            raise _Cancelled
-
     def _clean(self, text: str) -> str:
-        """One line, bounded, and never the API key."""
-        text = " ".join(redact(text, [self._secret]).split())
-        return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
-
-
-def _post_count_tokens(client: Any, path: str, body: dict[str, Any], options: Any) -> Any:
-    """POST one countTokens body through the google-genai client's HTTP layer; return the JSON.
-
-    ``client._api_client.request`` is the call ``Models.count_tokens`` itself ends in (SDK 3.6.1);
-    the public method cannot be used because it drops system instructions, tools and the
-    per-modality answer on the Developer API (see the module docstring). Kept in this one function
-    so that an SDK change touches one place.
-    """
-    response = client._api_client.request("post", path, dict(body), options)
-    return json.loads(response.body) if response.body else {}
-
-
-def retry_hint(exc: Any) -> float | None:
-    """Seconds the server asked us to wait: ``Retry-After`` header or ``RetryInfo.retryDelay``."""
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    value = (headers.get("retry-after") or "").strip() if headers is not None else ""
-    if value:
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            pass
-        try:
-            when = email.utils.parsedate_to_datetime(value)  # the HTTP-date form
-        except (TypeError, ValueError):
-            when = None
-        if when is not None:
-            when = when if when.tzinfo is not None else when.replace(tzinfo=UTC)
-            return max(0.0, (when - datetime.now(UTC)).total_seconds())
-    error = exc.details if isinstance(exc.details, Mapping) else {}
-    error = error.get("error", error)
-    details = error.get("details") if isinstance(error, Mapping) else None
-    for detail in details if isinstance(details, list) else ():
-        delay = detail.get("retryDelay") if isinstance(detail, Mapping) else None
-        if isinstance(delay, str) and delay.endswith("s"):
-            try:
-                return max(0.0, float(delay[:-1]))
-            except ValueError:
-                continue
-    return None
-
-
-def transient_errors() -> tuple[type[BaseException], ...]:
-    """Connection-level errors of whichever httpx flavour the SDK uses (it may use either)."""
-    found: list[type[BaseException]] = []
-    for module_name in ("httpx", "httpx2"):
-        try:
-            module = __import__(module_name)
-        except ImportError:
-            continue
-        found.append(module.TransportError)
-    return tuple(found)
-
-
-def env_value(env: Mapping[str, str], name: str) -> str | None:
-    value = env.get(name)
-    return value.strip() if value and value.strip() else None
+        return clean(text, self._secret)
 
 
 def _check_positive(**values: float) -> None:
