@@ -181,20 +181,20 @@ def memory(args: argparse.Namespace) -> None:
 
 def _scan_cpu(path: str, check: bool) -> float:
     """CPU seconds of one single-process scan, with or without the repeated-name check."""
-    from batchcost.batchfile import scan, scanner
+    from batchcost.batchfile import line_check, scan
 
-    saved = scanner._name_colons, scanner._RangeScanner._repeated_names
+    saved = line_check.name_colons, line_check.RangeScanner._repeated_names
     if not check:
         # no byte count, and the second parse it would ask for does nothing (the names are still
         # counted during the walk, a fraction of the cost)
-        scanner._name_colons = lambda buf, lo, hi, stops: ([-1] * len(stops), set())  # type: ignore[assignment]
-        scanner._RangeScanner._repeated_names = lambda self, raw: None  # type: ignore[method-assign]
+        line_check.name_colons = lambda buf, lo, hi, stops: ([-1] * len(stops), set())  # type: ignore[assignment]
+        line_check.RangeScanner._repeated_names = lambda self, raw: None  # type: ignore[method-assign]
     try:
         t = time.process_time()
         scan(path, workers=1)
         return time.process_time() - t
     finally:
-        scanner._name_colons, scanner._RangeScanner._repeated_names = saved  # type: ignore[method-assign]
+        line_check.name_colons, line_check.RangeScanner._repeated_names = saved  # type: ignore[method-assign]
 
 
 def overhead(args: argparse.Namespace) -> None:

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,8 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from batchcost.batchfile import line_check as line_check_mod
 from batchcost.batchfile import lines as lines_mod
 from batchcost.batchfile import scan
+from batchcost.batchfile import scan_partial as partial_mod
+from batchcost.batchfile import scan_worker as worker_mod
 from batchcost.batchfile import scanner as scanner_mod
 from batchcost.batchfile.problems import Problem, escaped, quoted
 from batchcost.batchfile.request import MAX_NESTING
@@ -140,13 +144,13 @@ def test_doubtful_lines_are_parsed_again_and_plain_ones_are_not(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     parsed: list[bytes] = []
-    real = scanner_mod._repeated_names
+    real = line_check_mod.repeated_names
 
     def spy(raw: Any) -> list[tuple[str, str]]:
         parsed.append(bytes(raw))
         return real(raw)
 
-    monkeypatch.setattr(scanner_mod, "_repeated_names", spy)
+    monkeypatch.setattr(line_check_mod, "repeated_names", spy)
     lines = [GOOD % f"k{i}" for i in range(50)]
     lines[10] = '{"key" : "k10", "request": {"contents": [{"parts": [{"text": "spaced"}]}]}}'
     lines[20] = '{"key": "k20", "key": "again", "request": {"contents": [{"parts": [{"text": "x"}]}]}}'
@@ -259,7 +263,7 @@ def test_an_error_while_a_line_is_checked_is_not_hidden_by_the_mapping(
     def interrupted(self: Any, request: Any) -> Any:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(scanner_mod.Walker, "walk", interrupted)
+    monkeypatch.setattr(line_check_mod.Walker, "walk", interrupted)
     with pytest.raises(KeyboardInterrupt):
         scan(write(tmp_path, [GOOD % "a", GOOD % "b"]))
 
@@ -299,7 +303,7 @@ def test_stream_blocks_holds_one_block_and_one_line(monkeypatch: pytest.MonkeyPa
 
     log: list[str] = []
     blocks = []
-    for offset, buf, n, newline in scanner_mod.stream_blocks(_reader(data(), log), limit, chunk):
+    for offset, buf, n, newline in lines_mod.stream_blocks(_reader(data(), log), limit, chunk):
         log.append("yield")
         blocks.append((offset, None if buf is None else bytes(buf[:n]), n, newline))
         assert buf is None or len(buf) <= chunk + limit  # never more than a block and one line
@@ -313,8 +317,14 @@ def test_stream_blocks_holds_one_block_and_one_line(monkeypatch: pytest.MonkeyPa
     assert log.count("yield") > 50
 
 
+def line_limit(monkeypatch: pytest.MonkeyPatch, limit: int) -> None:
+    """A smaller line limit for the scan: where lines are checked and where gzip lines are streamed."""
+    monkeypatch.setattr(line_check_mod, "MAX_LINE_BYTES", limit)
+    monkeypatch.setattr(worker_mod, "MAX_LINE_BYTES", limit)
+
+
 def test_gzip_over_long_line_is_one_error_and_the_rest_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 100_000)
+    line_limit(monkeypatch, 100_000)
     body = ("\n".join([GOOD % "a", "\0" * 5_000_000, GOOD % "b"]) + "\n").encode()
     path = tmp_path / "bomb.jsonl.gz"
     path.write_bytes(gzip.compress(body))
@@ -328,16 +338,16 @@ def test_gzip_over_long_line_is_one_error_and_the_rest_is_read(tmp_path: Path, m
 
 
 def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 1_000_000)
-    monkeypatch.setattr(scanner_mod, "_BLOCK", 256 * 1024)
+    line_limit(monkeypatch, 1_000_000)
+    monkeypatch.setattr(worker_mod, "_BLOCK", 256 * 1024)
     path = tmp_path / "zeros.gz"
     with gzip.open(path, "wb") as fh:
         for _ in range(64):
             fh.write(b"\0" * (1 << 20))  # 64 MiB of zeros in a 64 KB file, no newline
     largest = []
-    real = scanner_mod.stream_blocks
+    real = worker_mod.stream_blocks
 
-    def watch(read: Any, limit: int, chunk: int = scanner_mod._BLOCK) -> Any:
+    def watch(read: Any, limit: int, chunk: int = worker_mod._BLOCK) -> Any:
         def counted(n: int) -> bytes:
             data = read(n)
             if limit == 1_000_000:  # the scan's reads (the form is guessed from the head first)
@@ -346,7 +356,7 @@ def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytes
 
         return real(counted, limit, chunk)
 
-    monkeypatch.setattr(scanner_mod, "stream_blocks", watch)
+    monkeypatch.setattr(worker_mod, "stream_blocks", watch)
     result = scan(path)
     assert codes(result) == [(0, "no-requests"), (1, "line-too-long")]
     assert result.files[0].data_size == 64 << 20
@@ -354,7 +364,7 @@ def test_gzip_bomb_of_zeros_is_read_in_blocks(tmp_path: Path, monkeypatch: pytes
 
 
 def test_plain_over_long_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_mod, "MAX_LINE_BYTES", 10_000)
+    line_limit(monkeypatch, 10_000)
     path = write(tmp_path, [GOOD % "a", '{"key": "b", "request": "' + "x" * 20_000 + '"}', GOOD % "c"])
     result = scan(path)
     assert codes(result) == [(2, "line-too-long")]
@@ -569,19 +579,19 @@ def test_many_line_gzip_is_scanned_block_by_block_with_rows_spilled(
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     expected = scan(plain, sample_size=50, seed=3)
 
-    monkeypatch.setattr(scanner_mod, "_BLOCK", 64 * 1024)
-    monkeypatch.setattr(scanner_mod, "_SPILL_BYTES", 100 * 1024)  # rows go to a temporary file as they come
+    monkeypatch.setattr(worker_mod, "_BLOCK", 64 * 1024)
+    monkeypatch.setattr(partial_mod, "SPILL_BYTES", 100 * 1024)  # rows go to a temporary file as they come
     spill_dir = tmp_path / "tmp"
     spill_dir.mkdir()
-    monkeypatch.setattr(scanner_mod.tempfile, "tempdir", str(spill_dir))
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_dir))
     blocks: list[int] = []
-    real = scanner_mod._scan_lines
+    real = worker_mod.scan_lines
 
     def watch(sc: Any, buf: Any, mv: Any, lo: int, hi: int, base: int, at_end: bool) -> None:
         blocks.append(hi - lo)
         real(sc, buf, mv, lo, hi, base, at_end)
 
-    monkeypatch.setattr(scanner_mod, "_scan_lines", watch)
+    monkeypatch.setattr(worker_mod, "scan_lines", watch)
     got = scan(packed, sample_size=50, seed=3)
     # a block of whole lines: at most the 64 KiB read and the rest of the line it cut
     assert len(blocks) >= plain.stat().st_size // (64 * 1024) and max(blocks) <= 64 * 1024 + len(lines[0])

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from batchcost.batchfile import FileLimits, scan
+from batchcost.batchfile import file_checks as file_checks_mod
 from batchcost.batchfile import scanner as scanner_mod
 from batchcost.errors import InputError
 
@@ -294,7 +295,7 @@ def test_file_over_the_size_limit_says_how_many_shards(tmp_path: Path) -> None:
 
 
 def test_vertex_request_count_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(scanner_mod, "FileLimits", lambda: FileLimits(vertex_max_requests=2))
+    monkeypatch.setattr(file_checks_mod, "FileLimits", lambda: FileLimits(vertex_max_requests=2))
     path = write(tmp_path, [json.dumps({"request": req()})] * 3)
     result = scan(path)
     assert problems(result) == [(0, "too-many-requests")]

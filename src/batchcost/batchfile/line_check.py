@@ -1,0 +1,445 @@
+"""Checking a batch file's lines one by one: each line's problems and its figures, packed as a row.
+
+A :class:`RangeScanner` checks the lines of one range of one file and fills a
+:class:`~.scan_partial.Partial`; :func:`scan_lines` hands it a block of whole lines at a time.
+
+A name repeated inside one JSON object (``{"key": "a", "key": "b"}``) is lost by the decoder, which
+keeps the last value. Finding it costs next to nothing: the number of ``":`` that end a name in the
+line's bytes (counted for a whole block at once with numpy) must equal the number of names the walk
+decoded; only a line where the two differ, or whose bytes defeat the count (a space before a colon,
+an escaped backslash before a quote), is parsed again with a parser that sees every name.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import zlib
+from typing import Any
+
+from .lines import MAX_LINE_BYTES
+from .media import MEDIA_KINDS
+from .problems import KINDS, escaped, quoted
+from .request import MAX_NESTING, PLACES, UNSET, NestingTooDeep, Walker, count_names
+from .sampling import file_key, offer, priority
+from .scan_partial import ROW_RECORD, Partial
+
+_I32 = 2**31 - 1
+_U32 = 2**32 - 1
+_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
+_CONTAINERS = (dict, list)
+
+# The value of RangeScanner._parse for a line that is not JSON (``None`` is the JSON value null).
+_BAD: Any = object()
+
+
+class RangeScanner:
+    """Checks lines one by one and fills a :class:`~.scan_partial.Partial`."""
+
+    def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int,
+                 owner: int | None = None) -> None:  # fmt: skip
+        import msgspec
+
+        self.decode = msgspec.json.Decoder().decode
+        self.decode_error = (msgspec.DecodeError, msgspec.ValidationError)
+        self.form = form
+        self.file_index = file_index
+        self.seed_mix = file_key(seed, file_index)
+        self.k = sample_size
+        self.p = Partial(keep, owner)
+        self._line = 0
+        self._model_ids: dict[str, int] = {"": 0}
+        self._mime_ids: dict[str, int] = {"": 0}
+        self._cache_ids: dict[str, int] = {"": 0}
+        self.walker = Walker(self._report)
+        self._pack = ROW_RECORD.pack
+
+    def _report(self, code: str, message: str) -> None:
+        p = self.p
+        n = p.counts.get(code, 0)
+        p.counts[code] = n + 1
+        if n < p.keep:
+            p.problems.append((self._line, code, message))
+        if KINDS[code][0].value == "error":
+            self._line_error = True
+
+    def _empty_row(self, offset: int, nbytes: int) -> None:
+        # a line over 4 GiB is unusable anyway (line-too-long): clamp it into the u4 column
+        self.p.records += self._pack(
+            self.file_index, offset, min(nbytes, _U32), 0, 0, 0, 0, 0, 0, UNSET, UNSET, -1, 1, -1, 0, 0, 0, 0, 0, 0,
+            0, 0,
+        )  # fmt: skip
+        self.p.n_rows += 1
+        self.p.flush_if_full()
+
+    def long_line(self, offset: int, nbytes: int) -> None:
+        """A line over :data:`MAX_LINE_BYTES` that was skipped without being read into memory."""
+        self.p.lines += 1
+        self._line = self.p.lines
+        self._line_error = False
+        self._too_long(nbytes)
+        self._empty_row(offset, nbytes)
+
+    def broken_stream(self, code: str, message: str) -> None:
+        """A problem on a line of its own after the last one read: the stream broke off there."""
+        self.p.lines += 1
+        self._line = self.p.lines
+        self._report(code, message)
+
+    def _too_long(self, nbytes: int) -> None:
+        self._report(
+            "line-too-long",
+            f"line is {nbytes / 2**20:,.0f} MiB, over the {MAX_LINE_BYTES // 2**20} MiB line limit, so it is "
+            "not checked; is this really a JSONL batch file? Large media belongs in fileData references",
+        )
+
+    def line(self, raw: Any, offset: int, last: bool, colons: int = -1, irregular: bool = True) -> None:
+        """Check one line (``raw`` is a bytes-like without its newline).
+
+        ``colons`` is the number of ``":`` in the line that end a name, ``irregular`` whether the
+        line has a colon that count cannot judge (see :func:`name_colons`); ``-1`` means not counted,
+        and the line is then parsed again to look for repeated names.
+        """
+        self.p.lines += 1
+        self._line = self.p.lines
+        self._line_error = False
+        nbytes = len(raw)
+        row_index = self.p.n_rows
+        if nbytes and raw[-1] == 13:  # CR of a CRLF line end: JSON whitespace, accepted
+            raw = raw[:-1]
+        if raw[:3] == b"\xef\xbb\xbf":
+            self._report("bom", "line starts with a UTF-8 byte-order mark; save the file as UTF-8 without BOM")
+            raw = raw[3:]
+            self._line_error = False  # the request itself may still be fine to count
+        obj = self._parse(raw, nbytes, last)
+        if obj is _BAD:
+            self._empty_row(offset, nbytes)
+            return
+        request = self._line_object(obj)
+        if request is None:
+            self._empty_row(offset, nbytes)
+            return
+        try:
+            names = len(obj)
+            if names > 1 and not (names == 2 and type(obj.get("key")) is str):  # usual: key and request
+                for name, value in obj.items():
+                    if name != "request" and type(value) in _CONTAINERS:
+                        names += count_names(value)
+            info = self.walker.walk(request)
+        except (NestingTooDeep, RecursionError):
+            self._too_deep()
+            self._empty_row(offset, nbytes)
+            return
+        if irregular or names + info.nkeys != colons:
+            self._repeated_names(raw)
+        usable = not self._line_error
+        texts = info.texts
+        system, contents, tools = texts["system"], texts["contents"], texts["tools"]
+        tb = 0
+        known = info.utf8_len
+        for group in (system, contents, tools):
+            for t in group:
+                # UTF-8 bytes tell the script (1 ASCII, 2 Cyrillic..., 3 CJK) and bound the tokens
+                if t.isascii():
+                    tb += len(t)
+                else:
+                    n = known.get(id(t))
+                    if n is None:
+                        n = len(t.encode("utf-8", "surrogatepass")) if len(t) <= 1 << 20 else utf8_len(t)
+                    tb += n
+        self.p.records += self._pack(
+            self.file_index,
+            offset,
+            nbytes,
+            1 if usable else 0,
+            sum(map(len, system)) if system else 0,
+            sum(map(len, contents)),
+            sum(map(len, tools)) if tools else 0,
+            tb,
+            len(info.media),
+            info.max_output_tokens,
+            info.thinking_budget,
+            info.thinking_level,
+            min(info.candidate_count, 65535),
+            info.media_resolution,
+            info.flags,
+            info.system_hash,
+            info.first_hash,
+            info.prefix_hash,
+            info.prefix_chars,
+            self._key_hash,
+            self._intern(self._model_ids, self.p.models, info.model) if info.model else 0,
+            self._intern(self._cache_ids, self.p.caches, info.cached_content) if info.cached_content else 0,
+        )
+        self.p.n_rows += 1  # records are moved to the spill file once a block (see scan_lines)
+        if info.media:
+            m = self.p.media
+            for part in info.media:
+                m["row"].append(row_index)
+                m["kind"].append(MEDIA_KINDS.index(part.kind))
+                m["mime"].append(self._intern(self._mime_ids, self.p.mimes, part.mime))
+                m["inline"].append(1 if part.source == "inline" else 0)
+                m["place"].append(PLACES.index(part.place))
+                m["nbytes"].append(part.nbytes)
+                # header fields are untrusted 32-bit unsigned values: keep them in the int32 columns
+                m["width"].append(min(part.width, _I32))
+                m["height"].append(min(part.height, _I32))
+                m["pages"].append(min(part.pages, _I32))
+                m["duration_s"].append(part.duration_s)
+                m["resolution"].append(part.resolution)
+                m["fps"].append(part.fps)
+                m["clip_s"].append(part.clip_s)
+        if usable and self.k:
+            offer(self.p.sample, self.k, priority(self.seed_mix, offset), row_index)
+
+    @staticmethod
+    def _intern(ids: dict[str, int], table: list[str], value: str) -> int:
+        i = ids.get(value)
+        if i is None:
+            i = ids[value] = len(table)
+            table.append(value)
+        return i
+
+    def _too_deep(self) -> None:
+        self._report(
+            "nesting-too-deep",
+            f"objects and arrays are nested more than {MAX_NESTING} levels deep, too deep to check; "
+            "flatten the structure (no real request needs that many levels)",
+        )
+
+    def _repeated_names(self, raw: Any) -> None:
+        for where, name in repeated_names(raw)[:3]:
+            place = "the line's object" if not where else escaped(where, 120)
+            self._report(
+                "duplicate-name",
+                f"{quoted(name)} appears more than once in {place}; remove the repeat (the API rejects "
+                "a repeated name or keeps only one of its values, and which one is not documented)",
+            )
+
+    def _parse(self, raw: Any, nbytes: int, last: bool) -> Any:
+        if nbytes > MAX_LINE_BYTES:
+            self._too_long(nbytes)
+            return _BAD
+        try:
+            return self.decode(raw)
+        except RecursionError:
+            self._too_deep()
+            return _BAD
+        except (UnicodeDecodeError, *self.decode_error) as e:
+            msg = str(e)  # keep only the text: the exception would pin the mmap slice
+        if not raw or (not bytes(raw[:64]).strip() and not bytes(raw).strip()):  # checked only when it failed
+            self._report("blank-line", "blank line; remove it (every line must be one request)")
+            return _BAD
+        # Invalid UTF-8 is the root cause whenever present, whatever the JSON parser tripped on.
+        try:
+            bytes(raw).decode("utf-8")
+        except UnicodeDecodeError as e:
+            self._report("not-utf8", f"not valid UTF-8 (byte {e.start + 1} of the line); re-encode the file as UTF-8")
+            return _BAD
+        if last and "truncated" in msg:
+            self._report(
+                "truncated",
+                "last line ends in the middle of a JSON value and has no newline: the file looks "
+                "cut off; re-export or re-download it",
+            )
+        elif "truncated" in msg and _SURROGATE.search(bytes(raw)):
+            self._report(
+                "not-json",
+                "contains an unpaired UTF-16 surrogate escape (\\ud800-\\udfff); the API rejects "
+                "it: fix the text's encoding",
+            )
+        else:
+            self._report(
+                "not-json", f"not valid JSON: {escaped(_short_json_error(msg), 200)}; each line must be one JSON object"
+            )
+        return _BAD
+
+    def _line_object(self, obj: Any) -> dict[str, Any] | None:
+        """Check the line's own fields; return its request object or None."""
+        self._key_hash = 0
+        if not isinstance(obj, dict):
+            self._report(
+                "not-object",
+                f"line is {_a('JSON ' + _json_type(obj))}, not an object; each line must be "
+                '{"key": ..., "request": {...}}',
+            )
+            return None
+        if "custom_id" in obj or ({"method", "url", "body"} <= obj.keys() and "request" not in obj):
+            self._report(
+                "openai-format",
+                "OpenAI batch line (custom_id/method/url/body); Gemini wants "
+                '{"key": <custom_id>, "request": {"contents": [{"role": "user", "parts": [{"text": ...}]}]}}: '
+                "move messages into contents (assistant -> model) and system messages into systemInstruction",
+            )
+            return None
+        if self.form == "developer":
+            if "key" not in obj:
+                self._report(
+                    "key-missing",
+                    'no "key"; every line needs a unique "key" string (results are matched to requests by key)',
+                )
+            else:
+                key = obj["key"]
+                if not isinstance(key, str):
+                    example = f', e.g. "{key}"' if type(key) in (int, float) else ""
+                    self._report("key-not-string", f'"key" is {_a(_json_type(key))}; make it a string{example}')
+                elif not key:
+                    self._report("key-empty", '"key" is empty; give every line a unique non-empty key')
+                else:
+                    # A cheap 64-bit hash: equal hashes are confirmed against the real keys after the scan.
+                    kb = key.encode("utf-8", "surrogatepass")
+                    self._key_hash = (zlib.crc32(kb) << 32 | zlib.adler32(kb)) or 1
+            for name in obj if len(obj) > 2 or "key" not in obj else ():  # usual: only key and request
+                if name not in ("key", "request") and "request" in obj:
+                    self._report(
+                        "unknown-field",
+                        f'unknown line field {quoted(name)}; a line holds only "key" and "request" (move '
+                        "request settings inside request)",
+                    )
+        request = obj.get("request")
+        if request is None:
+            hint = (
+                ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})'
+                if ("contents" in obj)
+                else ""
+            )
+            self._report("request-missing", f'no "request" object{hint}')
+            return None
+        if not isinstance(request, dict):
+            self._report("request-not-object", f'"request" is {_a(_json_type(request))}; it must be an object')
+            return None
+        return request
+
+
+def utf8_len(text: str, chunk: int = 1 << 20) -> int:
+    """UTF-8 length of ``text``; a long text is encoded a slice at a time, not copied whole."""
+    if len(text) <= chunk:
+        return len(text.encode("utf-8", "surrogatepass"))
+    return sum(len(text[i : i + chunk].encode("utf-8", "surrogatepass")) for i in range(0, len(text), chunk))
+
+
+def repeated_names(raw: Any) -> list[tuple[str, str]]:
+    """``(where, name)`` for each name given twice in one object of the line (``where`` "" = the line).
+
+    The standard library parser hands every object's pairs to a hook before they become a dict,
+    so, unlike msgspec, it sees a repeated name. It is slower, so only doubtful lines come here.
+    """
+    marks: dict[int, list[str]] = {}
+    alive: list[dict[str, Any]] = []
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        d = dict(pairs)
+        if len(d) != len(pairs):
+            seen: set[str] = set()
+            twice: list[str] = []
+            for k, _ in pairs:
+                if k in seen and k not in twice:
+                    twice.append(k)
+                seen.add(k)
+            marks[id(d)] = twice
+            alive.append(d)  # its id must stay unique until the walk below
+        return d
+
+    try:
+        top = json.loads(bytes(raw), object_pairs_hook=hook)
+    except (ValueError, RecursionError):
+        return []
+    if not marks:
+        return []
+    found: list[tuple[str, str]] = []
+    stack: list[tuple[Any, str]] = [(top, "")]
+    while stack:
+        value, where = stack.pop()
+        if type(value) is dict:
+            found.extend((where, name) for name in marks.pop(id(value), ()))
+            for k, v in value.items():
+                if type(v) in _CONTAINERS:
+                    stack.append((v, f"{where}.{k}" if where else k))
+        else:
+            for i, v in enumerate(value):
+                if type(v) in _CONTAINERS:
+                    stack.append((v, f"{where}[{i}]"))
+    for names in marks.values():  # inside a value that was itself given twice and dropped
+        found.extend(("a repeated value", name) for name in names)
+    return sorted(found)
+
+
+def name_colons(buf: Any, lo: int, hi: int, stops: list[int]) -> tuple[list[int], set[int]]:
+    """For each line of ``buf[lo:hi]`` (ending at ``stops``), how many colons end a name; and the
+    indices of lines with a colon that count cannot judge.
+
+    In JSON a ``"`` inside a string is escaped, so a ``":`` with no backslash before the quote ends a
+    name, and every name ends so unless whitespace sits before its colon or the name ends in an
+    escaped backslash (``\\":``, which looks like an escaped quote): those colons are doubtful, and a
+    line with one is checked in full. One numpy pass per block: about 2 ms per 8 MB.
+    """
+    import numpy as np
+
+    if hi <= lo:
+        return [], set()
+    arr = np.frombuffer(buf, np.uint8, hi - lo, lo)
+    try:
+        # 1 MiB at a time: the flags then stay in the cache between the compare and the search
+        parts = [np.flatnonzero(arr[s : s + (1 << 20)] == 58) + s for s in range(0, len(arr), 1 << 20)]
+        c = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        c = c[c >= 3]  # no name of a JSON line ends before its fourth byte
+        p1, p2 = arr[c - 1], arr[c - 2]
+        quote = p1 == 34
+        backslash = p2 == 92
+        ends = np.asarray(stops, dtype=np.int64) - lo
+        counts = np.diff(np.searchsorted(c[quote & ~backslash], ends), prepend=0).tolist()
+        odd = quote & backslash
+        if odd.any():
+            odd[odd] = arr[c[odd] - 3] == 92  # \\": a name ending in an escaped backslash (or prose)
+        space1 = (p1 == 32) | (p1 == 9) | (p1 == 13)
+        if space1.any():
+            odd |= space1 & ((p2 == 32) | (p2 == 9) | (p2 == 13) | (p2 == 34))
+        doubtful = set(np.searchsorted(ends, c[odd]).tolist()) if odd.any() else set()
+        return counts, doubtful
+    finally:
+        del arr  # a view of the caller's buffer (an mmap must not be closed while it lives)
+
+
+def scan_lines(sc: RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, base: int, at_end: bool) -> None:
+    """Check the lines of ``buf[lo:hi]``: ``hi`` is just after a newline, or the end of the data.
+
+    ``base`` is added to positions to give file offsets (a gzip block's place in the data);
+    ``at_end`` says whether ``hi`` is the end of the file.
+    """
+    check = sc.line
+    find = buf.find
+    if hi - lo > MAX_LINE_BYTES and (nl := find(b"\n", lo, hi)) in (-1, hi - 1):
+        # one line too long to check: its bytes need not be looked at
+        check(mv[lo : hi - 1 if nl >= 0 else hi], base + lo, nl < 0 and at_end)
+        if nl < 0:
+            sc.p.last_line_no_newline = True
+        return
+    stops = []
+    pos = lo
+    while pos < hi:
+        nl = find(b"\n", pos, hi)
+        if nl < 0:
+            stops.append(hi)
+            break
+        stops.append(nl)
+        pos = nl + 1
+    counts, doubtful = name_colons(buf, lo, hi, stops)
+    pos = lo
+    for i, stop in enumerate(stops):
+        check(mv[pos:stop], base + pos, stop == hi and at_end, counts[i], i in doubtful)
+        pos = stop + 1
+    if stops and stops[-1] == hi:
+        sc.p.last_line_no_newline = True
+    sc.p.flush_if_full()  # once a block: a block adds at most ~20 bytes of records per byte of lines
+
+
+def _a(noun: str) -> str:
+    return ("an " if noun[:1].lower() in "aeiou" else "a ") + noun
+
+
+def _json_type(v: Any) -> str:
+    return {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}.get(type(v), "null")
+
+
+def _short_json_error(msg: str) -> str:
+    return msg.removeprefix("JSON is malformed: ")

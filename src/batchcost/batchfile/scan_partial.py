@@ -1,0 +1,162 @@
+"""What scanning one range of one file produces: packed row records, media columns, problems, a sample.
+
+A :class:`Partial` is filled line by line (``line_check``), sent back from a worker process
+through its temporary spill file (``scan_worker``), and copied into the merged columns
+(``scan_merge``). This module owns the record layout and the spill file's format: written here,
+read back here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import os
+import struct
+import tempfile
+from array import array
+from typing import Any
+
+from .result import MEDIA_COLUMNS, ROW_COLUMNS
+
+# A range's packed row records move to a temporary file whenever they reach this size.
+SPILL_BYTES = 32 * 1024 * 1024
+
+# One line's row columns packed in ROW_COLUMNS order (little-endian, no padding).
+_STRUCT_CODES = {"u1": "B", "i1": "b", "u2": "H", "i2": "h", "u4": "I", "i4": "i", "u8": "Q", "i8": "q"}
+ROW_RECORD = struct.Struct("<" + "".join(_STRUCT_CODES[spec[1]] for spec in ROW_COLUMNS.values()))
+
+
+@functools.cache
+def record_dtype() -> Any:
+    """The numpy dtype of one :data:`ROW_RECORD`: a block of records reads as a table of the row columns."""
+    import numpy as np
+
+    return np.dtype([(name, "<" + spec[1]) for name, spec in ROW_COLUMNS.items()])
+
+
+def _spill_file(owner: int) -> str:
+    fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{owner}-", suffix=".columns")
+    os.close(fd)
+    return path
+
+
+def remove_leftovers(owner: int) -> None:
+    """Remove the spill files of scanning process ``owner`` (its workers were stopped mid-scan)."""
+    for leftover in glob.glob(os.path.join(tempfile.gettempdir(), f"batchcost-scan-{owner}-*.columns")):
+        with contextlib.suppress(OSError):
+            os.unlink(leftover)
+
+
+class Partial:
+    """Results of scanning one range of one file (picklable).
+
+    Row records go to a temporary file (``spill``) in chunks once they grow large, so a range of
+    millions of short lines never holds them all in memory; the file holds the records in row order,
+    then (written by :meth:`spill_all` at the end) the media columns one after another.
+    """
+
+    def __init__(self, keep: int, owner: int | None = None) -> None:
+        self.keep = keep
+        self.records = bytearray()  # one packed ROW_RECORD per line (one call per line, not 22 appends)
+        self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
+        self.problems: list[tuple[int, str, str]] = []  # (local line, code, message)
+        self.counts: dict[str, int] = {}
+        self.sample: list[tuple[int, int]] = []  # heap of (-priority, local row)
+        self.models: list[str] = [""]
+        self.mimes: list[str] = [""]
+        self.caches: list[str] = [""]
+        self.lines = 0
+        self.last_line_no_newline = False
+        self.spill: str | None = None  # records (and at the end media columns) moved to this file
+        self.spilled_rows = 0  # rows already in the spill file
+        self.media_spilled = False
+        self.n_rows = 0
+        self.n_media = 0
+        # the scanning process: leftovers of an interrupted scan are found by this id in the name
+        self.owner = os.getpid() if owner is None else owner
+
+    def flush_records(self) -> None:
+        """Append the records held in memory to the spill file (created on first use)."""
+        if not self.records:
+            return
+        if self.spill is None:
+            self.spill = _spill_file(self.owner)
+        with open(self.spill, "ab") as fh:
+            fh.write(self.records)
+        self.spilled_rows += len(self.records) // ROW_RECORD.size
+        self.records = bytearray()
+
+    def flush_if_full(self) -> None:
+        """Move the records to the spill file once they reach :data:`SPILL_BYTES`."""
+        if len(self.records) >= SPILL_BYTES:
+            self.flush_records()
+
+    def remove_spill(self) -> None:
+        if self.spill is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(self.spill)
+            self.spill = None
+
+    def spill_all(self) -> None:
+        """Move the range's rows and media into its temporary file; the parent reads them straight into place.
+
+        Sent back through the pool they would be pickled, copied and merged: the parent would hold
+        each column two or three times. From a file (page cache, not process memory) it holds them once.
+        """
+        self.flush_records()
+        if self.spill is None:  # no rows at all: an empty file still marks the partial as spilled
+            self.spill = _spill_file(self.owner)
+        with open(self.spill, "ab") as fh:
+            for arr in self.media.values():
+                arr.tofile(fh)
+        self.n_media = len(self.media["row"])
+        self.media = {}
+        self.media_spilled = True
+
+    def media_rows(self) -> int:
+        """How many media rows the range holds, spilled or not."""
+        return self.n_media if self.media_spilled else len(self.media["row"])
+
+    def fill(self, rows: dict[str, Any], media: dict[str, Any], row_base: int, media_base: int) -> None:
+        """Copy the range's rows and media into the merged columns from ``row_base`` and ``media_base``.
+
+        Table indices (model, MIME type, cache) and media rows stay the range's own: the merger maps
+        them. The spill file is removed and the records held in memory are released.
+        """
+        import numpy as np
+
+        dtype = record_dtype()
+        n_rows = self.n_rows
+        n_media = self.media_rows()
+        media_views = [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
+        if self.media_spilled:
+            assert self.spill is not None
+            try:
+                with open(self.spill, "rb") as fh:
+                    # the records in row order, a few MB at a time, straight into the columns
+                    step = max(1, SPILL_BYTES // dtype.itemsize)
+                    for done in range(0, n_rows, step):
+                        k = min(step, n_rows - done)
+                        buf = np.empty(k * dtype.itemsize, np.uint8)
+                        if fh.readinto(buf) != buf.nbytes:
+                            raise OSError(f"scan spill file {self.spill} is short at row {done}")
+                        table = buf.view(dtype)
+                        for name in ROW_COLUMNS:
+                            rows[name][row_base + done : row_base + done + k] = table[name]
+                        del table, buf
+                    for view, name in media_views:
+                        if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
+                            raise OSError(f"scan spill file {self.spill} is short at column {name}")
+            finally:
+                self.remove_spill()
+        else:
+            if self.records:
+                table = np.frombuffer(self.records, dtype=dtype)
+                for name in ROW_COLUMNS:
+                    rows[name][row_base : row_base + n_rows] = table[name]  # one column at a time
+                del table
+            self.records = bytearray()
+            for (view, _name), arr in zip(media_views, self.media.values(), strict=True):
+                if len(arr):
+                    view[:] = np.frombuffer(arr, dtype=view.dtype)

@@ -1,0 +1,178 @@
+"""What one scan worker does: check the lines of one byte range of a file, or of a whole gzip stream.
+
+A plain file's range is read through ``mmap`` a block of whole lines at a time, and the pages
+already checked are dropped from the process, so memory follows the number of lines, not the file
+size. A worker process sends its :class:`~.scan_partial.Partial` back through its spill file. A gzip
+file is streamed in one process, a block of lines at a time, so memory never holds more than one
+block and one line (see :data:`~.lines.MAX_LINE_BYTES`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import mmap
+import os
+import signal
+import traceback
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from .line_check import RangeScanner, scan_lines
+from .lines import MAX_LINE_BYTES, LineFiller, stream_blocks
+from .problems import escaped
+from .scan_partial import Partial
+
+# Lines this large are checked one at a time across worker processes, so that two workers never
+# hold two of them at once.
+_BIG_LINE_BYTES = 16 * 1024 * 1024
+_PROGRESS_STEP = 8 * 1024 * 1024
+# Lines are scanned in blocks of about this many bytes (the repeated-name count and gzip reads).
+_BLOCK = 8 * 1024 * 1024
+
+# A range to scan: (path, file index, form, seed, sample size, problems kept per kind, start, end,
+# progress slot, whether a worker process scans it).
+RangeTask = tuple[str, int, str, int, int, int, int, int, int, bool]
+
+# Shared progress counters and the big-line lock of worker processes (set by the pool initializer).
+_counters: Any = None
+_big_lock: Any = None
+
+
+def use_counters(counters: Any) -> None:
+    """Where :func:`scan_range` reports its progress in this process: ``counters[slot]``, bytes done (None: nowhere)."""
+    global _counters
+    _counters = counters
+
+
+def init_worker(counters: Any, lock: Any = None) -> None:
+    """The pool initializer of a worker process: shared progress counters and the big-line lock."""
+    global _big_lock
+    use_counters(counters)
+    _big_lock = lock
+    # Ctrl-C goes to the parent, which terminates the pool: workers must not print tracebacks.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _release(mm: mmap.mmap, released: int, pos: int) -> int:
+    """Drop pages already scanned from this process's mapping.
+
+    Touched pages of a file mapping count in the process's resident memory until unmapped; on a
+    2 GB file that would be 2 GB of RSS. MADV_DONTNEED unmaps them (the page cache keeps the data),
+    so memory stays proportional to the request count, not the file size.
+    """
+    upto = pos - pos % mmap.PAGESIZE
+    if upto - released >= _PROGRESS_STEP and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, released, upto - released)
+        return upto
+    return released
+
+
+def _drop(mm: mmap.mmap, lo: int, hi: int) -> None:
+    """Drop the pages of ``mm[lo:hi]`` from this process's memory (see :func:`_release`)."""
+    start = lo - lo % mmap.PAGESIZE
+    if hi > start and hasattr(mmap, "MADV_DONTNEED"):
+        with contextlib.suppress(OSError, ValueError):
+            mm.madvise(mmap.MADV_DONTNEED, start, hi - start)
+
+
+def _forget_views(e: BaseException) -> None:
+    """Clear the locals of the frames an exception passed through (and of the exceptions it chains).
+
+    Those frames hold slices of a file mapping (the line being checked); while they live, closing
+    the mapping fails with ``BufferError: cannot close exported pointers exist``, which would replace
+    the real error (a Ctrl-C, a bug) with a confusing one.
+    """
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [e]
+    while stack:
+        x = stack.pop()
+        if x is None or id(x) in seen:
+            continue
+        seen.add(id(x))
+        if x.__traceback__ is not None:
+            traceback.clear_frames(x.__traceback__)
+        stack += [x.__cause__, x.__context__]
+
+
+def scan_range(task: RangeTask) -> Partial:
+    """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
+    path, file_index, form, seed, k, keep, start, end, slot, worker = task
+    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None)
+    try:
+        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            size = len(mm)
+            mv = memoryview(mm)
+            try:
+                pos = start
+                released = start - start % mmap.PAGESIZE
+                while pos < end:
+                    # a block of whole lines of about _BLOCK bytes (one line if that one is longer)
+                    stop = min(pos + _BLOCK, end)
+                    if stop < end:
+                        nl = mm.rfind(b"\n", pos, stop)
+                        if nl < 0:
+                            nl = mm.find(b"\n", stop, end)
+                        stop = end if nl < 0 else nl + 1
+                    # A line this big is checked (and its pages dropped) while holding the workers' lock,
+                    # so two workers never hold two of them: memory stays that of one big line.
+                    if _big_lock is not None and stop - pos > _BIG_LINE_BYTES:
+                        _drop(mm, pos, stop)  # finding its end touched its pages: not while waiting
+                        with _big_lock:
+                            scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                            _drop(mm, pos, stop)
+                        released = max(released, stop - stop % mmap.PAGESIZE)
+                    else:
+                        scan_lines(sc, mm, mv, pos, stop, 0, end == size)
+                        released = _release(mm, released, stop)
+                    pos = stop
+                    if _counters is not None:
+                        _counters[slot] = pos - start
+            except BaseException as e:
+                _forget_views(e)
+                raise
+            finally:
+                mv.release()
+        if sc.p.spill is not None or worker:
+            sc.p.spill_all()
+    except BaseException:
+        sc.p.remove_spill()
+        raise
+    return sc.p
+
+
+def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
+              progress: Callable[[int], None]) -> tuple[Partial, int]:  # fmt: skip
+    """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to."""
+    sc = RangeScanner(form, file_index, seed, k, keep)
+    pos = 0
+    next_report = _PROGRESS_STEP
+    try:
+        with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
+            try:
+                for offset, buf, n, newline in stream_blocks(LineFiller(fh).read, MAX_LINE_BYTES, _BLOCK):
+                    if buf is None:
+                        sc.long_line(offset, n)
+                        if not newline:
+                            sc.p.last_line_no_newline = True
+                        pos = offset + n + (1 if newline else 0)
+                    else:
+                        scan_lines(sc, buf, memoryview(buf), 0, n, offset, True)
+                        pos = offset + n
+                    if raw_fh.tell() >= next_report:
+                        next_report = raw_fh.tell() + _PROGRESS_STEP
+                        progress(raw_fh.tell())
+            except (OSError, EOFError, zlib.error) as e:
+                sc.broken_stream(
+                    "gzip-corrupt",
+                    f"gzip data is corrupt or cut off after {pos:,} bytes ({escaped(str(e))}); re-compress or "
+                    "re-download the file",
+                )
+        if sc.p.spill is not None:
+            sc.p.spill_all()
+    except BaseException:
+        sc.p.remove_spill()
+        raise
+    return sc.p, pos
