@@ -93,6 +93,7 @@ class Partial:
             self.flush_records()
 
     def remove_spill(self) -> None:
+        """Remove the spill file, if any (its columns are read or no longer wanted)."""
         if self.spill is not None:
             with contextlib.suppress(OSError):
                 os.unlink(self.spill)
