@@ -1,12 +1,14 @@
 """Money as batchcost writes it: exact decimal strings in documents.
 
 Amounts are :class:`decimal.Decimal` everywhere. Three ways to write one, and only these:
-:func:`usd` in documents (exact), :func:`money` in tables and headlines (rounded for reading),
+:func:`usd` in documents (exact), :func:`money` and :func:`money_column` in tables and headlines
+(rounded for reading, one precision per column),
 :func:`exact` in messages that quote a rate or a figure the user may check by hand.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
 
@@ -15,19 +17,56 @@ def usd(value: Decimal | None) -> str | None:
     return None if value is None else format(value.normalize(), "f") if value else "0"
 
 
+DUST = Decimal("0.0001")  # below this an amount is shown as "<$0.0001": nothing anyone pays separately
+_MAX_DECIMALS = 4
+
+
+def _decimals(values: Sequence[Decimal]) -> int:
+    """Decimals that show every amount below $1 with two significant digits and tell rows apart."""
+    small = [abs(v) for v in values if DUST <= abs(v) < 1]
+    if not small:
+        return 2
+    # two significant digits of the smallest amount: 0.7373 -> 2 decimals, 0.0045 -> 4
+    places = max(2, min(_MAX_DECIMALS, 1 - min(small).adjusted()))
+    while places < _MAX_DECIMALS:
+        shown = {v: _fixed(v, places) for v in values}
+        if len(set(shown.values())) == len(shown):
+            break
+        places += 1  # two different amounts would print alike
+    return places
+
+
+def _fixed(value: Decimal, places: int) -> str:
+    return f"{value.quantize(Decimal(1).scaleb(-places), ROUND_HALF_UP):,}"
+
+
 def money(value: str | Decimal | None) -> str:
-    """A USD amount for display: cents from $1, four decimals below (exact figures stay in JSON)."""
-    if value is None:
-        return "-"
-    d = Decimal(value)
-    if d == 0:
-        return "$0"
-    if d < 0:  # e.g. a cache that costs more than it saves
-        return "-" + money(-d)
-    if abs(d) >= 1:
-        return f"${d.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
-    q = d.quantize(Decimal("0.0001"), ROUND_HALF_UP)
-    return f"${q}" if q else "<$0.0001"
+    """A USD amount for display: cents from $1, two significant digits below (exact figures stay in JSON).
+
+    ``None`` (unknown) is ``"-"``, never ``"$0"``; amounts under $0.0001 are ``"<$0.0001"``.
+    """
+    return money_column([value])[0]
+
+
+def money_column(values: Sequence[str | Decimal | None]) -> list[str]:
+    """Amounts that share a column (or a sentence): one precision for all, enough to tell them apart.
+
+    Cents when every amount is $1 or more; otherwise enough decimals (at most four) for the smallest
+    amount under $1 to show two significant digits and for different amounts to print differently.
+    """
+    amounts = [None if v is None else Decimal(v) for v in values]
+    places = _decimals([a for a in amounts if a is not None])
+    out = []
+    for a in amounts:
+        if a is None:
+            out.append("-")
+        elif a == 0:
+            out.append("$0")
+        elif abs(a) < DUST:
+            out.append("<$0.0001" if a > 0 else "-<$0.0001")
+        else:
+            out.append(("-" if a < 0 else "") + "$" + _fixed(abs(a), places))
+    return out
 
 
 def exact(value: Decimal) -> str:

@@ -209,7 +209,7 @@ def test_caching_section(full_soup: BeautifulSoup) -> None:
     assert first == ["900", "8,478", "$4.77", "$2.80", "$1.97", "435 requests", "99.72 h", "$3.82"]
     assert "pays" in rows[0]["class"] and "pays" not in rows[1].get("class", [])
     assert [c.get_text() for c in rows[1].find_all("td")][3:5] == ["n/a", "n/a"]  # below the minimum size
-    assert [c.get_text() for c in rows[4].find_all("td")][3:5] == ["$0.7808", "-$0.7080"]  # costs more than it saves
+    assert [c.get_text() for c in rows[4].find_all("td")][3:5] == ["$0.78", "-$0.71"]  # costs more than it saves
     assert "below the 2,048-token minimum" in text(rows[1].find_next_sibling("tr"))
     assert "Implicit caching could save up to $3.87" in text(section)
 

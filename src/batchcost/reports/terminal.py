@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from ..money import money
+from ..money import money, money_column
 
 MODE_NAMES = {
     "standard": "standard (sync)",
@@ -55,16 +55,28 @@ def table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
     return out
 
 
+def money_columns(rows: list[list[Any]], columns: Sequence[int]) -> list[list[Any]]:
+    """Format the amounts in ``columns`` of ``rows`` (header first) with one precision per column."""
+    body = rows[1:]
+    for col in columns:
+        for row, text in zip(body, money_column([row[col] for row in body]), strict=True):
+            row[col] = text
+    return rows
+
+
 def cost_rows(cost: Mapping[str, Any]) -> list[list[str]]:
+    """Every mode's cost, one precision per column (an unknown ceiling reads "unknown", never $0)."""
+    keys = ("floor", "expected", "low", "high", "ceiling")
+    priced = [c for c in cost.values() if "not_priced" not in c]
+    columns = {k: iter(money_column([c[k] for c in priced])) for k in keys}
     rows = [["mode", "floor (input only)", "expected", "low", "high", "ceiling"]]
     for mode, c in cost.items():
         if "not_priced" in c:
             rows.append([MODE_NAMES.get(mode, mode), "not priced", "", "", "", ""])
             continue
-        rows.append(
-            [MODE_NAMES.get(mode, mode), money(c["floor"]), money(c["expected"]), money(c["low"]), money(c["high"]),
-             money(c["ceiling"]) if c["ceiling"] is not None else "unknown"]
-        )  # fmt: skip
+        cells = [next(columns[k]) for k in keys]
+        cells[-1] = "unknown" if c["ceiling"] is None else cells[-1]
+        rows.append([MODE_NAMES.get(mode, mode), *cells])
     return rows
 
 
@@ -75,11 +87,12 @@ def headline(plan: Mapping[str, Any]) -> str:
     model = plan["model"]
     if "not_priced" in batch or not batch:
         return f"Batch on {model}: not priced; {valid}{shard_phrase(plan)}"
-    if batch.get("expected") is not None and money(batch["low"]) == money(batch["high"]):
+    shown = money_column([batch.get("expected"), batch.get("low"), batch.get("high")])
+    if batch.get("expected") is not None and shown[1] == shown[2]:
         # exact, or an interval narrower than the displayed rounding ("range $1.11-$1.11" says nothing)
-        amount = money(batch["expected"])
+        amount = shown[0]
     elif batch.get("expected") is not None:
-        amount = f"{money(batch['expected'])} (range {money(batch['low'])}-{money(batch['high'])})"
+        amount = f"{shown[0]} (range {shown[1]}-{shown[2]})"
     else:
         most = f"at most {money(batch['ceiling'])}" if batch.get("ceiling") is not None else "no known upper bound"
         amount = f"at least {money(batch['floor'])}, {most} (output expectation unknown)"
@@ -243,10 +256,13 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
         for c in [{"model": plan["model"], "cost": plan["cost"]}, *plan["compare"]]:
             std, batch = c["cost"].get("standard") or {}, c["cost"].get("batch") or {}
             rows.append(
-                [md_text(c["model"]), money(std.get("expected")), money(batch.get("expected")),
-                 money(batch.get("low")), money(batch.get("high")),
-                 money(batch["ceiling"]) if batch.get("ceiling") is not None else "unknown"]
+                [md_text(c["model"]), std.get("expected"), batch.get("expected"), batch.get("low"), batch.get("high"),
+                 batch.get("ceiling")]
             )  # fmt: skip
+        rows = money_columns(rows, (1, 2, 3, 4, 5))
+        for row, c in zip(rows[1:], [plan["cost"], *(x["cost"] for x in plan["compare"])], strict=True):
+            if (c.get("batch") or {}).get("ceiling", 0) is None:
+                row[5] = "unknown"
         out += ["", "**Models compared**", "", *_md_table(rows, "lrrrrr")]
     out += _markdown_shards(plan.get("shards"))
     out += _markdown_caching(plan.get("caching"))
@@ -294,8 +310,9 @@ def _markdown_shards(s: Any) -> list[str]:
         )
         rows.append(
             [md_text(sh.get("index", k + 1)), md_text(sh.get("wave", 1)), lines or "-", tokens(sh.get("requests")),
-             tokens(sh.get("bytes")), tokens(sh.get("tokens")), money(sh.get("cost"))]
+             tokens(sh.get("bytes")), tokens(sh.get("tokens")), sh.get("cost")]
         )  # fmt: skip
+    rows = money_columns(rows, (6,))
     out = ["", line, ""]
     if len(rows) <= 21:
         out += _md_table(rows, "lllrrrr")
@@ -327,9 +344,9 @@ def _markdown_caching(c: Any) -> list[str]:
         for ch in caches:
             rows.append(
                 [md_text(described.get(ch.get("candidate"), ch.get("candidate"))), tokens(ch.get("requests")),
-                 money(ch.get("no_cache")), money(ch.get("cost")), money(ch.get("storage")), money(ch.get("saving"))]
+                 ch.get("no_cache"), ch.get("cost"), ch.get("storage"), ch.get("saving")]
             )  # fmt: skip
-        out += ["", *_md_table(rows, "lrrrrr")]
+        out += ["", *_md_table(money_columns(rows, (2, 3, 4, 5)), "lrrrrr")]
     return out
 
 
