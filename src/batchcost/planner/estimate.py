@@ -368,12 +368,24 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
     usable = plan.scan.rows["usable"].astype(bool)
     groups = None if advice is None or advice.row_groups is None else advice.row_groups[usable]
-    shards = shard_plan_for(
-        plan, book, tier=opts.tier, platform=opts.platform, max_bytes=opts.max_bytes,
-        max_requests=opts.max_requests, max_tokens_per_shard=opts.max_tokens_per_shard,
-        enqueued_token_limit=opts.enqueued_token_limit, concurrent_jobs=opts.concurrent_jobs, groups=groups,
-        quota_counts=opts.quota_counts, output_tokens=opts.output_tokens, output_ratio=opts.output_ratio,
-    )  # fmt: skip
+
+    def plan_for(tier: int | None) -> Any:
+        return shard_plan_for(
+            plan, book, tier=tier, platform=opts.platform, max_bytes=opts.max_bytes,
+            max_requests=opts.max_requests, max_tokens_per_shard=opts.max_tokens_per_shard,
+            enqueued_token_limit=opts.enqueued_token_limit, concurrent_jobs=opts.concurrent_jobs, groups=groups,
+            quota_counts=opts.quota_counts, output_tokens=opts.output_tokens, output_ratio=opts.output_ratio,
+        )  # fmt: skip
+
+    shards = plan_for(opts.tier)
+    if shards.limits.tier_assumed and len(shards.waves) > 1:
+        # The tier was a guess and it decides how long the jobs take: say what the higher tiers
+        # would need, so the user can tell whether giving --tier matters.
+        for tier in (2, 3):
+            other = plan_for(tier)
+            plan.other_tiers.append({"tier": tier, "shards": len(other.shards), "waves": len(other.waves)})
+            if len(other.waves) == 1:
+                break
     hours = 24 * max(1, len(shards.waves))
     if advice is not None and hours > 24:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours)

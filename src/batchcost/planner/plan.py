@@ -153,6 +153,9 @@ class Plan:
     tokenizer_notes: list[str]
     caching: Any = None  # CachingAdvice
     shards: Any = None  # ShardPlan
+    # When the billing tier was assumed and the jobs need several waves: what a higher tier would
+    # need, e.g. [{"tier": 2, "shards": 3, "waves": 1}]
+    other_tiers: list[dict[str, int]] = field(default_factory=list)
 
     @property
     def requests(self) -> int:
@@ -215,6 +218,7 @@ class Plan:
             ],
             "caching": None if self.caching is None else self.caching.to_json(),
             "shards": None if self.shards is None else self.shards.to_json(),
+            "other_tiers": list(self.other_tiers),
             "prices": [p.to_json() for p in self.cost.prices],
             "warnings": warnings,
             "notes": self.tokenizer_notes,
