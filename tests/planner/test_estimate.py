@@ -225,10 +225,13 @@ def test_cli_table_and_markdown(tmp_path: Path) -> None:
             "--output-tokens", "100"]  # fmt: skip
     code, out, _ = cli(*base)
     assert code == 0
-    assert out.splitlines()[0] == (
-        "Batch on gemini-2.5-flash-lite: $0.0202, 50.0% less than standard; valid; 1 shard in 1 wave"
-    )
-    assert "genai-prices 0.2.3" in out
+    assert out.splitlines()[:2] == [
+        "Batch on gemini-2.5-flash-lite: $0.020, 50% less than standard ($0.040)",
+        "  1,000 requests in a.jsonl, all valid",
+    ]
+    assert "genai-prices 0.2.3" not in out  # sources are in the verbose view
+    code, out, _ = cli(*base, "-v")
+    assert code == 0 and "genai-prices 0.2.3" in out and "Prices used" in out
     code, out, _ = cli(*base, "--format", "markdown")
     assert code == 0 and out.startswith("### Batch on gemini-2.5-flash-lite") and "| batch | $0.0002 |" in out
 

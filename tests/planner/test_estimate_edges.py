@@ -73,6 +73,9 @@ def test_unknown_ceiling_reads_unknown_in_text(tmp_path: Path, tuned: Path) -> N
     assert main([*args, "--output-tokens", "7", "--run-date", "2026-11-27"], stdout=out, stderr=err) == 0
     text = out.getvalue()
     assert "ceiling unknown" in text and "ceiling 0" not in text
+    out = io.StringIO()
+    assert main([*args, "--output-tokens", "7", "--run-date", "2026-11-27", "-v"], stdout=out, stderr=err) == 0
+    text = out.getvalue()
     batch_row = next(line for line in text.splitlines() if line.strip().startswith("batch "))
     assert batch_row.rstrip().endswith("unknown")
 

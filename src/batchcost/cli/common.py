@@ -124,5 +124,14 @@ def environment() -> Mapping[str, str]:
     return dict(os.environ)
 
 
+def text_width(stdout: TextIO, output: str | None) -> int:
+    """Columns to wrap prose to: the terminal's when writing to one, else 100."""
+    if output is None and stdout.isatty():
+        import shutil
+
+        return shutil.get_terminal_size((100, 24)).columns
+    return 100
+
+
 def stdin_is_a_terminal() -> bool:
     return sys.stdin.isatty()

@@ -22,6 +22,7 @@ from .common import (
     media_defaults,
     stage_progress,
     stdin_is_a_terminal,
+    text_width,
     verbatim,
 )
 
@@ -89,6 +90,12 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
 @opt.limit_options
 @opt.render_options(("table", "json", "markdown"))
 @click.option(
+    "--verbose",
+    "-v",
+    is_flag=True,
+    help="also show the cost of every mode, every warning, the notes and the prices used with their sources",
+)
+@click.option(
     "--report",
     metavar="FILE.html",
     help="also write the self-contained HTML pre-flight report (or .md for Markdown) to FILE",
@@ -129,7 +136,9 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     elif args.format == "markdown":
         text = terminal.render_plan_markdown(doc)
     else:
-        text = terminal.render_plan_text(doc)
+        from ..reports.plan_text import render_plan_screen
+
+        text = render_plan_screen(doc, verbose=args.verbose, width=text_width(stdout, args.output))
     emit(text, args.output, stdout)
     if args.report:
         from ..reports.html import write_report
