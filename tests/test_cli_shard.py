@@ -42,13 +42,16 @@ def test_plan_table(tmp_path: Path) -> None:
     src = write(tmp_path / "req.jsonl", 30)
     code, out, err = run("plan", str(src), *COMMON, "--max-requests", "8", "--output-tokens", "100")
     assert code == 0, err
-    assert out.startswith(f"shard plan: {src} on gemini-2.5-flash, Gemini Developer API, tier 1 (assumed)\n")
-    assert "4 shards in 1 wave (up to 4 in flight at once)" in out
+    assert out.splitlines()[0] == "Plan for gemini-2.5-flash: 4 shards in 1 wave; results in about 24 h, at most 48 h"
+    assert "  Gemini Developer API, tier 1 assumed; up to 4 jobs in flight at once" in out
+    assert f"Next: batchcost shard {src} -m gemini-2.5-flash --out DIR" in out
+    assert len(out.splitlines()) <= 15
+    code, out, err = run("plan", str(src), *COMMON, "--max-requests", "8", "--output-tokens", "100", "-v")
+    assert code == 0, err
     limits = {ln.split("  ")[1]: ln.split() for ln in out.splitlines() if ln.startswith("  ") and "  " in ln[2:]}
     assert limits["requests per shard"][-2:] == ["8", "--max-requests"]
     assert "3,000,000" in limits["enqueued tokens (all jobs in flight)"]
-    assert "time: 1 wave: expect results within about 24 h" in out
-    assert "billing tier 1 assumed" in out
+    assert "billing tier 1 assumed" in out  # the notes
 
 
 def test_plan_json_is_the_documented_contract(tmp_path: Path) -> None:
@@ -77,7 +80,7 @@ def test_plan_on_vertex_and_unknown_quota(tmp_path: Path) -> None:
     assert s["tier"] is None
     assert any("input is in developer form but the limits are for the vertex platform" in n for n in s["notes"])
     common = [a if a != "gemini-2.5-flash" else "gemini-3.8-flash" for a in COMMON]
-    code, out, _ = run("plan", str(src), *common)
+    code, out, _ = run("plan", str(src), *common, "-v")
     assert code == 0
     assert "enqueued tokens (all jobs in flight)       no limit  UNKNOWN" in out
     assert "give --enqueued-token-limit T" in out
@@ -89,7 +92,8 @@ def test_plan_with_an_oversized_request_exits_1(tmp_path: Path) -> None:
     src = write(tmp_path / "req.jsonl", 5)
     code, out, _ = run("plan", str(src), *COMMON, "--max-bytes", "100")
     assert code == 1
-    assert "cannot be submitted as is (a request alone exceeds a per-job limit):" in out
+    assert "Cannot be submitted as is (a request alone exceeds a per-job limit):" in out
+    assert out.startswith("Plan for gemini-2.5-flash: no shard can be made")
     assert "line 1: " in out and "bytes > 100 (max_bytes)" in out
 
 

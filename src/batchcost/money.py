@@ -8,6 +8,7 @@ Amounts are :class:`decimal.Decimal` everywhere. Three ways to write one, and on
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -28,11 +29,13 @@ def _decimals(values: Sequence[Decimal]) -> int:
         return 2
     # two significant digits of the smallest amount: 0.7373 -> 2 decimals, 0.0045 -> 4
     places = max(2, min(_MAX_DECIMALS, 1 - min(small).adjusted()))
-    while places < _MAX_DECIMALS:
-        shown = {v: _fixed(v, places) for v in values}
-        if len(set(shown.values())) == len(shown):
-            break
-        places += 1  # two different amounts would print alike
+    distinct = sorted(set(values))
+    while places < _MAX_DECIMALS and any(
+        # two amounts more than 0.1% apart would print alike (nearly equal ones may)
+        _fixed(a, places) == _fixed(b, places) and b - a > abs(b) / 1000
+        for a, b in itertools.pairwise(distinct)
+    ):
+        places += 1
     return places
 
 

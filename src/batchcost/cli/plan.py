@@ -36,6 +36,7 @@ from .common import (
     limit_values,
     media_defaults,
     stage_progress,
+    text_width,
     verbatim,
 )
 
@@ -77,6 +78,9 @@ PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request al
 @click.argument("file", metavar="FILE")
 @opt.planning_options
 @opt.render_options(("table", "json"))
+@click.option(
+    "--verbose", "-v", is_flag=True, help="also show the limits with their sources, every shard and the notes"
+)
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -123,6 +127,7 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
         "tokens": {"method": plan.tokens.method, "tokenizer": plan.tokens.tokenizer},
         "shards": shard_plan.to_json(),
         "warnings": list(plan.warnings),
+        "other_tiers": list(plan.other_tiers),
     }
 
 
@@ -135,7 +140,10 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     check_outputs(args, [args.file], args.output)
     plan, shard_plan, _ = estimate_and_plan(args, stderr)
     doc = plan_document(plan, shard_plan)
-    text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_shard_plan(doc)
+    if args.format == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+        text = render_shard_plan(doc, verbose=args.verbose, width=text_width(stdout, args.output))
     emit(text, args.output, stdout)
     ok = not doc["validation"]["blocking"] and shard_plan.submittable
     return EXIT_OK if ok else EXIT_PROBLEMS
