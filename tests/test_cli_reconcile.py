@@ -27,9 +27,16 @@ def test_example_results_table_exit_1_for_its_failed_request() -> None:
     )
     assert code == 1, err  # the example has one failed request: a problem in the input
     # 8 prompt tokens at $0.15/1M + (10 + 412) output tokens at $1.25/1M (2.5 Flash batch)
-    assert out.startswith("Actual cost $0.0005 (batch, 1 billed request)")
+    assert out.startswith("Actual cost $0.0005 (batch on gemini-2.5-flash, 1 billed request)")
     assert "1 succeeded, 1 failed (not billed): 400 INVALID_ARGUMENT x1" in out
     assert "answers 10 + thinking 412" in out
+    assert len(out.splitlines()) <= 15 and max(map(len, out.splitlines())) <= 100  # one screen
+    assert "Prices used" not in out
+    code, out, err = run(
+        "reconcile", str(EXAMPLES / "batch_results.jsonl"), "--model", "gemini-2.5-flash", "--run-date", "2026-11-27",
+        "-v",
+    )  # fmt: skip
+    assert "Prices used (USD per 1M tokens)" in out and "output (thinking)" in out
 
 
 def test_json_contract_and_output_file(tmp_path: Path) -> None:
@@ -68,7 +75,7 @@ def test_plan_saved_by_estimate_gives_a_variance_report(tmp_path: Path, monkeypa
     assert sum(Decimal(c["usd"]) for c in v["contributors"]) == Decimal(v["difference"])
     # keys checked against the plan's input file: request_2 has no result
     assert doc["keys"]["without_result"] == ["request_2"]
-    code, text, _ = run("reconcile", str(EXAMPLES / "batch_results.jsonl"), "--plan", "plan.json")
+    code, text, _ = run("reconcile", str(EXAMPLES / "batch_results.jsonl"), "--plan", "plan.json", "-v")
     assert "Estimate vs actual (plan.json, batch)" in text
     assert "1 input key without a result: request_2" in text
 

@@ -333,7 +333,7 @@ def test_variance_components_ratio_interval_and_contributors(tmp_path: Path) -> 
     section = variance_section(doc)
     assert section is not None and section["rows"][0]["cells"][0] == "input"
     assert {r["status"] for r in section["rows"]} == {"inside", "outside", "unknown"}
-    text = render_text(doc)
+    text = render_text(doc, verbose=True)
     assert "Estimate vs actual" in text and "Largest contributors" in text
 
 

@@ -64,7 +64,7 @@ def test_lines_without_a_key_do_not_switch_the_key_check_off(tmp_path: Path) -> 
         "the key check runs on the other 4 lines"
     ]
     assert any(w.startswith("3 input keys without a result line") for w in doc["warnings"])
-    text = render_text(doc)
+    text = render_text(doc, verbose=True)
     assert f"2 result lines without a key (first: {results}:2)" in text
     assert "every input key has exactly the results expected" not in text
 

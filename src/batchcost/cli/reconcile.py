@@ -17,6 +17,7 @@ from .common import (
     check_outputs,
     emit,
     progress_bar,
+    text_width,
     verbatim,
 )
 
@@ -75,6 +76,9 @@ RECONCILE_EXIT_HELP = "  reconcile: 1 when requests failed or result lines canno
 @click.option("--max-keys", type=opt.POSITIVE_INT, default="20", help="list at most N mismatched keys")
 @opt.render_options(("table", "json"))
 @click.option(
+    "--verbose", "-v", is_flag=True, help="also show the cost table, contributors, problems, notes and prices used"
+)
+@click.option(
     "--report",
     metavar="FILE.html",
     help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE",
@@ -117,7 +121,10 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         bar.close()
     doc = rec.to_json(max_keys=args.max_keys, max_problems=args.max_problems)
-    text = json.dumps(doc, indent=2) + "\n" if args.format == "json" else render_text(doc)
+    if args.format == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    else:
+        text = render_text(doc, verbose=args.verbose, width=text_width(stdout, args.output))
     emit(text, args.output, stdout)
     if args.report:
         from ..afterjob.reconcile import load_plan

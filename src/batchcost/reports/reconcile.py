@@ -111,8 +111,105 @@ def _variance_headline(doc: Mapping[str, Any]) -> str:
     return f"Actual {actual} vs expected {money(est['expected'])}{pct}, {where} the estimate's range"
 
 
-def render_text(doc: Mapping[str, Any]) -> str:
-    """Plain-text report of a ``batchcost.reconcile/1`` document (amounts rounded only here)."""
+def render_text(doc: Mapping[str, Any], *, verbose: bool = False, width: int = 100) -> str:
+    """Plain-text report of a ``batchcost.reconcile/1`` document (amounts rounded only here).
+
+    By default one screen, the answer first: the actual cost, the results, tokens, the cost split,
+    the estimate against the actual, the key check and the first warnings. ``verbose`` adds the cost
+    table, the contributors to the difference, problems, notes and the prices used.
+    """
+    return _full_text(doc) if verbose else _screen(doc, max(60, width))
+
+
+def _screen(doc: Mapping[str, Any], width: int) -> str:
+    import textwrap
+
+    from ..money import money
+
+    def wrap(label: str, text: str) -> list[str]:
+        return textwrap.wrap(
+            text, width=width, initial_indent=label.ljust(9), subsequent_indent=" " * 9, break_on_hyphens=False
+        )
+
+    t, c = doc["tokens"], doc["cost"]
+    d = c["detail"]
+    files = ", ".join(f["path"].rsplit("/", 1)[-1] for f in doc["files"])
+    lines = textwrap.wrap(
+        f"Actual cost {money(c['total'])} ({doc['mode']} on {doc['model']}, {plural(doc['succeeded'], 'billed request')})",
+        width=width,
+    )
+    req = f"{plural(doc['requests'], 'result')} in {files}: {doc['succeeded']:,} succeeded, {doc['failed']:,} failed"
+    if doc["failed"]:
+        req += " (not billed)"
+    if doc["failed_by_kind"]:
+        req += ": " + ", ".join(f"{k} x{n:,}" for k, n in list(doc["failed_by_kind"].items())[:3])
+    if doc["unreadable"]:
+        req += f"; {plural(doc['unreadable'], 'line')} unreadable"
+    if doc["billed_model"] != doc["model"]:
+        req += f"; billed as {doc['billed_model']}"
+    lines += textwrap.wrap(req, width=width, initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+    lines += wrap(
+        "Tokens",
+        f"prompt {t['prompt']:,} (cached {t['cached']:,}, tool-use {t['tool_use']:,}); output {t['output']:,} = "
+        f"answers {t['candidates']:,} + thinking {t['thoughts']:,}"
+        + (
+            f"; {plural(t['stopped_at_max_tokens'], 'answer')} stopped at maxOutputTokens"
+            if t["stopped_at_max_tokens"]
+            else ""
+        ),
+    )
+    inp = Decimal(d["prompt_input"]) + Decimal(d["tool_use_input"]) + Decimal(d["cached_input"])
+    out = Decimal(d["candidates_output"]) + Decimal(d["thoughts_output"])
+    others = [
+        f"{m} {money(v['total'])}" if "total" in v else f"{m} not priced"
+        for m, v in doc["modes"].items()
+        if m != doc["mode"]
+    ]
+    split = f"input {money(inp)}, output {money(out)} (thinking {money(d['thoughts_output'])})"
+    lines += wrap("Cost", split + (f"; the same tokens in {', '.join(others)}" if others else ""))
+    v = doc.get("variance")
+    if v:
+        lines += wrap("Estimate", _variance_headline(doc))
+    k = doc.get("keys")
+    if k:
+        if k["note"]:
+            keys = k["note"]
+        elif k["not_in_input_count"] or k["without_result_count"] or k.get("without_key_count"):
+            parts = []
+            if k["without_result_count"]:
+                parts.append(f"{plural(k['without_result_count'], 'input key')} without a result")
+            if k["not_in_input_count"]:
+                parts.append(f"{plural(k['not_in_input_count'], 'result key')} not in the input")
+            if k.get("without_key_count"):
+                parts.append(f"{plural(k['without_key_count'], 'result line')} without a key")
+            keys = "; ".join(parts) + " (-v lists them)"
+        else:
+            keys = "every input key has exactly the results expected"
+        lines += wrap("Keys", keys)
+    if doc["problems"]:
+        total = sum(doc["problem_counts"].values()) or len(doc["problems"])
+        lines += ["", "Problems" + (f" (3 of {total:,}; -v shows more)" if total > 3 else "")]
+        for p in doc["problems"][:3]:
+            where = f"{p['path']}:{p['line']}: {p['severity']}: " if p["line"] else f"{p['path']}: "
+            lines += textwrap.wrap(
+                where + p["message"], width=width, initial_indent="  ", subsequent_indent="    ", max_lines=2,
+                placeholder=" … (-v)", break_on_hyphens=False,
+            )  # fmt: skip
+    warnings = list(dict.fromkeys(doc["warnings"]))
+    if warnings:
+        shown = warnings[:3]
+        more = "" if len(shown) == len(warnings) else f" ({len(shown)} of {len(warnings)}; -v shows all)"
+        lines += ["", "Warnings" + more]
+        for w in shown:
+            lines += textwrap.wrap(
+                w, width=width, initial_indent="  - ", subsequent_indent="    ", max_lines=2, placeholder=" … (-v)",
+                break_on_hyphens=False,
+            )  # fmt: skip
+    lines.append("-v: the cost table, contributors to the difference, problems, notes and prices used")
+    return "\n".join(lines) + "\n"
+
+
+def _full_text(doc: Mapping[str, Any]) -> str:
     from .terminal import money, table
 
     t = doc["tokens"]
