@@ -245,6 +245,19 @@ def test_cli_invalid_input_still_estimates_but_exits_1(tmp_path: Path) -> None:
     assert json.loads(out)["validation"]["errors"] == 1
 
 
+def test_cli_prices_text_is_one_table_per_model_with_numbered_sources() -> None:
+    code, out, _ = cli("prices", "--model", "gemini-2.5-flash-lite", "--run-date", "2026-11-27")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "gemini-2.5-flash-lite"
+    assert max(len(line) for line in lines) <= 100
+    batch_in = next(line.split() for line in lines if line.split()[:2] == ["batch", "input"])
+    assert "$0.05" in batch_in and batch_in[-1].startswith("[")
+    number = batch_in[-1].split(",")[0]
+    assert any(line.strip().startswith(number + " ") and "genai-prices 0.2.3" in line for line in lines)
+    assert "querys" not in out and "$0.3 " not in out
+
+
 def test_cli_prices_lists_sources(tmp_path: Path) -> None:
     code, out, _ = cli("prices", "--model", "gemini-2.5-flash-lite", "--run-date", "2026-11-27", "--format", "json")
     assert code == 0

@@ -688,7 +688,7 @@ class PriceBook:
                         "",
                         "",
                         g.usd_per_1k,
-                        f"USD/1k {g.unit}s",
+                        f"USD/1k {g.unit[:-1] + 'ies' if g.unit.endswith('y') else g.unit + 's'}",
                         g.provenance.source,
                         g.provenance.checked,
                         g.provenance.derived,

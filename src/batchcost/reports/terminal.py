@@ -350,14 +350,34 @@ def _markdown_caching(c: Any) -> list[str]:
     return out
 
 
-def render_prices_text(rows: Sequence[Mapping[str, Any]]) -> str:
-    lines = [["model", "mode", "component", "modality", "tier", "price", "unit", "checked", "source / note"]]
+def render_prices_text(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -> str:
+    """The price book as text: one table per model, sources as numbered notes under it (rows stay narrow)."""
+    import textwrap
+
+    by_model: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for r in rows:
-        flags = "".join([" [derived]" if r["derived"] else "", " [overridden]" if r["overridden"] else ""])
-        model = r["model"] if r["billed_model"] == r["model"] else f"{r['model']} -> {r['billed_model']}"
-        price = "not priced" if r["usd"] is None else f"${Decimal(r['usd'])}"
-        lines.append(
-            [model, r["mode"], r["component"], r["modality"], r["tier"], price, r["unit"], r["checked"] or "",
-             (r["source"] + flags + (f" ({r['note']})" if r["note"] else ""))[:160]]
-        )  # fmt: skip
-    return "\n".join(table(lines, "llllrrlll")) + "\n"
+        by_model.setdefault((r["model"], r["billed_model"]), []).append(r)
+    out: list[str] = []
+    for (model, billed), model_rows in by_model.items():
+        sources: dict[str, int] = {}
+        grid = [["mode", "component", "modality", "tier", "price", "unit", "checked", "source"]]
+        for r in model_rows:
+            source = r["source"] + (f" ({r['note']})" if r["note"] else "")
+            number = sources.setdefault(source, len(sources) + 1)
+            flags = "".join([", derived" if r["derived"] else "", ", overridden" if r["overridden"] else ""])
+            price = "not priced" if r["usd"] is None else rate(r["usd"])
+            unit = r["unit"].removeprefix("USD/")
+            grid.append(
+                [r["mode"] or "-", r["component"].replace("_", " "), r["modality"] or "", r["tier"] or "", price, unit,
+                 r["checked"] or "", f"[{number}]{flags}"]
+            )  # fmt: skip
+        if out:
+            out.append("")
+        out.append(model if billed == model else f"{model} (billed as {billed})")
+        out += ["  " + line for line in table(grid, "llllrlll")]
+        for source, number in sources.items():
+            out += textwrap.wrap(
+                source, width=width, initial_indent=f"  [{number}] ", subsequent_indent=" " * (len(str(number)) + 5),
+                break_on_hyphens=False, break_long_words=False,
+            )  # fmt: skip
+    return "\n".join(out) + "\n"
