@@ -360,21 +360,23 @@ def render_prices_text(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -
     out: list[str] = []
     for (model, billed), model_rows in by_model.items():
         sources: dict[str, int] = {}
-        grid = [["mode", "component", "modality", "tier", "price", "unit", "checked", "source"]]
+        grid = [["mode", "component", "modality", "tier", "price", "per", "source"]]
         for r in model_rows:
             source = r["source"] + (f" ({r['note']})" if r["note"] else "")
+            source += f"; checked {r['checked']}" if r["checked"] else ""
             number = sources.setdefault(source, len(sources) + 1)
             flags = "".join([", derived" if r["derived"] else "", ", overridden" if r["overridden"] else ""])
             price = "not priced" if r["usd"] is None else rate(r["usd"])
             unit = r["unit"].removeprefix("USD/")
             grid.append(
-                [r["mode"] or "-", r["component"].replace("_", " "), r["modality"] or "", r["tier"] or "", price, unit,
-                 r["checked"] or "", f"[{number}]{flags}"]
+                [r["mode"] or "-", r["component"].replace("_", " "),
+                 (r["modality"] or "").replace("+", "/").replace("document", "pdf"), r["tier"] or "", price, unit,
+                 f"[{number}]{flags}"]
             )  # fmt: skip
         if out:
             out.append("")
         out.append(model if billed == model else f"{model} (billed as {billed})")
-        out += ["  " + line for line in table(grid, "llllrlll")]
+        out += ["  " + line for line in table(grid, "llllrll")]
         for source, number in sources.items():
             out += textwrap.wrap(
                 source, width=width, initial_indent=f"  [{number}] ", subsequent_indent=" " * (len(str(number)) + 5),
