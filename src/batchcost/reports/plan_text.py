@@ -275,6 +275,9 @@ def render_plan_screen(plan: Mapping[str, Any], *, verbose: bool = False, width:
         lines += wrapped
     warnings = list(dict.fromkeys(plan.get("warnings") or []))
     if not verbose:
+        if plan["tokens"]["output"]["expected"] is None:
+            # the Tokens line already says the output is unknown and how to give it
+            warnings = [w for w in warnings if not w.startswith("expected output is unknown")]
         room = MAX_LINES - len(lines) - 2  # a blank line before the warnings, and the footer
         block = _warning_lines(warnings, room, width, verbose=False)
         if block:

@@ -146,7 +146,7 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
             out += wrap(n, indent="  - ")
     if not blocking and s.get("submittable", True) and s["shards"]:
         paths = " ".join(f["path"] for f in doc["files"])
-        out += ["", f"Next: batchcost shard {paths} -m {doc['model']} --out DIR (with this plan's other options)"]
+        out += ["", f"Next: batchcost shard {paths} -m {doc['model']} --out DIR"]
     if not verbose:
         out.append("-v: the limits and their sources, every shard, and the notes")
     return "\n".join(out) + "\n"
