@@ -12,7 +12,7 @@ Also home of the planning options and the estimate-then-plan step that ``batchco
       "validation": {"valid": bool, "errors": int,
                      "blocking": {code: n}},   # errors sharding cannot fix (all but file-too-large...)
       "tokens": {"method", "tokenizer"},
-      "shards": {...},                          # batchcost.shards/1, see batchcost.planner.shards
+      "shards": {...},                          # batchcost.shards/1, see batchcost.planner.shard_types
       "warnings": ["..."]                       # the estimate's warnings
     }
 """
@@ -42,7 +42,7 @@ from .common import (
 
 if TYPE_CHECKING:
     from ..planner.plan import Plan
-    from ..planner.shards import ShardPlan
+    from ..planner.shard_types import ShardPlan
     from ..pricing import PriceBook
 
 PLAN_DOC_SCHEMA = "batchcost.shard-plan/1"
