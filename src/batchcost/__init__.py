@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     )
     from .planner.estimate import EstimateOptions, estimate
     from .planner.plan import Plan
-    from .planner.shard_writer import Manifest
+    from .planner.shard_manifest import Manifest
     from .planner.sharding import shard
     from .pricing import PriceBook
     from .tokens import count_tokens
@@ -64,7 +64,7 @@ _LAZY = {
     "EstimateOptions": ("batchcost.planner.estimate", "EstimateOptions"),
     "Plan": ("batchcost.planner.plan", "Plan"),
     "shard": ("batchcost.planner.sharding", "shard"),
-    "Manifest": ("batchcost.planner.shard_writer", "Manifest"),
+    "Manifest": ("batchcost.planner.shard_manifest", "Manifest"),
     "reconcile": ("batchcost.afterjob.reconcile", "reconcile"),
     "Reconciliation": ("batchcost.afterjob.reconcile", "Reconciliation"),
     "PriceBook": ("batchcost.pricing", "PriceBook"),

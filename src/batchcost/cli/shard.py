@@ -84,7 +84,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         if args.file or args.out:
             stderr.write("batchcost shard: error: --verify takes only the manifest; drop FILE and --out\n")
             return EXIT_USAGE
-        from ..planner.shard_writer import verify_manifest
+        from ..planner.shard_verify import verify_manifest
 
         bar = progress_bar("verifying", args.quiet, stderr)
         try:
@@ -108,7 +108,8 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         )
         return EXIT_USAGE
 
-    from ..planner.shard_writer import check_out_dir, write_shards
+    from ..planner.shard_folder import check_out_dir
+    from ..planner.shard_writer import write_shards
     from .plan import estimate_and_plan
 
     # Every file the run reads; none may be inside --out. Checked before the estimate, which can

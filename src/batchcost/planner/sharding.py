@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .estimate import EstimateOptions, estimate
-from .shard_writer import Manifest, check_out_dir, write_shards
+from .shard_folder import check_out_dir
+from .shard_manifest import Manifest
+from .shard_writer import write_shards
 
 if TYPE_CHECKING:
     from ..pricing import PriceBook
@@ -46,7 +48,7 @@ def shard(
         progress: called with ``(stage, done, total)``.
 
     Returns:
-        The :class:`~batchcost.planner.shard_writer.Manifest` written as ``out/manifest.json``.
+        The :class:`~batchcost.planner.shard_manifest.Manifest` written as ``out/manifest.json``.
 
     Raises:
         OutputError: ``out`` cannot take the shards (a file, not empty without ``force``, holds an

@@ -1,0 +1,333 @@
+"""``shard --verify``: prove from the files themselves that a shard set holds its input exactly.
+
+:func:`verify_manifest` re-reads the input and the shards and proves, from the files themselves,
+that every input line is in exactly one shard, once, byte for byte (128-bit SHA-256 digests per
+line), that the SHA-256 of every file matches, that every shard is within the recorded limits, and
+that the folder holds no shard-like file the manifest does not list.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import InputError
+from .shard_folder import SHARD_NAME, TEMP_NAME, shown_name
+from .shard_manifest import InputInfo, Manifest, ShardFile
+
+_DIGEST = 16
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Outcome of :func:`verify_manifest`.
+
+    Attributes:
+        ok: True when every check passed.
+        message: the first problem found, or a one-line summary when ``ok``.
+        lines: input lines checked.
+        shards: shards checked.
+        problems: every problem, one line each: the first difference between the shards and the
+            input (or the manifest's limits), then each shard-like file in the folder that the
+            manifest does not list. Empty when ``ok``.
+    """
+
+    ok: bool
+    message: str
+    lines: int = 0
+    shards: int = 0
+    problems: tuple[str, ...] = ()
+
+
+# -- verifying ------------------------------------------------------------------------------------------
+
+
+def _input_lines(path: str, compressed: bool) -> Iterator[tuple[bytes, int]]:
+    """Lines of the input (line ends kept), each with the stored bytes read so far."""
+    with open(path, "rb") as raw:
+        if compressed:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
+                for line in fh:
+                    yield line, raw.tell()
+        else:
+            pos = 0
+            for line in raw:
+                pos += len(line)
+                yield line, pos
+
+
+def _digest(line: bytes) -> bytes:
+    # SHA-256 (hardware-accelerated, faster per line here than BLAKE2b), first 128 bits
+    return hashlib.sha256(line).digest()[:_DIGEST]
+
+
+def verify_manifest(path: str | os.PathLike[str], *, progress: Progress | None = None) -> VerifyResult:
+    """Prove that the shards a manifest lists hold every input line exactly once, byte for byte.
+
+    Checks, in order (the first failure is reported): the input's SHA-256 and line count; that the
+    manifest places every input line in exactly one shard; each shard's lines against the input
+    lines it should hold (SHA-256 per line, first 128 bits), its byte count and SHA-256; and each
+    shard and wave against the recorded limits (bytes and requests measured; tokens as recorded,
+    since re-counting would need the tokenizer). Then, whatever the outcome, the manifest's folder
+    is listed: every file named like a shard (or a temporary file of a shard run) that the manifest
+    does not list is a problem of its own, since uploading the folder would submit it too.
+
+    Args:
+        path: the ``manifest.json`` written by
+            :func:`~batchcost.planner.shard_writer.write_shards`.
+        progress: called with ``(bytes read, total bytes)``.
+
+    Returns:
+        A :class:`VerifyResult`; ``message`` names the first difference (shard and line) when not
+        ok, and ``problems`` lists it with every unlisted shard-like file, one line each.
+
+    Raises:
+        InputError: the manifest is missing, unreadable, not a shard manifest or has a field of the
+            wrong type; or a file it names cannot be read.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    manifest = Manifest.read(path)
+    base = Path(os.fspath(path)).parent
+    if not os.path.isfile(manifest.input.path):
+        result = VerifyResult(False, f"input {manifest.input.path} is missing; the manifest was written for it")
+    else:
+        # Whole-file SHA-256s run in a thread (hashlib releases the GIL on large blocks) while this
+        # thread digests lines.
+        pool = ThreadPoolExecutor(max_workers=1)
+        try:
+            result = _verify(manifest, base, pool, progress)
+        except OSError as e:
+            raise InputError(str(e.filename or base), f"cannot be read: {e.strerror or e}") from None
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
+    # Paths in the messages come from the manifest, a file: escaped, so that each problem stays one line.
+    problems = [_one_line(p) for p in ([] if result.ok else [result.message]) + _unlisted(manifest, base)]
+    if not problems:
+        return VerifyResult(True, _one_line(result.message), result.lines, result.shards)
+    return VerifyResult(False, problems[0], result.lines, result.shards, tuple(problems))
+
+
+def _one_line(text: str) -> str:
+    """``text`` with control characters (line breaks, terminal escapes) shown as escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _unlisted(manifest: Manifest, base: Path) -> list[str]:
+    """One problem per file in the manifest's folder named like a shard set's that the manifest does not list."""
+    listed = {os.path.normpath(s.path) for s in manifest.shards}
+    try:
+        names = sorted(os.listdir(base))
+    except OSError as e:
+        return [f"{base} cannot be listed ({e.strerror or e}), so files the manifest does not list cannot be ruled out"]
+    problems = []
+    for name in names:
+        if name in listed:
+            continue
+        if TEMP_NAME.fullmatch(name):
+            problems.append(
+                f"{shown_name(name)} in {base} is a temporary file of a batchcost shard run that did not finish: remove "
+                "it, or write the shards again with --force"
+            )
+        elif SHARD_NAME.fullmatch(name):
+            problems.append(
+                f"{shown_name(name)} in {base} is named like a shard but the manifest does not list it (left from another "
+                "run?); uploading the folder would submit its requests too: remove it, or write the shards again "
+                "with --force"
+            )
+    return problems
+
+
+def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None) -> VerifyResult:
+    from ..batchfile.result import file_sha256
+
+    inp = manifest.input
+    present = [s for s in manifest.shards if (base / s.path).is_file()]
+    total = os.path.getsize(inp.path) + sum(os.path.getsize(base / s.path) for s in present)
+    input_sha = pool.submit(file_sha256, inp.path)
+    shard_sha = {s.path: pool.submit(file_sha256, str(base / s.path)) for s in present}
+
+    # 1. the input: a digest per line (a missing last newline added), its SHA-256 as stored
+    digests = bytearray()
+    n = 0
+    last_without_newline = False
+    for line, pos in _input_lines(inp.path, inp.compressed):
+        n += 1
+        if not line.endswith(b"\n"):
+            last_without_newline = True
+            line += b"\n"
+        digests += _digest(line)
+        if progress is not None and n % 65536 == 0:
+            progress(pos, total)
+    done = os.path.getsize(inp.path)
+    sha = input_sha.result()
+    if sha != inp.sha256:
+        return VerifyResult(
+            False,
+            f"input {inp.path} changed since the shards were written: its SHA-256 is {sha[:16]}..., the manifest "
+            f"says {inp.sha256[:16]}...",
+            n,
+        )
+    if n != inp.lines:
+        return VerifyResult(False, f"input {inp.path} has {n:,} lines; the manifest says {inp.lines:,}", n)
+    input_digests = bytes(digests)
+    del digests
+
+    # 2. every input line placed in exactly one shard
+    owner = np.full(n, -1, np.int32)
+    for k, s in enumerate(manifest.shards):
+        for first, last in s.lines:
+            if not (1 <= first <= last <= n):
+                return VerifyResult(
+                    False, f"shard {s.path}: the manifest lists input lines {first}-{last}, outside 1-{n}", n
+                )
+            seg = owner[first - 1 : last]
+            taken = np.flatnonzero(seg >= 0)
+            if len(taken):
+                line_no = first + int(taken[0])
+                other = manifest.shards[int(seg[taken[0]])].path
+                return VerifyResult(False, f"input line {line_no:,} is in two shards: {other} and {s.path}", n)
+            seg[:] = k
+    missing = np.flatnonzero(owner < 0)
+    if len(missing):
+        return VerifyResult(False, f"input line {int(missing[0]) + 1:,} is in no shard", n)
+    del owner
+
+    # 3. each shard: its lines are exactly the input lines it should hold, and its SHA-256 matches
+    for s in manifest.shards:
+        shard_path = base / s.path
+        if s.path not in shard_sha:
+            return VerifyResult(False, f"shard {s.path} is missing from {base}", n)
+        expected = [x for a, b in s.lines for x in range(a, b + 1)]
+        problem = _check_shard(shard_path, s, expected, input_digests, inp)
+        if problem is None:
+            sha = shard_sha[s.path].result()
+            if sha != s.sha256:
+                problem = f"shard {s.path}: SHA-256 is {sha[:16]}..., the manifest says {s.sha256[:16]}..."
+        if problem is not None:
+            return VerifyResult(False, problem, n)
+        done += shard_path.stat().st_size
+        if progress is not None:
+            progress(done, total)
+
+    # 4. limits
+    problem = _check_limits(manifest)
+    if problem is not None:
+        return VerifyResult(False, problem, n)
+    added = " (the last had no newline; its copy has one)" if last_without_newline else ""
+    return VerifyResult(
+        True,
+        f"ok: all {n:,} input lines are in exactly one of {len(manifest.shards):,} shards, once, byte for "
+        f"byte{added}; every SHA-256 matches and every shard is within its limits",
+        n,
+        len(manifest.shards),
+    )
+
+
+def _check_shard(
+    shard_path: Path, s: ShardFile, expected: list[int], input_digests: bytes, inp: InputInfo
+) -> str | None:
+    """The first difference between a shard file and the input lines it should hold, or None."""
+    count = 0
+    nbytes = 0
+    with open(shard_path, "rb") as fh:
+        for line in fh:
+            nbytes += len(line)
+            count += 1
+            d = _digest(line)
+            if count > len(expected):
+                return (
+                    f"shard {s.path} line {count:,}: an extra line (the manifest lists {len(expected):,})"
+                    f"{_which(d, input_digests)}"
+                )
+            want = expected[count - 1]
+            if input_digests[(want - 1) * _DIGEST : want * _DIGEST] != d:
+                return f"shard {s.path} line {count:,} differs from input line {want:,}" + _detail(
+                    line, want, d, input_digests, inp
+                )
+    if count < len(expected):
+        return (
+            f"shard {s.path} ends after {count:,} lines; the manifest lists {len(expected):,}: input line "
+            f"{expected[count]:,} is missing from it"
+        )
+    if nbytes != s.bytes:
+        return f"shard {s.path} is {nbytes:,} bytes; the manifest says {s.bytes:,}"
+    if count != s.requests:
+        return f"shard {s.path} has {count:,} lines; the manifest says {s.requests:,} requests"
+    return None
+
+
+def _find(d: bytes, input_digests: bytes) -> int | None:
+    """1-based input line whose digest is ``d`` (first one), or None."""
+    table = np.frombuffer(input_digests, dtype=np.uint64).reshape(-1, 2)
+    hits = np.flatnonzero((table == np.frombuffer(d, dtype=np.uint64)).all(axis=1))
+    return int(hits[0]) + 1 if len(hits) else None
+
+
+def _which(d: bytes, input_digests: bytes) -> str:
+    hit = _find(d, input_digests)
+    return f"; it is a copy of input line {hit:,}" if hit is not None else "; it matches no input line"
+
+
+def _detail(line: bytes, want: int, d: bytes, input_digests: bytes, inp: InputInfo) -> str:
+    hit = _find(d, input_digests)
+    if hit is not None:
+        return f"; it is a copy of input line {hit:,} (a line dropped, duplicated or moved?)"
+    original = _read_input_line(inp, want)
+    if original is None:
+        return ""
+    if not line.endswith(b"\n") and line + b"\n" == original:
+        return "; it has no line end"
+    i = next((k for k, (x, y) in enumerate(zip(line, original, strict=False)) if x != y), min(len(line), len(original)))
+    return f"; first difference at byte {i + 1:,} of the line"
+
+
+def _read_input_line(inp: InputInfo, line_no: int) -> bytes | None:
+    opener = gzip.open if inp.compressed else open
+    with opener(inp.path, "rb") as fh:  # type: ignore[operator]
+        for k, line in enumerate(fh, 1):
+            if k == line_no:
+                return line if line.endswith(b"\n") else line + b"\n"
+    return None
+
+
+def _check_limits(manifest: Manifest) -> str | None:
+    limits = manifest.plan.get("limits") or {}
+
+    def value(name: str) -> tuple[int | None, str]:
+        entry = limits.get(name) or {}
+        return entry.get("value"), entry.get("source", "")
+
+    max_bytes, b_src = value("max_bytes")
+    max_requests, r_src = value("max_requests")
+    max_tokens, t_src = value("max_tokens")
+    enqueued, e_src = value("enqueued_tokens")
+    concurrent, c_src = value("concurrent_jobs")
+    by_index = {s.index: s for s in manifest.shards}
+    for s in manifest.shards:
+        if max_bytes is not None and s.bytes > max_bytes:
+            return f"shard {s.path} is {s.bytes:,} bytes, over max_bytes {max_bytes:,} ({b_src})"
+        if max_requests is not None and s.requests > max_requests:
+            return f"shard {s.path} has {s.requests:,} requests, over max_requests {max_requests:,} ({r_src})"
+        if max_tokens is not None and s.tokens > max_tokens:
+            return f"shard {s.path} has {s.tokens:,} tokens, over max_tokens {max_tokens:,} ({t_src})"
+        if enqueued is not None and s.tokens > enqueued:
+            return f"shard {s.path} has {s.tokens:,} tokens, over the enqueued-token quota {enqueued:,} ({e_src})"
+    for k, wave in enumerate(manifest.plan.get("waves") or [], 1):
+        if concurrent is not None and len(wave) > concurrent:
+            return f"wave {k} submits {len(wave)} shards at once, over concurrent_jobs {concurrent} ({c_src})"
+        tokens = sum(by_index[i].tokens for i in wave if i in by_index)
+        if enqueued is not None and tokens > enqueued:
+            return f"wave {k} enqueues {tokens:,} tokens, over the enqueued-token quota {enqueued:,} ({e_src})"
+    return None
