@@ -84,6 +84,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         if args.file or args.out:
             stderr.write("batchcost shard: error: --verify takes only the manifest; drop FILE and --out\n")
             return EXIT_USAGE
+        from ..documents.manifest import SHARD_VERIFY_SCHEMA
         from ..planner.shard_verify import verify_manifest
 
         bar = progress_bar("verifying", args.quiet, stderr)
@@ -93,6 +94,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             bar.close()
         if args.format == "json":
             doc = {
+                "schema": SHARD_VERIFY_SCHEMA,
                 "ok": result.ok, "message": result.message, "problems": list(result.problems),
                 "lines": result.lines, "shards": result.shards,
             }  # fmt: skip

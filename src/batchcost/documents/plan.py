@@ -1,24 +1,160 @@
 """``batchcost.plan/1``: the estimate's document, as ``estimate --format json`` writes it.
 
-Reports and ``reconcile --plan`` read it back. A document that was edited or cut short is refused
-here with one line naming the field, rather than failing half way through a rendering.
+Written by ``Plan.to_json`` (``planner/plan.py``); :class:`PlanDocument` is its exact shape (the
+``caching`` section is :class:`~batchcost.documents.caching.CachingAdvice`, the ``shards`` section
+``batchcost.shards/1``). Reports and ``reconcile --plan`` read it back through :func:`read_plan`:
+a document that was edited or cut short is refused here with one line naming the field, rather
+than failing half way through a rendering. :func:`check_plan` checks what renderings rely on and
+lets other fields be (a report re-rendered by ``reconcile --report`` carries a ``reconciliation``
+section); ``documents.load`` checks every field.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from msgspec import UNSET, UnsetType
 
 from ..errors import InputError, PlanError
+from .caching import CachingAdvice
+from .common import Count, ExactDecimal, FileEntry, Interval, ModeCost, PriceUsed, Problem, Strict
+from .shards import ShardsDocument
 
 PLAN_SCHEMA = "batchcost.plan/1"
 REQUIRED_KEYS = ("model", "billed_model", "run_date", "files", "requests", "validation", "tokens", "cost", "prices")
 _MONEY_KEYS = ("floor", "expected", "low", "high", "ceiling")
 _TOKEN_KEYS = ("expected", "low", "high", "ceiling")
+
+__all__ = [
+    "PLAN_SCHEMA",
+    "REQUIRED_KEYS",
+    "ComparedModel",
+    "Distribution",
+    "InputTokens",
+    "OutputTokens",
+    "PlanDocument",
+    "PlanFile",
+    "PlanTokens",
+    "PlanValidation",
+    "Savings",
+    "SavingsFigure",
+    "check_plan",
+    "read_plan",
+]
+
+
+class PlanFile(FileEntry):
+    """An input file of the plan, and how many of its lines are usable requests."""
+
+    requests: Count
+
+
+class PlanValidation(Strict):
+    """The input's verdict; ``problems`` keeps the first five of each kind."""
+
+    valid: bool
+    errors: Count
+    warnings: Count
+    problem_counts: dict[str, Count]
+    problems: list[Problem]
+
+
+class Distribution(Strict):
+    """Input tokens per request as a histogram: ``counts[i]`` requests in ``[edges[i], edges[i+1])``."""
+
+    edges: list[Count]
+    counts: list[Count]
+
+
+class InputTokens(Interval):
+    """Input tokens of all requests, split by modality and by place (``by_place`` null: not split)."""
+
+    by_modality: dict[str, Interval]
+    by_place: dict[str, Interval] | None
+
+
+class OutputTokens(Strict):
+    """Output tokens of all requests: the ceiling (null when unknown, never 0), the expectation when
+    given (null otherwise) and where it came from."""
+
+    ceiling: Count | None
+    expected: Count | None
+    low: Count | None
+    high: Count | None
+    source: str | None
+
+
+class PlanTokens(Strict):
+    """How the tokens were counted, and the totals (``above_200k`` null for a model without a tier)."""
+
+    distribution: Distribution
+    method: Literal["exact", "sampled", "approximate"]
+    tokenizer: str
+    tokenizer_description: str
+    counted_exactly: Count
+    approx_error_pct: float | None
+    input: InputTokens
+    output: OutputTokens
+    above_200k: Interval | None
+
+
+class SavingsFigure(Strict):
+    """What batch saves against standard, on ``basis`` (``percent`` has one decimal)."""
+
+    usd: ExactDecimal
+    percent: ExactDecimal
+    basis: Literal["expected", "floor"]
+
+
+class Savings(Strict):
+    """Empty when either mode is not priced."""
+
+    batch_vs_standard: SavingsFigure | UnsetType = UNSET
+
+
+class ComparedModel(Strict):
+    """The same file priced on another model (``--compare``)."""
+
+    model: str
+    billed_model: str
+    cost: dict[str, ModeCost]
+    output: OutputTokens
+    warnings: list[str]
+
+
+class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA):
+    """``batchcost.plan/1``: what ``estimate`` found.
+
+    ``model`` is as asked, ``billed_model`` after aliases and routing on ``run_date``. ``cost``
+    has one entry per mode (``standard``, ``batch``, ``flex``, ``priority``, and ``batch_cached``
+    when an explicit cache pays). ``caching`` and ``shards`` are null when not planned.
+    """
+
+    batchcost_version: str
+    run_date: datetime.date
+    model: str
+    billed_model: str
+    files: list[PlanFile]
+    requests: Count
+    validation: PlanValidation
+    tokens: PlanTokens
+    cost: dict[str, ModeCost]
+    savings: Savings
+    compare: list[ComparedModel]
+    caching: CachingAdvice | None
+    shards: ShardsDocument | None
+    prices: list[PriceUsed]
+    warnings: list[str]
+    notes: list[str]
+
+
+# -- the lighter check renderings rely on ----------------------------------------------------------
 
 
 def _money(value: Any, where: str) -> None:
