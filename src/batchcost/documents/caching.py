@@ -1,6 +1,6 @@
 """The ``caching`` section of ``batchcost.plan/1``: what context caching would do for the file.
 
-Written by ``CachingAdvice.to_json`` (``planner/caching.py``). Every USD figure is an exact
+Written by ``CachingAdvice.to_json`` (``planner/caching/records.py``). Every USD figure is an exact
 decimal string, null when a rate it needs is unknown.
 """
 
