@@ -89,8 +89,18 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     docs["estimate heuristic"] = cli("estimate", REQUESTS, *flash, *ESTIMATE, "--tokenizer", "heuristic")
     shared = shared_prefix_file(tmp / "shared.jsonl")
     docs["estimate caching pays"] = cli("estimate", shared, *flash, *ESTIMATE, "--output-tokens", "50")
-    # a real plan of a 48 MB file, saved by an earlier batchcost (sampled, >200k tier, shards, caching)
-    docs["saved plan (reports data)"] = json.loads((ROOT / "tests/reports/data/plan_full.json").read_text())
+    docs["estimate other tiers"] = cli(
+        "estimate",
+        REQUESTS,
+        *flash,
+        *ESTIMATE,
+        "--output-tokens",
+        "10",
+        "--max-requests",
+        "1",
+        "--concurrent-jobs",
+        "2",
+    )
 
     docs["plan"] = cli("plan", REQUESTS, *flash, *ESTIMATE)
     docs["plan waves"] = cli("plan", REQUESTS, *flash, *ESTIMATE, "--max-requests", "1", "--concurrent-jobs", "2")
@@ -128,7 +138,7 @@ CASES = [
     "estimate vertex",
     "estimate heuristic",
     "estimate caching pays",
-    "saved plan (reports data)",
+    "estimate other tiers",
     "plan",
     "plan waves",
     "plan vertex",
@@ -181,7 +191,7 @@ def test_the_cases_cover_every_contract_and_shape(documents: dict[str, dict[str,
     assert d["estimate caching pays"]["caching"]["recommendation"] is not None
     assert "batch_cached" in d["estimate caching pays"]["cost"]
     assert d["estimate heuristic"]["tokens"]["method"] == "approximate"
-    assert d["saved plan (reports data)"]["tokens"]["above_200k"] is not None
+    assert [t["tier"] for t in d["estimate other tiers"]["other_tiers"]] == [2, 3]
     assert d["plan waves"]["shards"]["totals"]["waves"] == 2
     assert d["plan oversized"]["shards"]["oversized"]
     assert d["shard --verify"]["ok"] and not d["shard --verify failed"]["ok"]
@@ -214,3 +224,13 @@ def test_exact_figures_come_back_as_decimals_and_keep_every_digit(documents: dic
     tiny["cost"]["batch"]["low"] = "0.0030"
     again = to_builtins(load(tiny))
     assert (again["cost"]["batch"]["floor"], again["cost"]["batch"]["low"]) == ("0.000000075", "0.0030")
+
+
+def test_a_plan_saved_before_a_field_was_added_still_loads() -> None:
+    """A real plan of a 48 MB file (sampled, a >200k-tier request, shards, caching that pays), saved
+    by a batchcost from before ``other_tiers``: it loads, and reads the added field as its default."""
+    saved = json.loads((ROOT / "tests/reports/data/plan_full.json").read_text(encoding="utf-8"))
+    assert "other_tiers" not in saved and saved["tokens"]["above_200k"] is not None
+    typed = load(saved)
+    assert typed.other_tiers == []
+    assert canonical(to_builtins(typed)) == canonical({**saved, "other_tiers": []})

@@ -37,6 +37,7 @@ __all__ = [
     "ComparedModel",
     "Distribution",
     "InputTokens",
+    "OtherTier",
     "OutputTokens",
     "PlanDocument",
     "PlanFile",
@@ -128,12 +129,22 @@ class ComparedModel(Strict):
     warnings: list[str]
 
 
-class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA):
+class OtherTier(Strict):
+    """What the shard plan would need on a higher billing tier than the one assumed."""
+
+    tier: int
+    shards: Count
+    waves: Count
+
+
+class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):
     """``batchcost.plan/1``: what ``estimate`` found.
 
     ``model`` is as asked, ``billed_model`` after aliases and routing on ``run_date``. ``cost``
     has one entry per mode (``standard``, ``batch``, ``flex``, ``priority``, and ``batch_cached``
     when an explicit cache pays). ``caching`` and ``shards`` are null when not planned.
+    ``other_tiers`` is filled when tier 1 was assumed and the jobs need several waves: what tiers
+    2 and 3 would need (added within /1: a plan saved without it reads as ``[]``).
     """
 
     batchcost_version: str
@@ -149,6 +160,7 @@ class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA):
     compare: list[ComparedModel]
     caching: CachingAdvice | None
     shards: ShardsDocument | None
+    other_tiers: list[OtherTier] = []  # noqa: RUF012 - msgspec copies a default list per instance
     prices: list[PriceUsed]
     warnings: list[str]
     notes: list[str]
