@@ -24,7 +24,7 @@ from msgspec import UNSET, UnsetType
 from ..errors import InputError, PlanError
 from .caching import CachingAdvice
 from .common import Count, ExactDecimal, FileEntry, Interval, ModeCost, PriceUsed, Problem, Strict
-from .shards import ShardsDocument
+from .shards import OtherTier, ShardsDocument
 
 PLAN_SCHEMA = "batchcost.plan/1"
 REQUIRED_KEYS = ("model", "billed_model", "run_date", "files", "requests", "validation", "tokens", "cost", "prices")
@@ -37,7 +37,6 @@ __all__ = [
     "ComparedModel",
     "Distribution",
     "InputTokens",
-    "OtherTier",
     "OutputTokens",
     "PlanDocument",
     "PlanFile",
@@ -127,14 +126,6 @@ class ComparedModel(Strict):
     cost: dict[str, ModeCost]
     output: OutputTokens
     warnings: list[str]
-
-
-class OtherTier(Strict):
-    """What the shard plan would need on a higher billing tier than the one assumed."""
-
-    tier: int
-    shards: Count
-    waves: Count
 
 
 class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):

@@ -22,6 +22,7 @@ __all__ = [
     "Hours",
     "Limit",
     "Limits",
+    "OtherTier",
     "Oversized",
     "Shard",
     "ShardPlanDocument",
@@ -130,6 +131,15 @@ class ShardsDocument(Strict, tag_field="schema", tag=SHARDS_SCHEMA):
     oversized: list[Oversized]
     warnings: list[str]
     notes: list[str]
+
+
+class OtherTier(Strict):
+    """What the shard plan would need on a higher billing tier than the one assumed (``plan/1``'s
+    ``other_tiers``)."""
+
+    tier: int
+    shards: Count
+    waves: Count
 
 
 class ShardPlanValidation(Strict):
