@@ -192,7 +192,7 @@ def test_the_cases_cover_every_contract_and_shape(documents: dict[str, dict[str,
     assert "batch_cached" in d["estimate caching pays"]["cost"]
     assert d["estimate heuristic"]["tokens"]["method"] == "approximate"
     assert [t["tier"] for t in d["estimate other tiers"]["other_tiers"]] == [2, 3]
-    assert d["plan waves"]["shards"]["totals"]["waves"] == 2
+    assert d["plan waves"]["shards"]["totals"]["waves"] == 2 and d["plan waves"]["other_tiers"]
     assert d["plan oversized"]["shards"]["oversized"]
     assert d["shard --verify"]["ok"] and not d["shard --verify failed"]["ok"]
     assert any(r["usd"] is None for r in d["prices"]["rates"])

@@ -1,4 +1,4 @@
-"""``batchcost.shard-manifest/1`` (``DIR/manifest.json``, ``planner/shard_writer.py``) and
+"""``batchcost.shard-manifest/1`` (``DIR/manifest.json``, ``planner/shard_manifest.py``) and
 ``batchcost.shard-verify/1`` (what ``shard --verify --format json`` prints, ``cli/shard.py``).
 
 ``shard --verify`` reads the manifest back (``Manifest.read``, which checks the fields it uses);

@@ -1,8 +1,8 @@
-"""``batchcost.shards/1`` (the shard plan, ``planner/shards.py``) and ``batchcost.shard-plan/1``
+"""``batchcost.shards/1`` (the shard plan, ``planner/shard_types.py``) and ``batchcost.shard-plan/1``
 (what ``plan --format json`` writes around it, ``cli/plan.py``).
 
-The shard plan also sits in the ``shards`` key of ``batchcost.plan/1``; ``reports/html.py`` and
-``reports/shards.py`` read it. Lines are 1-based positions in the input; a cost is null when it is
+The shard plan also sits in the ``shards`` key of ``batchcost.plan/1``;
+``reports/html/sections_shards.py`` and ``reports/shards.py`` read it. Lines are 1-based positions in the input; a cost is null when it is
 not priced (``cost_ceiling``: when some request's output ceiling is unknown).
 """
 
@@ -158,7 +158,11 @@ class ShardPlanTokens(Strict):
 
 
 class ShardPlanDocument(Strict, tag_field="schema", tag=SHARD_PLAN_SCHEMA):
-    """``batchcost.shard-plan/1``: the input, the model and its shard plan (``plan --format json``)."""
+    """``batchcost.shard-plan/1``: the input, the model and its shard plan (``plan --format json``).
+
+    ``other_tiers`` is as in ``batchcost.plan/1`` (added within /1: a document saved without it
+    reads as ``[]``).
+    """
 
     run_date: datetime.date
     model: str
@@ -169,3 +173,4 @@ class ShardPlanDocument(Strict, tag_field="schema", tag=SHARD_PLAN_SCHEMA):
     tokens: ShardPlanTokens
     shards: ShardsDocument
     warnings: list[str]
+    other_tiers: list[OtherTier] = []  # noqa: RUF012 - msgspec copies a default list per instance
