@@ -16,6 +16,7 @@ matplotlib is imported inside the functions: importing this module is cheap.
 from __future__ import annotations
 
 import io
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchcostError
+from ..money import money, money_column
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -117,20 +119,18 @@ def _compact(n: float) -> str:
     return f"{n:g}"
 
 
-def _usd_axis(value: float, _pos: int | None = None) -> str:
-    if value == 0:
-        return "$0"
-    if abs(value) >= 1000:
-        return f"${value:,.0f}"
-    if abs(value) >= 1:
-        return f"${value:,.2f}".rstrip("0").rstrip(".")
-    return f"${value:.4f}".rstrip("0").rstrip(".")
+def _usd_ticks(values: Sequence[float]) -> list[str]:
+    """Tick labels of a USD axis, one precision for all: "$0", "$0.20", "$1.40"; "$0", "$20", "$40"."""
+    steps = [abs(b - a) for a, b in itertools.pairwise(sorted(values)) if b != a]
+    step = min(steps) if steps else max((abs(v) for v in values), default=1.0)
+    places = 0 if step >= 1 and all(float(v).is_integer() for v in values) else 2
+    while places < 4 and step < 10.0 ** (-places) * 0.999:
+        places += 1
+    return ["$0" if v == 0 else ("-" if v < 0 else "") + f"${abs(v):,.{places}f}" for v in values]
 
 
 def money_label(value: Decimal) -> str:
-    """Bar-end label: the same rounding as the tables (``reports.terminal.money``)."""
-    from .terminal import money
-
+    """A label of one amount: the same rounding as the tables (``batchcost.money``)."""
     return money(value)
 
 
@@ -201,7 +201,8 @@ def cost_by_mode(bars: Sequence[Bar], *, axis_label: str) -> str | None:
         colors = [ACCENT if b.highlight else MUTED for b in bars]
         ax.barh(ys, values, height=0.62, color=colors, zorder=2)
         top = max(values + [float(b.high) for b in bars if b.high is not None]) or 1.0
-        for y, b in zip(ys, bars, strict=True):
+        # The bar labels are read as one column: one precision for all of them.
+        for y, b, shown in zip(ys, bars, money_column([b.value for b in bars]), strict=True):
             end = float(b.value)
             if b.low is not None and b.high is not None and b.low != b.high:
                 ax.errorbar(
@@ -209,7 +210,7 @@ def cost_by_mode(bars: Sequence[Bar], *, axis_label: str) -> str | None:
                     fmt="none", ecolor=INK, elinewidth=1, capsize=3, zorder=3,
                 )  # fmt: skip
                 end = float(b.high)
-            ax.text(end + top * 0.012, y, money_label(b.value), va="center", ha="left", fontsize=8.5, color=INK)
+            ax.text(end + top * 0.012, y, shown, va="center", ha="left", fontsize=8.5, color=INK)
         ax.set_yticks(ys, [b.label for b in bars])
         ax.set_xlim(0, top * 1.18)
         ax.xaxis.set_major_formatter(_usd_formatter())
@@ -245,16 +246,18 @@ def cumulative_cost(costs: Sequence[Decimal], waves: Sequence[int], *, unit: str
         fig = _figure(7.2, 2.7)
         ax = fig.add_subplot()
         start = 0
+        wave_labels = []
         for k, w in enumerate(_runs(waves)):
             lo, hi = start + 0.5, start + w[1] + 0.5
             ax.axvspan(lo, hi, color=WAVE_FILLS[k % 2], zorder=0, linewidth=0)
-            ax.text((lo + hi) / 2, 1, f"wave {w[0]}", transform=ax.get_xaxis_transform(), ha="center", va="top",
-                    fontsize=8, color=INK)  # fmt: skip
+            label = ax.text((lo + hi) / 2, 1, f"wave {w[0]}", transform=ax.get_xaxis_transform(), ha="center",
+                            va="top", fontsize=8, color=INK)  # fmt: skip
+            wave_labels.append((w[0], label))
             start += w[1]
         ax.step([0.5, *[x + 0.5 for x in xs]], [0.0, *running], where="pre", color=ACCENT, linewidth=1.8, zorder=3)
         if n <= 60:
             ax.plot(xs, running, "o", color=ACCENT, markersize=3.5, zorder=4)
-        ax.annotate(
+        total_label = ax.annotate(
             money_label(total), (n + 0.5, running[-1]), xytext=(-4, 6), textcoords="offset points",
             ha="right", va="bottom", fontsize=8.5, color=INK,
         )  # fmt: skip
@@ -265,7 +268,62 @@ def cumulative_cost(costs: Sequence[Decimal], waves: Sequence[int], *, unit: str
         ax.set_xlabel(f"{unit} (in submission order)")
         ax.set_ylabel("cumulative cost, USD")
         ax.grid(axis="y", color=GRID, zorder=1)
+        _thin_wave_labels(fig, ax, wave_labels, total_label)
         return _svg(fig, "cumulative", f"Cumulative batch cost by {unit}")
+
+
+# Label every wave, or every 2nd, 5th, 10th... (and the first): the smallest step whose labels fit.
+_LABEL_STEPS = (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 5000, 10_000)
+_LABEL_GAP = 6.0  # pixels at the figure's dpi: the least room between two labels
+
+
+def _thin_wave_labels(fig: Figure, ax: Any, labels: list[tuple[int, Any]], keep_clear: Any) -> None:
+    """Keep the wave labels that fit side by side at one regular step; remove the others.
+
+    26 or 300 labels would be drawn on top of each other, so after the layout is computed the
+    labels are measured and the smallest step (1, 2, 5, 10, ...) whose labels do not overlap is kept
+    (the first wave, and every wave numbered a multiple of the step). A label at the chart's edge is
+    moved inside the axes; one over the total's label is dropped.
+    """
+    if not labels:
+        return
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # text measured as the SVG lays it out (same layout)
+    fig.draw_without_rendering()  # runs the constrained layout, so the axes are where they will be
+    axes_box = ax.get_window_extent(renderer)
+    boxes = {}
+    for number, text in labels:
+        box = text.get_window_extent(renderer)
+        if box.x0 < axes_box.x0:  # the first wave's label would stick out on the left
+            text.set_horizontalalignment("left")
+            text.set_x(ax.get_xlim()[0])
+            box = text.get_window_extent(renderer)
+        elif box.x1 > axes_box.x1:
+            text.set_horizontalalignment("right")
+            text.set_x(ax.get_xlim()[1])
+            box = text.get_window_extent(renderer)
+        boxes[number] = box
+    clear = keep_clear.get_window_extent(renderer)
+    chosen = labels[:1]
+    for step in _LABEL_STEPS:
+        multiples = [(k, t) for k, t in labels if k % step == 0 and k != 1]
+        options = [labels[:1] + multiples, multiples] if step > 1 else [labels]
+        fitting = [o for o in options if o and _apart([boxes[k] for k, _ in o])]
+        if fitting:
+            chosen = fitting[0]
+            break
+    # The total's label matters more than a wave's: a wave label over it goes.
+    kept = {id(t) for k, t in chosen if not boxes[k].overlaps(clear)}
+    for _, text in labels:
+        if id(text) not in kept:
+            text.remove()
+
+
+def _apart(boxes: Sequence[Any]) -> bool:
+    """True when boxes side by side leave at least :data:`_LABEL_GAP` between neighbours."""
+    ordered = sorted(boxes, key=lambda b: b.x0)
+    return all(b.x0 - a.x1 >= _LABEL_GAP for a, b in itertools.pairwise(ordered))
 
 
 def _runs(waves: Sequence[int]) -> list[tuple[int, int]]:
@@ -280,9 +338,22 @@ def _runs(waves: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def _usd_formatter() -> Any:
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import Formatter
 
-    return FuncFormatter(_usd_axis)
+    class UsdTicks(Formatter):  # type: ignore[misc]
+        """Labels every tick of the axis with the same number of decimals (set_locs sees them all)."""
+
+        def __init__(self) -> None:
+            self.labels: dict[float, str] = {}
+
+        def set_locs(self, locs: Sequence[float]) -> None:
+            ticks = list(locs)
+            self.labels = dict(zip(ticks, _usd_ticks(ticks), strict=True))
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            return self.labels.get(x) or _usd_ticks([x])[0]
+
+    return UsdTicks()
 
 
 def _thousands() -> Any:
@@ -294,7 +365,8 @@ def _thousands() -> Any:
 def _int_locator() -> Any:
     from matplotlib.ticker import MaxNLocator
 
-    return MaxNLocator(integer=True, nbins=12)
+    # min_n_ticks=1: a one-shard axis (0.5 to 1.5) gets the tick 1, not 0.5, 0.6... 1.5
+    return MaxNLocator(integer=True, nbins=12, steps=[1, 2, 5, 10], min_n_ticks=1)
 
 
 __all__ = ["Bar", "cost_by_mode", "cumulative_cost", "token_histogram"]
