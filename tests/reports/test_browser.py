@@ -2,12 +2,21 @@
 
 The page is opened from disk with every non-file request aborted and counted. It must render
 without console errors, show its three charts with real content, make no request, run no
-script (the XSS probe stays text), and print to PDF. A screenshot is saved in the test's
-temporary folder for a person to look at.
+script (the XSS probe stays text), and print to PDF.
+
+Plans of 1, 26 and 300 waves are laid out at a laptop's width (1280 px) and a phone's (400 px):
+the page never scrolls sideways, the wave labels of the cumulative chart never overlap, its axis
+has whole-shard ticks, the next steps show this plan's commands, the comparison is ranked by cost
+and no absolute local path appears. Screenshots are saved in the test's temporary folder (or in
+``$BATCHCOST_SCREENSHOTS`` when set) for a person to look at.
 """
 
 from __future__ import annotations
 
+import copy
+import itertools
+import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,10 +25,12 @@ from typing import Any
 import pytest
 
 from batchcost.reports.html import write_report
+from batchcost.reports.html.sections_next import shard_command
 
 from .conftest import XSS, load, xss_plan
 
 CHROMIUM = "/usr/bin/chromium"
+PROBE = "<img src=x onerror=alert(5)>"
 # This machine's closed network makes Chromium hang on Google hosts unless its background
 # services are off; QUIC and the GPU are not needed for a static page.
 CHROMIUM_ARGS = [
@@ -54,13 +65,13 @@ def browser() -> Iterator[Any]:
 class Visit:
     """One page load with the network blocked; records what the page tried to do."""
 
-    def __init__(self, browser: Any, path: Path) -> None:
+    def __init__(self, browser: Any, path: Path, width: int = 1280) -> None:
         self.blocked: list[str] = []
         self.requests: list[str] = []
         self.console_errors: list[str] = []
         self.page_errors: list[str] = []
         self.dialogs: list[str] = []
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900}, java_script_enabled=True)
+        self.context = browser.new_context(viewport={"width": width, "height": 900}, java_script_enabled=True)
         page = self.context.new_page()
         page.route("**/*", self._route)
         page.on("request", lambda r: self.requests.append(r.url))
@@ -87,7 +98,11 @@ class Visit:
 
 def test_report_renders_offline_without_errors_or_scripts(browser: Any, tmp_path: Path) -> None:
     path = tmp_path / "report.html"
-    write_report(xss_plan(), path)
+    plan = xss_plan()
+    # a file name cannot hold "/", so the probe in the shown name is one without it
+    plan["files"][0]["path"] = f"/home/ana/{PROBE}.jsonl"
+    plan["validation"]["problems"][0]["path"] = f"/home/ana/{PROBE}.jsonl"
+    write_report(plan, path)
     visit = Visit(browser, path)
     try:
         page = visit.page
@@ -101,7 +116,8 @@ def test_report_renders_offline_without_errors_or_scripts(browser: Any, tmp_path
         # the probe is on screen as text, in the headline and in tables
         headline = page.locator("#headline").inner_text()
         assert headline.startswith(f"Batch on gemini-2.5-pro{XSS}: $7.18")
-        assert page.locator("td.path", has_text=XSS).count() >= 2
+        assert page.locator("td.path", has_text=PROBE).count() >= 2
+        assert "/home/ana" not in page.content()
 
         # three charts, laid out at a readable size, with drawn marks and labels
         charts = page.evaluate(
@@ -153,5 +169,80 @@ def test_the_network_check_catches_a_fetch(browser: Any, tmp_path: Path) -> None
     visit = Visit(browser, path)
     try:
         assert visit.blocked == ["http://127.0.0.1:9/x.png"]
+    finally:
+        visit.close()
+
+
+def screenshots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``$BATCHCOST_SCREENSHOTS`` to keep them, else the test's temporary folder."""
+    folder = Path(os.environ.get("BATCHCOST_SCREENSHOTS") or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+_BOXES = """(selector) => [...document.querySelectorAll(selector)].map(e => {
+    const b = e.getBoundingClientRect();
+    return {text: e.textContent.trim(), left: b.left, right: b.right, top: b.top, bottom: b.bottom};
+})"""
+
+
+def overlapping(boxes: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Pairs of boxes that overlap (touching edges do not count)."""
+    out = []
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1 :]:
+            if a["left"] < b["right"] and b["left"] < a["right"] and a["top"] < b["bottom"] and b["top"] < a["bottom"]:
+                out.append((a["text"], b["text"]))
+    return out
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+@pytest.mark.parametrize("name", ["waves_1", "waves_26", "waves_300"])
+def test_plans_of_1_26_and_300_waves_read_well(browser: Any, tmp_path: Path, name: str, width: int) -> None:
+    plan = copy.deepcopy(load(name))
+    path = tmp_path / f"{name}.html"
+    write_report(plan, path)
+    visit = Visit(browser, path, width)
+    try:
+        page = visit.page
+        assert visit.console_errors == [] and visit.blocked == []
+        # the page never scrolls sideways: wide tables, code and charts scroll inside themselves
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+
+        # wave labels: thinned, never on top of each other or of the total; the shard axis in whole shards
+        labels = page.evaluate(_BOXES, "#chart-cumulative svg text")
+        waves = [b for b in labels if b["text"].startswith("wave ")]
+        n_waves = plan["shards"]["totals"]["waves"]
+        assert overlapping(labels) == []
+        assert waves and waves[0]["text"] == "wave 1" and len(waves) <= 12
+        ticks = [t["text"] for t in page.evaluate(_BOXES, '#chart-cumulative g[id^="cumulative-xtick_"] text')]
+        assert ticks and all(re.fullmatch(r"\d+", t) for t in ticks), ticks
+        assert all(1 <= int(t) <= plan["shards"]["totals"]["shards"] for t in ticks)
+        numbers = [int(w["text"].split()[1]) for w in waves]  # wave 1, then every step-th wave
+        assert all(k <= n_waves for k in numbers)
+        rest = numbers[1:]
+        if len(rest) >= 2:
+            step = rest[1] - rest[0]
+            assert rest[0] % step == 0 and all(b - a == step for a, b in itertools.pairwise(rest)), numbers
+
+        # the next steps carry this plan's shard command
+        command = page.locator("#next-steps li.step", has_text="Write the shards").locator("pre.code code")
+        shown = command.inner_text()
+        assert shard_command(plan) in shown
+        assert shown.startswith(("batchcost shard ", "# tier"))
+
+        # the comparison is ranked by cost
+        costs = page.eval_on_selector_all(
+            "#compare tbody td.key[data-usd]", "cells => cells.map(c => Number(c.dataset.usd))"
+        )
+        assert costs == sorted(costs) and len(costs) >= 3
+
+        # no absolute local path anywhere in the page
+        html = page.content()
+        assert "/home/" not in html and "/root/" not in html
+
+        shot = screenshots(tmp_path) / f"{name}_{width}.png"
+        page.screenshot(path=str(shot), full_page=True)
+        assert shot.stat().st_size > 30_000
     finally:
         visit.close()

@@ -25,6 +25,8 @@ from batchcost.reports.html import (
     render_html,
     write_report,
 )
+from batchcost.reports.html.display import sentence
+from batchcost.reports.plan_text import cheapest, compare_rows, missing_modes
 from batchcost.reports.terminal import headline, md_code, md_text, money, rate, render_plan_markdown
 
 from .conftest import XSS, load, xss_plan
@@ -91,7 +93,7 @@ def test_full_plan_figures_by_hand(full_soup: BeautifulSoup) -> None:
     assert text(tiles["Input tokens"]) == "Input tokens 8,274,290 95%: 8,273,052 - 8,275,528"
     assert text(tiles["Validation"].select_one(".value")) == "INVALID"
     assert "tone-bad" in tiles["Validation"]["class"]
-    assert text(tiles["Shard plan"]) == "Shard plan 4 shards in 2 waves about 48 h, at most 96 h"
+    assert text(tiles["Shard plan"]) == "Shard plan 4 shards in 2 waves about 48 h, at most about 4 days"
 
 
 @pytest.mark.parametrize("name", ["full", "small"])
@@ -127,29 +129,74 @@ def test_tokens_section(full_soup: BeautifulSoup) -> None:
     assert "1 request above 200k input tokens" in text(full_soup.select_one("#tokens .callout"))
 
 
-def test_compare_section(full_soup: BeautifulSoup) -> None:
+def test_compare_is_one_table_ranked_by_cost(full_soup: BeautifulSoup) -> None:
+    """Model x mode, cheapest first, as the text report ranks them; the difference from the chosen option."""
     plan = load("full")
     rows = full_soup.select("#compare tbody tr")
-    assert [r["data-model"] for r in rows] == ["gemini-2.5-pro", "gemini-3.8-flash", "gemini-2.5-flash"]
-    for row, cost in zip(rows, [plan["cost"], *(c["cost"] for c in plan["compare"])], strict=True):
-        cells = row.find_all("td")
-        assert cells[0]["data-usd"] == cost["standard"]["expected"]
-        assert cells[1]["data-usd"] == cost["batch"]["expected"]
-        assert cells[3]["data-usd"] == cost["batch"]["ceiling"]
-    # 3.795819 / 7.18214125 - 1 = -47.1%
-    assert [r.find_all("td")[4].get_text() for r in rows] == ["chosen", "-47%", "-76%"]
-    assert [r.find_all("td")[2].get_text() for r in rows] == ["±$0.0008", "±$0.0005", "±$0.0002"]
-    assert len(full_soup.select("#compare details.model-notes")) == 2
+    ranked = compare_rows(plan)
+    assert [(r["data-model"], r["data-mode"]) for r in rows] == [(x["model"], x["mode"]) for x in ranked]
+    assert [(r["data-model"], r["data-mode"]) for r in rows] == [
+        ("gemini-2.5-flash", "batch"), ("gemini-2.5-flash", "standard"), ("gemini-3.8-flash", "batch"),
+        ("gemini-2.5-pro", "batch_cached"), ("gemini-2.5-pro", "batch"), ("gemini-3.8-flash", "standard"),
+        ("gemini-2.5-pro", "standard"),
+    ]  # fmt: skip
+    expected = [Decimal(r.select_one("td.key")["data-usd"]) for r in rows]
+    assert expected == sorted(expected)
+    costs = {(plan["model"], m): c for m, c in plan["cost"].items()}
+    costs.update({(c["model"], m): v for c in plan["compare"] for m, v in c["cost"].items()})
+    assert [r.select_one("td.key")["data-usd"] for r in rows] == [
+        costs[(r["data-model"], r["data-mode"])]["expected"] for r in rows
+    ]
+    assert [text(r.select_one("td.key")) for r in rows] == [
+        "$1.70",
+        "$3.41",
+        "$3.80",
+        "$5.21",
+        "$7.18",
+        "$7.59",
+        "$14.36",
+    ]
+    # the difference from gemini-2.5-pro batch: 1.6973... - 7.1821... = -5.48
+    assert [text(r.select_one("td.diff")) for r in rows] == [
+        "-$5.48", "-$3.78", "-$3.39", "-$1.97", "chosen", "+$0.41", "+$7.18",
+    ]  # fmt: skip
+    assert "highlight" in rows[4]["class"] and rows[0].select_one(".badge").get_text() == "cheapest"
+    assert (
+        text(full_soup.select_one("#cheapest"))
+        == "Cheapest: gemini-2.5-flash batch at $1.70, $5.48 less than gemini-2.5-pro batch."
+    )
+    assert text(full_soup.select_one("#cheapest")) == sentence(cheapest(plan))
+    assert [text(li) for li in full_soup.select("#compare ul.missing-modes li")] == [
+        sentence(n) for n in missing_modes(plan)
+    ]
+    # the compared models' own notes are with the other assumptions, not between the table and the next steps
+    assert len(full_soup.select("#assumptions ul.model-notes")) == 2
+
+
+def test_compare_names_every_mode_a_model_lacks(full_plan: dict[str, Any]) -> None:
+    plan = copy.deepcopy(full_plan)
+    plan["compare"][1]["cost"].pop("standard")
+    plan["compare"][0]["cost"]["batch"] = {"not_priced": "no batch rate"}
+    soup = soup_of(plan)
+    notes = [text(li) for li in soup.select("#compare ul.missing-modes li")]
+    assert notes[:2] == [
+        "Gemini-3.8-flash has no batch rates in the price book: not compared in that mode.",
+        "Gemini-2.5-flash has no standard (sync) rates in the price book: not compared in that mode.",
+    ]
+    shown = [(r["data-model"], r["data-mode"]) for r in soup.select("#compare tbody tr")]
+    assert ("gemini-2.5-flash", "standard") not in shown
+    unpriced = soup.select_one('#compare tr[data-model="gemini-3.8-flash"][data-mode="batch"]')
+    assert shown[-1] == ("gemini-3.8-flash", "batch") and text(unpriced.select_one("td.key")) == "unknown"
 
 
 def test_shard_section(full_soup: BeautifulSoup) -> None:
     plan = load("full")
     rows = full_soup.select("#shards table.shards tbody tr")
     assert [[c.get_text() for c in r.find_all(["th", "td"])][:6] for r in rows] == [
-        ["1", "1", "1-350", "350", "5.56 MB", "865,736"],
-        ["2", "1", "351-644", "294", "14.21 MB", "2,469,902"],
-        ["3", "2", "645-938", "294", "14.21 MB", "2,469,957"],
-        ["4", "2", "939-1,232", "294", "14.21 MB", "2,469,933"],
+        ["1", "1", "1–350", "350", "5.56 MB", "865,736"],
+        ["2", "1", "351–644", "294", "14.21 MB", "2,469,902"],
+        ["3", "2", "645–938", "294", "14.21 MB", "2,469,957"],
+        ["4", "2", "939–1,232", "294", "14.21 MB", "2,469,933"],
     ]
     costs = [r.find_all("td")[5]["data-usd"] for r in rows]
     assert costs == [s["cost"] for s in plan["shards"]["shards"]]
@@ -159,8 +206,8 @@ def test_shard_section(full_soup: BeautifulSoup) -> None:
     )
     waves = full_soup.select("#shards table.waves tbody tr")
     assert [[c.get_text() for c in w.find_all(["th", "td"])] for w in waves] == [
-        ["1", "1-2", "644", "3,335,638", "$3.21"],
-        ["2", "3-4", "588", "4,939,890", "$3.97"],
+        ["1", "1–2", "644", "3,335,638", "$3.21"],
+        ["2", "3–4", "588", "4,939,890", "$3.97"],
     ]
     limits = {text(r.th): r.td.get_text() for r in full_soup.select("#shards table.limits tbody tr")}
     assert limits == {
@@ -170,7 +217,11 @@ def test_shard_section(full_soup: BeautifulSoup) -> None:
         "concurrent jobs": "100",
     }
     assert text(full_soup.select_one("#shards h2 .unit")) == "4 shards in 2 waves · Gemini Developer API, tier 1"
-    assert text(full_soup.select("#shards .callout")[0]).startswith("2 waves: expect results within about 48 h")
+    assert text(full_soup.select_one("#time-bound")) == (
+        "2 waves: expect results in about 48 h (2 waves of 24 h). A job still pending or running after 48 h "
+        "expires without results, so the outer bound is about 4 days."
+    )
+    assert full_soup.select_one("#other-tiers") is None  # tier 1 was given, not assumed
     assert "monthly spend cap" in text(full_soup.select_one("#shards .callout.warn"))
 
 
@@ -206,7 +257,8 @@ def test_caching_section(full_soup: BeautifulSoup) -> None:
         "leading_parts-1", "system-1", "system-2", "system-3", "leading_parts-2",
     ]  # fmt: skip
     first = [c.get_text() for c in rows[0].find_all("td")]
-    assert first == ["900", "8,478", "$4.77", "$2.80", "$1.97", "435 requests", "99.72 h", "$3.82"]
+    # one precision per column: the no-cache column also holds $0.0058, so it shows four decimals
+    assert first == ["900", "8,478", "$4.7689", "$2.80", "$1.97", "435 requests", "about 4.2 days", "$3.815"]
     assert "pays" in rows[0]["class"] and "pays" not in rows[1].get("class", [])
     assert [c.get_text() for c in rows[1].find_all("td")][3:5] == ["n/a", "n/a"]  # below the minimum size
     assert [c.get_text() for c in rows[4].find_all("td")][3:5] == ["$0.78", "-$0.71"]  # costs more than it saves
@@ -265,7 +317,7 @@ def test_provenance(full_soup: BeautifulSoup) -> None:
     plan = load("full")
     cells = [c.get_text() for c in full_soup.select("#provenance tbody td")]
     assert cells == [
-        "requests/contracts.jsonl",
+        "contracts.jsonl",
         "48.19 MB (48,189,666 bytes)",
         "1,235",
         "1,232",
@@ -345,7 +397,7 @@ def test_xss_probe_stays_text_everywhere() -> None:
     assert "javascript:alert(4)" in page
     assert not soup.select('a[href^="javascript"]')
     assert soup.select_one("#headline").get_text().startswith(f"Batch on gemini-2.5-pro{XSS}:")
-    assert soup.select("#compare tbody tr")[1]["data-model"] == f'" onmouseover="alert(3){XSS}'
+    assert f'" onmouseover="alert(3){XSS}' in [r["data-model"] for r in soup.select("#compare tbody tr")]
     # a backticked span in a message is escaped too
     message = soup.select("#validation table.problems tbody tr")[0].find_all("td")[4]
     assert message.code.get_text() == XSS
@@ -384,7 +436,11 @@ def test_context_is_typed(small_plan: dict[str, Any]) -> None:
     assert isinstance(ctx, ReportContext)
     assert ctx.shards is None and ctx.caching is None
     assert [row.mode for row in ctx.cost_rows] == ["standard", "batch"]
-    assert [c.model for c in ctx.compare] == ["gemini-2.5-flash", "gemini-3.8-flash"]
+    assert ctx.compare is not None
+    assert [(c.model, c.mode) for c in ctx.compare.rows] == [
+        ("gemini-2.5-flash", "batch"), ("gemini-3.8-flash", "batch"), ("gemini-2.5-flash", "standard"),
+        ("gemini-3.8-flash", "standard"),
+    ]  # fmt: skip
 
 
 def test_optional_sections_are_skipped_when_absent(small_plan: dict[str, Any]) -> None:

@@ -41,6 +41,7 @@ from .context import (
     Chart,
     ChosenCacheRow,
     CompareRow,
+    CompareSection,
     CostRow,
     FileRow,
     KeyFigure,
@@ -52,11 +53,13 @@ from .context import (
     ReportContext,
     ShardRow,
     ShardSection,
+    Step,
     TokenRow,
     TokenSection,
     ValidationSection,
     WaveRow,
 )
+from .display import hide_local_paths
 from .sections_caching import MAX_CANDIDATES
 from .sections_shards import MAX_SHARD_ROWS
 from .sections_validation import FIRST_PROBLEMS
@@ -76,6 +79,7 @@ __all__ = [
     "Chart",
     "ChosenCacheRow",
     "CompareRow",
+    "CompareSection",
     "CostRow",
     "FileRow",
     "KeyFigure",
@@ -87,6 +91,7 @@ __all__ = [
     "ReportContext",
     "ShardRow",
     "ShardSection",
+    "Step",
     "TokenRow",
     "TokenSection",
     "ValidationSection",
@@ -185,16 +190,26 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        # Every string the page shows passes here: an absolute local path is shown by its file name
+        # (input files, a tokenizer's cache in notes), wherever in the plan it came from.
+        finalize=_shown,
     )
     env.filters["code_spans"] = code_spans
     return env
+
+
+def _shown(value: Any) -> Any:
+    from markupsafe import Markup
+
+    return hide_local_paths(value) if isinstance(value, str) and not isinstance(value, Markup) else value
 
 
 def code_spans(text: str) -> Markup:
     """Escape ``text`` and show its `backticked` parts (commands, field names) as ``<code>``."""
     from markupsafe import Markup, escape
 
-    parts = str(text).split("`")
+    text = hide_local_paths(str(text))
+    parts = text.split("`")
     if len(parts) % 2 == 0:  # an unpaired backtick: show it as it is
         return escape(text)
     return Markup("").join(escape(p) if i % 2 == 0 else Markup("<code>%s</code>") % p for i, p in enumerate(parts))

@@ -8,9 +8,11 @@ from typing import Any
 from ..terminal import headline
 from .context import ReportContext
 from .sections_caching import caching_section
-from .sections_costs import compare_rows, cost_note, cost_table, modes_chart, savings
+from .sections_compare import compare_section
+from .sections_costs import cost_note, cost_table, modes_chart, savings
 from .sections_headline import key_costs, key_facts
-from .sections_provenance import assumptions, file_row, prices_shown
+from .sections_next import next_steps
+from .sections_provenance import assumptions, cache_rates, file_row, prices_shown
 from .sections_shards import shard_section
 from .sections_tokens import token_section, tokens_chart
 from .sections_validation import validation_section
@@ -23,7 +25,7 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
     valid = bool(plan["validation"]["valid"])
     priced = bool(batch) and "not_priced" not in batch
     tone = "bad" if not valid else ("good" if priced else "warn")
-    shards = shard_section(plan.get("shards"))
+    shards = shard_section(plan.get("shards"), plan.get("other_tiers"))
     caching = caching_section(plan.get("caching"), cost.get("batch_cached"))
     modes = modes_chart(plan)
     histogram = tokens_chart(plan)
@@ -41,7 +43,8 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
         cost_note=cost_note(plan),
         savings=savings(plan),
         modes_chart=modes,
-        compare=compare_rows(plan),
+        compare=compare_section(plan),
+        next_steps=next_steps(plan),
         tokens=token_section(plan),
         tokens_chart=histogram,
         shards=shards,
@@ -50,6 +53,7 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
         assumptions=assumptions(plan),
         notes=[str(n) for n in plan.get("notes") or []],
         prices=prices_shown(plan["prices"]),
+        cache_rates=cache_rates(plan),
         files=[file_row(f) for f in plan["files"]],
         variance=plan.get("reconciliation"),
     )

@@ -6,12 +6,12 @@ modules fill them from the plan, ``build.build_context`` puts them together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..terminal import money
+from ...money import money, money_column
 
 if TYPE_CHECKING:
     from markupsafe import Markup
@@ -26,7 +26,13 @@ class Money:
 
     @classmethod
     def of(cls, value: str | Decimal | None) -> Money:
+        """One amount on its own (a tile, a sentence)."""
         return cls(money(value), None if value is None else str(value))
+
+    @classmethod
+    def column(cls, values: Sequence[str | Decimal | None]) -> list[Money]:
+        """Amounts that share a table column: one precision for all of them (``money_column``)."""
+        return [cls(text, None if v is None else str(v)) for v, text in zip(values, money_column(values), strict=True)]
 
 
 @dataclass(frozen=True)
@@ -57,17 +63,27 @@ class CostRow:
 
 @dataclass(frozen=True)
 class CompareRow:
-    """One model of the comparison (the plan's own model first)."""
+    """One model in one mode of the comparison, ranked by expected cost."""
 
     model: str
     billed_model: str
-    standard: Money
-    batch: Money
-    batch_range: str
-    batch_ceiling: Money
-    versus: str
-    is_main: bool
-    notes: list[str]
+    mode: str
+    label: str
+    expected: Money
+    difference: str
+    is_chosen: bool
+    is_cheapest: bool
+
+
+@dataclass(frozen=True)
+class CompareSection:
+    """``--compare``: every model x mode ranked by cost, the cheapest in a line, the modes a model lacks."""
+
+    base: str
+    rows: list[CompareRow]
+    cheapest: str
+    missing: list[str]
+    model_notes: list[tuple[str, list[str]]]
 
 
 @dataclass(frozen=True)
@@ -160,12 +176,14 @@ class ShardSection:
     tier: str
     time_bound: str
     hours: str
+    other_tiers: str
     token_basis: str
     cost_basis: str
     limits: list[LimitRow]
     rows: list[ShardRow]
     more: str
     waves: list[WaveRow]
+    waves_differ: bool  # False when every wave is one shard: the shard table says it all
     oversized: list[OversizedRow]
     warnings: list[str]
     notes: list[str]
@@ -258,14 +276,25 @@ class PriceRow:
 
 @dataclass(frozen=True)
 class FileRow:
-    """An input file and its fingerprint."""
+    """An input file by name (the JSON plan keeps the full path) and its fingerprint."""
 
-    path: str
+    name: str
     size: str
     lines: str
     requests: str
     form: str
     sha256: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing to do next: what and why (``text``, with `code` spans), then a command or snippet."""
+
+    title: str
+    text: str
+    code: str = ""
+    language: str = ""  # "shell", "python" or "json": how to read ``code``
+    after: list[str] = field(default_factory=list)  # short remarks under the code
 
 
 @dataclass(frozen=True)
@@ -285,7 +314,8 @@ class ReportContext:
     cost_note: str
     savings: str
     modes_chart: Chart | None
-    compare: list[CompareRow]
+    compare: CompareSection | None
+    next_steps: list[Step]
     tokens: TokenSection
     tokens_chart: Chart | None
     shards: ShardSection | None
@@ -294,5 +324,6 @@ class ReportContext:
     assumptions: list[str]
     notes: list[str]
     prices: list[PriceRow]
+    cache_rates: list[str]
     files: list[FileRow]
     variance: Mapping[str, Any] | None = None  # reconcile's variance_section(): plain strings

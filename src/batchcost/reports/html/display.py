@@ -1,8 +1,9 @@
-"""Small display helpers shared by the report's sections: counts, sizes, percentages, chart markup."""
+"""Small display helpers shared by the report's sections: counts, sizes, percentages, line ranges, file names."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -64,3 +65,53 @@ def num(v: Any) -> str:
 def tokens_or_unknown(value: int | None) -> str:
     """A token ceiling for display: None (a request without a known ceiling) reads "unknown", never 0."""
     return "unknown" if value is None else f"{value:,}"
+
+
+def file_name(path: Any) -> str:
+    """The last part of a path ("/home/ana/data/reviews.jsonl" -> "reviews.jsonl"), for either separator."""
+    text = str(path or "")
+    return re.split(r"[\\/]", text.rstrip("\\/"))[-1] or text
+
+
+# An absolute local path: "/x/y" not inside a URL or a relative path, "~/x", or "C:\x".
+_LOCAL_PATH = re.compile(r"(?<![\w.:/\\~-])(?:/|~/|[A-Za-z]:\\)(?:[\w.~+@-]+[\\/])+[\w.~+@-]*")
+
+
+def hide_local_paths(text: str) -> str:
+    """``text`` with every absolute local path reduced to its file name.
+
+    The page is forwarded to people outside the machine that made it: where the user keeps files
+    (and their user name, inside home paths) is none of their business. The JSON plan keeps the
+    full paths for the user's own tools.
+    """
+    return _LOCAL_PATH.sub(lambda m: file_name(m.group(0)), text)
+
+
+def line_ranges(ranges: Sequence[Sequence[int]], *, listed: int = 3) -> str:
+    """Input line ranges for reading: "1–350", "1–176, 208 and 348", "1–176 and 147 other ranges, 1,204 lines in all"."""
+    parts = [f"{a:,}" if a == b else f"{a:,}–{b:,}" for a, b in ranges]
+    if not parts:
+        return "-"
+    if len(parts) <= listed:
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+    lines = sum(b - a + 1 for a, b in ranges)
+    return f"{parts[0]} and {len(parts) - 1:,} other ranges, {lines:,} lines in all"
+
+
+def numbers_span(numbers: Sequence[int]) -> str:
+    """Shard numbers of a wave: [1, 2, 3, 5] -> "1–3 and 5"."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and n == runs[-1][1] + 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return line_ranges(runs, listed=len(runs)) if runs else "-"
+
+
+def sentence(text: str) -> str:
+    """Capitalised and ending with a full stop, for a line shown as a sentence."""
+    text = text.strip()
+    if not text:
+        return ""
+    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")

@@ -6,11 +6,25 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..terminal import money
+from ...money import money
+from ..plan_text import duration
 from .context import CachingSection, CandidateRow, ChosenCacheRow, Money
-from .display import num
+from .display import num, sentence
 
 MAX_CANDIDATES = 8
+_CHOSEN_COLUMNS = ("no_cache", "cost", "creation", "storage", "saving")
+
+
+def _available_column(values: list[tuple[Any, Any]]) -> list[Money]:
+    """A money column where an option that is not available reads "n/a" (the others share one precision)."""
+    column = iter(Money.column([v for v, ok in values if ok]))
+    return [next(column) if ok else Money("n/a") for _, ok in values]
+
+
+def _hours(value: Any) -> str:
+    """Hours as the plan gives them ("99.72"), in days beyond 48 h."""
+    h = Decimal(str(value))
+    return f"{h:f} h" if h <= 48 else duration(h)
 
 
 def caching_section(c: Any, batch_cached: Any) -> CachingSection | None:
@@ -20,31 +34,37 @@ def caching_section(c: Any, batch_cached: Any) -> CachingSection | None:
     rec = c.get("recommendation") if isinstance(c.get("recommendation"), Mapping) else None
     candidates_in = [x for x in c.get("candidates") or [] if isinstance(x, Mapping)]
     described = {str(x.get("id")): str(x.get("description") or x.get("id")) for x in candidates_in}
+    caches = [ch for ch in (rec or {}).get("caches") or [] if isinstance(ch, Mapping)]
+    chosen_money = {k: Money.column([ch.get(k) for ch in caches]) for k in _CHOSEN_COLUMNS}
     chosen = [
         ChosenCacheRow(
             candidate=described.get(str(ch.get("candidate")), str(ch.get("candidate"))),
-            requests=num(ch.get("requests")), no_cache=Money.of(ch.get("no_cache")), cost=Money.of(ch.get("cost")),
-            creation=Money.of(ch.get("creation")), storage=Money.of(ch.get("storage")),
-            saving=Money.of(ch.get("saving")),
+            requests=num(ch.get("requests")),
+            **{k: chosen_money[k][i] for k in _CHOSEN_COLUMNS},
         )
-        for ch in (rec or {}).get("caches") or []
-    ]  # fmt: skip
+        for i, ch in enumerate(caches)
+    ]
+    shown = candidates_in[:MAX_CANDIDATES]
+    options = [x.get("options") or {} for x in shown]
+    explicit = [o.get("explicit") or {} for o in options]
+    implicit = [o.get("implicit_best_case") or {} for o in options]
+    no_cache_col = Money.column([(o.get("no_cache") or {}).get("cost") for o in options])
+    cost_col = _available_column([(ex.get("cost"), ex.get("available")) for ex in explicit])
+    saving_col = _available_column([(ex.get("saving"), ex.get("available")) for ex in explicit])
+    implicit_col = _available_column([(im.get("best_case_saving"), im.get("available")) for im in implicit])
     candidates = []
-    for x in candidates_in[:MAX_CANDIDATES]:
-        options = x.get("options") or {}
-        ex = options.get("explicit") or {}
-        im = options.get("implicit_best_case") or {}
+    for k, x in enumerate(shown):
+        ex = explicit[k]
         requests = num(x.get("requests")) + (" (est.)" if x.get("estimated") else "")
         hours = ex.get("break_even_hours")
         candidates.append(
             CandidateRow(
                 id=str(x.get("id", "")), description=_excerpt(x.get("description")), requests=requests,
-                prefix_tokens=num(x.get("prefix_tokens")), no_cache=Money.of((options.get("no_cache") or {}).get("cost")),
-                explicit_cost=Money.of(ex.get("cost")) if ex.get("available") else Money("n/a"),
-                explicit_saving=Money.of(ex.get("saving")) if ex.get("available") else Money("n/a"),
+                prefix_tokens=num(x.get("prefix_tokens")), no_cache=no_cache_col[k],
+                explicit_cost=cost_col[k], explicit_saving=saving_col[k],
                 break_even_requests=num(ex.get("break_even_requests")),
-                break_even_hours="-" if hours is None else f"{Decimal(str(hours)):f} h",
-                implicit_saving=Money.of(im.get("best_case_saving")) if im.get("available") else Money("n/a"),
+                break_even_hours="-" if hours is None else _hours(hours),
+                implicit_saving=implicit_col[k],
                 pays=bool(ex.get("pays")),
                 why="; ".join(str(r.get("text", "")) for r in ex.get("reasons") or [] if isinstance(r, Mapping)),
             )
@@ -70,27 +90,19 @@ def caching_section(c: Any, batch_cached: Any) -> CachingSection | None:
     hours = c.get("hours")
     return CachingSection(
         pays=bool(c.get("pays")),
-        summary=_sentence(str(c.get("summary") or c.get("reason") or "")),
+        summary=sentence(str(c.get("summary") or c.get("reason") or "")),
         recommendation="explicit cache"
         if rec and len(chosen) == 1
         else (f"{len(chosen)} explicit caches" if rec else "no cache"),
         batch_cached=None if bc_value is None else Money.of(bc_value),
         saving=saving,
-        hours="" if hours is None else f"{Decimal(str(hours)):f} h",
+        hours="" if hours is None else _hours(hours),
         chosen=chosen,
         candidates=candidates,
         more=more,
         implicit=implicit,
         notes=[str(n) for n in c.get("notes") or []],
     )
-
-
-def _sentence(text: str) -> str:
-    """Capitalised and ending with a full stop, for a line shown as a sentence."""
-    text = text.strip()
-    if not text:
-        return ""
-    return text[0].upper() + text[1:] + ("" if text[-1] in ".!?" else ".")
 
 
 def _excerpt(text: Any, limit: int = 160) -> str:

@@ -1,4 +1,4 @@
-"""The cost sections: the cost table, its chart, the note under it, the saving, the model comparison."""
+"""The cost sections: the cost table, its chart, the note under it, the saving."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
+from ...money import money, money_column
 from .. import charts
-from ..terminal import MODE_NAMES, cost_rows, money
-from .context import Chart, CompareRow, CostRow, Money
+from ..terminal import MODE_NAMES, cost_rows
+from .context import Chart, CostRow, Money
 from .display import dec, markup
 
 
@@ -95,9 +96,10 @@ def range_text(c: Mapping[str, Any], *, short: bool = False) -> str:
     low, high = Decimal(c["low"]), Decimal(c["high"])
     if low == high:
         return "exact" if short else "exact token count"
-    if money(low) == money(high):  # narrower than the displayed rounding
+    low_text, high_text = money_column([low, high])
+    if low_text == high_text:  # narrower than the displayed rounding
         return ("" if short else "95% interval ") + f"±{money((high - low) / 2)}"
-    return ("" if short else "95% range ") + f"{money(low)} - {money(high)}"
+    return ("" if short else "95% range ") + f"{low_text} - {high_text}"
 
 
 def cost_note(plan: Mapping[str, Any]) -> str:
@@ -120,49 +122,3 @@ def savings(plan: Mapping[str, Any]) -> str:
         return ""
     basis = "expected cost" if s.get("basis") == "expected" else "input-only floor"
     return f"Batch saves {money(s['usd'])} ({s['percent']}%) over standard synchronous calls ({basis})."
-
-
-def compare_rows(plan: Mapping[str, Any]) -> list[CompareRow]:
-    """The model comparison (the plan's own model first), or [] when no other model was priced."""
-    others = plan.get("compare") or []
-    if not others:
-        return []
-    entries = [
-        {
-            "model": plan["model"],
-            "billed_model": plan["billed_model"],
-            "cost": plan["cost"],
-            "warnings": [],
-            "main": True,
-        }
-    ] + [{**c, "main": False} for c in others]
-    main_value, main_basis = batch_basis(plan["cost"].get("batch") or {})
-    rows = []
-    for e in entries:
-        batch, std = e["cost"].get("batch") or {}, e["cost"].get("standard") or {}
-        value, basis = batch_basis(batch)
-        sv, _ = batch_basis(std)
-        versus = ""
-        if (
-            not e["main"]
-            and value is not None
-            and main_value is not None
-            and basis == main_basis
-            and Decimal(main_value)
-        ):
-            diff = (Decimal(value) - Decimal(main_value)) / Decimal(main_value) * 100
-            versus = f"{diff:+.0f}%"
-        elif e["main"]:
-            versus = "chosen"
-        rng = "-"
-        if value is not None and basis == "expected":
-            rng = range_text(batch, short=True)
-        rows.append(
-            CompareRow(
-                model=str(e["model"]), billed_model=str(e["billed_model"]), standard=Money.of(sv),
-                batch=Money.of(value), batch_range=rng,
-                batch_ceiling=Money.of(batch.get("ceiling")) if value is not None else Money("-"),
-                versus=versus, is_main=e["main"], notes=[str(w) for w in e.get("warnings") or []],
-            )
-        )  # fmt: skip
-    return rows

@@ -8,10 +8,11 @@ from typing import Any
 
 from ..terminal import price_rows
 from .context import FileRow, PriceRow
-from .display import size
+from .display import file_name, size
 from .sections_tokens import method_label
 
 _URL = re.compile(r"https?://[^\s<>\"')]+")
+_RATE = re.compile(r"\$[\d.,]+/1M")  # "$0.125/1M tokens": a note that quotes a rate
 
 
 def assumptions(plan: Mapping[str, Any]) -> list[str]:
@@ -51,15 +52,31 @@ def prices_shown(prices: Sequence[Mapping[str, Any]]) -> list[PriceRow]:
     return rows
 
 
+def cache_rates(plan: Mapping[str, Any]) -> list[str]:
+    """The caching advice's notes that quote a rate it used (cache read, creation, storage), with their sources.
+
+    The plan's ``prices`` list holds the rates of the mode costs; the caching advice priced its
+    explicit caches with three more (cache read, creation at the standard input rate, storage per
+    hour) and says which, with their sources, in its notes. They are shown as written.
+    """
+    caching = plan.get("caching")
+    if not isinstance(caching, Mapping):
+        return []
+    listed = {(p.get("component"), p.get("mode")) for p in plan.get("prices") or []}
+    if {("cache_read", "batch"), ("cache_storage", "batch")} <= listed:
+        return []  # the price table has them
+    return [str(n) for n in caching.get("notes") or [] if _RATE.search(str(n))]
+
+
 def file_row(f: Mapping[str, Any]) -> FileRow:
-    """One input file of the plan, with its fingerprint."""
+    """One input file of the plan, by name (the JSON plan keeps where it is), with its fingerprint."""
     form = str(f.get("form") or "")
     if f.get("compressed"):
         form += ", gzip"
     lines = f.get("lines")
     requests = f.get("requests")
     return FileRow(
-        path=str(f.get("path", "")),
+        name=file_name(f.get("path", "")),
         size=size(f.get("bytes")),
         lines="-" if lines is None else f"{lines:,}",
         requests="-" if requests is None else f"{requests:,}",

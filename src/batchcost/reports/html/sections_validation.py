@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .context import ProblemRow, ValidationSection
-from .display import count
+from .display import count, file_name
 
 FIRST_PROBLEMS = 20
 
@@ -19,7 +19,7 @@ def validation_section(plan: Mapping[str, Any]) -> ValidationSection:
     )
     problems = [
         ProblemRow(
-            str(p.get("path", "")), "-" if p.get("line") is None else f"{p['line']:,}", str(p.get("code", "")),
+            file_name(p.get("path", "")), "-" if p.get("line") is None else f"{p['line']:,}", str(p.get("code", "")),
             str(p.get("severity", "")), str(p.get("message", "")),
         )
         for p in (v.get("problems") or [])[:FIRST_PROBLEMS]
