@@ -222,7 +222,8 @@ def estimate(
         options: :class:`EstimateOptions`; keyword arguments of the same names may be given instead.
         book: a loaded price book (default: the packaged one plus ``options.prices``).
         scan_result: a scan already made of ``paths`` (skips the scan).
-        progress: called with ``(stage, done, total)``; stages ``scan`` and ``tokens``.
+        progress: called with ``(stage, done, total)``; stages ``scan``, ``tokens``, ``pilot``, and
+            ``pricing`` (``0, 0``: pricing, shards and caching, no measurable progress).
 
     Returns:
         The :class:`Plan` (``plan.to_json()`` gives the documented ``batchcost.plan/1`` document).
@@ -315,6 +316,8 @@ def estimate(
             "--output-ratio R for an expected cost"
         )
 
+    if progress is not None:  # a step without measurable progress: the CLI names it instead of a blank screen
+        progress("pricing", 0, 0)
     primary = _model_cost(
         book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model
     )

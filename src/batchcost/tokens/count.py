@@ -151,7 +151,7 @@ class _Counts:
 
         global _FORK_STATE
         n = min(os.cpu_count() or 1, 4)
-        chunks = [todo[i::n] for i in range(n)]  # interleaved: equal shares of big and small requests
+        chunks = [todo[i :: n * 16] for i in range(n * 16)]  # interleaved; small, so progress is reported often
         _FORK_STATE = (self.scan, self.counter)
         done = 0
         try:
