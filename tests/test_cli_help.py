@@ -43,7 +43,7 @@ def test_usage_errors_are_one_line_with_a_pointer_to_help() -> None:
     for argv, needle in [
         (["frobnicate"], "No such command 'frobnicate'"),
         (["estimate"], "Missing argument 'FILE...'"),
-        (["estimate", "x.jsonl", "--format", "pdf"], "'pdf' is not one of 'table', 'json', 'markdown'"),
+        (["estimate", "x.jsonl", "--format", "pdf"], "'pdf' is not one of 'text', 'json', 'markdown', 'csv'"),
         (["estimate", "x.jsonl", "--calibrate-from", "a", "b", "c"], "at most one REQUESTS file"),
     ]:
         code, out, err = run(*argv)
@@ -76,11 +76,12 @@ def test_completion_completes_commands_and_options() -> None:
 @pytest.mark.parametrize(
     ("argv", "heavy"),
     [
-        (["--help"], ("numpy", "google.genai", "pandas", "matplotlib", "jinja2")),
-        # validate keeps its per-line figures in numpy arrays; it needs nothing else
+        (["--help"], ("numpy", "google.genai", "pandas", "matplotlib", "jinja2", "rich")),
+        # validate keeps its per-line figures in numpy arrays; it needs nothing else (rich draws
+        # progress only on a terminal, after a second)
         (
             ["validate", str(ROOT / "examples" / "batch_requests.jsonl")],
-            ("google.genai", "pandas", "matplotlib", "jinja2"),
+            ("google.genai", "pandas", "matplotlib", "jinja2", "rich"),
         ),
     ],
 )

@@ -99,10 +99,14 @@ def test_price_files_and_plans_are_inputs_too(work: Path) -> None:
 @pytest.mark.parametrize("suffix", [".pdf", ".json", ""])
 def test_a_report_extension_that_cannot_be_written_is_refused(work: Path, suffix: str) -> None:
     code, _, err = run("estimate", "same.jsonl", *MODEL, "--report", f"plan{suffix}")
-    assert code == 2 and "name it .html, .md or .txt" in err
+    assert code == 2 and err == (
+        f"batchcost estimate: error: --report plan{suffix}: batchcost writes .html, .md or .txt reports "
+        "(see `batchcost estimate --help`)\n"
+    )
     assert not (work / f"plan{suffix}").exists() or suffix == ".json"
     code, _, err = run("report", "plan.json", "-o", f"r{suffix}")
-    assert code == 2 and "name it .html, .md or .txt" in err
+    assert code == 2 and err.count("\n") == 1 and f"-o r{suffix}: " in err and ".html, .md or .txt" in err
+    assert not (work / f"r{suffix}").exists()
 
 
 def test_missing_folder_existing_folder_and_full_disk_are_one_line(work: Path) -> None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from .._progress import Display
 
 EXIT_OK = 0
 EXIT_PROBLEMS = 1
@@ -73,28 +76,86 @@ def emit(text: str, output: str | None, stdout: TextIO) -> None:
         stdout.write(text)
 
 
-def progress_bar(label: str, quiet: bool, stderr: TextIO) -> Any:
-    from .._progress import ProgressBar
+# The library's stages, as ``progress(stage, done, total)`` names them: what the line says, and the
+# unit the counts are in (None: no measurable progress, a spinner).
+STAGES: dict[str, tuple[str, str | None]] = {
+    "scan": ("scanning", "bytes"),
+    "tokens": ("counting tokens", "requests"),
+    "pilot": ("pilot requests", "requests"),
+    "pricing": ("pricing every mode, planning shards and caching", None),
+}
+# What the estimate does after a stage completes and before the next one reports: named at once, so
+# the screen is never blank. (Token counting has no entry: it samples in rounds, and the library
+# announces "pricing" when the last round is done.)
+AFTER: dict[str, str] = {
+    "scan": "loading the tokenizer, drawing the sample",
+    "pilot": "pricing every mode, planning shards and caching",
+}
 
-    return ProgressBar(label, enabled=not quiet, stream=stderr)
+
+def progress_display(quiet: bool, stderr: TextIO) -> Display:
+    """The command's progress line on stderr: drawn only on a terminal, never with ``-q``."""
+    from .._progress import display
+
+    return display(stderr, quiet=quiet, env=environment())
 
 
-def stage_progress(quiet: bool, stderr: TextIO) -> tuple[Callable[[str, int, int], None], Callable[[], None]]:
-    """A ``progress(stage, done, total)`` callback that shows one bar per stage, and its closer."""
-    labels = {"scan": "scanning", "tokens": "counting tokens", "pilot": "pilot requests"}
-    bars: dict[str, Any] = {}
+def progress_bar(label: str, unit: str, shown: Display) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` callback for one stage counted in ``unit``, drawn on ``shown``."""
+    shown.stage(label, unit)
+    return shown.update
+
+
+def stage_progress(shown: Display) -> Callable[[str, int, int], None]:
+    """A ``progress(stage, done, total)`` callback (the estimate's): one line per stage, in its unit.
+
+    When a stage completes, the step that follows it is named at once (:data:`AFTER`).
+    """
+    state: dict[str, Any] = {"stage": None, "after": False}
 
     def progress(stage: str, done: int, total: int) -> None:
-        if stage not in bars:
-            close()
-            bars[stage] = progress_bar(labels.get(stage, stage), quiet, stderr)
-        bars[stage](done, total)
+        if stage != state["stage"] or (state["after"] and done < total):
+            state["stage"], state["after"] = stage, False
+            label, unit = STAGES.get(stage, (stage, None))
+            shown.stage(label, unit)
+        elif state["after"]:
+            return  # a repeated final report of a finished stage
+        shown.update(done, total)
+        if done >= total > 0 and stage in AFTER:
+            state["after"] = True
+            shown.stage(AFTER[stage], None)
 
-    def close() -> None:
-        for bar in bars.values():
-            bar.close()
+    return progress
 
-    return progress, close
+
+def confirm_written(path: str | None, quiet: bool, stderr: TextIO, what: str | None = None) -> None:
+    """``wrote plan.html (70 kB)`` on stderr, for a regular file the command wrote (not with ``-q``).
+
+    Nothing for a device or pipe (``-o /dev/stdout``): the output is the confirmation.
+    """
+    import stat
+
+    if quiet or not path:
+        return
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        stderr.write(f"wrote {what or path} ({human_size(st.st_size)})\n")
+
+
+def human_size(n: int) -> str:
+    """A size people read at a glance: ``512 bytes``, ``7.5 kB``, ``70 kB``, ``1.2 GB`` (decimal units)."""
+    if n < 1000:
+        return "1 byte" if n == 1 else f"{n} bytes"
+    value = float(n)
+    for unit in ("kB", "MB", "GB", "TB"):
+        value /= 1000
+        if value < 999.5 or unit == "TB":  # 999.6 kB reads 1.0 MB, not 1000 kB
+            break
+    # one decimal below 10 ("7.5 kB"), whole numbers above ("70 kB")
+    return f"{value:.1f} {unit}" if value < 9.95 else f"{value:,.0f} {unit}"
 
 
 def media_defaults(args: Any) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from argparse import Namespace
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
@@ -16,15 +16,23 @@ from .common import (
     EXIT_PROBLEMS,
     Streams,
     check_outputs,
+    confirm_written,
     emit,
     environment,
     limit_values,
     media_defaults,
+    progress_display,
     stage_progress,
     stdin_is_a_terminal,
     text_width,
     verbatim,
 )
+
+if TYPE_CHECKING:
+    from .._progress import Display
+
+FORMATS = ("text", "json", "markdown", "csv")
+REPORT_FORMATS = ("html", "markdown", "text")
 
 ESTIMATE_HELP = """\
 Price a batch file: count its tokens (exactly, or on a sample with a 95% interval) and cost it
@@ -47,6 +55,8 @@ examples:
       --budget 250 --format json
   batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 \\
       --report plan.html
+  batchcost estimate requests.jsonl --model gemini-2.5-flash --output-tokens 300 \\
+      --compare gemini-2.5-pro -o costs.csv      # the cost table, one row per model and mode
 """
 
 ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figures still shown), 3 over --budget\n"
@@ -88,7 +98,7 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
     help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
 )
 @opt.limit_options
-@opt.render_options(("table", "json", "markdown"))
+@opt.render_options(FORMATS)
 @click.option(
     "--verbose",
     "-v",
@@ -98,7 +108,7 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
 @click.option(
     "--report",
     metavar="FILE.html",
-    help="also write the self-contained HTML pre-flight report (or .md for Markdown) to FILE",
+    help="also write the self-contained HTML pre-flight report to FILE (.html; or .md Markdown, .txt text)",
 )
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
@@ -106,44 +116,16 @@ def command(streams: Streams, **values: Any) -> int:
 
 
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
-    import json
-
-    from ..planner.estimate import EstimateOptions, estimate
-    from ..reports import terminal
-
-    if args.report:
-        from ..reports.html import format_for_path
-
-        format_for_path(args.report)  # an extension the report cannot be written as is refused now
     check_outputs(args, args.files, args.output, args.report)
+    fmt = opt.output_format(args.format, args.output, FORMATS)
+    report_fmt = opt.report_format(args.report, REPORT_FORMATS)
 
-    options = EstimateOptions(
-        run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
-        offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
-        exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
-        allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=media_defaults(args),
-        env=environment(), **limit_values(args),
-        calibrate_from=args.calibrate_from or (), pilot=args.pilot, pilot_confirm=pilot_confirm(args, stderr),
-    )  # fmt: skip
-    progress, close = stage_progress(args.quiet, stderr)
+    shown = progress_display(args.quiet, stderr)
     try:
-        plan = estimate(args.files, model=args.model, options=options, progress=progress)
+        doc = estimate_document(args, stdout, stderr, fmt, report_fmt, shown)
     finally:
-        close()
-    doc = plan.to_json()
-    if args.format == "json":
-        text = json.dumps(doc, indent=2) + "\n"
-    elif args.format == "markdown":
-        text = terminal.render_plan_markdown(doc)
-    else:
-        from ..reports.plan_text import render_plan_screen
-
-        text = render_plan_screen(doc, verbose=args.verbose, width=text_width(stdout, args.output))
-    emit(text, args.output, stdout)
-    if args.report:
-        from ..reports.html import write_report
-
-        write_report(doc, args.report)
+        shown.close()
+    confirm_written(args.report, args.quiet, stderr)
     if args.budget is not None:
         over = over_budget(doc, args.budget, args.budget_on)
         if over:
@@ -152,10 +134,57 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_OK if doc["validation"]["valid"] else EXIT_PROBLEMS
 
 
-def pilot_confirm(args: Any, stderr: TextIO) -> Callable[[Any], bool]:
+def estimate_document(
+    args: Any, stdout: TextIO, stderr: TextIO, fmt: str, report_fmt: str | None, shown: Display
+) -> dict[str, Any]:
+    """Estimate, write the output (and confirm it) and the report, with progress on ``shown``; the plan document."""
+    import json
+
+    from ..planner.estimate import EstimateOptions, estimate
+    from ..reports import terminal
+
+    options = EstimateOptions(
+        run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
+        offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
+        exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=media_defaults(args),
+        env=environment(), **limit_values(args),
+        calibrate_from=args.calibrate_from or (), pilot=args.pilot,
+        pilot_confirm=pilot_confirm(args, stderr, shown),
+    )  # fmt: skip
+    plan = estimate(args.files, model=args.model, options=options, progress=stage_progress(shown))
+    shown.clear()
+    doc = plan.to_json()
+    if fmt == "json":
+        text = json.dumps(doc, indent=2) + "\n"
+    elif fmt == "markdown":
+        text = terminal.render_plan_markdown(doc)
+    elif fmt == "csv":
+        from .tables import cost_rows, to_csv
+
+        text = to_csv(cost_rows(doc))
+    else:
+        from ..reports.plan_text import render_plan_screen
+
+        text = render_plan_screen(doc, verbose=args.verbose, width=text_width(stdout, args.output))
+    emit(text, args.output, stdout)
+    confirm_written(args.output, args.quiet, stderr)
+    if args.report:
+        from ..reports.html import write_report
+
+        shown.stage(f"writing {args.report}", None)
+        write_report(doc, args.report, format=report_fmt)
+    return doc
+
+
+def pilot_confirm(args: Any, stderr: TextIO, shown: Display) -> Callable[[Any], bool]:
     """Ask on the terminal before the pilot spends money (``--yes`` skips the question)."""
 
     def confirm(max_usd: Any) -> bool:
+        with shown.suspend():  # no progress line over the question and the answer
+            return ask(max_usd)
+
+    def ask(max_usd: Any) -> bool:
         from ..reports.terminal import money
 
         stderr.write(

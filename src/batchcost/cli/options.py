@@ -153,18 +153,128 @@ def prices_option(f: F) -> F:
     )(f)  # fmt: skip
 
 
+# -- output formats: one vocabulary for every command ------------------------------------------
+
+#: Every output format a command may offer, with the file extensions that name it (the first is
+#: the one messages suggest). ``text`` is the default wherever it is offered; ``csv`` is offered
+#: where the output is a table.
+FORMAT_SUFFIXES: dict[str, tuple[str, ...]] = {
+    "text": (".txt",),
+    "json": (".json",),
+    "markdown": (".md", ".markdown"),
+    "csv": (".csv",),
+    "html": (".html", ".htm"),
+}
+#: How messages name a format: "a JSON file", "an HTML file".
+FORMAT_NAMES = {"text": "a text", "json": "a JSON", "markdown": "a Markdown", "csv": "a CSV", "html": "an HTML"}
+#: Old ``--format`` names that keep working for one release, with a deprecation line on stderr.
+DEPRECATED_FORMATS: dict[str, str] = {"table": "text"}
+
+
+class FormatChoice(click.Choice):
+    """``--format``: the command's formats from :data:`FORMAT_SUFFIXES`, and their deprecated old names.
+
+    Help, completion and error messages list the current names only.
+    """
+
+    def __init__(self, formats: tuple[str, ...]) -> None:
+        unknown = set(formats) - FORMAT_SUFFIXES.keys()
+        if unknown:
+            raise ValueError(f"unknown formats {sorted(unknown)}")
+        super().__init__(formats)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        new = DEPRECATED_FORMATS.get(value) if isinstance(value, str) else None
+        if new in self.choices:
+            if ctx is not None and not ctx.resilient_parsing and not ctx.meta.get("batchcost.format-deprecated"):
+                ctx.meta["batchcost.format-deprecated"] = True
+                from .common import Streams
+
+                stream = ctx.obj.stderr if isinstance(ctx.obj, Streams) else click.get_text_stream("stderr")
+                stream.write(
+                    f"batchcost: --format {value} is deprecated: use --format {new}; it will be removed in the next "
+                    "release\n"
+                )
+            value = new
+        return super().convert(value, param, ctx)
+
+
+def suffix_list(formats: tuple[str, ...]) -> str:
+    """``.txt, .json, .md or .csv``: the extensions a command writes, for messages."""
+    names = [FORMAT_SUFFIXES[f][0] for f in formats]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " or " + names[-1]
+
+
+def output_format(
+    given: str | None, path: str | None, formats: tuple[str, ...], *, default: str | None = "", option: str = "-o"
+) -> str:
+    """The format to write: ``--format`` when given, else the one ``path``'s extension names, else the default.
+
+    ``path`` must name a format the command writes (``-o plan.pdf`` is refused), and the same one as
+    ``--format`` when both are given (``--format json -o plan.md`` is refused). A name without an
+    extension (``-o results``, ``-o /dev/stdout``) takes ``--format``, else ``default`` (the first
+    of ``formats`` unless given; None: the name must say). Call it before any work.
+
+    Raises:
+        click.UsageError: one line naming the path and the extensions the command writes (exit 2).
+    """
+    import os.path
+
+    if default == "":
+        default = formats[0]
+    suffix = os.path.splitext(path)[1].lower() if path else ""
+    ctx = click.get_current_context(silent=True)
+    what = ctx.info_name if ctx is not None and ctx.info_name else "batchcost"
+    if not suffix:
+        if given is None and default is None and path:
+            raise click.UsageError(f"{option} {path}: give --format, or name the file {suffix_list(formats)}", ctx)
+        return given or default or formats[0]
+    named = next((f for f in formats if suffix in FORMAT_SUFFIXES[f]), None)
+    if named is None:
+        raise click.UsageError(f"{option} {path}: {what} writes {suffix_list(formats)} files", ctx)
+    if given is not None and given != named:
+        raise click.UsageError(
+            f"{option} {path} names {FORMAT_NAMES[named]} file but --format {given} was given: drop --format, or "
+            f"name the file {suffix_list((given,))}",
+            ctx,
+        )
+    return named
+
+
+def report_format(path: str | None, formats: tuple[str, ...], option: str = "--report") -> str | None:
+    """The format of the report ``path`` names (``--report plan.html``), None without one; checked before any work.
+
+    Raises:
+        click.UsageError: an extension the report cannot be written as (``--report plan.pdf``), exit 2.
+    """
+    import os.path
+
+    if not path:
+        return None
+    suffix = os.path.splitext(path)[1].lower()
+    named = next((f for f in formats if suffix in FORMAT_SUFFIXES[f]), None)
+    if named is None:
+        raise click.UsageError(
+            f"{option} {path}: batchcost writes {suffix_list(formats)} reports", click.get_current_context(silent=True)
+        )
+    return named
+
+
 def render_options(formats: tuple[str, ...], *, progress: bool = True) -> Callable[[F], F]:
-    """``--format`` (the first is the default), ``--output/-o`` and, for commands with a bar, ``--quiet/-q``."""
-    options = [
+    """``--format`` (``text`` or the first is the default), ``--output/-o`` and ``--quiet/-q``.
+
+    ``--format`` is None when not given: :func:`output_format` then takes it from the ``-o`` file name.
+    """
+    names = ", ".join(FORMAT_SUFFIXES[f][0] for f in formats)
+    quiet = "no progress bars or confirmations on stderr" if progress else "no confirmation on stderr"
+    return stack(
         click.option(
-            "--format", "format", type=click.Choice(formats), default=formats[0],
-            help=f"output format (default {formats[0]})",
+            "--format", "format", type=FormatChoice(formats), default=None,
+            help=f"output format (default: from the -o file name ({names}), else {formats[0]})",
         ),
         click.option("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout"),
-    ]  # fmt: skip
-    if progress:
-        options.append(click.option("--quiet", "-q", is_flag=True, help="no progress output"))
-    return stack(*options)
+        click.option("--quiet", "-q", is_flag=True, help=quiet),
+    )  # fmt: skip
 
 
 def output_expectation(f: F) -> F:

@@ -31,21 +31,25 @@ from .common import (
     EXIT_PROBLEMS,
     Streams,
     check_outputs,
+    confirm_written,
     emit,
     environment,
     limit_values,
     media_defaults,
+    progress_display,
     stage_progress,
     text_width,
     verbatim,
 )
 
 if TYPE_CHECKING:
+    from .._progress import Display
     from ..planner.plan import Plan
     from ..planner.shard_types import ShardPlan
     from ..pricing import PriceBook
 
 PLAN_DOC_SCHEMA = "batchcost.shard-plan/1"
+FORMATS = ("text", "json", "csv")
 
 PLAN_HELP = """\
 Plan how to submit a batch file: the fewest jobs (shards) that fit every limit, balanced by
@@ -64,6 +68,7 @@ examples:
   batchcost plan requests.jsonl --model gemini-3.8-flash \\
       --enqueued-token-limit 50000000 --format json
   batchcost plan requests.jsonl --model gemini-2.5-pro --platform vertex --output-tokens 400
+  batchcost plan requests.jsonl --model gemini-2.5-flash -o shards.csv   # one row per shard
 """
 
 PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request alone exceeds a limit\n"
@@ -77,7 +82,7 @@ PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request al
 )
 @click.argument("file", metavar="FILE")
 @opt.planning_options
-@opt.render_options(("table", "json"))
+@opt.render_options(FORMATS)
 @click.option(
     "--verbose", "-v", is_flag=True, help="also show the limits with their sources, every shard and the notes"
 )
@@ -86,8 +91,11 @@ def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
 
 
-def estimate_and_plan(args: Any, stderr: TextIO) -> tuple[Plan, ShardPlan, PriceBook]:
-    """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together)."""
+def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, PriceBook]:
+    """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together).
+
+    Progress is drawn on ``shown`` and cleared when the estimate ends.
+    """
     from ..planner.estimate import EstimateOptions, estimate
     from ..pricing import PriceBook
 
@@ -98,11 +106,8 @@ def estimate_and_plan(args: Any, stderr: TextIO) -> tuple[Plan, ShardPlan, Price
         media_defaults=media_defaults(args), env=environment(), **limit_values(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
-    progress, close = stage_progress(args.quiet, stderr)
-    try:
-        plan = estimate(args.file, model=args.model, options=options, book=book, progress=progress)
-    finally:
-        close()
+    plan = estimate(args.file, model=args.model, options=options, book=book, progress=stage_progress(shown))
+    shown.clear()
     assert plan.shards is not None
     return plan, plan.shards, book
 
@@ -138,13 +143,23 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     from ..reports.shards import render_shard_plan
 
     check_outputs(args, [args.file], args.output)
-    plan, shard_plan, _ = estimate_and_plan(args, stderr)
+    fmt = opt.output_format(args.format, args.output, FORMATS)
+    shown = progress_display(args.quiet, stderr)
+    try:
+        plan, shard_plan, _ = estimate_and_plan(args, shown)
+    finally:
+        shown.close()
     doc = plan_document(plan, shard_plan)
-    if args.format == "json":
+    if fmt == "json":
         text = json.dumps(doc, indent=2) + "\n"
+    elif fmt == "csv":
+        from .tables import shard_rows, to_csv
+
+        text = to_csv(shard_rows(doc))
     else:
         text = render_shard_plan(doc, verbose=args.verbose, width=text_width(stdout, args.output))
     emit(text, args.output, stdout)
+    confirm_written(args.output, args.quiet, stderr)
     ok = not doc["validation"]["blocking"] and shard_plan.submittable
     return EXIT_OK if ok else EXIT_PROBLEMS
 

@@ -13,9 +13,12 @@ from .common import (
     EXIT_OK,
     Streams,
     check_outputs,
+    confirm_written,
     emit,
     verbatim,
 )
+
+FORMATS = ("text", "json", "csv")
 
 PRICES_HELP = """\
 List the effective price book: every rate per model and mode on a run date, with its source,
@@ -25,6 +28,7 @@ examples:
   batchcost prices --model gemini-2.5-flash
   batchcost prices --run-date 2027-01-01 --model gemini-3.8-flash --format json
   batchcost prices --prices negotiated.yaml
+  batchcost prices --model gemini-2.5-flash,gemini-2.5-pro -o rates.csv
 """
 
 
@@ -34,7 +38,7 @@ examples:
 )
 @click.option("--run-date", type=opt.DATE, help="prices of this day (default: today)")
 @opt.prices_option
-@opt.render_options(("table", "json"), progress=False)
+@opt.render_options(FORMATS, progress=False)
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -48,15 +52,21 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     from ..reports import terminal
 
     check_outputs(args, [], args.output)
+    fmt = opt.output_format(args.format, args.output, FORMATS)
     book = PriceBook.load(args.prices or None)
     models = [m for group in args.model for m in group] or None
     run_date = args.run_date or datetime.date.today()
     rows = [r.as_dict() for r in book.rows(run_date, models)]
-    if args.format == "json":
-        doc = {"schema": "batchcost.prices/1", "run_date": run_date.isoformat(), "rates": rows}
+    doc = {"schema": "batchcost.prices/1", "run_date": run_date.isoformat(), "rates": rows}
+    if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
+    elif fmt == "csv":
+        from .tables import price_rows, to_csv
+
+        emit(to_csv(price_rows(doc)), args.output, stdout)
     else:
         emit(terminal.render_prices_text(rows), args.output, stdout)
+    confirm_written(args.output, args.quiet, stderr)
     return EXIT_OK
 
 

@@ -15,11 +15,16 @@ from .common import (
     EXIT_USAGE,
     Streams,
     check_outputs,
+    confirm_written,
     emit,
     progress_bar,
+    progress_display,
     text_width,
     verbatim,
 )
+
+FORMATS = ("text", "json")
+REPORT_FORMATS = ("html", "markdown", "text")
 
 RECONCILE_HELP = """\
 Price the results of a finished batch job exactly, line by line, from each result's usageMetadata,
@@ -74,14 +79,15 @@ RECONCILE_EXIT_HELP = "  reconcile: 1 when requests failed or result lines canno
 @opt.prices_option
 @click.option("--max-problems", type=opt.POSITIVE_INT, default="10", help="show the first N problems of each kind")
 @click.option("--max-keys", type=opt.POSITIVE_INT, default="20", help="list at most N mismatched keys")
-@opt.render_options(("table", "json"))
+@opt.render_options(FORMATS)
 @click.option(
     "--verbose", "-v", is_flag=True, help="also show the cost table, contributors, problems, notes and prices used"
 )
 @click.option(
     "--report",
     metavar="FILE.html",
-    help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE",
+    help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE (.html; or "
+    ".md Markdown, .txt text)",
 )
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
@@ -97,16 +103,21 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             "batchcost: error: --report needs --plan PLAN.json: the report is the plan's, with the variance added\n"
         )
         return EXIT_USAGE
-    if args.report:
-        from ..reports.html import format_for_path
-
-        format_for_path(args.report)
     check_outputs(args, args.results, args.output, args.report)
+    fmt = opt.output_format(args.format, args.output, FORMATS)
+    report_fmt = opt.report_format(args.report, REPORT_FORMATS)
     from ..afterjob.reconcile import reconcile
     from ..reports.reconcile import render_text
 
-    bar = progress_bar("reading results", args.quiet, stderr)
+    shown = progress_display(args.quiet, stderr)
     try:
+        reading = progress_bar("reading results", "bytes", shown)
+
+        def progress(done: int, total: int) -> None:
+            reading(done, total)
+            if done >= total > 0:  # what follows reports no progress: named, not a blank screen
+                shown.stage("pricing the results, checking keys against the input", None)
+
         rec = reconcile(
             args.results,
             model=args.model,
@@ -116,25 +127,29 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             run_date=args.run_date,
             prices=args.prices,
             keep_problems=args.max_problems,
-            progress=bar,
+            progress=progress,
         )
-    finally:
-        bar.close()
-    doc = rec.to_json(max_keys=args.max_keys, max_problems=args.max_problems)
-    if args.format == "json":
-        text = json.dumps(doc, indent=2) + "\n"
-    else:
-        text = render_text(doc, verbose=args.verbose, width=text_width(stdout, args.output))
-    emit(text, args.output, stdout)
-    if args.report:
-        from ..afterjob.reconcile import load_plan
-        from ..reports.html import write_report
-        from ..reports.reconcile import variance_section
-        from .report import plan_fields_checked
+        shown.clear()
+        doc = rec.to_json(max_keys=args.max_keys, max_problems=args.max_problems)
+        if fmt == "json":
+            text = json.dumps(doc, indent=2) + "\n"
+        else:
+            text = render_text(doc, verbose=args.verbose, width=text_width(stdout, args.output))
+        emit(text, args.output, stdout)
+        confirm_written(args.output, args.quiet, stderr)
+        if args.report:
+            from ..afterjob.reconcile import load_plan
+            from ..reports.html import write_report
+            from ..reports.reconcile import variance_section
+            from .report import plan_fields_checked
 
-        plan_doc = dict(load_plan(args.plan))
-        with plan_fields_checked(args.plan):
-            plan_doc["reconciliation"] = variance_section(doc)
-            write_report(plan_doc, args.report)
+            shown.stage(f"writing {args.report}", None)
+            plan_doc = dict(load_plan(args.plan))
+            with plan_fields_checked(args.plan):
+                plan_doc["reconciliation"] = variance_section(doc)
+                write_report(plan_doc, args.report, format=report_fmt)
+    finally:
+        shown.close()
+    confirm_written(args.report, args.quiet, stderr)
     # failed requests are problems in the input as much as unreadable lines (documented: exit 1)
     return EXIT_PROBLEMS if rec.results.errors or rec.results.failed else EXIT_OK

@@ -9,7 +9,10 @@ from typing import Any, TextIO
 
 import click
 
-from .common import EXIT_CODES_HELP, EXIT_OK, Streams, check_outputs, verbatim
+from . import options as opt
+from .common import EXIT_CODES_HELP, EXIT_OK, Streams, check_outputs, confirm_written, progress_display, verbatim
+
+FORMATS = ("html", "markdown", "text")
 
 REPORT_HELP = """\
 Render a saved plan (the JSON written by `batchcost estimate ... --format json`) as the
@@ -24,7 +27,7 @@ examples:
   batchcost estimate requests.jsonl --model gemini-2.5-flash --format json -o plan.json
   batchcost report plan.json -o plan.html
   batchcost report plan.json --format markdown > comment.md
-  batchcost report plan.json -o plan.md        # format from the file name: .md, .txt, else html
+  batchcost report plan.json -o plan.md        # format from the file name: .html, .md or .txt
 """
 
 
@@ -38,10 +41,11 @@ examples:
 @click.option(
     "--format",
     "format",
-    type=click.Choice(("html", "markdown", "text")),
-    help="output format (default: from the --output file name, .md markdown, .txt text; else html)",
+    type=opt.FormatChoice(FORMATS),
+    help="output format (default: from the -o file name (.html, .md, .txt); html on stdout)",
 )
 @click.option("--output", "-o", metavar="FILE", help="write to FILE (atomically) instead of stdout")
+@click.option("--quiet", "-q", is_flag=True, help="no progress or confirmation on stderr")
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -50,17 +54,26 @@ def command(streams: Streams, **values: Any) -> int:
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """Read the plan, render it, write it; 0 on success (errors are raised as BatchcostError)."""
     from ..documents.plan import read_plan
-    from ..reports.html import format_for_path, render_report, write_report
+    from ..reports.html import render_report
 
-    if args.output and not args.format:
-        format_for_path(args.output)  # refuse an extension the report cannot be written as, before reading
     check_outputs(args, [], args.output)
-    plan = read_plan(args.plan)
-    with plan_fields_checked(args.plan):
-        if args.output:
-            write_report(plan, args.output, format=args.format or format_for_path(args.output))
-        else:
-            stdout.write(render_report(plan, args.format or "html"))
+    # a file name must say what it holds (-o plan.pdf, -o plan are refused); stdout is HTML by default
+    fmt = opt.output_format(args.format, args.output, FORMATS, default=None)
+    shown = progress_display(args.quiet, stderr)
+    try:
+        plan = read_plan(args.plan)
+        shown.stage("rendering the report", None)  # charts can take a few seconds on a large plan
+        with plan_fields_checked(args.plan):
+            text = render_report(plan, fmt)
+    finally:
+        shown.close()
+    if args.output:
+        from ..outputs import write_atomic
+
+        write_atomic(args.output, text)
+        confirm_written(args.output, args.quiet, stderr)
+    else:
+        stdout.write(text)
     return EXIT_OK
 
 

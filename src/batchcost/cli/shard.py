@@ -8,7 +8,19 @@ from typing import Any, TextIO
 import click
 
 from . import options as opt
-from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Streams, progress_bar, verbatim
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_USAGE,
+    Streams,
+    human_size,
+    progress_bar,
+    progress_display,
+    verbatim,
+)
+
+FORMATS = ("text", "json")
 
 SHARD_HELP = """\
 Write the shards `batchcost plan` describes: each line copied byte for byte from the input
@@ -67,10 +79,8 @@ SHARD_EXIT_HELP = (
     "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
 )
 @opt.planning_options
-@click.option(
-    "--format", "format", type=click.Choice(("table", "json")), default="table", help="output format (default table)"
-)
-@click.option("--quiet", "-q", is_flag=True, help="no progress output")
+@click.option("--format", "format", type=opt.FormatChoice(FORMATS), default="text", help="output format (default text)")
+@click.option("--quiet", "-q", is_flag=True, help="no progress bars or confirmation on stderr")
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -87,11 +97,11 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         from ..documents.manifest import SHARD_VERIFY_SCHEMA
         from ..planner.shard_verify import verify_manifest
 
-        bar = progress_bar("verifying", args.quiet, stderr)
+        shown = progress_display(args.quiet, stderr)
         try:
-            result = verify_manifest(args.verify, progress=bar)
+            result = verify_manifest(args.verify, progress=progress_bar("verifying", "bytes", shown))
         finally:
-            bar.close()
+            shown.close()
         if args.format == "json":
             doc = {
                 "schema": SHARD_VERIFY_SCHEMA,
@@ -118,16 +128,23 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     # take minutes, and again by write_shards before it changes anything.
     others = [*args.prices, args.tokenizer_model]
     check_out_dir(args.out, inputs=[args.file, *others], force=args.force)
-    plan, shard_plan, _ = estimate_and_plan(args, stderr)
-    bar = progress_bar("writing shards", args.quiet, stderr)
+    shown = progress_display(args.quiet, stderr)
     try:
+        plan, shard_plan, _ = estimate_and_plan(args, shown)
+        n = len(shard_plan.shards)
+        # the writer reports input bytes copied (MB/s); the label says how many shards they make
+        writing = progress_bar(f"writing {n:,} shard{'s' if n != 1 else ''}", "bytes", shown)
         manifest = write_shards(
             plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,
-            input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=bar, inputs=others,
+            input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=writing, inputs=others,
         )  # fmt: skip
     finally:
-        bar.close()
+        shown.close()
     doc = manifest.to_json()
+    if not args.quiet:
+        written = sum(s["bytes"] for s in doc["shards"])
+        count = len(doc["shards"])
+        stderr.write(f"wrote {count:,} shard{'s' if count != 1 else ''} ({human_size(written)}) and {manifest.path}\n")
     if args.format == "json":
         stdout.write(json.dumps(doc, indent=2) + "\n")
     else:

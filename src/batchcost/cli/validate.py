@@ -14,10 +14,14 @@ from .common import (
     EXIT_PROBLEMS,
     Streams,
     check_outputs,
+    confirm_written,
     emit,
     progress_bar,
+    progress_display,
     verbatim,
 )
+
+FORMATS = ("text", "json", "csv")
 
 VALIDATE_HELP = """\
 Check every line of Gemini batch input files and report every problem as FILE:LINE: what is
@@ -30,6 +34,7 @@ examples:
   batchcost validate requests.jsonl
   batchcost validate part-*.jsonl.gz --max-problems 3
   batchcost validate requests.jsonl --strict --format json > validation.json
+  batchcost validate requests.jsonl -o problems.csv     # every problem listed, one per row
 """
 
 
@@ -47,7 +52,7 @@ examples:
     help="show the first N problems of each kind (all are counted; default 10)",
 )
 @click.option("--strict", is_flag=True, help="warnings (e.g. unknown fields) also fail")
-@opt.render_options(("text", "json"))
+@opt.render_options(FORMATS)
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -59,16 +64,22 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     from ..reports import validation
 
     check_outputs(args, args.files, args.output)
-    bar = progress_bar("validating", args.quiet, stderr)
+    fmt = opt.output_format(args.format, args.output, FORMATS)
+    shown = progress_display(args.quiet, stderr)
     try:
-        result = scan(args.files, keep_problems=args.max_problems, progress=bar)
+        result = scan(args.files, keep_problems=args.max_problems, progress=progress_bar("validating", "bytes", shown))
     finally:
-        bar.close()
+        shown.close()
     doc = validation_document(result, max_problems=args.max_problems, strict=args.strict)
-    if args.format == "json":
+    if fmt == "json":
         import json
 
         emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
+    elif fmt == "csv":
+        from .tables import problem_rows, to_csv
+
+        emit(to_csv(problem_rows(doc)), args.output, stdout)
     else:
         emit(validation.render_text(doc), args.output, stdout)
+    confirm_written(args.output, args.quiet, stderr)
     return EXIT_OK if result.valid(strict=args.strict) else EXIT_PROBLEMS
