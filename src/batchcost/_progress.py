@@ -137,8 +137,8 @@ class Display:
                 self._rich.refresh()  # a new stage shows at once, however short
 
     def update(self, done: int, total: int) -> None:
-        """Report ``done`` of ``total`` on the current stage."""
-        if not self.enabled:
+        """Report ``done`` of ``total`` on the current stage (a spinner has no counts: ignored)."""
+        if not self.enabled or self._unit is None:
             return
         with self._lock:
             if self._last is not None:
