@@ -159,6 +159,16 @@ class ScanResult:
         named = {self.models[i] for i in set(self.rows["model"].tolist()) if i}
         return named.pop() if len(named) == 1 else None
 
+    def to_pandas(self) -> Any:
+        """One row per line as a pandas DataFrame: key, file, line, status, sizes, settings, flags.
+
+        Readable names, categories as pandas categoricals, a boolean column per flag and ``<NA>``
+        where a setting is not given (see :data:`batchcost.batchfile.frame.SCAN_COLUMNS`).
+        """
+        from .frame import scan_table
+
+        return scan_table(self)
+
     def locate(self, row: int) -> tuple[FileInfo, int]:
         """(file, 1-based line number) of a row."""
         info = self.files[int(self.rows["file"][row])]

@@ -108,8 +108,8 @@ def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, Price
     book = PriceBook.load(args.prices or None)
     plan = estimate(args.file, model=args.model, options=options, book=book, progress=stage_progress(shown))
     shown.clear()
-    assert plan.shards is not None
-    return plan, plan.shards, book
+    assert plan.shard_plan is not None
+    return plan, plan.shard_plan, book
 
 
 def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
@@ -123,7 +123,7 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
         "model": plan.model,
         "billed_model": plan.cost.billed_model,
         "files": [f.to_json() for f in scan.files],
-        "requests": plan.requests,
+        "requests": plan.scan.requests,
         "validation": {
             "valid": scan.valid(),
             "errors": scan.errors,

@@ -156,6 +156,7 @@ def _model_cost(
     usable = scan.rows["usable"].astype(bool)
     used_modalities = {k: int(v[usable].sum()) for k, v in tokens.per_request_by_modality.items()}
     modes: dict[str, ModeCost] = {}
+    mode_rates: dict[str, ModeRates] = {}
     prices: list[PriceUsed] = []
     billed = info.id
     for mode in book.modes(model, run_date) or ["standard", "batch"]:
@@ -167,6 +168,7 @@ def _model_cost(
             modes[mode] = ModeCost.not_priced(mode, str(e))
             continue
         billed = rates.model
+        mode_rates[mode] = rates
         for note in rates.notes:
             if note not in notes:
                 notes.append(note)
@@ -201,6 +203,7 @@ def _model_cost(
     return ModelCost(
         model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
         per_request_ceiling=np.where(unknown_ceiling, -1, ceiling_out),
+        per_request_output=None if outs is None else outs["expected"], rates=mode_rates,
     )  # fmt: skip
 
 
@@ -345,7 +348,7 @@ def estimate(
         scan=result,
         tokens=tokens,
         cost=primary,
-        compare=compared,
+        compared=compared,
         warnings=list(dict.fromkeys(warnings)),
         tokenizer_notes=list(tokens.notes),
     )
@@ -393,7 +396,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     if advice is not None and hours > 24:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours)
     plan.caching = advice
-    plan.shards = shards
+    plan.shard_plan = shards
 
 
 def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:

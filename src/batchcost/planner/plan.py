@@ -123,6 +123,10 @@ class ModelCost:
     notes: list[str]
     # per request; -1 where the ceiling is unknown
     per_request_ceiling: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int64))
+    # per request: the expected output priced (None without an output expectation)
+    per_request_output: np.ndarray | None = field(repr=False, default=None)
+    # mode -> the ModeRates that priced it (per-request costs in plan.requests() use them)
+    rates: dict[str, Any] = field(repr=False, default_factory=dict)
 
     def cost_json(self) -> dict[str, Any]:
         return {mode: mc.to_json() for mode, mc in self.modes.items()}
@@ -139,27 +143,91 @@ class ModelCost:
         return {"batch_vs_standard": {"usd": usd(a - b), "percent": f"{pct:.1f}", "basis": basis}}
 
 
-@dataclass
+@dataclass(repr=False)
 class Plan:
-    """What ``estimate`` found. ``to_json()`` gives the ``batchcost.plan/1`` document."""
+    """What ``estimate`` found. ``to_json()`` gives the ``batchcost.plan/1`` document.
+
+    Tables for notebooks and pipelines (pandas DataFrames, money as float64 dollars; the JSON
+    document keeps it exact): :meth:`requests` (one row per line), :meth:`shards`, :meth:`prices`,
+    :meth:`caching_candidates` and :meth:`compare`. ``warnings`` and ``notes`` are the document's.
+    The request count is ``plan.scan.requests``; the shard plan object is ``plan.shard_plan``.
+    """
 
     run_date: datetime.date
     model: str
     scan: ScanResult
     tokens: TokenEstimate
     cost: ModelCost
-    compare: list[ModelCost]
+    compared: list[ModelCost]
     warnings: list[str]
     tokenizer_notes: list[str]
     caching: Any = None  # CachingAdvice
-    shards: Any = None  # ShardPlan
+    shard_plan: Any = None  # ShardPlan
     # When the billing tier was assumed and the jobs need several waves: what a higher tier would
     # need, e.g. [{"tier": 2, "shards": 3, "waves": 1}]
     other_tiers: list[dict[str, int]] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        # The pricing notes are warnings in the document and on screen: plan.warnings says the same.
+        for note in self.cost.notes:
+            if note not in self.warnings:
+                self.warnings.append(note)
+
     @property
-    def requests(self) -> int:
-        return self.scan.requests
+    def notes(self) -> list[str]:
+        """Assumptions and rules used (the document's ``notes``)."""
+        return self.tokenizer_notes
+
+    # -- tables (planner/tables.py, planner/summary_tables.py) and notebook display -----------
+
+    def requests(self) -> Any:
+        """One row per line of the input: key, file, line, tokens, output, cost per mode, shard, cache.
+
+        See :func:`batchcost.planner.tables.request_table` for the columns. Money is float64
+        dollars (``cost_batch_usd``); the exact Decimal figures are in :meth:`to_json`.
+        """
+        from .tables import request_table
+
+        return request_table(self)
+
+    def shards(self) -> Any:
+        """One row per planned shard (job): wave, requests, bytes, tokens, cost (float64 USD), lines."""
+        from .summary_tables import shard_table
+
+        return shard_table(self)
+
+    def prices(self) -> Any:
+        """One row per rate that priced the plan (and each compared model), with its source and date."""
+        from .summary_tables import price_table
+
+        return price_table(self)
+
+    def caching_candidates(self) -> Any:
+        """One row per shared prefix found, with its priced cache options and whether it was chosen."""
+        from .summary_tables import caching_table
+
+        return caching_table(self)
+
+    def compare(self) -> Any:
+        """One row per model and mode: floor, expected, low, high and ceiling cost (float64 USD)."""
+        from .summary_tables import compare_table
+
+        return compare_table(self)
+
+    def __repr__(self) -> str:
+        """At most ten lines: model, requests, batch cost and range, tokens, shards, caching, warnings."""
+        from ..reports.notebook import plan_text
+
+        try:
+            return plan_text(self.to_json())
+        except Exception as e:  # a repr that raises hides the object in a debugger or a log
+            return f"<batchcost.Plan {self.model} (no summary: {type(e).__name__}: {e})>"
+
+    def _repr_html_(self) -> str:
+        """The summary cards a notebook shows (a small self-contained HTML fragment)."""
+        from ..reports.notebook import plan_cards
+
+        return plan_cards(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         from ..version import __version__
@@ -169,7 +237,7 @@ class Plan:
         input_json["by_modality"] = {k: v.to_dict() for k, v in t.by_modality.items()}
         input_json["by_place"] = None if t.by_place is None else {k: v.to_dict() for k, v in t.by_place.items()}
         warnings = list(self.warnings)
-        for note in self.cost.notes:
+        for note in self.cost.notes:  # already there since __post_init__, unless added later
             if note not in warnings:
                 warnings.append(note)
         return {
@@ -185,7 +253,7 @@ class Plan:
                 }
                 for f in self.scan.files
             ],
-            "requests": self.requests,
+            "requests": self.scan.requests,
             "validation": {
                 "valid": self.scan.valid(),
                 "errors": self.scan.errors,
@@ -214,10 +282,10 @@ class Plan:
                     "output": mc.output.to_json(),
                     "warnings": mc.notes,
                 }
-                for mc in self.compare
+                for mc in self.compared
             ],
             "caching": None if self.caching is None else self.caching.to_json(),
-            "shards": None if self.shards is None else self.shards.to_json(),
+            "shards": None if self.shard_plan is None else self.shard_plan.to_json(),
             "other_tiers": list(self.other_tiers),
             "prices": [p.to_json() for p in self.cost.prices],
             "warnings": warnings,

@@ -60,8 +60,8 @@ def shard(
     # the folder is checked before the estimate, which can take minutes, and again before writing
     check_out_dir(out, inputs=[path, *others], force=force)
     plan = estimate(path, model=model, options=opts, book=book, progress=progress)
-    assert plan.shards is not None  # estimate always plans shards for one file
+    assert plan.shard_plan is not None  # estimate always plans shards for one file
     return write_shards(
-        plan.scan, plan.shards, out, force=force, stem=stem, input_sha256=plan.scan.files[0].sha256,
+        plan.scan, plan.shard_plan, out, force=force, stem=stem, input_sha256=plan.scan.files[0].sha256,
         model=plan.model, inputs=others,
     )  # fmt: skip
