@@ -131,7 +131,8 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
         },
         "tokens": {"method": plan.tokens.method, "tokenizer": plan.tokens.tokenizer},
         "shards": shard_plan.to_json(),
-        "warnings": list(plan.warnings),
+        # the estimate's own warnings; its pricing notes (also in plan.warnings) stay with the estimate
+        "warnings": [w for w in plan.warnings if w not in plan.cost.notes],
         "other_tiers": list(plan.other_tiers),
     }
 
