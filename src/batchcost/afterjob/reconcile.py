@@ -345,6 +345,32 @@ class Reconciliation:
     prices: list[PriceUsed]
     warnings: list[str]
     notes: list[str]
+    plan_object: Any = field(default=None, repr=False)  # the Plan given to reconcile(), if one was
+
+    def requests(self, estimate: Any = None) -> Any:
+        """One row per result line as a pandas DataFrame: key, status, error, tokens, actual cost.
+
+        Money is float64 dollars (``cost_batch_usd``); the exact figures are in :meth:`to_json`.
+        With an estimate (a :class:`batchcost.Plan` or its ``plan.requests()`` table; default: the
+        Plan given to :func:`reconcile`) each row also has its request's estimate and the difference.
+        See :data:`batchcost.afterjob.tables.RESULT_COLUMNS`.
+        """
+        from .tables import result_table
+
+        return result_table(self, estimate)
+
+    def __repr__(self) -> str:
+        from ..reports.notebook import reconcile_text
+
+        try:
+            return reconcile_text(self.to_json())
+        except Exception as e:  # a repr that raises hides the object in a debugger or a log
+            return f"<batchcost.Reconciliation {self.model} (no summary: {type(e).__name__}: {e})>"
+
+    def _repr_html_(self) -> str:
+        from ..reports.notebook import reconcile_cards
+
+        return reconcile_cards(self.to_json())
 
     def to_json(self, *, max_keys: int = 20, max_problems: int = 10) -> dict[str, Any]:
         """The documented ``batchcost.reconcile/1`` document (see the module docstring)."""
@@ -459,7 +485,7 @@ def reconcile(
     results: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | ResultSet,
     *,
     model: str | None = None,
-    plan: str | os.PathLike[str] | Mapping[str, Any] | None = None,
+    plan: str | os.PathLike[str] | Mapping[str, Any] | Any | None = None,
     requests: Sequence[str | os.PathLike[str]] = (),
     mode: str = "batch",
     run_date: datetime.date | None = None,
@@ -475,7 +501,9 @@ def reconcile(
             :class:`~batchcost.batchfile.results.ResultSet` already read.
         model: the model the job ran on (default: the plan's model, else the results' single
             ``modelVersion``).
-        plan: a saved ``batchcost.plan/1`` document (path or parsed dict) for the variance report.
+        plan: a saved ``batchcost.plan/1`` document (path or parsed dict) for the variance report,
+            or the :class:`batchcost.Plan` itself (then ``.requests()`` also shows each request's
+            estimate beside its result).
         requests: the job's input file(s), for the key check (default: the plan's input files).
         mode: pricing mode of ``cost`` (default ``batch``); the other modes are priced for comparison.
         run_date: date of the prices (default: the plan's run date, else today).
@@ -499,7 +527,11 @@ def reconcile(
         raise PricingError(f"unknown pricing mode {mode!r}; use one of {', '.join(MODES)}")
     plan_path: str | None = None
     plan_doc: dict[str, Any] | None = None
-    if isinstance(plan, Mapping):
+    plan_object = None
+    if callable(getattr(plan, "to_json", None)):  # a Plan (afterjob sits below the planner: duck-typed)
+        plan_object = plan
+        plan_doc = plan.to_json()
+    elif isinstance(plan, Mapping):
         plan_doc = dict(plan)
     elif plan is not None:
         plan_path = os.fspath(plan)
@@ -611,6 +643,7 @@ def reconcile(
         prices=price_list,
         warnings=list(dict.fromkeys(warnings)),
         notes=notes,
+        plan_object=plan_object,
     )
 
 

@@ -175,7 +175,10 @@ def _cut(
 
 
 def _decode(
-    sub: npt.NDArray[np.uint8], length: npt.NDArray[np.int64], rows: npt.NDArray[np.int64], keys: npt.NDArray[np.object_]
+    sub: npt.NDArray[np.uint8],
+    length: npt.NDArray[np.int64],
+    rows: npt.NDArray[np.int64],
+    keys: npt.NDArray[np.object_],
 ) -> None:
     """Keys of ``length[i]`` bytes at the start of each row of ``sub`` into ``keys[rows]``.
 

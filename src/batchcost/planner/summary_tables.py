@@ -18,8 +18,7 @@ SHARD_COLUMNS: Mapping[str, str] = {
     "requests": "requests in the shard",
     "bytes": "bytes of the shard file",
     "tokens": "tokens that count against the quotas (see the plan's shards token_basis)",
-    "cost_batch_usd": "the shard's batch cost in USD (cost_batch_floor_usd, input only, without an output "
-    "expectation)",
+    "cost_batch_usd": "the shard's batch cost in USD (cost_batch_floor_usd, input only, without an output expectation)",
     "cost_batch_ceiling_usd": "the shard's batch cost at every request's output ceiling (NaN when unbounded)",
     "first_line": "1-based input line of its first request",
     "last_line": "1-based input line of its last request",

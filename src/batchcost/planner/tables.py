@@ -29,8 +29,7 @@ REQUEST_COLUMNS: Mapping[str, str] = {
     "input_tokens_estimated": "True where the text tokens are estimated (sampling or the heuristic), "
     "False where counted exactly (media tokens follow Google's rules)",
     "input_<modality>_tokens": "the same split by modality: text, image, video, audio, document",
-    "output_tokens": "expected billed output tokens, thinking included (only when the plan has an output "
-    "expectation)",
+    "output_tokens": "expected billed output tokens, thinking included (only when the plan has an output expectation)",
     "output_tokens_ceiling": "the most output the request can produce (<NA> where nobody can bound it)",
     "cost_<mode>_usd": "expected cost in USD, float64: input plus expected output, for standard, batch and "
     "batch_cached (batch with the recommended explicit caches, when caching pays)",
@@ -104,7 +103,9 @@ def request_table(plan: Any) -> pd.DataFrame:
     cols["shard"], cols["wave"] = shard, wave
     cols["cache_group"] = _cache_groups(plan, n)
     df = pd.DataFrame(cols, copy=False)
-    df.attrs.update(model=plan.model, billed_model=mc.billed_model, run_date=plan.run_date.isoformat(), cost_basis=basis)
+    df.attrs.update(
+        model=plan.model, billed_model=mc.billed_model, run_date=plan.run_date.isoformat(), cost_basis=basis
+    )
     return df
 
 

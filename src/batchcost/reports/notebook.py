@@ -49,22 +49,30 @@ def _requests(doc: Mapping[str, Any]) -> tuple[str, str, str]:
     return f"{doc['requests']:,}", f"{files}, INVALID: {plural(v['errors'], 'error')}", "bad"
 
 
-def _tokens(doc: Mapping[str, Any]) -> tuple[str, str]:
+def _tokens(doc: Mapping[str, Any]) -> tuple[str, str, str]:
+    """(input tokens, how they were counted, output) of a plan."""
     t = doc["tokens"]
     tin, out = t["input"], t["output"]
     how = {"exact": "exact", "sampled": "sampled", "approximate": "APPROXIMATE"}.get(t["method"], t["method"])
     if tin["low"] != tin["high"]:
         how += f", 95% {tin['low']:,} - {tin['high']:,}"
     output = "output unknown" if out.get("expected") is None else f"{out['expected']:,} output expected"
-    return f"{tin['expected']:,} input ({how})", output
+    return f"{tin['expected']:,}", how, output
 
 
 def _shards(doc: Mapping[str, Any]) -> str | None:
     s = doc.get("shards")
     if not s:
         return None
-    totals = s["totals"]
-    return f"{plural(totals['shards'], 'job')} in {plural(totals['waves'], 'wave')}: {s['time_bound']}"
+    totals, hours = s["totals"], s["hours"]
+    return (
+        f"{plural(totals['shards'], 'job')} in {plural(totals['waves'], 'wave')}: results in about "
+        f"{hours['expected']} h, at most {hours['worst']} h"
+    )
+
+
+def _clip(line: str, width: int = 100) -> str:
+    return line if len(line) <= width else line[: width - 3] + "..."
 
 
 def plan_text(doc: Mapping[str, Any]) -> str:
@@ -72,7 +80,7 @@ def plan_text(doc: Mapping[str, Any]) -> str:
     billed = "" if doc["billed_model"] == doc["model"] else f" (billed as {doc['billed_model']})"
     n, detail, _ = _requests(doc)
     batch, batch_detail = _batch(doc)
-    tin, tout = _tokens(doc)
+    tin, how, tout = _tokens(doc)
     lines = [
         f"<batchcost.Plan {doc['model']}{billed}, run date {doc['run_date']}",
         f"  requests  {n} in {detail}",
@@ -81,17 +89,21 @@ def plan_text(doc: Mapping[str, Any]) -> str:
     std = doc["cost"].get("standard") or {}
     if std and "not_priced" not in std:
         value = std["expected"] if std.get("expected") is not None else std["floor"]
-        lines.append(f"  standard  {money(value)}" + (" expected" if std.get("expected") is not None else " input only"))
-    lines.append(f"  tokens    {tin}, {tout}")
+        lines.append(
+            f"  standard  {money(value)}" + (" expected" if std.get("expected") is not None else " input only")
+        )
+    lines.append(f"  tokens    {tin} input ({how}), {tout}")
     shards = _shards(doc)
     if shards:
         lines.append(f"  shards    {shards}")
     caching = doc.get("caching")
     if caching:
         lines.append(f"  caching   {caching['summary']}")
-    lines.append(f"  {plural(len(doc['warnings']), 'warning')}, {plural(len(doc['notes']), 'note')}: plan.warnings, plan.notes")
+    lines.append(
+        f"  {plural(len(doc['warnings']), 'warning')}, {plural(len(doc['notes']), 'note')}: plan.warnings, plan.notes"
+    )
     lines.append(f"  tables    {PLAN_TABLES}>")
-    return "\n".join(lines[:MAX_LINES])
+    return "\n".join(_clip(line) for line in lines[:MAX_LINES])
 
 
 def plan_cards(doc: Mapping[str, Any]) -> str:
@@ -110,8 +122,8 @@ def plan_cards(doc: Mapping[str, Any]) -> str:
         cards.append(("Batch + cache", money(value), (doc.get("caching") or {}).get("summary", ""), "good"))
     n, detail, tone = _requests(doc)
     cards.append(("Requests", n, detail, tone))
-    tin, tout = _tokens(doc)
-    cards.append(("Input tokens", tin.split(" (")[0], tin.partition(" (")[2].rstrip(")"), ""))
+    tin, how, _ = _tokens(doc)
+    cards.append(("Input tokens", tin, how, ""))
     out = doc["tokens"]["output"]
     ceiling = "unknown" if out.get("ceiling") is None else f"{out['ceiling']:,}"
     if out.get("expected") is None:
@@ -121,9 +133,9 @@ def plan_cards(doc: Mapping[str, Any]) -> str:
     shards = doc.get("shards")
     if shards:
         totals = shards["totals"]
-        cards.append(
-            ("Shards", f"{totals['shards']:,} in {plural(totals['waves'], 'wave')}", shards["time_bound"], "")
-        )
+        hours = shards["hours"]
+        detail = f"results in about {hours['expected']} h, at most {hours['worst']} h"
+        cards.append(("Shards", f"{totals['shards']:,} in {plural(totals['waves'], 'wave')}", detail, ""))
     title = f"{doc['model']}, run date {doc['run_date']}"
     footer = f"{plural(len(doc['warnings']), 'warning')} (plan.warnings); tables: {PLAN_TABLES}"
     return _html(title, cards, footer)
@@ -143,7 +155,7 @@ def reconcile_text(doc: Mapping[str, Any]) -> str:
     if variance and variance.get("difference") is not None:
         lines.append(f"  vs plan   {_signed(variance['difference'])} against the {variance['difference_basis']}")
     lines.append(f"  {plural(len(doc['warnings']), 'warning')}: rec.warnings; table: rec.requests()>")
-    return "\n".join(lines[:MAX_LINES])
+    return "\n".join(_clip(line) for line in lines[:MAX_LINES])
 
 
 def reconcile_cards(doc: Mapping[str, Any]) -> str:
@@ -161,7 +173,9 @@ def reconcile_cards(doc: Mapping[str, Any]) -> str:
     ]
     variance = doc.get("variance")
     if variance and variance.get("difference") is not None:
-        cards.append(("Against the plan", _signed(variance["difference"]), f"vs its {variance['difference_basis']}", ""))
+        cards.append(
+            ("Against the plan", _signed(variance["difference"]), f"vs its {variance['difference_basis']}", "")
+        )
     footer = f"{plural(len(doc['warnings']), 'warning')} (rec.warnings); table: rec.requests()"
     return _html(f"{doc['model']}: actual cost", cards, footer)
 
