@@ -27,6 +27,7 @@ from .common import (
     text_width,
     verbatim,
 )
+from .per_request import check_per_request, per_request_option, write_per_request
 
 if TYPE_CHECKING:
     from .._progress import Display
@@ -110,13 +111,15 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
     metavar="FILE.html",
     help="also write the self-contained HTML pre-flight report to FILE (.html; or .md Markdown, .txt text)",
 )
+@per_request_option("line of the input (key, tokens, output, cost per mode, shard, cache group)")
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
 
 
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
-    check_outputs(args, args.files, args.output, args.report)
+    check_per_request(args.per_request)
+    check_outputs(args, args.files, args.output, args.report, args.per_request)
     fmt = opt.output_format(args.format, args.output, FORMATS)
     report_fmt = opt.report_format(args.report, REPORT_FORMATS)
 
@@ -126,6 +129,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         shown.close()
     confirm_written(args.report, args.quiet, stderr)
+    confirm_written(args.per_request, args.quiet, stderr)
     if args.budget is not None:
         over = over_budget(doc, args.budget, args.budget_on)
         if over:
@@ -174,6 +178,9 @@ def estimate_document(
 
         shown.stage(f"writing {args.report}", None)
         write_report(doc, args.report, format=report_fmt)
+    if args.per_request:
+        shown.stage(f"writing {args.per_request}", None)
+        write_per_request(plan.requests, args.per_request)
     return doc
 
 

@@ -22,6 +22,7 @@ from .common import (
     text_width,
     verbatim,
 )
+from .per_request import check_per_request, per_request_option, write_per_request
 
 FORMATS = ("text", "json")
 REPORT_FORMATS = ("html", "markdown", "text")
@@ -89,6 +90,7 @@ RECONCILE_EXIT_HELP = "  reconcile: 1 when requests failed or result lines canno
     help="with --plan: write the plan's HTML report with an 'Estimate vs actual' section to FILE (.html; or "
     ".md Markdown, .txt text)",
 )
+@per_request_option("result line (key, status, error, tokens by component, actual cost)")
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -103,7 +105,8 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             "batchcost: error: --report needs --plan PLAN.json: the report is the plan's, with the variance added\n"
         )
         return EXIT_USAGE
-    check_outputs(args, args.results, args.output, args.report)
+    check_per_request(args.per_request)
+    check_outputs(args, args.results, args.output, args.report, args.per_request)
     fmt = opt.output_format(args.format, args.output, FORMATS)
     report_fmt = opt.report_format(args.report, REPORT_FORMATS)
     from ..afterjob.reconcile import reconcile
@@ -137,6 +140,9 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             text = render_text(doc, verbose=args.verbose, width=text_width(stdout, args.output))
         emit(text, args.output, stdout)
         confirm_written(args.output, args.quiet, stderr)
+        if args.per_request:
+            shown.stage(f"writing {args.per_request}", None)
+            write_per_request(rec.requests, args.per_request)
         if args.report:
             from ..afterjob.reconcile import load_plan
             from ..reports.html import write_report
@@ -151,5 +157,6 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     finally:
         shown.close()
     confirm_written(args.report, args.quiet, stderr)
+    confirm_written(args.per_request, args.quiet, stderr)
     # failed requests are problems in the input as much as unreadable lines (documented: exit 1)
     return EXIT_PROBLEMS if rec.results.errors or rec.results.failed else EXIT_OK
