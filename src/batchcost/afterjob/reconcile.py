@@ -93,6 +93,8 @@ from ..pricing.used import PriceUsed
 from ..text import plural
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..pricing import ModeRates, PriceBook
 
 RECONCILE_SCHEMA = "batchcost.reconcile/1"
@@ -347,7 +349,7 @@ class Reconciliation:
     notes: list[str]
     plan_object: Any = field(default=None, repr=False)  # the Plan given to reconcile(), if one was
 
-    def requests(self, estimate: Any = None) -> Any:
+    def requests(self, estimate: Any = None) -> pd.DataFrame:
         """One row per result line as a pandas DataFrame: key, status, error, tokens, actual cost.
 
         Money is float64 dollars (``cost_batch_usd``); the exact figures are in :meth:`to_json`.

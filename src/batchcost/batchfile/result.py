@@ -13,6 +13,7 @@ from .problems import Problem, Severity
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+    import pandas as pd
 
 # Columns of ScanResult.rows: one row per line of every file, in file then line order.
 # name -> (array typecode used while scanning, numpy dtype, meaning)
@@ -159,7 +160,7 @@ class ScanResult:
         named = {self.models[i] for i in set(self.rows["model"].tolist()) if i}
         return named.pop() if len(named) == 1 else None
 
-    def to_pandas(self) -> Any:
+    def to_pandas(self) -> pd.DataFrame:
         """One row per line as a pandas DataFrame: key, file, line, status, sizes, settings, flags.
 
         Readable names, categories as pandas categoricals, a boolean column per flag and ``<NA>``

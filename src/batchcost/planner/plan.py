@@ -59,6 +59,8 @@ from ..money import usd
 from ..pricing.used import PriceUsed
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from ..batchfile import ScanResult
     from ..tokens import TokenEstimate
 
@@ -180,7 +182,7 @@ class Plan:
 
     # -- tables (planner/tables.py, planner/summary_tables.py) and notebook display -----------
 
-    def requests(self) -> Any:
+    def requests(self) -> pd.DataFrame:
         """One row per line of the input: key, file, line, tokens, output, cost per mode, shard, cache.
 
         See :func:`batchcost.planner.tables.request_table` for the columns. Money is float64
@@ -190,25 +192,25 @@ class Plan:
 
         return request_table(self)
 
-    def shards(self) -> Any:
+    def shards(self) -> pd.DataFrame:
         """One row per planned shard (job): wave, requests, bytes, tokens, cost (float64 USD), lines."""
         from .summary_tables import shard_table
 
         return shard_table(self)
 
-    def prices(self) -> Any:
+    def prices(self) -> pd.DataFrame:
         """One row per rate that priced the plan (and each compared model), with its source and date."""
         from .summary_tables import price_table
 
         return price_table(self)
 
-    def caching_candidates(self) -> Any:
+    def caching_candidates(self) -> pd.DataFrame:
         """One row per shared prefix found, with its priced cache options and whether it was chosen."""
         from .summary_tables import caching_table
 
         return caching_table(self)
 
-    def compare(self) -> Any:
+    def compare(self) -> pd.DataFrame:
         """One row per model and mode: floor, expected, low, high and ceiling cost (float64 USD)."""
         from .summary_tables import compare_table
 
