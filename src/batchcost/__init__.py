@@ -7,9 +7,11 @@ The public API (imports are lazy so that ``batchcost --help`` starts fast)::
     result.valid(), result.problems, result.requests
     plan = batchcost.estimate("requests.jsonl", model="gemini-2.5-flash", output_tokens=300)
     plan.to_json()                                     # the documented batchcost.plan/1 document
+    plan.requests()                                    # one row per request: a pandas DataFrame
     manifest = batchcost.shard("requests.jsonl", "shards/", model="gemini-2.5-flash", output_tokens=300)
     actual = batchcost.reconcile("results.jsonl", plan="plan.json")   # what the job really cost
     actual.to_json()                                   # the batchcost.reconcile/1 document
+    actual.requests()                                  # one row per result line, with its cost
 
 Every error is a :class:`batchcost.BatchcostError` subclass with a one-line message; the library
 never prints or exits.
