@@ -92,7 +92,7 @@ def test_storage_and_grounding() -> None:
     with pytest.raises(UnpricedError, match="explicit-cache storage"):
         storage_cost(book.rates("gemini-4-argon", "batch", NOV27), 100_000, 1)
     assert grounding_cost(flash, 10) == Decimal("0.14")
-    assert flash.grounding is not None and any("UNKNOWN" in n for n in flash.grounding.notes)
+    assert flash.grounding is not None and any("Google does not say" in n for n in flash.grounding.notes)
     with pytest.raises(UnpricedError, match="grounding fee unknown"):
         grounding_cost(book.rates("gemini-embedding-001", "batch", NOV27), 1)
 

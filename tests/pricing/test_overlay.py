@@ -69,7 +69,8 @@ def test_every_entry_has_source_and_parseable_checked_date() -> None:
     entries = list(_entries(raw))
     assert len(entries) > 80
     for where, entry in entries:
-        assert isinstance(entry.get("source"), str) and entry["source"].strip(), f"{where}: no source"
+        source = entry.get("source")
+        assert isinstance(source, (str, dict)) or (isinstance(source, list) and source), f"{where}: no source"
         checked = entry.get("checked")
         assert isinstance(checked, datetime.date) and not isinstance(checked, datetime.datetime), where
         assert datetime.date(2025, 1, 1) <= checked <= datetime.date(2026, 11, 27), where
@@ -201,6 +202,22 @@ def test_minimal_strict_file_is_accepted() -> None:
         (
             "  m1:\n    source: X\n    checked: 2026-11-27\n",
             "a new model needs 'prices'",
+        ),
+        (
+            "  m1:\n    source: pricing-pgae\n    checked: 2026-11-27\n"
+            "    prices:\n      - {input: '1', output: '2', source: X, checked: 2026-11-27}\n",
+            "models.m1.source: unknown source id 'pricing-pgae' (add it under 'sources:')",
+        ),
+        (
+            "  m1:\n    source: [{id: X, for: [colour]}]\n    checked: 2026-11-27\n"
+            "    prices:\n      - {input: '1', output: '2', source: X, checked: 2026-11-27}\n",
+            "models.m1.source[0].for: must name facts among",
+        ),
+        (
+            "  m1:\n    source: X\n    checked: 2026-11-27\n"
+            "    notes: [{text: hello, kind: shout}]\n"
+            "    prices:\n      - {input: '1', output: '2', source: X, checked: 2026-11-27}\n",
+            "models.m1.notes[0].kind: 'shout' is not one of note, warning",
         ),
     ],
 )

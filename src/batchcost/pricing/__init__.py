@@ -27,6 +27,7 @@ from batchcost.pricing.records import (
     PriceRow,
     Provenance,
     Rate,
+    Source,
     ThinkingDefaults,
 )
 
@@ -44,6 +45,7 @@ __all__ = [
     "PriceRow",
     "Provenance",
     "Rate",
+    "Source",
     "ThinkingDefaults",
     "grounding_cost",
     "normalise_model_id",

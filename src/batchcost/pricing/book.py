@@ -31,6 +31,8 @@ from batchcost.pricing.overlay import (
     Key,
     ModelSpec,
     Overlay,
+    Route,
+    Rule,
     Val,
     load_packaged_overlay,
     merge_overrides,
@@ -47,6 +49,7 @@ from batchcost.pricing.records import (
     PriceRow,
     Provenance,
     Rate,
+    Source,
     ThinkingDefaults,
     frozen_map,
 )
@@ -108,8 +111,8 @@ class PriceBook:
         """Alias id -> canonical model id."""
         return {alias: spec.target for alias, spec in sorted(self._overlay.aliases.items())}
 
-    def sources(self) -> dict[str, str]:
-        """The price book's short ids for its sources -> the full reference each stands for."""
+    def sources(self) -> dict[str, Source]:
+        """The documents the price files list under ``sources:``, by the id entries name them with."""
         return dict(self._overlay.sources)
 
     def resolve(self, model: str) -> tuple[str, tuple[str, ...]]:
@@ -124,7 +127,7 @@ class PriceBook:
         alias = self._overlay.aliases.get(name)
         if alias is not None:
             note = (
-                f"{name} is an alias of {alias.target} (as of {alias.as_of}; {alias.provenance.source}); "
+                f"{name} is an alias of {alias.target} (as of {alias.as_of}; {alias.provenance.cite()}); "
                 "Google repoints '-latest' aliases when it releases models"
             )
             return alias.target, (note,)
@@ -149,13 +152,17 @@ class PriceBook:
 
     # ------------------------------------------------------------------ routing
 
-    def _route(self, model_id: str, mode: str, day: datetime.date) -> tuple[ModelSpec, list[str]]:
-        """The spec whose rates are billed for ``model_id`` on ``day``, and routing notes.
+    def _route(self, model_id: str, mode: str, day: datetime.date) -> tuple[ModelSpec, list[str], list[str]]:
+        """The spec whose rates are billed for ``model_id`` on ``day``, routing notes and warnings.
+
+        Each routing step gives one warning whose text does not depend on ``mode`` (so a caller
+        pricing every mode shows it once) and says what to do; what is assumed about it is a note.
 
         Raises:
             PricingError: the model (or its routing target) is shut down on ``day``.
         """
         notes: list[str] = []
+        steps: list[tuple[str, Route]] = []
         current = model_id
         seen: set[str] = set()
         while True:
@@ -166,27 +173,37 @@ class PriceBook:
             if spec.shutdown is not None and day >= spec.shutdown.date:
                 successors = " or ".join(spec.shutdown.successors) or "a current model"
                 raise PricingError(
-                    f"{current} was shut down on {spec.shutdown.date} ({spec.shutdown.provenance.source}); "
+                    f"{current} was shut down on {spec.shutdown.date} ({spec.shutdown.provenance.cite()}); "
                     f"requests to it fail from then on. Use {successors} instead, or pick a --run-date "
                     "before the shutdown"
                 )
             route = next((r for r in reversed(spec.routing) if r.start <= day), None)
             if route is None:
-                return spec, notes
-            extra = f" ({route.provenance.note})" if route.provenance.note else ""
-            if mode != "standard":
-                extra += f"; whether routing applies identically to {mode} jobs is UNKNOWN: assumed yes"
+                break
+            steps.append((current, route))
+            if route.provenance.note:
+                notes.append(route.provenance.note)
             if route.billing == "requested":
-                notes.append(
-                    f"{current} has been served by {route.to} since {route.start} "
-                    f"({route.provenance.source}); priced at {current} rates{extra}"
-                )
-                return spec, notes
-            notes.append(
-                f"{current} is routed to {route.to} from {route.start} and billed at {route.to} rates "
-                f"({route.provenance.source}){extra}"
-            )
+                break
             current = route.to
+        warnings: list[str] = []
+        for name, route in steps:
+            if route.billing == "requested":
+                warnings.append(
+                    f"{name} has been served by {route.to} since {route.start} ({route.provenance.cite()}) and is "
+                    f"priced here at {name} rates: choose {route.to} explicitly to be priced at its own rates"
+                )
+            else:
+                warnings.append(
+                    f"{name} is routed to {route.to} from {route.start} and billed at its rates "
+                    f"({route.provenance.cite()}): choose {spec.id} explicitly to silence this"
+                )
+        if steps and mode != "standard":
+            notes.append(
+                "Google does not say whether batch, flex and priority requests are routed as standard ones are; "
+                "they are assumed to be"
+            )
+        return spec, notes, warnings
 
     # ------------------------------------------------------------------ layers
 
@@ -222,13 +239,13 @@ class PriceBook:
                 continue
             scale = component != "cache_read" or rule.cache_read == "factor"
             factor = rule.factor if scale else Decimal(1)
-            how = f"{rule.factor} x standard" if scale else "same as standard"
-            prov = Provenance(
-                source=rule.provenance.source,
-                checked=rule.provenance.checked,
+            how = f"{rule.factor} x the standard rate" if scale else "the standard rate"
+            prov = Provenance.of(
+                rule.provenance.sources,
+                rule.provenance.checked,
                 derived=True,
                 overridden=std.provenance.overridden,
-                note=f"derived by rule {rule.id}: {how} ({std.provenance.source})",
+                note=f"{how} ({std.provenance.cite()})",
             )
             values[key] = Val(
                 None if std.base is None else std.base * factor,
@@ -236,23 +253,10 @@ class PriceBook:
                 std.threshold,
                 prov,
             )
-            label = {"input": "input", "cache_read": "cached input", "output": "output"}[component]
-            entry = f"{label} {how}"
-            if entry not in derived:
-                derived.append(entry)
+            if scale and component not in derived:
+                derived.append(component)
         if derived:
-            gp_model = self._gp(spec)
-            first = gp_model.mode_start(mode) if gp_model is not None else None
-            lead = ""
-            if first is not None and day < first:
-                lead = (
-                    f"genai-prices models {spec.id} {mode} rates only from {first} (its price-list "
-                    f"verification date); for {day} "
-                )
-            notes.append(
-                f"{lead}{spec.id} {mode} rates are DERIVED by rule {rule.id} ({', '.join(derived)}; "
-                f"{rule.provenance.source}): {rule.provenance.note}"
-            )
+            notes.append(_derivation_note(spec.id, mode, day, rule, derived, self._gp(spec)))
         return values, notes
 
     def _storage(self, spec: ModelSpec, day: datetime.date) -> Rate | None:
@@ -275,19 +279,22 @@ class PriceBook:
         elif gp_fee is not None:
             fee = gp_fee
             assert gp_model is not None
-            note = gspec.provenance.source if gspec is not None else ""
-            prov = Provenance(gp_model.source, gp_model.checked, note=f"allowance and unit: {note}" if note else "")
+            note = f"free allowance and unit: {gspec.provenance.cite()}" if gspec is not None else ""
+            prov = gp_model.provenance(note)
         else:
             assert gspec is not None
             fee = None
             prov = gspec.provenance
-            notes.append(f"{spec.id}: Search grounding fee unknown on {day}; grounded requests are not priced")
+            notes.append(f"{spec.id}: the Search grounding fee is not known on {day}; grounded requests are not priced")
         if mode != "standard":
             notes.append(
-                f"whether {mode} discounts Search grounding is UNKNOWN; the full fee is "
-                "assumed (third parties: batch does not remove tool charges)"
+                f"Google does not say whether {mode} discounts Search grounding; the full fee is assumed "
+                "(third parties say batch does not remove tool charges)"
             )
-        notes.append("free-allowance scope (project or billing account) and reset window are UNKNOWN")
+        notes.append(
+            "Google does not say whether the free grounding allowance is per project or per billing account, "
+            "nor when it resets"
+        )
         return GroundingFee(
             usd_per_1k=fee,
             unit=gspec.unit if gspec is not None else "search query",
@@ -299,7 +306,11 @@ class PriceBook:
     # ------------------------------------------------------------------ public queries
 
     def rates(self, model: str, mode: str, run_date: datetime.date) -> ModeRates:
-        """Rates for ``model`` in ``mode`` on ``run_date``, with routing, derivation and notes.
+        """Rates for ``model`` in ``mode`` on ``run_date``, with routing, derivation, notes and warnings.
+
+        ``notes`` say what was derived or assumed and which source was used where sources disagree;
+        ``warnings`` say what to do (the requested model is routed, may be shut down...), in the
+        same words for every mode; ``cache_notes`` matter only where a cache is priced.
 
         Raises:
             UnknownModelError: the id is not in the book (with suggestions).
@@ -311,7 +322,7 @@ class PriceBook:
             raise PricingError(f"unknown pricing mode {mode!r}; use one of {', '.join(MODES)}")
         model_id, notes_t = self.resolve(model)
         notes = list(notes_t)
-        billed, route_notes = self._route(model_id, mode, run_date)
+        billed, route_notes, warnings = self._route(model_id, mode, run_date)
         notes.extend(route_notes)
         if billed.unpriced is not None:
             raise UnpricedError(f"{billed.id} is not priced: {billed.unpriced}")
@@ -323,7 +334,7 @@ class PriceBook:
                 f"{', '.join(available) or 'none'}); add one with --prices FILE"
             )
         notes.extend(derive_notes)
-        return self._mode_rates(model, billed, mode, run_date, values, notes)
+        return self._mode_rates(model, billed, mode, run_date, values, notes, warnings)
 
     def _has_mode(self, spec: ModelSpec, mode: str, day: datetime.date) -> bool:
         try:
@@ -340,6 +351,7 @@ class PriceBook:
         day: datetime.date,
         values: Mapping[Key, Val],
         notes: list[str],
+        warnings: list[str],
     ) -> ModeRates:
         missing = [m for m in MODALITIES if values.get(("input", m)) is None or values[("input", m)].base is None]
         if missing:
@@ -354,9 +366,10 @@ class PriceBook:
             raise UnpricedError(f"{billed.id} {mode} output rate is unknown on {day}; add it with --prices FILE")
         cache_vals = [values.get(("cache_read", m)) for m in MODALITIES]
         cache_known = all(v is not None and v.base is not None for v in cache_vals)
+        cache_notes: list[str] = []
         if not cache_known and any(v is not None for v in cache_vals):
-            notes.append(
-                f"{billed.id} {mode} cache-read rate is unknown on {day}: requests with cached tokens cannot be priced"
+            cache_notes.append(
+                f"{billed.id} {mode} cache-read rate is not known on {day}: requests with cached tokens cannot be priced"
             )
         used = [values[("input", m)] for m in MODALITIES]
         if output_val is not None:
@@ -386,26 +399,32 @@ class PriceBook:
             )
         for event in billed.events:
             if event.kind == "earliest-shutdown" and event.date <= day:
-                notes.append(
+                warnings.append(
                     f"{billed.id} may be shut down on {day}: {event.date} is its earliest possible shutdown "
-                    f"date ({event.provenance.source})"
+                    f"date ({event.provenance.cite()}); check that it still answers before submitting, or "
+                    "choose another model"
                 )
         if billed.released is not None and day < billed.released:
-            notes.append(f"{billed.id} was released on {billed.released}, after the run date {day}")
+            warnings.append(
+                f"{billed.id} was released on {billed.released}, after the run date {day}: give a --run-date on "
+                f"or after {billed.released}"
+            )
         gp_model = self._gp(billed)
         installed = gp.version() if gp_model is not None else None
-        if installed is not None and installed != self._overlay.genai_prices.version:
-            notes.append(
-                f"genai-prices {installed} is installed but the overlay was checked against "
-                f"{self._overlay.genai_prices.version}: figures from genai-prices may not match the "
-                "overlay's verdicts"
+        expected = self._overlay.genai_prices.version
+        if installed is not None and installed != expected:
+            warnings.append(
+                f"genai-prices {installed} is installed but batchcost's price book was checked against "
+                f"genai-prices {expected}, so some rates may not be the ones checked: install "
+                f"genai-prices=={expected}"
             )
         for note in billed.notes:
             if not note.info_only and (note.modes is None or mode in note.modes):
-                notes.append(note.text)
+                target = warnings if note.kind == "warning" else cache_notes if note.cache_read else notes
+                target.append(note.text)
         storage = self._storage(billed, day) if billed.explicit_cache is not False else None
         if billed.explicit_cache and storage is None:
-            notes.append(f"{billed.id} explicit-cache storage price is unknown on {day}")
+            cache_notes.append(f"{billed.id} explicit-cache storage price is not known on {day}")
         return ModeRates(
             model=billed.id,
             requested_model=requested,
@@ -421,6 +440,8 @@ class PriceBook:
             cache_storage=storage,
             grounding=self._grounding(billed, mode, day),
             notes=tuple(dict.fromkeys(notes)),
+            warnings=tuple(dict.fromkeys(warnings)),
+            cache_notes=tuple(dict.fromkeys(cache_notes)),
         )
 
     def modes(self, model: str, run_date: datetime.date) -> list[str]:
@@ -481,12 +502,13 @@ class PriceBook:
             released=spec.released,
             notes=tuple(notes),
             provenance=spec.provenance,
+            fact_provenance=spec.fact_provenance,
         )
 
     def _events(self, spec: ModelSpec) -> tuple[LifecycleEvent, ...]:
-        events = [LifecycleEvent(e.date, e.kind, e.text, e.provenance.source) for e in spec.events]
+        events = [LifecycleEvent(e.date, e.kind, e.text, e.provenance.cite()) for e in spec.events]
         if spec.released is not None:
-            events.append(LifecycleEvent(spec.released, "release", f"{spec.id} released", spec.provenance.source))
+            events.append(LifecycleEvent(spec.released, "release", f"{spec.id} released", spec.provenance.cite()))
         for route in spec.routing:
             billed = route.to if route.billing == "target" else spec.id
             events.append(
@@ -494,7 +516,7 @@ class PriceBook:
                     route.start,
                     "routing",
                     f"{spec.id} routed to {route.to} (billed at {billed} rates)",
-                    route.provenance.source,
+                    route.provenance.cite(),
                 )
             )
         if spec.shutdown is not None:
@@ -503,7 +525,7 @@ class PriceBook:
                     spec.shutdown.date,
                     "shutdown",
                     f"{spec.id} shut down (successors: {', '.join(spec.shutdown.successors) or 'none named'})",
-                    spec.shutdown.provenance.source,
+                    spec.shutdown.provenance.cite(),
                 )
             )
         return tuple(sorted(events, key=lambda e: (e.date, e.kind)))
@@ -551,7 +573,7 @@ class PriceBook:
 
         Ask for ``[run_date, run_date + 2 days]`` to warn that a batch job (up to 24 h, expiry at
         48 h) could straddle a change. When anything is found, the last line says that the billing
-        rule for straddling jobs is UNKNOWN.
+        rule for straddling jobs is UNKNOWN, and what to do.
 
         Args:
             model: model id or alias.
@@ -576,14 +598,14 @@ class PriceBook:
             for event in spec.events:
                 # price and intro-end events show up above as computed rate changes
                 if start < event.date <= end and event.kind not in ("price", "intro-end"):
-                    messages.append(f"{event.date}: {event.text} ({event.provenance.source})")
+                    messages.append(f"{event.date}: {event.text} ({event.provenance.cite()})")
         messages = list(dict.fromkeys(messages))
         if messages:
             lim = self.limits()
             messages.append(
                 f"a batch job targets completion within {lim.target_turnaround_hours} h and expires after "
-                f"{lim.expiry_hours} h, so it may run across these changes; whether it is billed at "
-                "submit-time or completion-time rates is UNKNOWN"
+                f"{lim.expiry_hours} h, so it may run across these changes; whether it is billed at submit-time or "
+                "completion-time rates is UNKNOWN: budget for the higher, or submit after the change"
             )
         return messages
 
@@ -636,10 +658,11 @@ class PriceBook:
                 False,
                 False,
                 note,
+                spec.provenance.sources,
             )
 
         try:
-            billed, _ = self._route(model_id, "standard", day)
+            billed, _, _ = self._route(model_id, "standard", day)
         except PricingError as exc:
             return [unpriced_row("", str(exc))]
         if billed.unpriced is not None:
@@ -675,6 +698,7 @@ class PriceBook:
                         prov.derived,
                         prov.overridden,
                         prov.note,
+                        prov.sources,
                     )
                 )
             g = standard.grounding
@@ -694,6 +718,7 @@ class PriceBook:
                         g.provenance.derived,
                         g.provenance.overridden,
                         f"free: {g.free_allowance}" if g.free_allowance else "",
+                        g.provenance.sources,
                     )
                 )
         return rows
@@ -734,9 +759,26 @@ def _rate_rows(model_id: str, mr: ModeRates) -> list[PriceRow]:
                 prov.derived,
                 prov.overridden,
                 note,
+                prov.sources,
             )
         )
     return rows
+
+
+def _derivation_note(
+    model_id: str, mode: str, day: datetime.date, rule: Rule, scaled: Sequence[str], gp_model: gp.GPModel | None
+) -> str:
+    """One sentence: which rates of ``mode`` are assumed from the standard ones, by what rule and source."""
+    first = gp_model.mode_start(mode) if gp_model is not None else None
+    lead = ""
+    if first is not None and day < first:
+        lead = f"genai-prices lists {model_id} {mode} rates only from {first} (the day it checked them); for {day}, "
+    factor = "half" if rule.factor == Decimal("0.5") else f"{rule.factor:g} times"
+    which = "rates" if {"input", "output"} <= set(scaled) else " and ".join(scaled).replace("_", "-") + " rates"
+    sentence = f"{mode} {which} for {model_id} are assumed to be {factor} the standard ones ({rule.provenance.cite()})"
+    if not lead:
+        sentence = sentence[0].upper() + sentence[1:]
+    return f"{lead}{sentence}" + (f"; {rule.provenance.note}" if rule.provenance.note else "")
 
 
 def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, after: ModeRates | str) -> list[str]:
@@ -746,8 +788,8 @@ def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, aft
     if isinstance(before, str):
         return [f"{day}: {mode} becomes priced ({after.model})"]
     lines: list[str] = []
-    if before.model != after.model:
-        lines.append(f"{day}: {mode}: billed as {after.model} instead of {before.model}")
+    if before.model != after.model:  # the same for every mode: said once
+        lines.append(f"{day}: billed as {after.model} instead of {before.model}")
     old = {(c, m, a): r.usd_per_mtok for c, m, a, r in before.rates()}
     new = {(c, m, a): r.usd_per_mtok for c, m, a, r in after.rates()}
     tiers = [False] + ([True] if before.tier_threshold is not None and after.tier_threshold is not None else [])

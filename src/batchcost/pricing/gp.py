@@ -16,7 +16,7 @@ from typing import Any
 
 from batchcost.errors import PricingError
 from batchcost.pricing.overlay import Key, Val
-from batchcost.pricing.records import MODALITIES, Provenance
+from batchcost.pricing.records import MODALITIES, Provenance, Source
 
 # genai-prices price keys per modality. DOCUMENT tokens are priced as image tokens, exactly as
 # genai-prices' own Google usage extractor maps them.
@@ -39,6 +39,8 @@ _CONTEXT = {
     "flex": {"service_tier": "flex"},
     "priority": {"service_tier": "priority"},
 }
+PRICING_PAGE = "https://ai.google.dev/gemini-api/docs/pricing"
+"""The page genai-prices reads Google's prices from (cited when a model's comment names no other)."""
 _CHECKED_RE = re.compile(r"(?:verified on|[Cc]hecked)\s+(\d{4}-\d{2}-\d{2})")
 _URL_RE = re.compile(r"https?://[^\s'\")]+")
 
@@ -53,12 +55,20 @@ def version() -> str:
 
 @dataclass(frozen=True)
 class GPModel:
-    """One genai-prices Google model and how to cite it."""
+    """One genai-prices Google model and how to cite it.
+
+    ``source`` is titled "genai-prices <version>" and links the page genai-prices says it verified the
+    prices against (the Gemini API pricing page); ``checked`` is that verification date.
+    """
 
     id: str
     info: Any  # genai_prices.types.ModelInfo (kept untyped so the package is imported lazily)
-    source: str
+    source: Source
     checked: datetime.date
+
+    def provenance(self, note: str = "") -> Provenance:
+        """Provenance of a figure read from this model's prices."""
+        return Provenance.of([self.source], self.checked, note=note)
 
     def breakpoints(self) -> set[datetime.date]:
         """Dates on which any of this model's prices or variants start."""
@@ -97,8 +107,8 @@ class GPModel:
             if not self._variant_active(mode, at):
                 return None
             price = self.info.get_prices(at, _CONTEXT[mode])
-            note = f"genai-prices price_variant {_CONTEXT[mode]}"
-        prov = Provenance(source=self.source, checked=self.checked, note=note)
+            note = f"genai-prices {mode} prices"
+        prov = self.provenance(note)
         raw = vars(price)
         out: dict[Key, Val] = {}
         for modality in MODALITIES:
@@ -156,11 +166,11 @@ def _val(value: Any, prov: Provenance, model_id: str) -> Val:
     return Val(value, None, None, prov)
 
 
-def _source(info: Any) -> str:
-    comment = info.price_comments or ""
-    url = _URL_RE.search(comment)
-    ref = url.group(0).rstrip(".,;") if url else "https://ai.google.dev/gemini-api/docs/pricing"
-    return f"genai-prices {version()} ({info.id}): {ref}"
+def _source(info: Any, checked: datetime.date) -> Source:
+    # The pricing page the comment cites (a comment may also cite the models catalog, which holds no price).
+    urls = [u.rstrip(".,;") for u in _URL_RE.findall(info.price_comments or "")]
+    url = next((u for u in urls if u.startswith(PRICING_PAGE)), PRICING_PAGE)
+    return Source(f"genai-prices {version()}", url, checked)
 
 
 def _checked(info: Any, fallback: datetime.date) -> datetime.date:
@@ -187,4 +197,5 @@ def load_model(gp_id: str, fallback_checked: datetime.date) -> GPModel:
             f"genai-prices {version()} has no Google model {gp_id!r} (the overlay was checked against "
             "genai-prices 0.2.3); install genai-prices==0.2.3 or supply the rates with --prices FILE"
         )
-    return GPModel(gp_id, info, _source(info), _checked(info, fallback_checked))
+    checked = _checked(info, fallback_checked)
+    return GPModel(gp_id, info, _source(info, checked), checked)

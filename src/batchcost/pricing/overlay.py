@@ -5,13 +5,12 @@ top of ``overlay.yaml``). Rates are read as exact decimal strings: the YAML load
 turns ``0.15`` into a float (floats are not resolved at all), so no rate ever passes through binary
 floating point. The packaged file is validated strictly (every entry needs ``source`` and
 ``checked``); a user file may leave them out, and then gets ``source = "--prices <path>"`` and
-``checked`` = the file's modification date. Everything from a user file is marked ``overridden``.
+``checked`` = the file's modification date. Sources are named as ``pricing/sources.py`` describes. Everything from a user file is marked ``overridden``.
 """
 
 from __future__ import annotations
 
 import datetime
-import functools
 import os
 import re
 from collections.abc import Mapping
@@ -24,7 +23,8 @@ from typing import Any
 import yaml
 
 from batchcost.errors import InputError, PricingError
-from batchcost.pricing.records import MODALITIES, MODES, STATUSES, TOKENIZERS, Provenance, frozen_map
+from batchcost.pricing.records import MODALITIES, MODES, STATUSES, TOKENIZERS, Provenance, Source, frozen_map
+from batchcost.pricing.sources import parse_references, parse_registry
 
 FORMAT = "batchcost-prices/1"
 """Value of the top-level ``format`` key (optional in user files)."""
@@ -147,13 +147,23 @@ class EventSpec:
     provenance: Provenance
 
 
+NOTE_KINDS = ("note", "warning")
+"""A model note is a ``note`` (read once, nothing to do) or a ``warning`` (says what to do)."""
+
+
 @dataclass(frozen=True, slots=True)
 class NoteSpec:
-    """A note shown with rates of the given modes (all modes when None), or only on model info."""
+    """A note shown with rates of the given modes (all modes when None), or only on model info.
+
+    ``kind`` is ``note`` or ``warning``; ``cache_read`` marks a note that matters only where cached
+    tokens are priced.
+    """
 
     text: str
     modes: tuple[str, ...] | None
     info_only: bool
+    kind: str = "note"
+    cache_read: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +224,7 @@ class ModelSpec:
     unpriced: str | None
     provenance: Provenance
     overridden: bool = False
+    fact_provenance: Mapping[str, Provenance] = field(default_factory=frozen_map)
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +241,7 @@ class Overlay:
     """A validated overlay (the packaged file, possibly merged with a user file)."""
 
     genai_prices: GenaiPricesSpec
-    sources: Mapping[str, str]
+    sources: Mapping[str, Source]
     rules: Mapping[str, Rule]
     aliases: Mapping[str, AliasSpec]
     limits: Mapping[str, tuple[Any, Provenance]]
@@ -251,7 +262,7 @@ class _Ctx:
     layer: int
     default_source: str
     default_checked: datetime.date | None
-    sources: Mapping[str, str]
+    sources: Mapping[str, Source]
     errors: list[str] = field(default_factory=list)
 
     @property
@@ -340,49 +351,17 @@ def _check_keys(ctx: _Ctx, path: str, raw: Mapping[str, Any], allowed: set[str])
             ctx.error(f"{path}.{key}", f"unknown key (allowed: {', '.join(sorted(allowed))})")
 
 
-# Where the maintainers' compiled facts are cited by section number: the number means nothing to a
-# user, the public pages it summarises do.
-_FACTS_REF = re.compile(
-    r"\s*\((?:[Ff]acts sheet|FACTS)(?: section)?(?: [\d.]+)?(?: item \d+)?(?: verdict)?\)"
-    r"|(?:[Ff]acts sheet|FACTS)(?: section)? [\d.]+(?: item \d+)?(?: verdict)?:?\s*"
-)
-
-
-def _short_reference(reference: str) -> str:
-    """A source as a user sees it: its first URL, or its title when it has none."""
-    match = re.search(r"https?://[^\s,;()]+", reference)
-    return match.group(0) if match else reference
-
-
-def expand_source(sources: Mapping[str, str], text: str) -> str:
-    """A source or note as users see it: every short id from ``sources:`` replaced by its public reference.
-
-    Short ids are the maintainers' shorthand for a page; a user
-    must be able to open and check the page itself, so each becomes the page's URL (or its title).
-    """
-    if not sources or not text:
-        return text
-    text = _FACTS_REF.sub("", text).strip()
-    text = re.sub(r"[;,]\s*(?=\))|[;,]\s*$", "", text)  # a separator left before the citation removed
-    pattern = _source_pattern(tuple(sorted(sources, key=len, reverse=True)))
-    return pattern.sub(lambda m: _short_reference(sources[m.group(0)]), text)
-
-
-@functools.lru_cache(maxsize=8)
-def _source_pattern(ids: tuple[str, ...]) -> re.Pattern[str]:
-    return re.compile(r"(?<![\w-])(?:" + "|".join(re.escape(i) for i in ids) + r")(?![\w-])")
-
-
 def _provenance(ctx: _Ctx, path: str, raw: Mapping[str, Any], *, derived: bool = False, note: str = "") -> Provenance:
     """Read ``source``/``checked``/``derived``/``note`` of an entry (required when strict)."""
+    return _provenance_and_facts(ctx, path, raw, derived=derived, note=note)[0]
+
+
+def _provenance_and_facts(
+    ctx: _Ctx, path: str, raw: Mapping[str, Any], *, derived: bool = False, note: str = ""
+) -> tuple[Provenance, dict[str, Provenance]]:
+    """The entry's provenance, and per model fact the provenance of the sources tied to it by ``for``."""
     source_raw = raw.get("source")
     checked_raw = raw.get("checked")
-    if source_raw is None:
-        if ctx.strict:
-            ctx.error(path, "missing 'source' (a URL or document the figure comes from)")
-        source = ctx.default_source
-    else:
-        source = expand_source(ctx.sources, _parse_str(ctx, f"{path}.source", source_raw) or "")
     checked: datetime.date | None
     if checked_raw is None:
         if ctx.strict:
@@ -390,15 +369,24 @@ def _provenance(ctx: _Ctx, path: str, raw: Mapping[str, Any], *, derived: bool =
         checked = ctx.default_checked
     else:
         checked = _parse_date(ctx, f"{path}.checked", checked_raw)
+    checked = checked or datetime.date.min
+    if source_raw is None:
+        if ctx.strict:
+            ctx.error(path, "missing 'source' (an id from 'sources:', or a document the figure comes from)")
+        refs = [(Source(ctx.default_source, None, checked), ())]
+    else:
+        refs = parse_references(source_raw, ctx.sources, checked, ctx.error, f"{path}.source", strict=ctx.strict)
     derived_flag = _parse_bool(ctx, f"{path}.derived", raw.get("derived")) or derived
-    note_text = expand_source(ctx.sources, _parse_str(ctx, f"{path}.note", raw.get("note")) or note)
-    return Provenance(
-        source=source,
-        checked=checked or datetime.date.min,
-        derived=derived_flag,
-        overridden=ctx.overridden,
-        note=note_text,
-    )
+    note_text = _parse_str(ctx, f"{path}.note", raw.get("note")) or note
+
+    def make(sources: list[Source]) -> Provenance:
+        return Provenance.of(sources, checked, derived=derived_flag, overridden=ctx.overridden, note=note_text)
+
+    facts: dict[str, list[Source]] = {}
+    for source, tied in refs:
+        for fact in tied:
+            facts.setdefault(fact, []).append(source)
+    return make([source for source, _ in refs]), {fact: make(found) for fact, found in facts.items()}
 
 
 def _parse_modal(
@@ -534,12 +522,12 @@ def _parse_notes(ctx: _Ctx, path: str, raw: Any) -> tuple[NoteSpec, ...]:
     for i, item in enumerate(_parse_list(ctx, path, raw)):
         where = f"{path}[{i}]"
         if isinstance(item, str):
-            notes.append(NoteSpec(expand_source(ctx.sources, " ".join(item.split())), None, False))
+            notes.append(NoteSpec(" ".join(item.split()), None, False))
             continue
         if not _is_mapping(item):
             ctx.error(where, "must be a text or a mapping with 'text'")
             continue
-        _check_keys(ctx, where, item, {"text", "modes", "info_only"})
+        _check_keys(ctx, where, item, {"text", "modes", "info_only", "kind", "about"})
         text = _parse_str(ctx, f"{where}.text", item.get("text"), nullable=False)
         modes_raw = item.get("modes")
         modes: tuple[str, ...] | None = None
@@ -549,8 +537,14 @@ def _parse_notes(ctx: _Ctx, path: str, raw: Any) -> tuple[NoteSpec, ...]:
             else:
                 modes = tuple(modes_raw)
         info_only = bool(_parse_bool(ctx, f"{where}.info_only", item.get("info_only")))
+        kind = item.get("kind", "note")
+        if kind not in NOTE_KINDS:
+            ctx.error(f"{where}.kind", f"{kind!r} is not one of {', '.join(NOTE_KINDS)}")
+        about = item.get("about")
+        if about not in (None, "cache_read"):
+            ctx.error(f"{where}.about", "may only be 'cache_read' (a note that matters where cached tokens are priced)")
         if text:
-            notes.append(NoteSpec(expand_source(ctx.sources, " ".join(text.split())), modes, info_only))
+            notes.append(NoteSpec(text, modes, info_only, kind, about == "cache_read"))
     return tuple(notes)
 
 
@@ -710,7 +704,11 @@ def _parse_model(ctx: _Ctx, model_id: str, raw: Any, base: ModelSpec | None) -> 
         ctx.error(path, "a new model needs 'prices' (or 'genai_prices', or 'unpriced' with a reason)")
 
     amends_provenance = base is None or "source" in raw or "checked" in raw
-    prov = _provenance(ctx, path, raw) if amends_provenance or base is None else base.provenance
+    if amends_provenance:
+        prov, fact_prov = _provenance_and_facts(ctx, path, raw)
+    else:
+        assert base is not None
+        prov, fact_prov = base.provenance, dict(base.fact_provenance)
     return ModelSpec(
         id=model_id,
         name=pick("name", lambda v: _parse_str(ctx, f"{path}.name", v, nullable=False), model_id) or model_id,
@@ -740,6 +738,7 @@ def _parse_model(ctx: _Ctx, model_id: str, raw: Any, base: ModelSpec | None) -> 
         unpriced=unpriced,
         provenance=prov,
         overridden=(base.overridden if base else False) or ctx.overridden,
+        fact_provenance=frozen_map(fact_prov),
     )
 
 
@@ -887,11 +886,7 @@ def parse_overlay(raw: Any, *, file: str = "overlay.yaml") -> Overlay:
     _check_keys(ctx, "(top)", raw, {"format", "genai_prices", "sources", "rules", "aliases", "limits", "models"})
     if raw.get("format") != FORMAT:
         ctx.error("format", f"must be {FORMAT!r}")
-    sources_raw = raw.get("sources") or {}
-    if not _is_mapping(sources_raw) or not all(isinstance(v, str) for v in sources_raw.values()):
-        ctx.error("sources", "must map short ids to document references")
-        sources_raw = {}
-    ctx.sources = {str(k): " ".join(v.split()) for k, v in sources_raw.items()}
+    ctx.sources = parse_registry(raw.get("sources"), ctx.error)
     gp_raw = raw.get("genai_prices") or {}
     gp = GenaiPricesSpec(
         version=str(gp_raw.get("version", "")),
@@ -946,11 +941,7 @@ def merge_overrides(overlay: Overlay, raw: Any, *, file: str, checked: datetime.
     _check_keys(ctx, "(top)", raw, {"format", "sources", "rules", "aliases", "limits", "models"})
     if raw.get("format") not in (None, FORMAT):
         ctx.error("format", f"must be {FORMAT!r} (or left out)")
-    sources_raw = raw.get("sources") or {}
-    if _is_mapping(sources_raw):
-        ctx.sources = {**overlay.sources, **{str(k): " ".join(str(v).split()) for k, v in sources_raw.items()}}
-    else:
-        ctx.error("sources", "must map short ids to document references")
+    ctx.sources = parse_registry(raw.get("sources"), ctx.error, overlay.sources)
     models = dict(overlay.models)
     models_raw = raw.get("models") or {}
     if not _is_mapping(models_raw):

@@ -8,7 +8,7 @@ every number. Money is :class:`decimal.Decimal`; nothing here rounds.
 from __future__ import annotations
 
 import datetime
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from types import MappingProxyType
@@ -30,16 +30,63 @@ def frozen_map(items: Mapping[Any, Any] | None = None) -> Mapping[Any, Any]:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """A document a figure comes from, as a user can find and check it.
+
+    Attributes:
+        title: a title a user recognises ("Gemini API pricing page", "genai-prices 0.2.3").
+        url: where to read it, when it has a public address.
+        checked: the day the figure was last checked against it (None: not known).
+        quote: a short verbatim quote backing the figure, when one helps.
+    """
+
+    title: str
+    url: str | None = None
+    checked: datetime.date | None = None
+    quote: str | None = None
+
+    def __str__(self) -> str:
+        """The full form: ``Title (url), checked YYYY-MM-DD: "quote"``."""
+        text = self.title
+        if self.url and self.url != self.title:
+            text += f" ({self.url})"
+        if self.checked is not None:
+            text += f", checked {self.checked.isoformat()}"
+        if self.quote:
+            text += f': "{self.quote}"'
+        return text
+
+    def short(self) -> str:
+        """The form for tables and sentences: ``Title, YYYY-MM-DD``."""
+        return self.title if self.checked is None else f"{self.title}, {self.checked.isoformat()}"
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict: ``title``, ``url``, ``checked`` (ISO date) and ``quote`` (null when absent)."""
+        return {
+            "title": self.title,
+            "url": self.url,
+            "checked": None if self.checked is None else self.checked.isoformat(),
+            "quote": self.quote,
+        }
+
+
+def render_sources(sources: Sequence[Source]) -> str:
+    """Several sources in the full form, joined by ``"; "``."""
+    return "; ".join(str(s) for s in sources)
+
+
+@dataclass(frozen=True, slots=True)
 class Provenance:
     """Where a figure comes from.
 
     Attributes:
-        source: document or URL (for genai-prices: package version, model id and its reference).
+        source: the sources in their full form (see :class:`Source`), joined by ``"; "``.
         checked: date the figure was last checked against that source.
         derived: True when computed by a published rule (e.g. batch = 50% of standard) rather than
             read from a price list for this exact model, mode and component.
         overridden: True when the figure comes from a user ``--prices`` file.
         note: short explanation (why an overlay entry exists, how a figure was derived).
+        sources: the same sources, structured (empty only for provenance built from a bare text).
     """
 
     source: str
@@ -47,6 +94,32 @@ class Provenance:
     derived: bool = False
     overridden: bool = False
     note: str = ""
+    sources: tuple[Source, ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        sources: Sequence[Source],
+        checked: datetime.date,
+        *,
+        derived: bool = False,
+        overridden: bool = False,
+        note: str = "",
+    ) -> Provenance:
+        """Provenance from structured sources (``source`` is rendered from them)."""
+        found = tuple(dict.fromkeys(sources))
+        return cls(render_sources(found), checked, derived, overridden, note, found)
+
+    def cite(self) -> str:
+        """The sources in their short form, for a sentence: ``Title, YYYY-MM-DD; Title2, ...``."""
+        if not self.sources:
+            return self.source
+        return "; ".join(s.short() for s in self.sources)
+
+    def sources_json(self) -> list[dict[str, Any]]:
+        """The structured sources as JSON (a bare-text provenance gives one source with that title)."""
+        found = self.sources or (Source(self.source, None, self.checked),)
+        return [s.to_json() for s in found]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +215,14 @@ class ModeRates:
         cache_storage: explicit-cache storage, USD per 1M tokens per hour (None: unknown or
             explicit caching unsupported).
         grounding: Search-grounding fee for this mode (None when the model has none known).
-        notes: routing, derived rates, assumptions and unknowns, to show the user as warnings.
+        notes: what a reader of the figures should know, once: rates derived by a rule, where sources
+            disagree and which was used, assumptions where nothing is published. Not warnings.
+        warnings: what the user should act on, each saying what to do (the requested model is
+            routed or may be shut down, the prices are third-party only...). The same text for
+            every mode, so a caller collecting several modes shows each once.
+        cache_notes: notes that matter only where a cache is priced (cached tokens or cache
+            storage), e.g. sources disagreeing on the batch cache-read rate; show them with a
+            cache's cost, not otherwise.
     """
 
     model: str
@@ -159,6 +239,8 @@ class ModeRates:
     cache_storage: Rate | None = None
     grounding: GroundingFee | None = None
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    cache_notes: tuple[str, ...] = ()
 
     def rates(self) -> list[tuple[str, str, bool, Rate]]:
         """Every token rate as ``(component, modality, above_threshold, rate)``.
@@ -207,7 +289,11 @@ class ModelInfo:
         priced: False when the book knows the model but no price (estimates raise UnpricedError).
         released: general-availability or launch date when known.
         notes: caveats about these figures.
-        provenance: source of the non-price facts above.
+        provenance: source of the non-price facts above (all of them).
+        fact_provenance: fact -> the sources of that fact alone, for the facts the price book
+            cites separately (``input_limit``, ``output_limit``, ``explicit_cache``,
+            ``implicit_cache_min_tokens``, ``tokenizer``, ``enqueued_tokens``, ``status``); see
+            :meth:`provenance_of`.
     """
 
     id: str
@@ -231,6 +317,11 @@ class ModelInfo:
     released: datetime.date | None
     notes: tuple[str, ...]
     provenance: Provenance
+    fact_provenance: Mapping[str, Provenance] = field(default_factory=frozen_map)
+
+    def provenance_of(self, fact: str) -> Provenance:
+        """The sources of one fact (e.g. ``"enqueued_tokens"``), or of the model's facts as a whole."""
+        return self.fact_provenance.get(fact, self.provenance)
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,11 +393,12 @@ class PriceRow:
         tier: ``"<=200k"`` / ``">200k"`` for tiered rates, ``""`` when flat.
         usd: the price, or None when not priced (see ``note``).
         unit: ``USD/1M tokens``, ``USD/1M tokens/hour`` or ``USD/1k <grounding unit>``.
-        source: provenance source.
+        source: provenance source (full form, see :class:`Source`).
         checked: provenance check date (None for not-priced rows without a source date).
         derived: provenance flag.
         overridden: provenance flag.
         note: why not priced, how derived, routing.
+        sources: the same sources, structured.
     """
 
     model: str
@@ -322,6 +414,7 @@ class PriceRow:
     derived: bool
     overridden: bool
     note: str
+    sources: tuple[Source, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready dict: Decimal as a string (exact), date in ISO format."""
@@ -340,3 +433,7 @@ class PriceRow:
             "overridden": self.overridden,
             "note": self.note,
         }
+
+    def sources_json(self) -> list[dict[str, Any]]:
+        """The structured sources as JSON (``Source.to_json``), for documents that take them."""
+        return [s.to_json() for s in self.sources]

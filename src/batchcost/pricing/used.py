@@ -8,12 +8,12 @@ from decimal import Decimal
 from typing import Any
 
 from ..money import usd
-from .records import ModeRates, Rate
+from .records import ModeRates, Rate, Source
 
 
 @dataclass(frozen=True)
 class PriceUsed:
-    """One rate that went into a figure, with its provenance."""
+    """One rate that went into a figure, with its provenance (``source`` in full form, ``sources`` structured)."""
 
     model: str
     mode: str
@@ -25,6 +25,7 @@ class PriceUsed:
     checked: datetime.date
     derived: bool
     overridden: bool
+    sources: tuple[Source, ...] = ()
 
     @classmethod
     def of(cls, rates: ModeRates, component: str, modality: str, above: bool, rate: Rate) -> PriceUsed:
@@ -36,7 +37,7 @@ class PriceUsed:
         p = rate.provenance
         return cls(
             rates.model, rates.mode, component, modality, tier, rate.usd_per_mtok, p.source, p.checked, p.derived,
-            p.overridden,
+            p.overridden, p.sources,
         )  # fmt: skip
 
     def to_json(self) -> dict[str, Any]:
@@ -52,3 +53,7 @@ class PriceUsed:
             "derived": self.derived,
             "overridden": self.overridden,
         }
+
+    def sources_json(self) -> list[dict[str, Any]]:
+        """The structured sources as JSON (``Source.to_json``), for documents that take them."""
+        return [s.to_json() for s in self.sources]
