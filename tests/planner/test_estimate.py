@@ -159,7 +159,7 @@ def test_override_file_marks_rates_overridden(tmp_path: Path) -> None:
     plan = run_estimate(path, "gemini-2.5-flash-lite", output_tokens=100, prices=[str(prices)])
     assert cost(plan, "batch") == mtok("0.04", 40) + mtok("0.16", 1000)
     batch_in = next(p for p in plan["prices"] if p["mode"] == "batch" and p["component"] == "input")
-    assert batch_in["overridden"] is True and batch_in["source"] == "contract 2026-11"
+    assert batch_in["overridden"] is True and batch_in["source"] == "contract 2026-11, checked 2026-11-20"
 
 
 def test_unknown_model_suggests_close_names(tmp_path: Path) -> None:
@@ -174,7 +174,10 @@ def test_derived_batch_rate_is_flagged(tmp_path: Path) -> None:
     plan = run_estimate(path, "gemini-3.7-flash", output_tokens=10, run_date=datetime.date(2026, 9, 1))
     batch = [p for p in plan["prices"] if p["mode"] == "batch"]
     assert batch and all(p["derived"] for p in batch)
-    assert any("50%" in w for w in plan["warnings"])
+    assert all('"priced at 50% of the standard' in p["source"] for p in batch)
+    # a derived rate is an assumption to read once, in the notes, not a warning
+    derived = [n for n in plan["notes"] if n.startswith("Batch rates for gemini-3.7-flash are assumed to be half")]
+    assert len(derived) == 1 and not any("assumed to be half" in w for w in plan["warnings"])
 
 
 def test_model_from_the_file(tmp_path: Path) -> None:

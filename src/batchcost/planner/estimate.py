@@ -119,7 +119,9 @@ def _model_cost(
     ratio: float | None,
     allow_unpriced: bool,
     output_model: OutputModel | None = None,
+    price_notes: list[str] | None = None,
 ) -> ModelCost:
+    """One model's costs; the price book's notes (not warnings) are added to ``price_notes``."""
     info = book.model_info(model, run_date)
     notes: list[str] = []
     ceiling_out, unknown_ceiling = output_ceiling(scan, info, notes)
@@ -169,9 +171,11 @@ def _model_cost(
             continue
         billed = rates.model
         mode_rates[mode] = rates
-        for note in rates.notes:
-            if note not in notes:
-                notes.append(note)
+        for warning in rates.warnings:  # ModelCost.notes are shown as warnings
+            if warning not in notes:
+                notes.append(warning)
+        if price_notes is not None:
+            price_notes.extend(n for n in rates.notes if n not in price_notes)
         floor = _price(rates, inputs["expected"], np.zeros(len(ceiling_out), np.int64))
         ceiling = _price(rates, inputs["high"], ceiling_out) if ceiling_known else None
         if outs is None:
@@ -321,9 +325,11 @@ def estimate(
 
     if progress is not None:  # a step without measurable progress: the CLI names it instead of a blank screen
         progress("pricing", 0, 0)
+    price_notes: list[str] = []
     primary = _model_cost(
-        book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model
-    )
+        book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model,
+        price_notes,
+    )  # fmt: skip
     primary.output.source = source
     compared = []
     for other in opts.compare:
@@ -334,7 +340,7 @@ def estimate(
         other_tokens = retarget(tokens, result, other, opts.media_defaults or MediaDefaults())
         mc = _model_cost(
             book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced,
-            output_model,
+            output_model, price_notes,
         )  # fmt: skip
         mc.output.source = source
         compared.append(mc)
@@ -350,7 +356,7 @@ def estimate(
         cost=primary,
         compared=compared,
         warnings=list(dict.fromkeys(warnings)),
-        tokenizer_notes=list(tokens.notes),
+        tokenizer_notes=[*tokens.notes, *price_notes],  # the plan's "notes"
     )
     if opts.shards:
         _plan_caching_and_shards(plan, book, choice.counter, opts)
