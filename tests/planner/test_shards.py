@@ -376,8 +376,9 @@ def test_spend_caps_warn_over_the_monthly_cap(book: PriceBook) -> None:
     cheap = p.with_costs([Decimal(100), Decimal(100)], [Decimal(200), Decimal(200)], "expected")
     warnings, _ = _spend_checks(cheap, book.limits(), lim)
     assert warnings == [
-        "the batch ceiling ($400.00) exceeds tier 1's monthly spend cap of $250.00 (https://ai.google.dev/gemini-api/docs/rate-limits (billing tier cap)); the "
-        "expected estimate ($200.00) is within it"
+        "the batch ceiling ($400.00) exceeds tier 1's monthly spend cap of $250.00 (Gemini API rate limits page "
+        "(https://ai.google.dev/gemini-api/docs/rate-limits), checked 2026-11-27); the expected estimate ($200.00) is "
+        "within it"
     ]
 
 
