@@ -960,3 +960,12 @@ def test_scan_leaves_corrupt_inline_media_unknown(tmp_path: Path) -> None:
     assert media["width"].tolist() == [-1, -1, -1, -1, -1, 317]
     assert media["height"].tolist() == [-1, -1, -1, -1, -1, 211]
     assert media["duration_s"].tolist() == [-1.0] * 6
+
+
+def test_pdf_cut_at_every_byte_never_gives_a_wrong_page_count() -> None:
+    # a cut right after "/Page" of "/Pages" once read as a one-page PDF (found by the property test)
+    for _name, mime, data, expected in _SAMPLES:
+        if mime != "application/pdf":
+            continue
+        for n in range(len(data) + 1):
+            assert _figure(probe(mime, data[:n])) in (None, expected), n

@@ -303,6 +303,8 @@ def _pdf_page_count(data: bytes) -> int | None:
     lo = 0  # end of the previous /Type match
     pending: tuple[re.Match[bytes], int] | None = None  # a /Pages match waiting for the next match
     for m in _PDF_TYPE_PAGE.finditer(data):
+        if m.end() == len(data):
+            break  # a file cut right after "/Page" may have been cut out of "/Pages": not a leaf
         if pending is not None:
             best = max(best, _pdf_node_count(data, pending[0], pending[1], m.start()))
             pending = None
@@ -326,7 +328,9 @@ def _pdf_node_count(data: bytes, m: re.Match[bytes], lo: int, hi: int) -> int:
     start = data.rfind(b"obj", lo, m.start())
     end = data.find(b"endobj", m.end(), hi)
     count = _PDF_COUNT.search(data, lo if start < 0 else start, hi if end < 0 else end)
-    return 0 if count is None else int(count.group(1))
+    if count is None or count.end() == len(data):
+        return 0  # a number at the very end of a cut file may be missing digits
+    return int(count.group(1))
 
 
 # --------------------------------------------------------------------------------------------
