@@ -553,9 +553,12 @@ def reconcile(
 
     model = _resolve_model(model, plan_doc, rs)
     rates = book.rates(model, mode, day)
-    warnings = _model_warnings(book, model, rates.model, plan_doc, rs)
+    # the book's warnings (routing, retirement) say what to do about the model the results are priced as
+    warnings = [*rates.warnings, *_model_warnings(book, model, rates.model, plan_doc, rs)]
     actual = price_results(rs, rates)
     notes = list(dict.fromkeys([*rates.notes, *actual.notes]))
+    if int(rs.rows["cached"].sum()):
+        notes = list(dict.fromkeys([*notes, *rates.cache_notes]))
     if day_source == "today":
         notes.append(f"priced at the rates of {day} (today); pass --run-date for the day the job ran")
     elif day_source == "plan":
