@@ -363,7 +363,6 @@ def render_prices_text(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -
         grid = [["mode", "component", "modality", "tier", "price", "per", "source"]]
         for r in model_rows:
             source = r["source"] + (f" ({r['note']})" if r["note"] else "")
-            source += f"; checked {r['checked']}" if r["checked"] else ""
             number = sources.setdefault(source, len(sources) + 1)
             flags = "".join([", derived" if r["derived"] else "", ", overridden" if r["overridden"] else ""])
             price = "not priced" if r["usd"] is None else rate(r["usd"])

@@ -33,7 +33,7 @@ def assumptions(plan: Mapping[str, Any]) -> list[str]:
         out.append(f"{plan['model']} is billed as {plan['billed_model']} on {plan['run_date']} (model routing).")
     derived = sorted({f"{p['model']} {p['mode']} {p['component']}" for p in plan["prices"] if p.get("derived")})
     if derived:
-        out.append("Derived rates (not read on Google's price page; see warnings): " + ", ".join(derived) + ".")
+        out.append("Derived rates (not read on Google's price page; see the notes): " + ", ".join(derived) + ".")
     overridden = sorted({f"{p['model']} {p['mode']} {p['component']}" for p in plan["prices"] if p.get("overridden")})
     if overridden:
         out.append("Rates overridden by a --prices file: " + ", ".join(overridden) + ".")
@@ -47,7 +47,8 @@ def prices_shown(prices: Sequence[Mapping[str, Any]]) -> list[PriceRow]:
     for mode, component, modality, tier, rate_text, checked, source in price_rows(prices)[1:]:
         m = _URL.search(source)
         url = m.group(0).rstrip(".,;") if m else None
-        text = source if url is None else source.replace(url, "").rstrip(" :")
+        # "Title (url), checked DATE" reads as "Title, checked DATE" beside its link
+        text = source if url is None else source.replace(f" ({url})", "").replace(url, "").rstrip(" :")
         rows.append(PriceRow(mode, component, modality or "-", tier or "all", rate_text, checked, text, url))
     return rows
 
