@@ -340,7 +340,7 @@ def run_pilot(
             bound to confirm (nothing was sent).
     """
     from ..batchfile.results import OK, results_from_objects
-    from .reconcile import price_results
+    from .actual import price_results
 
     environ = env or {}
     key = (api_key or "").strip() or env_value(environ, "GEMINI_API_KEY") or env_value(environ, "GOOGLE_API_KEY")

@@ -79,14 +79,12 @@ import datetime
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from decimal import Decimal, localcontext
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from ..batchfile.results import MODALITIES, OK, UNREADABLE, ResultSet
-from ..errors import PricingError, UnpricedError
+from ..errors import PricingError
 from ..money import usd
 from ..pricing.book import same_model
 from ..pricing.used import PriceUsed
@@ -95,236 +93,25 @@ from ..text import plural
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ..pricing import ModeRates, PriceBook
+    from ..pricing import PriceBook
+
+from .actual import ActualCost, price_results
+from .keys import KeyCheck, check_keys, keyless_results
+from .variance import variance_of
+
+__all__ = [
+    "RECONCILE_SCHEMA",
+    "ActualCost",
+    "KeyCheck",
+    "Reconciliation",
+    "check_keys",
+    "keyless_results",
+    "load_plan",
+    "price_results",
+    "reconcile",
+]
 
 RECONCILE_SCHEMA = "batchcost.reconcile/1"
-
-
-# -- actual cost ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ActualCost:
-    """The exact cost of the successful results in one mode.
-
-    Attributes:
-        rates: the rates used.
-        total: USD.
-        by_component: ``input`` (non-cached prompt and tool-use), ``cached_input``, ``output``.
-        detail: ``prompt_input``, ``tool_use_input``, ``cached_input``, ``candidates_output``,
-            ``thoughts_output`` (sums to ``total``).
-        input_by_modality: the ``input`` component by modality.
-        cached_by_modality: the ``cached_input`` component by modality.
-        uncached_input: what all prompt and tool-use tokens would cost at the input rates (no
-            cache hits); used to measure what caching saved.
-        requests_above_threshold: requests in the >200k tier.
-        notes: notes from pricing.
-    """
-
-    rates: ModeRates
-    total: Decimal
-    by_component: Mapping[str, Decimal]
-    detail: Mapping[str, Decimal]
-    input_by_modality: Mapping[str, Decimal]
-    cached_by_modality: Mapping[str, Decimal]
-    uncached_input: Decimal
-    requests_above_threshold: int
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Usage:
-    """Successful results' usage as arrays, ready for :func:`price_tokens`."""
-
-    prompt: np.ndarray  # prompt + tool-use: decides the tier
-    noncached: dict[str, np.ndarray]
-    cached: dict[str, np.ndarray]
-    tool: dict[str, np.ndarray]
-    uncached: dict[str, np.ndarray]
-    candidates: np.ndarray
-    thoughts: np.ndarray
-
-    @classmethod
-    def of(cls, rs: ResultSet) -> _Usage:
-        r = rs.rows
-        ok = r["status"] == OK
-        i8 = np.int64
-        prompt_m = {m: r[f"prompt_{m}"][ok].astype(i8) for m in MODALITIES}
-        cached_m = {m: r[f"cached_{m}"][ok].astype(i8) for m in MODALITIES}
-        tool_m = {m: r[f"tool_{m}"][ok].astype(i8) for m in MODALITIES}
-        return cls(
-            prompt=r["prompt"][ok].astype(i8) + r["tool_use"][ok].astype(i8),
-            noncached={m: prompt_m[m] - cached_m[m] + tool_m[m] for m in MODALITIES},
-            cached=cached_m,
-            tool=tool_m,
-            uncached={m: prompt_m[m] + tool_m[m] for m in MODALITIES},
-            candidates=r["candidates"][ok].astype(i8),
-            thoughts=r["thoughts"][ok].astype(i8),
-        )
-
-
-def _linear(rates: ModeRates, tokens: Mapping[str, np.ndarray], above: np.ndarray | None) -> Decimal:
-    """Input-rate cost of ``tokens`` (by modality), each request in its tier (exact)."""
-    total = Decimal(0)
-    with localcontext() as ctx:
-        ctx.prec = 60
-        for m, arr in tokens.items():
-            high = int(arr[above].sum()) if above is not None and rates.input_above is not None else 0
-            low = int(arr.sum()) - high
-            total += Decimal(low) * rates.input[m].usd_per_mtok
-            if high:
-                assert rates.input_above is not None
-                total += Decimal(high) * rates.input_above[m].usd_per_mtok
-        return total.scaleb(-6)
-
-
-def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
-    """Price the successful lines of ``rs`` with ``rates`` (see the module docstring for the rules).
-
-    Raises:
-        UnpricedError: cached tokens but no cache-read rate, or output but no output rate.
-    """
-    from ..pricing import price_tokens
-
-    u = _Usage.of(rs)
-    output = u.candidates + u.thoughts
-    full = price_tokens(
-        rates, prompt_tokens=u.prompt, input_by_modality=u.noncached, output_tokens=output, cached_tokens=u.cached
-    )
-    answers = price_tokens(
-        rates,
-        prompt_tokens=u.prompt,
-        input_by_modality=u.noncached,
-        output_tokens=u.candidates,
-        cached_tokens=u.cached,
-    )
-    uncached = price_tokens(
-        rates, prompt_tokens=u.prompt, input_by_modality=u.uncached, output_tokens=np.zeros_like(output)
-    )
-    above = u.prompt > rates.tier_threshold if rates.tier_threshold is not None else None
-    tool_cost = _linear(rates, u.tool, above)
-    thoughts_cost = full.by_component["output"] - answers.by_component["output"]
-    detail = {
-        "prompt_input": full.by_component["input"] - tool_cost,
-        "tool_use_input": tool_cost,
-        "cached_input": full.by_component["cached_input"],
-        "candidates_output": answers.by_component["output"],
-        "thoughts_output": thoughts_cost,
-    }
-    return ActualCost(
-        rates=rates,
-        total=full.total,
-        by_component=dict(full.by_component),
-        detail=detail,
-        input_by_modality=dict(full.input_by_modality),
-        cached_by_modality=dict(full.cached_by_modality),
-        uncached_input=uncached.total,
-        requests_above_threshold=full.requests_above_threshold,
-        notes=full.notes,
-    )
-
-
-# -- keys -------------------------------------------------------------------------------------------
-
-
-@dataclass
-class KeyCheck:
-    """Keys of the results against the keys of the input file(s).
-
-    Attributes:
-        inputs: input files read.
-        input_lines: lines in them.
-        input_keys: distinct keys in them.
-        not_in_input: result keys that no input line has, in results order.
-        without_result: input keys with no result line, in input order.
-        note: why a full check was not possible (Vertex lines have no key), or None.
-        warnings: e.g. the input changed since the plan was made.
-        without_key: result lines of Developer-API files that carry no ``key``. They are priced but
-            cannot be matched: the check runs on the other lines, and an input key that only such a
-            line could answer stays in ``without_result``.
-        first_without_key: ``path:line`` of the first of them, or None.
-    """
-
-    inputs: list[str]
-    input_lines: int
-    input_keys: int
-    not_in_input: list[str]
-    without_result: list[str]
-    note: str | None = None
-    warnings: list[str] = field(default_factory=list)
-    without_key: int = 0
-    first_without_key: str | None = None
-
-    def to_json(self, max_keys: int = 20) -> dict[str, Any]:
-        return {
-            "checked": self.note is None,
-            "inputs": self.inputs,
-            "input_lines": self.input_lines,
-            "input_keys": self.input_keys,
-            "not_in_input": self.not_in_input[:max_keys],
-            "not_in_input_count": len(self.not_in_input),
-            "without_result": self.without_result[:max_keys],
-            "without_result_count": len(self.without_result),
-            "note": self.note,
-            "without_key_count": self.without_key,
-            "first_without_key": self.first_without_key,
-        }
-
-
-def check_keys(
-    rs: ResultSet, inputs: Sequence[str], expected_sha256: Mapping[str, str | None] | None = None
-) -> KeyCheck:
-    """Compare the keys of the results with the keys of the batch input files.
-
-    Args:
-        rs: the results read.
-        inputs: the input file(s) of the job.
-        expected_sha256: path -> digest recorded in the plan (a mismatch is a warning).
-
-    Raises:
-        InputError: an input file cannot be read.
-    """
-    from ..batchfile.results import read_input_keys
-
-    keys: list[str | None] = []
-    warnings: list[str] = []
-    forms = set()
-    for path in inputs:
-        found = read_input_keys(path)
-        forms.add(found.form)
-        keys.extend(found.keys)
-        want = (expected_sha256 or {}).get(path)
-        if want and want != found.sha256:
-            warnings.append(
-                f"{path} has changed since the plan was made (SHA-256 differs): the estimate may describe another file"
-            )
-    result_keys = [k for k in rs.keys if k is not None]
-    if rs.form != "developer" or forms != {"developer"}:
-        results_n = int((rs.rows["status"] != UNREADABLE).sum())
-        n_in = len(keys)
-        note = (
-            f"Vertex AI lines carry no key, so results cannot be matched to requests; the input has {n_in:,} lines "
-            f"and the results {results_n:,}"
-        )
-        if results_n != n_in:
-            warnings.append(f"{n_in - results_n:+,} lines differ between the input ({n_in:,}) and the results")
-        return KeyCheck(list(inputs), n_in, 0, [], [], note, warnings)
-    # Lines without a key are left out of the comparison, not a reason to skip it.
-    without_key, first = keyless_results(rs)
-    input_set = {k for k in keys if k is not None}
-    result_set = set(result_keys)
-    not_in_input = list(dict.fromkeys(k for k in result_keys if k not in input_set))
-    without = list(dict.fromkeys(k for k in keys if k is not None and k not in result_set))
-    return KeyCheck(list(inputs), len(keys), len(input_set), not_in_input, without, None, warnings, without_key, first)
-
-
-def keyless_results(rs: ResultSet) -> tuple[int, str | None]:
-    """How many read result lines of Developer-API files have no ``key``, and ``path:line`` of the first."""
-    rows = rs.keyless
-    if not len(rows):
-        return 0, None
-    info, line = rs.locate(int(rows[0]))  # rows are in reading order: file by file, line by line
-    return len(rows), f"{info.path}:{line}"
 
 
 # -- the whole reconciliation -------------------------------------------------------------------------
@@ -630,7 +417,7 @@ def reconcile(
 
     variance = None
     if plan_doc is not None:
-        variance = _variance(book, plan_doc, plan_path, rs, actual, mode, day, model)
+        variance = variance_of(book, plan_doc, plan_path, rs, actual, mode, day, model)
     price_list = [
         PriceUsed.of(rates, c, mo, above, rate) for c, mo, above, rate in rates.rates() if _used(c, mo, above, actual)
     ]
@@ -681,219 +468,4 @@ def _model_warnings(
             same = pm == model
         if not same:
             out.append(f"the plan estimated {pm!r} but the results are priced as {model!r}")
-    return out
-
-
-# -- variance ---------------------------------------------------------------------------------------
-
-
-def _dec(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
-
-
-def _ratio(actual: int | Decimal, expected: int | Decimal | None) -> float | None:
-    if expected is None or not expected:
-        return None
-    return round(float(Decimal(actual) / Decimal(expected)), 4)
-
-
-def _token_component(name: str, est: Mapping[str, Any] | None, actual: int, note: str = "") -> dict[str, Any]:
-    if est is None or est.get("expected") is None:
-        ceiling = None if est is None else est.get("ceiling")
-        return {
-            "component": name,
-            "unit": "tokens",
-            "estimated": None if ceiling is None else {"expected": None, "low": None, "high": None, "ceiling": ceiling},
-            "actual": actual,
-            "difference": None,
-            "ratio": None,
-            "inside_interval": None if ceiling is None else actual <= int(ceiling),
-            "basis": "ceiling" if ceiling is not None else ("not estimated" + (f": {note}" if note else "")),
-        }
-    expected, low, high = int(est["expected"]), est.get("low"), est.get("high")
-    estimated: dict[str, Any] = {
-        "expected": expected,
-        "low": None if low is None else int(low),
-        "high": None if high is None else int(high),
-    }
-    if est.get("ceiling") is not None:
-        estimated["ceiling"] = int(est["ceiling"])
-    if low is None or high is None:
-        inside, basis = None, "point estimate (no interval in the plan)"
-    else:
-        inside, basis = int(low) <= actual <= int(high), "exact" if low == high else "95% interval"
-    return {
-        "component": name,
-        "unit": "tokens",
-        "estimated": estimated,
-        "actual": actual,
-        "difference": actual - expected,
-        "ratio": _ratio(actual, expected),
-        "inside_interval": inside,
-        "basis": basis,
-    }
-
-
-def _variance(
-    book: PriceBook,
-    plan: Mapping[str, Any],
-    plan_path: str | None,
-    rs: ResultSet,
-    actual: ActualCost,
-    mode: str,
-    day: datetime.date,
-    model: str,
-) -> dict[str, Any]:
-    r = rs.rows
-    ok = r["status"] == OK
-    t = plan.get("tokens") or {}
-    t_in = t.get("input") or {}
-    t_out = t.get("output") or {}
-    prompt = int(r["prompt"][ok].sum())
-    cached = int(r["cached"][ok].sum())
-    tool = int(r["tool_use"][ok].sum())
-    thoughts = int(r["thoughts"][ok].sum())
-    output = int(r["candidates"][ok].sum()) + thoughts
-    notes: list[str] = []
-    components = [
-        _token_component("input", t_in, prompt),
-        _token_component("cached", t_in.get("cached"), cached, "the estimate prices no cache hits"),
-        _token_component("tool_use", None, tool, "tool results fed back are unknown before the job runs"),
-        _token_component("output", t_out, output),
-        _token_component("thinking", t_out.get("thoughts"), thoughts, "the plan does not split thinking from output"),
-    ]
-    plan_cost = (plan.get("cost") or {}).get(mode) or {}
-    expected = _dec(plan_cost.get("expected"))
-    floor = _dec(plan_cost.get("floor"))
-    cost_entry: dict[str, Any] = {"component": "cost", "unit": "USD", "actual": usd(actual.total)}
-    if not plan_cost or "not_priced" in plan_cost:
-        cost_entry.update(
-            estimated=None, difference=None, ratio=None, inside_interval=None, basis="not priced in the plan"
-        )
-        notes.append(f"the plan has no {mode} cost to compare with")
-    else:
-        estimated = {k: plan_cost.get(k) for k in ("expected", "low", "high", "floor", "ceiling")}
-        cost_entry["estimated"] = estimated
-        if expected is not None:
-            low, high = _dec(plan_cost.get("low")) or expected, _dec(plan_cost.get("high")) or expected
-            cost_entry.update(
-                difference=usd(actual.total - expected),
-                ratio=_ratio(actual.total, expected),
-                inside_interval=low <= actual.total <= high,
-                basis="95% interval" if low != high else "exact",
-            )
-        else:
-            ceiling = _dec(plan_cost.get("ceiling"))
-            inside = None if floor is None or ceiling is None else floor <= actual.total <= ceiling
-            cost_entry.update(difference=None, ratio=None, inside_interval=inside, basis="floor-ceiling")
-            notes.append("the plan had no output expectation: the actual cost is checked against its floor and ceiling")
-    components.append(cost_entry)
-
-    contributors: list[dict[str, Any]] = []
-    difference = None
-    basis = None
-    if floor is not None:
-        base = expected if expected is not None else floor
-        basis = "expected" if expected is not None else "floor"
-        difference = actual.total - base
-        contributors = _contributors(
-            book, rs, plan, actual, mode, day, model, floor, expected,
-            prompt, tool, cached, thoughts, output, t_in, t_out, notes,
-        )  # fmt: skip
-        assert sum((Decimal(c["usd"]) for c in contributors), Decimal(0)) == difference
-    plan_requests = plan.get("requests")
-    if rs.failed and plan_requests:
-        notes.append(
-            f"{rs.failed:,} of the plan's {int(plan_requests):,} requests failed and "
-            f"{'was' if rs.failed == 1 else 'were'} not billed; the estimate priced every request"
-        )
-    return {
-        "plan": plan_path,
-        "plan_model": plan.get("model"),
-        "plan_run_date": plan.get("run_date"),
-        "mode": mode,
-        "components": components,
-        "requests": {
-            "estimated": plan_requests,
-            "results": rs.succeeded + rs.failed,
-            "succeeded": rs.succeeded,
-            "failed": rs.failed,
-        },
-        "difference": usd(difference),
-        "difference_basis": basis,
-        "contributors": contributors,
-        "notes": notes,
-    }
-
-
-def _contributors(
-    book: PriceBook,
-    rs: ResultSet,
-    plan: Mapping[str, Any],
-    actual: ActualCost,
-    mode: str,
-    day: datetime.date,
-    model: str,
-    floor: Decimal,
-    expected: Decimal | None,
-    prompt: int,
-    tool: int,
-    cached: int,
-    thoughts: int,
-    output: int,
-    t_in: Mapping[str, Any],
-    t_out: Mapping[str, Any],
-    notes: list[str],
-) -> list[dict[str, Any]]:
-    """Split actual - estimate exactly into named parts, largest first (see the module docstring)."""
-    at_plan = actual
-    plan_day = plan.get("run_date")
-    plan_model = str(plan.get("model") or model)
-    changed = (plan_day and plan_day != day.isoformat()) or plan_model != model
-    if changed:
-        try:
-            rates = book.rates(plan_model, mode, datetime.date.fromisoformat(str(plan_day)) if plan_day else day)
-            at_plan = price_results(rs, rates)
-        except (PricingError, UnpricedError) as e:
-            notes.append(
-                f"cannot price the results at the plan's model and date ({e}); price changes are not separated"
-            )
-            at_plan = actual
-    e_out = (expected - floor) if expected is not None else Decimal(0)
-    a_in = at_plan.by_component["input"]
-    a_tool = at_plan.detail["tool_use_input"]
-    a_cached = at_plan.by_component["cached_input"]
-    a_out = at_plan.by_component["output"]
-    x1 = at_plan.uncached_input
-    est_in = t_in.get("expected")
-    est_out = t_out.get("expected")
-    parts = [
-        (
-            "input tokens",
-            x1 - a_tool - floor,
-            f"{prompt:,} prompt tokens" + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
-        ),
-        ("tool-use tokens", a_tool, f"{tool:,} tool-use prompt tokens (tool results fed back), not in the estimate"),
-        (
-            "context cache hits",
-            a_in + a_cached - x1,
-            f"{cached:,} prompt tokens served from the context cache at the cache-read rate",
-        ),
-        (
-            "output tokens",
-            a_out - e_out,
-            f"{output:,} output tokens ({thoughts:,} thinking)"
-            + (f" vs {int(est_out):,} expected" if est_out is not None else "; the plan had no output expectation"),
-        ),
-    ]
-    if at_plan is not actual:
-        parts.append(
-            (
-                "prices",
-                actual.total - at_plan.total,
-                f"rates of {actual.rates.model} on {day} instead of {plan_model} on {plan_day}",
-            )
-        )
-    out = [{"name": n, "usd": usd(v), "explanation": text} for n, v, text in parts if v]
-    out.sort(key=lambda c: -abs(Decimal(c["usd"])))
     return out
