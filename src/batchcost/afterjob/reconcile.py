@@ -95,6 +95,7 @@ if TYPE_CHECKING:
 
     from ..pricing import PriceBook
 
+from ..documents.reconcile import RECONCILE_SCHEMA  # the id is defined once, with the contract
 from .actual import ActualCost, price_results
 from .keys import KeyCheck, check_keys, keyless_results
 from .variance import variance_of
@@ -110,8 +111,6 @@ __all__ = [
     "price_results",
     "reconcile",
 ]
-
-RECONCILE_SCHEMA = "batchcost.reconcile/1"
 
 
 # -- the whole reconciliation -------------------------------------------------------------------------

@@ -48,7 +48,6 @@ if TYPE_CHECKING:
     from ..planner.shard_types import ShardPlan
     from ..pricing import PriceBook
 
-PLAN_DOC_SCHEMA = "batchcost.shard-plan/1"
 FORMATS = ("text", "json", "csv")
 
 PLAN_HELP = """\
@@ -117,8 +116,10 @@ def plan_document(plan: Plan, shard_plan: ShardPlan) -> dict[str, Any]:
     from ..planner.shard_writer import blocking_problems
 
     scan = plan.scan
+    from ..documents.shards import SHARD_PLAN_SCHEMA
+
     return {
-        "schema": PLAN_DOC_SCHEMA,
+        "schema": SHARD_PLAN_SCHEMA,
         "run_date": plan.run_date.isoformat(),
         "model": plan.model,
         "billed_model": plan.cost.billed_model,

@@ -57,7 +57,9 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     models = [m for group in args.model for m in group] or None
     run_date = args.run_date or datetime.date.today()
     rows = [r.as_dict() for r in book.rows(run_date, models)]
-    doc = {"schema": "batchcost.prices/1", "run_date": run_date.isoformat(), "rates": rows}
+    from ..documents.prices import PRICES_SCHEMA
+
+    doc = {"schema": PRICES_SCHEMA, "run_date": run_date.isoformat(), "rates": rows}
     if fmt == "json":
         emit(json.dumps(doc, indent=2) + "\n", args.output, stdout)
     elif fmt == "csv":

@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from ..documents.manifest import MANIFEST_SCHEMA  # the id is defined once, with the contract
 from ..errors import InputError
 from ..money import usd
 
@@ -44,8 +45,6 @@ if TYPE_CHECKING:
     from .shard_types import ShardPlan
 
 MANIFEST_NAME = "manifest.json"
-MANIFEST_SCHEMA = "batchcost.shard-manifest/1"
-
 
 # -- manifest records -----------------------------------------------------------------------------
 

@@ -39,10 +39,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..documents.shards import SHARDS_SCHEMA  # the id is defined once, with the contract
 from ..money import usd
 from .shard_limits import ShardLimits
-
-SHARDS_SCHEMA = "batchcost.shards/1"
 
 IntArray = npt.NDArray[np.int64]
 
