@@ -115,3 +115,17 @@ def test_compare_is_one_table_ranked_by_cost_with_the_cheapest_named(compared: d
     assert "gemini-2.5-flash-lite has no flex or priority rates in the price book" in " ".join(table.split())
     compact = " ".join(render_plan_screen(compared).split())
     assert "Compare gemini-2.5-flash-lite" in compact and "cheapest:" in compact
+
+
+def test_the_json_ranks_the_comparison_as_the_screen_does(compared: dict[str, Any], small: dict[str, Any]) -> None:
+    ranked = compared["comparison"]
+    assert [(o["model"], o["mode"]) for o in ranked["options"]] == [
+        (r["model"], r["mode"]) for r in compare_rows(compared)
+    ]
+    assert ranked["cheapest"] == ranked["options"][0]
+    chosen = next(o for o in ranked["options"] if o["model"] == "gemini-3.8-flash" and o["mode"] == "batch")
+    assert chosen["vs_chosen"] == "0"
+    for o in ranked["options"]:
+        assert Decimal(o["vs_chosen"]) == Decimal(o["expected"]) - Decimal(chosen["expected"])
+    assert any(n.startswith("gemini-2.5-flash-lite has no flex, priority rates") for n in ranked["notes"])
+    assert small["comparison"] is None

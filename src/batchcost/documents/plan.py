@@ -128,6 +128,25 @@ class ComparedModel(Strict):
     warnings: list[str]
 
 
+class ComparedOption(Strict):
+    """One model and mode in ``comparison``, cheapest first; ``vs_chosen`` is the difference from
+    the chosen model's batch expectation (null when either is unknown)."""
+
+    model: str
+    mode: str
+    expected: ExactDecimal | None
+    vs_chosen: ExactDecimal | None
+
+
+class Comparison(Strict):
+    """``--compare`` as one ranking: every model x mode (batch, batch + cache where advised,
+    standard), the cheapest, and a note for every mode a compared model lacks."""
+
+    options: list[ComparedOption]
+    cheapest: ComparedOption | None
+    notes: list[str]
+
+
 class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):
     """``batchcost.plan/1``: what ``estimate`` found.
 
@@ -152,6 +171,8 @@ class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):
     caching: CachingAdvice | None
     shards: ShardsDocument | None
     other_tiers: list[OtherTier] = []  # noqa: RUF012 - msgspec copies a default list per instance
+    # added within /1: plans saved without it (or without --compare) read as None
+    comparison: Comparison | None = None
     prices: list[PriceUsed]
     warnings: list[str]
     notes: list[str]

@@ -33,6 +33,8 @@ JSON contract (all USD figures are decimal strings; token figures are integers):
                                     # afterjob.reconcile.variance_section()
       "savings": {"batch_vs_standard": {"usd", "percent", "basis"}} | {},
       "compare": [{"model", "billed_model", "cost": {...}, "output": {...}, "warnings": [...]}],
+      "comparison": null | {"options": [{"model", "mode", "expected", "vs_chosen"}],  # cheapest first
+                            "cheapest": {...} | null, "notes": [str]},         # a note per missing mode
       "prices": [{"model", "mode", "component", "modality", "tier", "usd_per_mtok",
                   "source", "checked", "derived", "overridden"}],
       "warnings": ["..."],
@@ -289,10 +291,39 @@ class Plan:
             "caching": None if self.caching is None else self.caching.to_json(),
             "shards": None if self.shard_plan is None else self.shard_plan.to_json(),
             "other_tiers": list(self.other_tiers),
+            "comparison": self._comparison(),
             "prices": [p.to_json() for p in self.cost.prices],
             "warnings": warnings,
             "notes": self.tokenizer_notes,
         }
+
+    def _comparison(self) -> dict[str, Any] | None:
+        """``--compare`` ranked: every model x mode by expected cost, against the chosen model's batch."""
+        if not self.compared:
+            return None
+        entries = [(self.model, self._cost_json())] + [(mc.model, mc.cost_json()) for mc in self.compared]
+        chosen = entries[0][1].get("batch") or {}
+        base = None if chosen.get("expected") is None else Decimal(chosen["expected"])
+        options = []
+        for model, cost in entries:
+            for mode in ("batch", "batch_cached", "standard"):
+                c = cost.get(mode)
+                if c is None:
+                    continue
+                value = None if "not_priced" in c or c.get("expected") is None else Decimal(c["expected"])
+                diff = None if value is None or base is None else value - base
+                options.append({"model": model, "mode": mode, "expected": usd(value), "vs_chosen": usd(diff)})
+        options.sort(key=lambda o: (o["expected"] is None, Decimal(o["expected"] or 0)))
+        priced = [o for o in options if o["expected"] is not None]
+        notes = []
+        modes = [m for m in entries[0][1] if m != "batch_cached"]
+        for model, cost in entries[1:]:
+            lacking = [m for m in modes if m not in cost or "not_priced" in cost[m]]
+            if lacking:
+                notes.append(f"{model} has no {', '.join(lacking)} rates in the price book: not compared in that mode")
+        if "batch_cached" in entries[0][1]:
+            notes.append("batch + cache is priced for the chosen model only")
+        return {"options": options, "cheapest": priced[0] if priced else None, "notes": notes}
 
     def _cost_json(self) -> dict[str, Any]:
         cost = self.cost.cost_json()
