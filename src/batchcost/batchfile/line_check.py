@@ -12,6 +12,7 @@ an escaped backslash before a quote), is parsed again with a parser that sees ev
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import zlib
@@ -23,6 +24,7 @@ from .problems import KINDS, escaped, quoted
 from .request import MAX_NESTING, PLACES, UNSET, NestingTooDeep, Walker, count_names
 from .sampling import file_key, offer, priority
 from .scan_partial import ROW_RECORD, Partial
+from .text_classes import CLASS_MIN_CHARS, ClassCounter
 
 _I32 = 2**31 - 1
 _U32 = 2**32 - 1
@@ -37,9 +39,11 @@ class RangeScanner:
     """Checks lines one by one and fills a :class:`~.scan_partial.Partial`."""
 
     def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int,
-                 owner: int | None = None) -> None:  # fmt: skip
+                 owner: int | None = None, classes: bool = False) -> None:  # fmt: skip
         import msgspec
 
+        # byte-class counts of long requests (text_classes), or None
+        self.classes = ClassCounter() if classes else None
         self.decode = msgspec.json.Decoder().decode
         self.decode_error = (msgspec.DecodeError, msgspec.ValidationError)
         self.form = form
@@ -135,26 +139,34 @@ class RangeScanner:
         usable = not self._line_error
         texts = info.texts
         system, contents, tools = texts["system"], texts["contents"], texts["tools"]
-        tb = 0
-        known = info.utf8_len
-        for group in (system, contents, tools):
-            for t in group:
-                # UTF-8 bytes tell the script (1 ASCII, 2 Cyrillic..., 3 CJK) and bound the tokens
-                if t.isascii():
-                    tb += len(t)
-                else:
-                    n = known.get(id(t))
-                    if n is None:
-                        n = len(t.encode("utf-8", "surrogatepass")) if len(t) <= 1 << 20 else utf8_len(t)
-                    tb += n
+        system_chars = sum(map(len, system)) if system else 0
+        contents_chars = sum(map(len, contents))
+        tools_chars = sum(map(len, tools)) if tools else 0
+        if self.classes is not None and usable and system_chars + contents_chars + tools_chars >= CLASS_MIN_CHARS:
+            counts, tb = self.classes.counts(itertools.chain(system, contents, tools))
+            self.p.classes.append(row_index)
+            self.p.classes.extend(counts)
+        else:
+            tb = 0
+            known = info.utf8_len
+            for group in (system, contents, tools):
+                for t in group:
+                    # UTF-8 bytes tell the script (1 ASCII, 2 Cyrillic..., 3 CJK) and bound the tokens
+                    if t.isascii():
+                        tb += len(t)
+                    else:
+                        n = known.get(id(t))
+                        if n is None:
+                            n = len(t.encode("utf-8", "surrogatepass")) if len(t) <= 1 << 20 else utf8_len(t)
+                        tb += n
         self.p.records += self._pack(
             self.file_index,
             offset,
             nbytes,
             1 if usable else 0,
-            sum(map(len, system)) if system else 0,
-            sum(map(len, contents)),
-            sum(map(len, tools)) if tools else 0,
+            system_chars,
+            contents_chars,
+            tools_chars,
             tb,
             len(info.media),
             info.max_output_tokens,

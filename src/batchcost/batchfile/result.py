@@ -115,6 +115,8 @@ class ScanResult:
     media columns (``media[name]``, one entry per media part; see :data:`MEDIA_COLUMNS`) keep
     memory proportional to the request count. ``sample`` holds row indices of a uniform random
     sample of usable requests (without replacement, sorted), drawn in the same pass with ``seed``.
+    ``text_classes``, when the scan was asked for it, holds the byte-class counts of every usable
+    request with at least :data:`~.text_classes.CLASS_MIN_CHARS` characters of text.
     """
 
     files: list[FileInfo]
@@ -127,6 +129,9 @@ class ScanResult:
     models: list[str] = field(default_factory=lambda: [""])
     mime_types: list[str] = field(default_factory=lambda: [""])
     cached_contents: list[str] = field(default_factory=lambda: [""])
+    # Byte-class counts of long requests (scan(..., text_classes=True)), else None: "row" (int64, sorted)
+    # and "counts" (uint32, one row per request, text_classes.CLASS_NAMES columns).
+    text_classes: dict[str, npt.NDArray[Any]] | None = None
 
     # -- summary ---------------------------------------------------------------------------
     @property

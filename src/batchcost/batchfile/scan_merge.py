@@ -12,7 +12,7 @@ from typing import Any
 from .problems import Problem
 from .result import MEDIA_COLUMNS, ROW_COLUMNS
 from .sampling import shifted
-from .scan_partial import Partial
+from .scan_partial import CLASS_RECORD, Partial
 
 
 class Merger:
@@ -23,8 +23,9 @@ class Merger:
         self.k = k
         self.n_rows = 0
         self.n_media = 0
-        # (partial, row_base, media_base, model_map, mime_map, cache_map)
-        self.chunks: list[tuple[Partial, int, int, list[int], list[int], list[int]]] = []
+        self.n_classes = 0
+        # (partial, row_base, media_base, class_base, model_map, mime_map, cache_map)
+        self.chunks: list[tuple[Partial, int, int, int, list[int], list[int], list[int]]] = []
         self.problems: list[Problem] = []
         self.counts: dict[str, int] = {}
         self.sample: list[tuple[int, int]] = []
@@ -45,7 +46,7 @@ class Merger:
 
     def add(self, part: Partial, path: str, line_base: int) -> None:
         """Take the next range of the scan; ``line_base`` is the lines of ``path`` before it."""
-        row_base, media_base = self.n_rows, self.n_media
+        row_base, media_base, class_base = self.n_rows, self.n_media, self.n_classes
         for code, n in part.counts.items():
             self.counts[code] = self.counts.get(code, 0) + n
         kept: dict[str, int] = {}
@@ -62,22 +63,26 @@ class Merger:
         )
         n_rows = part.n_rows
         n_media = part.media_rows()
-        self.chunks.append((part, row_base, media_base, *maps))
+        self.chunks.append((part, row_base, media_base, class_base, *maps))
         self.n_rows += n_rows
         self.n_media += n_media
+        self.n_classes += part.class_rows()
         self.sample.extend(shifted(part.sample, row_base))
 
-    def columns(self) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The merged row and media columns, each allocated once and filled chunk by chunk."""
+    def columns(self) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        """The merged row and media columns and byte-class table, each allocated once and filled chunk by chunk."""
         import numpy as np
 
         rows = {name: np.empty(self.n_rows, spec[1]) for name, spec in ROW_COLUMNS.items()}
         media = {name: np.empty(self.n_media, spec[1]) for name, spec in MEDIA_COLUMNS.items()}
+        table = np.empty((self.n_classes, CLASS_RECORD), np.uint32)
         while self.chunks:
-            part, row_base, media_base, model_map, mime_map, cache_map = self.chunks.pop(0)
+            part, row_base, media_base, class_base, model_map, mime_map, cache_map = self.chunks.pop(0)
             n_rows = part.n_rows
             n_media = part.media_rows()
-            part.fill(rows, media, row_base, media_base)
+            n_classes = part.class_rows()
+            part.fill(rows, media, row_base, media_base, table, class_base)
+            table[class_base : class_base + n_classes, 0] += row_base
             # local table indices -> merged ones; media rows -> merged row numbers
             for view, table_map in (
                 (rows["model"][row_base : row_base + n_rows], model_map),
@@ -87,7 +92,8 @@ class Merger:
                 if len(table_map) > 1 and len(view):
                     view[:] = np.asarray(table_map, dtype=view.dtype)[view]
             media["row"][media_base : media_base + n_media] += row_base
-        return rows, media
+        classes = {"row": table[:, 0].astype(np.int64), "counts": table[:, 1:]}
+        return rows, media, classes
 
     def discard(self) -> None:
         """Remove spill files of chunks never assembled (after an error or Ctrl-C)."""

@@ -18,6 +18,10 @@ from array import array
 from typing import Any
 
 from .result import MEDIA_COLUMNS, ROW_COLUMNS
+from .text_classes import N_CLASSES
+
+# One record of Partial.classes: the local row, then its byte-class counts (all uint32).
+CLASS_RECORD = 1 + N_CLASSES
 
 # A range's packed row records move to a temporary file whenever they reach this size.
 SPILL_BYTES = 32 * 1024 * 1024
@@ -60,6 +64,7 @@ class Partial:
         self.keep = keep
         self.records = bytearray()  # one packed ROW_RECORD per line (one call per line, not 22 appends)
         self.media = {name: array(spec[0]) for name, spec in MEDIA_COLUMNS.items()}
+        self.classes = array("I")  # CLASS_RECORD words per request with byte-class counts
         self.problems: list[tuple[int, str, str]] = []  # (local line, code, message)
         self.counts: dict[str, int] = {}
         self.sample: list[tuple[int, int]] = []  # heap of (-priority, local row)
@@ -73,6 +78,7 @@ class Partial:
         self.media_spilled = False
         self.n_rows = 0
         self.n_media = 0
+        self.n_classes = 0
         # the scanning process: leftovers of an interrupted scan are found by this id in the name
         self.owner = os.getpid() if owner is None else owner
 
@@ -111,26 +117,38 @@ class Partial:
         with open(self.spill, "ab") as fh:
             for arr in self.media.values():
                 arr.tofile(fh)
+            self.classes.tofile(fh)
         self.n_media = len(self.media["row"])
+        self.n_classes = len(self.classes) // CLASS_RECORD
         self.media = {}
+        self.classes = array("I")
         self.media_spilled = True
 
     def media_rows(self) -> int:
         """How many media rows the range holds, spilled or not."""
         return self.n_media if self.media_spilled else len(self.media["row"])
 
-    def fill(self, rows: dict[str, Any], media: dict[str, Any], row_base: int, media_base: int) -> None:
+    def class_rows(self) -> int:
+        """How many requests with byte-class counts the range holds, spilled or not."""
+        return self.n_classes if self.media_spilled else len(self.classes) // CLASS_RECORD
+
+    def fill(self, rows: dict[str, Any], media: dict[str, Any], row_base: int, media_base: int,
+             classes: Any = None, class_base: int = 0) -> None:  # fmt: skip
         """Copy the range's rows and media into the merged columns from ``row_base`` and ``media_base``.
 
-        Table indices (model, MIME type, cache) and media rows stay the range's own: the merger maps
-        them. The spill file is removed and the records held in memory are released.
+        ``classes`` (uint32, ``CLASS_RECORD`` columns) receives the byte-class records from row
+        ``class_base``. Table indices (model, MIME type, cache), media rows and class rows stay the
+        range's own: the merger maps them. The spill file is removed and the records held in memory
+        are released.
         """
         import numpy as np
 
         dtype = record_dtype()
         n_rows = self.n_rows
         n_media = self.media_rows()
+        n_classes = self.class_rows()
         media_views = [(media[name][media_base : media_base + n_media], name) for name in MEDIA_COLUMNS]
+        class_view = None if classes is None else classes[class_base : class_base + n_classes]
         if self.media_spilled:
             assert self.spill is not None
             try:
@@ -149,6 +167,10 @@ class Partial:
                     for view, name in media_views:
                         if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
                             raise OSError(f"scan spill file {self.spill} is short at column {name}")
+                    views = [] if class_view is None or not class_view.nbytes else [memoryview(class_view).cast("B")]
+                    for view_b in views:
+                        if fh.readinto(view_b) != view_b.nbytes:
+                            raise OSError(f"scan spill file {self.spill} is short at the byte classes")
             finally:
                 self.remove_spill()
         else:
@@ -161,3 +183,6 @@ class Partial:
             for (view, _name), arr in zip(media_views, self.media.values(), strict=True):
                 if len(arr):
                     view[:] = np.frombuffer(arr, dtype=view.dtype)
+            if class_view is not None and len(self.classes):
+                class_view[:] = np.frombuffer(self.classes, dtype=np.uint32).reshape(-1, CLASS_RECORD)
+            self.classes = array("I")

@@ -32,8 +32,8 @@ _PROGRESS_STEP = 8 * 1024 * 1024
 _BLOCK = 8 * 1024 * 1024
 
 # A range to scan: (path, file index, form, seed, sample size, problems kept per kind, start, end,
-# progress slot, whether a worker process scans it).
-RangeTask = tuple[str, int, str, int, int, int, int, int, int, bool]
+# progress slot, whether a worker process scans it, whether to count byte classes).
+RangeTask = tuple[str, int, str, int, int, int, int, int, int, bool, bool]
 
 # Shared progress counters and the big-line lock of worker processes (set by the pool initializer).
 _counters: Any = None
@@ -99,8 +99,8 @@ def _forget_views(e: BaseException) -> None:
 
 def scan_range(task: RangeTask) -> Partial:
     """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
-    path, file_index, form, seed, k, keep, start, end, slot, worker = task
-    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None)
+    path, file_index, form, seed, k, keep, start, end, slot, worker, classes = task
+    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, classes)
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             size = len(mm)
@@ -144,9 +144,9 @@ def scan_range(task: RangeTask) -> Partial:
 
 
 def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
-              progress: Callable[[int], None]) -> tuple[Partial, int]:  # fmt: skip
+              progress: Callable[[int], None], classes: bool = False) -> tuple[Partial, int]:  # fmt: skip
     """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to."""
-    sc = RangeScanner(form, file_index, seed, k, keep)
+    sc = RangeScanner(form, file_index, seed, k, keep, classes=classes)
     pos = 0
     next_report = _PROGRESS_STEP
     try:

@@ -48,6 +48,7 @@ def scan(
     limits: FileLimits | None = None,
     progress: Progress | None = None,
     checksum: bool = False,
+    text_classes: bool = False,
 ) -> ScanResult:
     """Check every line of Gemini batch input files and gather per-request figures in one pass.
 
@@ -62,6 +63,8 @@ def scan(
         progress: called with ``(bytes done, bytes total)`` from the calling thread.
         checksum: also compute each file's SHA-256 (``FileInfo.sha256``); for large files the
             calling process hashes while the worker processes scan.
+        text_classes: also count the byte classes of every long request's text
+            (``ScanResult.text_classes``; see :mod:`.text_classes`), for the sampled token estimate.
 
     Returns:
         A :class:`ScanResult`. Problems in the files are data in it, never exceptions.
@@ -86,7 +89,7 @@ def scan(
 
     try:
         return _scan_files(names, sizes, merger, files, limits, seed, sample_size, keep_problems, workers, total,
-                           progress, checksum)  # fmt: skip
+                           progress, checksum, text_classes)  # fmt: skip
     except BaseException:
         merger.discard()
         raise
@@ -94,7 +97,7 @@ def scan(
 
 def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[FileInfo], limits: FileLimits,
                 seed: int, sample_size: int, keep_problems: int, workers: int, total: int,
-                progress: Progress | None, checksum: bool) -> ScanResult:  # fmt: skip
+                progress: Progress | None, checksum: bool, classes: bool) -> ScanResult:  # fmt: skip
     done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         compressed = size >= 2 and is_gzip(path)
@@ -110,13 +113,14 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
         if size == 0:
             data_size, parts = 0, []
         elif compressed:
-            part, data_size = scan_gzip(path, fi, form, seed, sample_size, keep_problems, report)
+            part, data_size = scan_gzip(path, fi, form, seed, sample_size, keep_problems, report, classes)
             parts = [part]
         else:
             data_size = size
             parts = _scan_plain(
-                path, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None
-            )
+                path, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None,
+                classes,
+            )  # fmt: skip
         if checksum and not digest:
             digest.append(file_sha256(path))
         line_base = 0
@@ -130,11 +134,11 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
         done_before += size
         report(size)
         size_checks(merger, info, limits)
-    return _finish(merger, files, seed)
+    return _finish(merger, files, seed, classes)
 
 
 def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, size: int, workers: int,
-                report: Callable[[int], None], digest: list[str] | None) -> list[Partial]:  # fmt: skip
+                report: Callable[[int], None], digest: list[str] | None, classes: bool) -> list[Partial]:  # fmt: skip
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         nparts = workers if size >= PARALLEL_MIN_BYTES else 1
         ranges = _ranges(mm, size, nparts)
@@ -150,22 +154,22 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
         t = threading.Thread(target=poll, daemon=True)
         t.start()
         try:
-            return [scan_range((path, fi, form, seed, k, keep, 0, size, 0, False))]
+            return [scan_range((path, fi, form, seed, k, keep, 0, size, 0, False, classes))]
         finally:
             stop.set()
             t.join()
             use_counters(None)
-    return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest)
+    return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest, classes)
 
 
 def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, ranges: list[tuple[int, int]],
-                   report: Callable[[int], None], digest: list[str] | None) -> list[Partial]:  # fmt: skip
+                   report: Callable[[int], None], digest: list[str] | None, classes: bool) -> list[Partial]:  # fmt: skip
     import multiprocessing as mp
 
     methods = mp.get_all_start_methods()
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     counters = ctx.Array("q", len(ranges), lock=False)
-    tasks = [(path, fi, form, seed, k, keep, a, b, i, True) for i, (a, b) in enumerate(ranges)]
+    tasks = [(path, fi, form, seed, k, keep, a, b, i, True, classes) for i, (a, b) in enumerate(ranges)]
     pool = ctx.Pool(len(ranges), initializer=init_worker, initargs=(counters, ctx.Lock()))
     hasher = None
     if digest is not None:
@@ -205,8 +209,8 @@ def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _finish(m: Merger, files: list[FileInfo], seed: int) -> ScanResult:
-    rows, media = m.columns()
+def _finish(m: Merger, files: list[FileInfo], seed: int, text_classes: bool) -> ScanResult:
+    rows, media, classes = m.columns()
     whole_file_checks(m, files, rows)
     sample = chosen_rows(m.sample, m.k)
     order = {f.path: i for i, f in enumerate(files)}
@@ -214,4 +218,5 @@ def _finish(m: Merger, files: list[FileInfo], seed: int) -> ScanResult:
     return ScanResult(
         files=files, rows=rows, media=media, problems=problems, problem_counts=dict(m.counts),
         sample=sample, seed=seed, models=m.models, mime_types=m.mimes, cached_contents=m.caches,
+        text_classes=classes if text_classes else None,
     )  # fmt: skip
