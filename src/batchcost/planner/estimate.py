@@ -262,8 +262,9 @@ def estimate(
             raise PricingError(f"{name} is an embedding model; batchcost estimates generateContent batch files")
 
     result = scan_result or scan_files(
-        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True
-    )
+        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True,
+        text_classes=not opts.exact,  # the sampled estimate's auxiliary figures
+    )  # fmt: skip
     warnings: list[str] = []
     if model is None:
         model = result.model

@@ -1,21 +1,10 @@
-"""From a sample to the whole file: exact counts where they matter, a ratio estimate elsewhere.
+"""From a sample to the whole file: exact counts where they matter, a model-assisted estimate elsewhere.
 
-How the total is built:
-
-1. **Certainty rows** are counted exactly: when the model has a prompt-size price tier, every request
-   whose text could reach it (a token covers at least one UTF-8 byte, so only requests with at least
-   ``tier_threshold`` bytes of text can), plus the largest requests by characters (they dominate the
-   variance).
-2. The other requests are split into strata by script (UTF-8 bytes per character: ASCII, accented
-   Latin, two-byte scripts such as Cyrillic, three-byte scripts such as CJK) and size (characters).
-   In each stratum, tokens per character is measured on a uniform random sample (the scan's, topped
-   up where a stratum has too few) and multiplied by the stratum's exact character total from the scan
-   (a ratio estimator). Its variance gives the 95% interval (normal approximation).
-3. While the interval is wider than ``target_halfwidth`` (relative), more requests are counted,
-   allocated to the strata where they cut the variance most (Neyman allocation), up to a budget.
-4. Media parts are priced in tokens by Google's documented rules (:mod:`.media_tokens`).
-
-A file with no more usable requests than the sample size is counted whole, with no interval.
+A file with no more usable requests than the sample size, or ``exact=True``, is counted whole, with no
+interval. Otherwise :mod:`.sampled` estimates the text tokens from a stratified sample (exact counts on
+the sample and on every request that could reach the price tier; a ratio estimator on tokens predicted
+from byte classes or on characters elsewhere; a 95% interval from its variance). Media parts are priced
+in tokens by Google's documented rules (:mod:`.media_tokens`).
 """
 
 from __future__ import annotations
@@ -29,37 +18,23 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
+from ..batchfile.text_classes import add_text_classes
 from .base import RequestCounter, TextCounter
+from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
+from .sampled import sampled_text
+
+__all__ = ["DEFAULT_SAMPLE_BYTES", "TIER_THRESHOLD", "Interval", "TokenEstimate", "count_tokens", "retarget"]
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
 
 TIER_THRESHOLD = 200_000
-Z95 = 1.959964
 DEFAULT_SAMPLE_SIZE = 2_000
-_SCRIPT_EDGES = (1.05, 1.5, 2.5)  # UTF-8 bytes per character between script classes
-_SIZE_EDGES = (400, 4_000, 40_000, 160_000)  # characters between size classes
+# By default at most this many bytes of text are tokenized for a sampled estimate (requests that could
+# reach the price tier aside: they are always counted whole).
+DEFAULT_SAMPLE_BYTES = 20_000_000
 _BATCH_TEXT_BYTES = 4 * 1024 * 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Interval:
-    """An estimate with its 95% interval; ``low == expected == high`` when exact."""
-
-    expected: int
-    low: int
-    high: int
-
-    @classmethod
-    def exact(cls, value: int) -> Interval:
-        return cls(value, value, value)
-
-    def __add__(self, other: Interval) -> Interval:
-        return Interval(self.expected + other.expected, self.low + other.low, self.high + other.high)
-
-    def to_dict(self) -> dict[str, int]:
-        return {"expected": self.expected, "low": self.low, "high": self.high}
 
 
 @dataclass(frozen=True)
@@ -116,11 +91,16 @@ class _Counts:
         self.by_place: dict[int, tuple[int, int, int]] = {}
         self.modality: dict[int, dict[str, int]] = {}  # API only: server's per-modality counts
 
-    def ensure(self, rows: Iterable[int], total_hint: int | None = None) -> None:
+    def ensure(self, rows: Iterable[int], total_hint: int | None = None, *, parallel: bool = False) -> None:
+        """Count ``rows`` not counted yet; ``parallel`` lets a large job use one process per core.
+
+        A sample is counted in this process (the counter's own threads share the work): forked workers
+        would each show the parent's memory as theirs, for a job of seconds.
+        """
         todo = sorted(set(int(r) for r in rows) - self.by_place.keys())
         if not todo:
             return
-        if _parallel_ok(self.counter) and int(self.scan.rows["nbytes"][todo].sum()) >= _PARALLEL_BYTES:
+        if parallel and _parallel_ok(self.counter) and int(self.scan.rows["nbytes"][todo].sum()) >= _PARALLEL_BYTES:
             self._ensure_parallel(todo)
             return
         self.ensure_serial(todo, total_hint)
@@ -220,46 +200,6 @@ def _count_rows_in_child(rows: list[int]) -> dict[int, tuple[int, int, int]]:
     return counts.by_place
 
 
-def _strata(scan: ScanResult, x: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """Stratum id per row: script class * 4 + size class; -1 for unusable rows or rows without text."""
-    rows = scan.rows
-    with np.errstate(divide="ignore", invalid="ignore"):
-        bpc = np.where(x > 0, rows["text_bytes"] / np.maximum(x, 1), 1.0)
-    script = np.searchsorted(np.array(_SCRIPT_EDGES), bpc, side="right")
-    size = np.searchsorted(np.array(_SIZE_EDGES), x, side="right")
-    strata = (script * len(_SIZE_EDGES) + script + size).astype(np.int64)
-    strata[~usable | (x == 0)] = -1
-    return strata
-
-
-@dataclass
-class _Stratum:
-    rows: np.ndarray  # all non-certainty rows of the stratum
-    sampled: np.ndarray  # rows of it counted exactly
-    x_total: int
-
-
-def _ratio(st: _Stratum, x: np.ndarray, y_of: Callable[[np.ndarray], np.ndarray]) -> tuple[float, float, float]:
-    """(estimate, variance, ratio) of a stratum's total by the ratio estimator."""
-    n = len(st.sampled)
-    big_n = len(st.rows)
-    if n == 0:
-        return float("nan"), float("inf"), float("nan")
-    xs = x[st.sampled].astype(np.float64)
-    ys = y_of(st.sampled).astype(np.float64)
-    sx = xs.sum()
-    r = ys.sum() / sx if sx else 0.0
-    est = r * st.x_total
-    if n >= big_n:
-        return est, 0.0, r
-    if n < 2:
-        return est, float("inf"), r
-    e = ys - r * xs
-    s2 = float((e**2).sum() / (n - 1))
-    var = big_n**2 * (1 - n / big_n) * s2 / n
-    return est, var, r
-
-
 def count_tokens(
     scan: ScanResult,
     *,
@@ -270,8 +210,8 @@ def count_tokens(
     seed: int | None = None,
     target_halfwidth: float = 0.004,
     max_sample_requests: int = 50_000,
-    max_sample_bytes: int = 200_000_000,
-    largest: int = 20,
+    max_sample_bytes: int = DEFAULT_SAMPLE_BYTES,
+    largest: int = 0,
     min_per_stratum: int = 30,
     tier_threshold: int | None = TIER_THRESHOLD,
     media_defaults: MediaDefaults | None = None,
@@ -291,8 +231,10 @@ def count_tokens(
         target_halfwidth: keep counting more sampled requests while the 95% interval of the text
             total is wider than this fraction of it (0.004 = ±0.4%), within the budgets below.
         max_sample_requests: most requests counted for the estimate (certainty rows excluded).
-        max_sample_bytes: most bytes of request lines counted for the estimate.
-        largest: this many of the largest requests are always counted exactly.
+        max_sample_bytes: most bytes of text tokenized for the estimate (certainty rows excluded; each
+            request also counts a few hundred bytes for reading it).
+        largest: this many of the largest requests are always counted exactly (none by default: the
+            byte-class model predicts long requests well, and counting them whole is what costs).
         tier_threshold: the model's prompt-size price tier (tokens), or None for flat-rate models;
             every request whose text could exceed it is counted exactly, so the tier of every request
             is known. Flat-rate models skip that (long documents then cost no extra counting).
@@ -327,7 +269,7 @@ def count_tokens(
 
     whole = exact or len(usable_rows) <= max(want, 0) or len(usable_rows) <= len(sample)
     if whole:
-        counts.ensure(usable_rows)
+        counts.ensure(usable_rows, parallel=True)
         method = "exact"
         text_total = Interval.exact(int(counts.text(usable_rows).sum()))
         per_text = np.zeros(n_rows, np.int64)
@@ -339,12 +281,21 @@ def count_tokens(
         sampled_n = len(usable_rows)
     else:
         method = "sampled"
-        text_total, per_text, by_place, counted, sampled_n, note = _sampled(
-            scan, counts, x, x_place, usable, usable_rows, sample, rng, largest=largest, tier_threshold=tier_threshold,
-            min_per_stratum=min_per_stratum, target_halfwidth=target_halfwidth,
-            max_sample_requests=max_sample_requests, max_sample_bytes=max_sample_bytes, is_api=is_api,
+        add_text_classes(scan)  # a scan made without them: read the long requests once more
+        est = sampled_text(
+            scan, counts, x=x, x_place=x_place, usable=usable, usable_rows=usable_rows, sample=sample, rng=rng,
+            largest=largest, tier_threshold=tier_threshold, min_per_stratum=min_per_stratum,
+            target_halfwidth=target_halfwidth, max_sample_requests=max_sample_requests,
+            max_sample_bytes=max_sample_bytes, is_api=is_api,
         )  # fmt: skip
-        notes.append(note)
+        text_total, per_text, by_place, counted, sampled_n = (
+            est.total,
+            est.per_text,
+            est.by_place,
+            est.counted,
+            est.sampled_n,
+        )
+        notes.append(est.note)
 
     if approx_error_pct is not None:
         method = "approximate"
@@ -388,131 +339,6 @@ def count_tokens(
         unknown_media_parts=md.unknown_parts,
         notes=tuple(notes),
     )
-
-
-def _sampled(
-    scan: ScanResult, counts: _Counts, x: np.ndarray, x_place: list[np.ndarray], usable: np.ndarray,
-    usable_rows: np.ndarray, sample: np.ndarray, rng: np.random.Generator, *, largest: int, tier_threshold: int | None,
-    min_per_stratum: int,
-    target_halfwidth: float, max_sample_requests: int, max_sample_bytes: int, is_api: bool,
-) -> tuple[Interval, np.ndarray, dict[str, Interval] | None, np.ndarray, int, str]:  # fmt: skip
-    """The sampled estimate of the text tokens (see the module docstring)."""
-    rows = scan.rows
-    n_rows = len(rows["offset"])
-    # Certainty rows: could cross the price tier, or among the largest.
-    if tier_threshold is None:
-        tier_risk = np.zeros(0, np.int64)
-    else:
-        tier_risk = usable_rows[rows["text_bytes"][usable_rows] >= tier_threshold]
-    top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]]
-    certain = np.union1d(tier_risk, top)
-    counts.ensure(certain)
-    strata_id = _strata(scan, x, usable)
-    strata_id[certain] = -1
-    rest_sample = np.setdiff1d(sample, certain)
-    strata: dict[int, _Stratum] = {}
-    for h in np.unique(strata_id[strata_id >= 0]):
-        members = np.flatnonzero(strata_id == h)
-        strata[int(h)] = _Stratum(members, np.intersect1d(rest_sample, members), int(x[members].sum()))
-    # Top up each stratum with uniform draws from it: at least min_per_stratum, and at least its
-    # share of the characters times the initial sample size. A uniform sample gives big-request
-    # strata (few requests, much of the text) too few draws for an honest variance estimate, and
-    # the Neyman rounds below cannot correct a stratum whose small sample looked homogeneous.
-    x_total = sum(st.x_total for st in strata.values()) or 1
-    n0 = max(len(sample), min_per_stratum)
-    for st in strata.values():
-        share = math.ceil(n0 * st.x_total / x_total)
-        need = min(len(st.rows), max(min_per_stratum, share)) - len(st.sampled)
-        if need > 0:
-            pool = np.setdiff1d(st.rows, st.sampled)
-            st.sampled = np.union1d(st.sampled, rng.choice(pool, size=need, replace=False))
-    all_sampled = np.concatenate([st.sampled for st in strata.values()]) if strata else np.zeros(0, np.int64)
-    counts.ensure(all_sampled, total_hint=len(all_sampled))
-
-    def totals() -> tuple[float, float, dict[int, tuple[float, float, float]]]:
-        parts = {h: _ratio(st, x, counts.text) for h, st in strata.items()}
-        return sum(p[0] for p in parts.values()), sum(p[1] for p in parts.values()), parts
-
-    est, var, parts = totals()
-    certain_total = int(counts.text(certain).sum())
-    budget_n = max_sample_requests - len(all_sampled)
-    budget_b = max_sample_bytes - int(rows["nbytes"][all_sampled].sum())
-    for _round in range(8):
-        grand = est + certain_total
-        half = Z95 * math.sqrt(var) if math.isfinite(var) else float("inf")
-        if grand <= 0 or half <= target_halfwidth * grand or budget_n <= 0 or budget_b <= 0:
-            break
-        # Neyman allocation: extra sample where N_h * S_h is largest.
-        # Sample size the target needs by the current variance; at most doubling per round, since early
-        # variance estimates from small strata are noisy.
-        wanted = len(all_sampled) * ((half / (target_halfwidth * grand)) ** 2 - 1)
-        needed = int(min(budget_n, max(200, min(wanted, len(all_sampled)))))
-        weights = {}
-        for h, st in strata.items():
-            n = len(st.sampled)
-            if n >= len(st.rows):
-                continue
-            _, v, _ = parts[h]
-            s_h = math.sqrt(v * n / (len(st.rows) ** 2 * max(1e-9, 1 - n / len(st.rows)))) if v else 0.0
-            weights[h] = len(st.rows) * s_h
-        total_w = sum(weights.values())
-        if total_w <= 0:
-            break
-        added = []
-        for h, w in weights.items():
-            st = strata[h]
-            k = min(len(st.rows) - len(st.sampled), math.ceil(needed * w / total_w))
-            if k <= 0:
-                continue
-            pool = np.setdiff1d(st.rows, st.sampled)
-            pick = rng.choice(pool, size=k, replace=False)
-            st.sampled = np.union1d(st.sampled, pick)
-            added.append(pick)
-        if not added:
-            break
-        new = np.concatenate(added)
-        budget_n -= len(new)
-        budget_b -= int(rows["nbytes"][new].sum())
-        counts.ensure(new)
-        all_sampled = np.concatenate([all_sampled, new])
-        est, var, parts = totals()
-
-    # Per-request: exact where counted, stratum ratio times characters elsewhere.
-    per_text = np.zeros(n_rows, np.int64)
-    for h, st in strata.items():
-        r = parts[h][2]
-        per_text[st.rows] = np.rint(x[st.rows] * r).astype(np.int64)
-        per_text[st.sampled] = counts.text(st.sampled)
-    per_text[certain] = counts.text(certain)
-    # The expected total is the sum of the per-request figures (it differs from the ratio
-    # estimate only by their rounding), so every view of the file adds up.
-    grand = float(per_text.sum())
-    half = Z95 * math.sqrt(var) if math.isfinite(var) else grand
-    text_total = Interval(int(grand), max(certain_total, math.floor(grand - half)), math.ceil(grand + half))
-    counted = np.union1d(certain, all_sampled)
-    sampled_n = len(all_sampled)
-    by_place = None
-    if not is_api:
-        by_place = {}
-        for i, p in enumerate(PLACES):
-            pe, pv = float(counts.place(certain, i).sum()), 0.0
-            for st in strata.values():
-                e, v, _ = _ratio(
-                    _Stratum(st.rows, st.sampled, int(x_place[i][st.rows].sum())), x_place[i],
-                    lambda r, i=i: counts.place(r, i),
-                )  # fmt: skip
-                pe += e
-                pv += v
-            ph = Z95 * math.sqrt(pv)
-            by_place[p] = Interval(round(pe), max(0, math.floor(pe - ph)), math.ceil(pe + ph))
-    note = (
-        f"{sampled_n:,} sampled requests and {len(certain):,} certainty requests (the largest"
-        + ("" if tier_threshold is None else f", and every request with at least {tier_threshold:,} bytes of text")
-        + ") counted exactly; the rest estimated by "
-        f"tokens per character in {len(strata)} strata (script x size), 95% interval from the ratio "
-        "estimator's variance"
-    )
-    return text_total, per_text, by_place, counted, sampled_n, note
 
 
 def _with_media(
