@@ -19,7 +19,7 @@ import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
 from ..batchfile.text_classes import add_text_classes
-from .base import RequestCounter, TextCounter
+from .base import RequestCounter, TextCounter, trim_heap
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
 from .sampled import sampled_text
@@ -104,6 +104,7 @@ class _Counts:
             self._ensure_parallel(todo)
             return
         self.ensure_serial(todo, total_hint)
+        trim_heap()
 
     def ensure_serial(self, todo: list[int], total_hint: int | None = None) -> None:
         total = total_hint or len(todo)
@@ -247,10 +248,12 @@ def count_tokens(
     """
     rows = scan.rows
     n_rows = len(rows["offset"])
-    usable = rows["usable"].astype(bool)
+    usable = rows["usable"].view(bool)  # 0 or 1: a view, not a copy of millions of rows
     n_usable = int(usable.sum())
-    x = (rows["system_chars"].astype(np.int64) + rows["contents_chars"] + rows["tools_chars"]).astype(np.int64)
-    x_place = [rows[p + "_chars"].astype(np.int64) for p in PLACES]
+    x = rows["system_chars"].astype(np.int64)
+    x += rows["contents_chars"]
+    x += rows["tools_chars"]
+    x_place = [rows[p + "_chars"] for p in PLACES]
     counts = _Counts(scan, counter, progress)
     notes: list[str] = list(assumptions)
     is_api = not isinstance(counter, TextCounter)
@@ -315,12 +318,13 @@ def count_tokens(
     md, per_mod, by_modality, total = _with_media(scan, model, per_text, text_total, media_defaults or MediaDefaults())
     if len(scan.media["row"]):
         notes.extend(md.notes)
-    per_request = sum(per_mod.values(), np.zeros(n_rows, np.int64))
+    per_request = _summed(scan, per_mod)
 
     # Requests above the tier: certainty rows are exact in text; media is by rule.
     above = None if tier_threshold is None else Interval.exact(int((per_request > tier_threshold).sum()))
     if is_api and method != "exact":
         notes.append("media tokens outside the counted requests are estimated by Google's documented rules")
+    trim_heap()  # the per-row working arrays of millions of rows are gone: give their pages back
     return TokenEstimate(
         method=method,
         tokenizer=counter.name,
@@ -347,20 +351,33 @@ def _with_media(
     """Text figures plus media tokens by Google's rules for ``model``: per request and in total."""
     rows = scan.rows
     n_rows = len(rows["offset"])
-    usable = rows["usable"].astype(bool)
+    usable = rows["usable"].view(bool)
     md = media_tokens(scan.media, n_rows, model=model, request_resolution=rows["media_resolution"], defaults=defaults)
     per_mod: dict[str, np.ndarray] = {"text": per_text}
     by_modality: dict[str, Interval] = {"text": text_total}
     total = text_total
+    has_media = len(scan.media["row"]) > 0
     for mod in MODALITIES:
         if mod == "text":
             continue
-        arr = np.asarray(md.per_request.get(mod, np.zeros(n_rows, np.int64)), dtype=np.int64).copy()
-        arr[~usable] = 0
+        arr = np.asarray(md.per_request.get(mod, np.zeros(n_rows, np.int64)), dtype=np.int64)
+        if has_media:  # without media the zeros are left untouched (no memory for millions of rows)
+            arr = arr.copy()
+            arr[~usable] = 0
         per_mod[mod] = arr
         by_modality[mod] = Interval.exact(int(arr.sum()))
         total = total + by_modality[mod]
     return md, per_mod, by_modality, total
+
+
+def _summed(scan: ScanResult, per_mod: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Input tokens per request: text plus every media modality (only text when the file has no media)."""
+    total = per_mod["text"].astype(np.int64, copy=True)
+    if len(scan.media["row"]):
+        for mod, arr in per_mod.items():
+            if mod != "text":
+                total += arr
+    return total
 
 
 def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: MediaDefaults) -> TokenEstimate:
@@ -371,10 +388,9 @@ def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: Me
     """
     import dataclasses
 
-    n_rows = len(scan.rows["offset"])
     text = estimate.per_request_by_modality["text"]
     md, per_mod, by_modality, total = _with_media(scan, model, text, estimate.by_modality["text"], defaults)
-    per_request = sum(per_mod.values(), np.zeros(n_rows, np.int64))
+    per_request = _summed(scan, per_mod)
     return dataclasses.replace(
         estimate, model=model, total=total, by_modality=by_modality, per_request=per_request,
         per_request_by_modality=per_mod,

@@ -92,13 +92,15 @@ class _Stratum:
 
 
 def strata_of(scan: ScanResult, x: np.ndarray, usable: np.ndarray) -> np.ndarray:
-    """Stratum id per row: script class * _SCRIPT_STRIDE + size class; -1 for unusable rows or rows without text."""
-    rows = scan.rows
+    """Stratum id per row (int16): script class * _SCRIPT_STRIDE + size class; -1 for unusable rows or rows without text."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        bpc = np.where(x > 0, rows["text_bytes"] / np.maximum(x, 1), 1.0)
-    script = np.searchsorted(np.array(_SCRIPT_EDGES), bpc, side="right")
-    size = np.searchsorted(np.array(_SIZE_EDGES), x, side="right")
-    strata = (script * _SCRIPT_STRIDE + size).astype(np.int64)
+        bpc = scan.rows["text_bytes"].astype(np.float32) / np.maximum(x, 1).astype(np.float32)
+    strata = np.zeros(len(x), np.int16)
+    for edge in _SCRIPT_EDGES:  # one byte-per-row comparison at a time: millions of rows stay small
+        strata += (bpc >= edge).astype(np.int16) * _SCRIPT_STRIDE
+    del bpc
+    for edge in _SIZE_EDGES:
+        strata += x >= edge
     strata[~usable | (x == 0)] = -1
     return strata
 
@@ -109,7 +111,7 @@ class _Fit:
 
     parts: dict[int, tuple[float, float, float, float, int]]
     aux: np.ndarray  # the auxiliary figure per row (float64; characters where not modelled)
-    held_out: np.ndarray  # the same, for sampled rows predicted by a model fitted without them
+    held_out: dict[int, float]  # the same for sampled rows, as predicted by a model fitted without them
     note: str
     predicted: set[int]  # strata whose auxiliary figure is the model's prediction
 
@@ -132,27 +134,26 @@ class _Fit:
         return num / den if den > 0 else math.inf
 
 
-def _ratio(rows: np.ndarray, sampled: np.ndarray, aux: np.ndarray, y: np.ndarray,
-           held_out: np.ndarray, modelled: bool = False) -> tuple[float, float, float, float, int]:  # fmt: skip
-    """(estimate, variance, ratio, residual variance, n) of a stratum's total by the ratio estimator on ``aux``.
+def _ratio(a_pop: np.ndarray, a: np.ndarray, y: np.ndarray, h: np.ndarray,
+           modelled: bool = False) -> tuple[float, float, float, float, int]:  # fmt: skip
+    """(estimate, variance, ratio, residual variance, n) of a stratum's total by the ratio estimator.
 
-    The residuals come from ``held_out``: the auxiliary figures of the sampled rows as predicted by
-    models that did not see them (``aux`` itself where there is no model). Where the auxiliary figure
-    is the model's (``modelled``), their standard deviation is taken as at least ``_MIN_RESIDUAL_CV``
-    of the mean request (see there).
+    ``a_pop`` is the auxiliary figure of every row of the stratum, ``a`` and ``y`` those of its
+    sampled rows and their exact tokens. The residuals come from ``h``: the sampled rows' auxiliary
+    figures as predicted by models that did not see them (``a`` itself where there is no model).
+    Where the auxiliary figure is the model's (``modelled``), their standard deviation is taken as
+    at least ``_MIN_RESIDUAL_CV`` of the mean request (see there).
     """
-    n, big_n = len(sampled), len(rows)
+    n, big_n = len(a), len(a_pop)
     if n == 0:
         return float("nan"), float("inf"), float("nan"), float("inf"), 0
-    a = aux[sampled]
     sa = float(a.sum())
     r = float(y.sum()) / sa if sa > 0 else 0.0
-    est = r * float(aux[rows].sum()) if sa > 0 else float(y.sum()) * big_n / n
+    est = r * float(a_pop.sum()) if sa > 0 else float(y.sum()) * big_n / n
     if n >= big_n:
         return est, 0.0, r, 0.0, n
     if n < 2:
         return est, float("inf"), r, float("inf"), n
-    h = held_out[sampled]
     sh = float(h.sum())
     e = y - (float(y.sum()) / sh) * h if sh > 0 else y - y.mean()
     s2 = float((e**2).sum() / (n - 1))
@@ -160,12 +161,12 @@ def _ratio(rows: np.ndarray, sampled: np.ndarray, aux: np.ndarray, y: np.ndarray
         s2 = max(s2, (_MIN_RESIDUAL_CV * float(y.mean())) ** 2)
     # Wu's (1982) v2: scaled by (mean aux of the stratum / mean aux of its sample)^2, which follows
     # the ratio estimate's error better when the sample happens to hold small or large requests.
-    g = (float(aux[rows].mean()) / (sa / n)) ** 2 if sa > 0 else 1.0
+    g = (float(a_pop.mean()) / (sa / n)) ** 2 if sa > 0 else 1.0
     return est, big_n**2 * (1 - n / big_n) * s2 * g / n, r, s2, n
 
 
 def _fit_group(model: ClassModel, group: list[_Stratum], rows: np.ndarray, y: np.ndarray, x: np.ndarray, aux: np.ndarray,
-               held_out: np.ndarray, design: np.ndarray | None = None) -> int | None:  # fmt: skip
+               held_out: dict[int, float], design: np.ndarray | None = None) -> int | None:  # fmt: skip
     """Fit the model on ``rows`` (tokens ``y``) and set the auxiliary figures of the ``group``'s strata.
 
     Returns how many weights are non-zero, or None when the rows are too few to fit.
@@ -180,7 +181,6 @@ def _fit_group(model: ClassModel, group: list[_Stratum], rows: np.ndarray, y: np
     # interval would be too narrow: each sampled request's residual is taken from a model fitted
     # without its fold (cross-fitting), as a new request's would be.
     mine = np.concatenate([st.sampled for st in group])
-    held_out[mine] = aux[mine]
     fold = (rows * 2654435761 >> 11) % _FOLDS
     mine_fold = (mine * 2654435761 >> 11) % _FOLDS
     for k in range(_FOLDS):
@@ -189,22 +189,30 @@ def _fit_group(model: ClassModel, group: list[_Stratum], rows: np.ndarray, y: np
             continue
         train = fold != k
         part = model.fit(rows[train], y[train], x[rows[train]], z_all)
-        if part is not None:
-            held_out[test] = model.predict(z_all, test, part[1])
+        predicted = model.predict(z_all, test, part[1]) if part is not None else aux[test]
+        held_out.update(zip(test.tolist(), predicted.tolist(), strict=True))
     return p
 
 
-def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCounts, x: np.ndarray) -> _Fit:
+def held_out_of(held_out: dict[int, float], rows: np.ndarray, aux: np.ndarray) -> np.ndarray:
+    """The held-out auxiliary figures of sampled ``rows`` (``aux`` for rows without a model)."""
+    return np.array([held_out.get(r, a) for r, a in zip(rows.tolist(), aux[rows].tolist(), strict=True)])
+
+
+def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCounts, x: np.ndarray,
+              aux: np.ndarray) -> _Fit:  # fmt: skip
     """The ratio estimate of every stratum, with the model refitted on the current sample.
 
     One model per script class (the weights of a byte class differ between, say, Chinese and Japanese
     text, and a pooled fit leans on whichever script the sample holds most of), fitted on that
     script's sampled long requests of every size; a script with too few of them uses the model
-    fitted on every script.
+    fitted on every script. ``aux`` (characters, float64) receives the predictions in place: one array
+    of millions of rows, not one per round.
     """
-    aux = x.astype(np.float64)
-    held_out = aux.copy()
+    held_out: dict[int, float] = {}
     modelled = {h: st for h, st in strata.items() if st.modelled}
+    for st in modelled.values():
+        aux[st.rows] = x[st.rows]  # characters until a model says otherwise
     used: list[str] = []
     predicted: set[int] = set()  # strata whose auxiliary figure is the model's
     if modelled:
@@ -225,7 +233,8 @@ def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCount
                 predicted.update(ids)
                 used.append(f"{p} weights on {len(rows):,}")
     note = f"byte classes (per script: {'; '.join(used)} requests)" if used else ""
-    parts = {h: _ratio(st.rows, st.sampled, aux, counts.text(st.sampled), held_out, h in predicted)
+    parts = {h: _ratio(aux[st.rows], aux[st.sampled], counts.text(st.sampled), held_out_of(held_out, st.sampled, aux),
+                       h in predicted)
              for h, st in strata.items()}  # fmt: skip
     return _Fit(parts, aux, held_out, note, predicted)
 
@@ -268,7 +277,7 @@ def sampled_text(
     """The sampled estimate of the text tokens (see the module docstring)."""
     rows = scan.rows
     n_rows = len(rows["offset"])
-    text_bytes = rows["text_bytes"].astype(np.int64)
+    text_bytes = rows["text_bytes"]  # uint32: sums below are taken as int64
     if tier_threshold is None:
         tier_risk = np.zeros(0, np.int64)
     else:
@@ -306,7 +315,8 @@ def sampled_text(
         _draw(st, need[h], rng)
     all_sampled = np.concatenate([st.sampled for st in strata.values()]) if strata else np.zeros(0, np.int64)
     counts.ensure(all_sampled, total_hint=len(all_sampled))
-    fit = _estimate(strata, model, counts, x)
+    aux = x.astype(np.float64)
+    fit = _estimate(strata, model, counts, x, aux)
     certain_total = int(counts.text(certain).sum())
     budget_n = max_sample_requests - len(all_sampled)
     budget_b = budget - float(text_bytes[all_sampled].sum() + _REQUEST_COST_BYTES * len(all_sampled))
@@ -338,7 +348,7 @@ def sampled_text(
         budget_b -= float(text_bytes[new].sum() + _REQUEST_COST_BYTES * len(new))
         counts.ensure(new)
         all_sampled = np.concatenate([all_sampled, new])
-        fit = _estimate(strata, model, counts, x)
+        fit = _estimate(strata, model, counts, x, aux)
 
     # Per request: exact where counted, the stratum's ratio times the auxiliary figure elsewhere.
     per_text = np.zeros(n_rows, np.int64)
@@ -378,14 +388,13 @@ def _by_place(strata: dict[int, _Stratum], fit: _Fit, counts: ExactCounts, x: np
               x_place: list[np.ndarray], certain: np.ndarray, q: float) -> dict[str, Interval]:  # fmt: skip
     """Text tokens by place: the same estimator, each request's auxiliary figure split by its characters."""
     out: dict[str, Interval] = {}
-    share = np.zeros(len(x))
     for i, p in enumerate(PLACES):
-        np.divide(x_place[i], x, out=share, where=x > 0)
-        aux = fit.aux * share
-        held_out = fit.held_out * share
         pe, pv = float(counts.place(certain, i).sum()), 0.0
         for h, st in strata.items():
-            e, v, *_ = _ratio(st.rows, st.sampled, aux, counts.place(st.sampled, i), held_out, h in fit.predicted)
+            share = x_place[i][st.rows] / np.maximum(x[st.rows], 1)  # every row of a stratum has text
+            share_s = x_place[i][st.sampled] / np.maximum(x[st.sampled], 1)
+            e, v, *_ = _ratio(fit.aux[st.rows] * share, fit.aux[st.sampled] * share_s, counts.place(st.sampled, i),
+                              held_out_of(fit.held_out, st.sampled, fit.aux) * share_s, h in fit.predicted)  # fmt: skip
             pe += e
             pv += v
         ph = q * math.sqrt(pv)
