@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from batchcost.redact import redact
 
@@ -37,6 +37,8 @@ PLATFORMS = (DEVELOPER, VERTEX)
 API_VERSION = {DEVELOPER: "v1beta", VERTEX: "v1beta1"}
 
 KEY_HELP = "set GEMINI_API_KEY (or GOOGLE_API_KEY)"
+
+T = TypeVar("T")
 MAX_MESSAGE = 300
 
 
@@ -97,6 +99,23 @@ def clean(text: str, secret: str | None) -> str:
     """One line, bounded, and never the API key."""
     text = " ".join(redact(text, [secret] if secret else []).split())
     return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def request_json(client: Any, method: str, path: str, body: Mapping[str, Any], options: Any) -> Any:
+    """Send one JSON request (``get``, ``post``, ``delete``) through the google-genai client's HTTP layer.
+
+    Returns the decoded answer (``{}`` for an empty one, None when it is not JSON).
+
+    Raises:
+        Exception: whatever the SDK raises (``google.genai.errors.APIError``, transport errors).
+    """
+    response = client._api_client.request(method, path, dict(body), options)
+    if not response.body:
+        return {}
+    try:
+        return json.loads(response.body)
+    except ValueError:
+        return None
 
 
 def post_json(client: Any, path: str, body: Mapping[str, Any], options: Any) -> Any:
@@ -282,6 +301,18 @@ class Caller:
             Stopped: stopped, or the deadline passed (``timed_out`` is set).
             Exception: an error nobody can classify (a bug) propagates as it is.
         """
+        return self.call(lambda: post_json(self.client, path, body, self.options))
+
+    def call(self, send: Callable[[], T]) -> tuple[T, int]:
+        """Run ``send`` (one call through the client) with the retry policy; return (its result, attempts).
+
+        ``send`` must be safe to repeat: it is called again after a retryable failure. A call that
+        creates something (a batch job, an upload) is safe only when the caller first looks for
+        what an earlier attempt may have created.
+
+        Raises:
+            CallFailed, Stopped: as :meth:`post`.
+        """
         import tenacity  # lazy: only runs that call Google need it
 
         attempts = 0
@@ -295,7 +326,7 @@ class Caller:
             self.bucket.acquire()
             attempts += 1
             try:
-                return post_json(self.client, path, body, self.options)
+                return send()
             except Exception as exc:
                 raise CallFailed(self.classify(exc), attempts) from None
 

@@ -30,6 +30,8 @@ examples:
   batchcost validate requests.jsonl
   batchcost estimate requests.jsonl --model gemini-2.5-flash --output-tokens 300
   batchcost prices --model gemini-3.8-flash
+  batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash --output-tokens 300
+  batchcost submit shards/manifest.json --budget 25
   batchcost completion bash >> ~/.bashrc
   batchcost COMMAND --help
 """
@@ -40,7 +42,20 @@ SETTINGS = {"max_content_width": 100, "terminal_width": 100, "help_option_names"
 @functools.cache
 def app() -> click.Group:
     """The click group with every command, in help order."""
-    from . import completion, estimate, plan, prices, reconcile, report, shard, validate
+    from . import (
+        cancel,
+        collect,
+        completion,
+        estimate,
+        plan,
+        prices,
+        reconcile,
+        report,
+        shard,
+        status,
+        submit,
+        validate,
+    )
 
     def show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value and not ctx.resilient_parsing:
@@ -57,7 +72,20 @@ def app() -> click.Group:
         "batchcost", help=verbatim(MAIN_HELP), epilog=verbatim(EXIT_CODES_HELP), context_settings=SETTINGS,
         params=[version],
     )  # fmt: skip
-    for module in (validate, estimate, prices, plan, shard, report, reconcile, completion):
+    for module in (
+        validate,
+        estimate,
+        prices,
+        plan,
+        shard,
+        submit,
+        status,
+        collect,
+        cancel,
+        report,
+        reconcile,
+        completion,
+    ):
         module.command.context_settings.update(SETTINGS)
         group.add_command(module.command)
     return group

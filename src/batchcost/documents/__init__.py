@@ -13,6 +13,7 @@ with these structures, so a writer that drifts from its contract fails them.
 from __future__ import annotations
 
 from .common import ExactDecimal, ModeCost, to_builtins
+from .jobs import JOBS_SCHEMA, JobsDocument
 from .loader import KINDS, MADE_BY, Document, load
 from .manifest import MANIFEST_SCHEMA, SHARD_VERIFY_SCHEMA, ShardManifest, ShardVerify
 from .plan import PLAN_SCHEMA, PlanDocument, check_plan, read_plan
@@ -22,6 +23,7 @@ from .shards import SHARD_PLAN_SCHEMA, SHARDS_SCHEMA, ShardPlanDocument, ShardsD
 from .validation import VALIDATION_SCHEMA, ValidationDocument
 
 __all__ = [
+    "JOBS_SCHEMA",
     "KINDS",
     "MADE_BY",
     "MANIFEST_SCHEMA",
@@ -34,6 +36,7 @@ __all__ = [
     "VALIDATION_SCHEMA",
     "Document",
     "ExactDecimal",
+    "JobsDocument",
     "ModeCost",
     "PlanDocument",
     "PricesDocument",

@@ -22,6 +22,7 @@ import msgspec
 
 from ..errors import InputError
 from .common import Strict, dec_hook
+from .jobs import JOBS_SCHEMA, JobsDocument
 from .manifest import MANIFEST_SCHEMA, SHARD_VERIFY_SCHEMA, ShardManifest, ShardVerify
 from .plan import PLAN_SCHEMA, PlanDocument
 from .prices import PRICES_SCHEMA, PricesDocument
@@ -40,6 +41,7 @@ Document = (
     | ShardVerify
     | PricesDocument
     | ReconcileDocument
+    | JobsDocument
 )
 """Any document :func:`load` returns."""
 
@@ -53,6 +55,7 @@ KINDS: Mapping[str, type[Strict]] = MappingProxyType(
         SHARD_VERIFY_SCHEMA: ShardVerify,
         PRICES_SCHEMA: PricesDocument,
         RECONCILE_SCHEMA: ReconcileDocument,
+        JOBS_SCHEMA: JobsDocument,
     }
 )
 """Schema id -> the document type :func:`load` checks it against."""
@@ -67,6 +70,7 @@ MADE_BY: Mapping[str, str] = MappingProxyType(
         SHARD_VERIFY_SCHEMA: "`batchcost shard --verify MANIFEST --format json`",
         PRICES_SCHEMA: "`batchcost prices --format json`",
         RECONCILE_SCHEMA: "`batchcost reconcile RESULTS --format json`",
+        JOBS_SCHEMA: "`batchcost submit DIR/manifest.json` (DIR/jobs.json)",
     }
 )
 """Schema id -> the command that writes it (for messages)."""
