@@ -52,7 +52,7 @@ _STATUS = {400: "INVALID_ARGUMENT", 403: "PERMISSION_DENIED", 404: "NOT_FOUND", 
 
 @dataclass(frozen=True)
 class Fault:
-    """One scripted failure of a method's ``nth`` call (every call when ``nth`` is None).
+    """One scripted failure of the ``nth`` call of a method (1-based; every call when ``nth`` is None).
 
     ``status``: HTTP status to answer; 0 with ``reset=True`` drops the connection, with ``delay`` the
     answer (a 200) comes that many seconds late. ``after``: do the work first, then fail.
@@ -99,7 +99,7 @@ class _State:
     caches: dict[str, dict[str, Any]] = field(default_factory=dict)
     downloads: dict[str, int] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
-    hits: dict[int, int] = field(default_factory=dict)
+    hits: dict[str, int] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
     counter: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -348,11 +348,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _fault(self, method: str) -> Fault | None:
         state = self.fake._state
-        for i, fault in enumerate(state.faults):
-            if fault.method != method:
-                continue
-            state.hits[i] = state.hits.get(i, 0) + 1
-            if fault.nth is None or fault.nth == state.hits[i]:
+        state.hits[method] = state.hits.get(method, 0) + 1  # the nth call of this method
+        for fault in state.faults:
+            if fault.method == method and (fault.nth is None or fault.nth == state.hits[method]):
                 return fault
         return None
 

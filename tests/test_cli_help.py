@@ -12,7 +12,10 @@ import pytest
 from batchcost.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-COMMANDS = ["validate", "estimate", "prices", "plan", "shard", "report", "reconcile", "completion"]
+COMMANDS = [
+    "validate", "estimate", "prices", "plan", "shard", "submit", "status", "collect", "cancel", "report", "reconcile",
+    "completion",
+]  # fmt: skip
 
 
 def run(*argv: str) -> tuple[int, str, str]:

@@ -12,6 +12,10 @@ The public API (imports are lazy so that ``batchcost --help`` starts fast)::
     actual = batchcost.reconcile("results.jsonl", plan="plan.json")   # what the job really cost
     actual.to_json()                                   # the batchcost.reconcile/1 document
     actual.requests()                                  # one row per result line, with its cost
+    batchcost.submit("shards/manifest.json", budget="25")   # upload, create the jobs wave by wave
+    journal, summary = batchcost.status("shards/")          # where every job stands
+    collected = batchcost.collect("shards/")                # results, key check, reconcile, retry.jsonl
+    batchcost.cancel("shards/")                             # stop every unfinished job
 
 Every error is a :class:`batchcost.BatchcostError` subclass with a one-line message; the library
 never prints or exits.
@@ -41,6 +45,7 @@ if TYPE_CHECKING:
     from .planner.shard_manifest import Manifest
     from .planner.sharding import shard
     from .pricing import PriceBook
+    from .run import Collected, Submitted, Summary, cancel, collect, status, submit
     from .tokens import count_tokens
     from .version import __version__
 
@@ -71,6 +76,13 @@ _LAZY = {
     "Reconciliation": ("batchcost.afterjob.reconcile", "Reconciliation"),
     "PriceBook": ("batchcost.pricing", "PriceBook"),
     "count_tokens": ("batchcost.tokens", "count_tokens"),
+    "submit": ("batchcost.run", "submit"),
+    "status": ("batchcost.run", "status"),
+    "collect": ("batchcost.run", "collect"),
+    "cancel": ("batchcost.run", "cancel"),
+    "Submitted": ("batchcost.run", "Submitted"),
+    "Summary": ("batchcost.run", "Summary"),
+    "Collected": ("batchcost.run", "Collected"),
     "__version__": ("batchcost.version", "__version__"),
     **{name: ("batchcost.errors", name) for name in _ERRORS},
 }
@@ -78,6 +90,7 @@ _LAZY = {
 __all__ = [
     "ApiError",
     "BatchcostError",
+    "Collected",
     "CredentialsError",
     "EstimateOptions",
     "InputError",
@@ -90,15 +103,21 @@ __all__ = [
     "Problem",
     "Reconciliation",
     "ScanResult",
+    "Submitted",
+    "Summary",
     "TokenizerError",
     "UnknownModelError",
     "UnpricedError",
     "__version__",
+    "cancel",
+    "collect",
     "count_tokens",
     "estimate",
     "reconcile",
     "scan",
     "shard",
+    "status",
+    "submit",
 ]
 
 

@@ -117,6 +117,8 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
         "shard", "--verify", str(out / "manifest.json"), "--format", "json", "-q", codes=(1,)
     )
 
+    docs.update(jobs_documents(tmp, flash))
+
     docs["prices"] = cli("prices", "--format", "json", "--run-date", "2026-11-27")
     docs["prices tiered"] = cli("prices", "-m", "gemini-2.5-pro", "--format", "json", "--run-date", "2026-06-01")
 
@@ -126,6 +128,28 @@ def documents(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, A
     docs["reconcile with plan without output"] = cli(*reconcile, "--plan", str(floor_plan), codes=(1,))
     docs["reconcile with a plan not priced"] = cli(*reconcile, "--plan", str(carbon_plan), *flash, codes=(1,))
     docs["reconcile with requests"] = cli(*reconcile, *flash, "--requests", REQUESTS, "--mode", "standard", codes=(1,))
+    return docs
+
+
+def jobs_documents(tmp: Path, flash: tuple[str, ...]) -> dict[str, dict[str, Any]]:
+    """``jobs.json`` as submit leaves it (jobs in flight, budget) and as collect leaves it (a failed
+    request, an expired job: no results, a null cost, retry.jsonl), against the fake Batch API."""
+    from batchcost.run import collect, status, submit
+    from tests.fakebatch import FakeBatch
+    from tests.run.conftest import quick_remote
+
+    out = tmp / "run"
+    cli("shard", REQUESTS, "--out", str(out), *flash, *ESTIMATE, "--max-requests", "2", "--output-tokens", "10")
+    docs = {}
+    with FakeBatch() as fake:
+        fake.failed_keys = {"request_1"}
+        fake.outcomes = {"shard-002": "EXPIRED"}
+        remote = quick_remote(fake)
+        done = submit(out / "manifest.json", budget="5", remote=remote, wait=False)
+        docs["jobs.json submitted"] = json.loads(done.journal.path.read_text())
+        status(out, remote=remote)
+        collect(out, remote=remote, sleep=lambda _s: None)
+    docs["jobs.json collected"] = json.loads((out / "jobs.json").read_text())
     return docs
 
 
@@ -147,6 +171,8 @@ CASES = [
     "shard manifest.json",
     "shard --verify",
     "shard --verify failed",
+    "jobs.json submitted",
+    "jobs.json collected",
     "prices",
     "prices tiered",
     "reconcile",
@@ -196,6 +222,10 @@ def test_the_cases_cover_every_contract_and_shape(documents: dict[str, dict[str,
     assert d["plan oversized"]["shards"]["oversized"]
     assert d["shard --verify"]["ok"] and not d["shard --verify failed"]["ok"]
     assert any(r["usd"] is None for r in d["prices"]["rates"])
+    assert d["jobs.json submitted"]["budget"] == "5" and d["jobs.json collected"]["retry_file"] == "retry.jsonl"
+    collected = d["jobs.json collected"]["shards"]
+    assert collected[0]["results"]["failed"] == 1 and collected[1]["state"] == "expired"
+    assert collected[1]["results"]["cost"] is None
     assert any(r["tier"] for r in d["prices tiered"]["rates"])
     assert d["reconcile"]["variance"] is None and d["reconcile"]["keys"] is None
     units = {c["unit"] for c in d["reconcile with plan"]["variance"]["components"]}

@@ -27,7 +27,9 @@ def cli(*argv: str) -> tuple[int, str, str]:
 def write_requests(path: Path, n: int = 5) -> list[bytes]:
     """``n`` requests of three words each (3 prompt tokens in the fake), keys k1..kn; returns the lines."""
     lines = [
-        json.dumps({"key": f"k{i}", "request": {"contents": [{"role": "user", "parts": [{"text": "one two three"}]}]}}).encode()
+        json.dumps(
+            {"key": f"k{i}", "request": {"contents": [{"role": "user", "parts": [{"text": "one two three"}]}]}}
+        ).encode()
         + b"\n"
         for i in range(1, n + 1)
     ]

@@ -23,15 +23,14 @@ ACTUAL = Decimal("0.00010225")
 
 def test_the_whole_run_through_the_cli(tmp_path: Path, fake: FakeBatch, env: dict[str, str]) -> None:
     fake.clock = lambda: T0
-    manifest, lines = make_shards(tmp_path)
+    manifest, _ = make_shards(tmp_path)
     folder = manifest.parent
     code, out, err = cli("submit", str(manifest), "--yes", "--poll", "0.01")
     assert code == 0, err
     assert "submitted 3 job(s)" in out and "shard 3: created batches/" in err
     assert len(fake.jobs) == 3 and len(fake.files) == 3
     assert sorted(j.display_name for j in fake.jobs) == [
-        f"batchcost-shard-00{i}-{s['sha256'][:16]}"
-        for i, s in enumerate(json.loads(manifest.read_text())["shards"], 1)
+        f"batchcost-shard-00{i}-{s['sha256'][:16]}" for i, s in enumerate(json.loads(manifest.read_text())["shards"], 1)
     ]
     doc = load(folder / "jobs.json", JOBS_SCHEMA)  # the journal keeps its contract
     assert [s.state for s in doc.shards] == ["pending"] * 3 and doc.budget is None
