@@ -11,6 +11,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
+import pytest
+
+from batchcost.errors import ApiError
 from batchcost.run import collect, status, submit
 from tests.fakebatch import FakeBatch, Fault
 
@@ -176,3 +179,18 @@ def test_status_rows_age_and_time_left_and_a_running_submit_keeps_the_journal(tm
         text.splitlines()[1].split()[-4:] == ["1h", "05m", "1d", "22h"]
         and "total: 1 shard(s): 1 running; 2 requests: 0 succeeded, 0 failed, 2 pending" in text
     )
+
+
+def test_a_shard_uploaded_more_than_46_hours_ago_is_uploaded_again_before_its_job(
+    tmp_path: Path, fake: FakeBatch
+) -> None:
+    manifest, _ = make_shards(tmp_path, n=2)
+    fake.set_faults(Fault("batches.create", status=400, nth=1))  # the first run stops after the upload
+    remote = quick_remote(fake)
+    with pytest.raises(ApiError, match=r"creating the batch job .* HTTP 400"):
+        submit(manifest, yes=True, remote=remote, wait=False, clock=lambda: T0)
+    later = T0 + datetime.timedelta(hours=47)
+    done = submit(manifest, yes=True, remote=remote, wait=False, clock=lambda: later)
+    assert len(fake.files) == 2 and len(fake.jobs) == 1
+    events = [e["event"] for e in done.journal.doc["events"] if e["shard"] == 1]
+    assert events == ["uploaded", "upload too old", "uploaded", "job created"]

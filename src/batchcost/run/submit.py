@@ -11,6 +11,7 @@ point and started again never uploads or creates a shard's job twice.
 
 from __future__ import annotations
 
+import datetime
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -21,13 +22,16 @@ from typing import Any
 from ..errors import BatchcostError, InputError
 from ..money import usd
 from .journal import Clock, Journal, folder_lock, utc_now
-from .remote import TERMINAL, Remote
+from .remote import TERMINAL, Remote, parse_time
 from .status import record_job
 
 __all__ = ["BASES", "NeedsConfirmation", "OverBudget", "Preflight", "Submitted", "preflight", "submit"]
 
 
 BASES = ("expected", "ceiling")
+
+#: Uploaded files are deleted after 48 hours; one older than this is uploaded again before its job is made.
+UPLOAD_KEPT = datetime.timedelta(hours=46)
 
 
 class OverBudget(BatchcostError):
@@ -188,6 +192,11 @@ class _Run:
     def send(self, shard: dict[str, Any]) -> None:
         """Upload the shard and create its job, journalling before and after each call."""
         j, index = self.journal, int(shard["index"])
+        uploaded = parse_time(shard["uploaded_at"])
+        if shard["file"] is not None and uploaded is not None and j.clock() - uploaded > UPLOAD_KEPT:
+            # Google deletes uploaded files after 48 hours: a job cannot be made from this one any more
+            j.event(index, "upload too old", f"{shard['file']} was uploaded at {shard['uploaded_at']}; uploading again")
+            shard["file"] = shard["upload_started_at"] = shard["uploaded_at"] = None
         if shard["file"] is None:
             look = shard["upload_started_at"] is not None
             shard["upload_started_at"] = j.now()
