@@ -1,6 +1,6 @@
 """Writing a table (a pandas DataFrame) to a file: CSV, or Parquet when the name ends in ``.parquet``.
 
-Used by ``--per-request FILE`` (``estimate``, ``reconcile``); callers check the path with
+Used by ``--per-request FILE`` (``estimate``, ``reconcile``), and read back by ``reconcile --estimated FILE``; callers check the path with
 :func:`check_table_path` before any work, so a missing Parquet engine is said in one line before a
 long estimate, not after it. The file is written whole or not at all (:func:`batchcost.outputs.write_atomic`).
 
@@ -15,7 +15,7 @@ import io
 import os
 from typing import Any
 
-from .errors import OutputError
+from .errors import InputError, OutputError
 from .outputs import write_atomic
 
 PARQUET_EXTRA = "batchcost[parquet]"
@@ -55,3 +55,35 @@ def write_table(df: Any, path: str | os.PathLike[str]) -> None:
     else:
         data = df.to_csv(index=False, lineterminator="\n").encode("utf-8")
     write_atomic(path, data)
+
+
+def read_table(path: str | os.PathLike[str]) -> Any:
+    """Read a table :func:`write_table` wrote (CSV, or Parquet for ``.parquet``) as a pandas DataFrame.
+
+    CSV keys stay text (``"007"`` is not the number 7, ``"NA"`` is not missing): only an empty cell
+    is missing.
+
+    Raises:
+        InputError: the file is missing, unreadable, or not such a table.
+    """
+    import pandas as pd
+
+    name = os.fspath(path)
+    if is_parquet(name):
+        try:
+            import pyarrow  # noqa: F401  (only whether it imports)
+        except ImportError:
+            raise InputError(name, f"reading Parquet needs pyarrow: pip install '{PARQUET_EXTRA}'") from None
+    try:
+        if is_parquet(name):
+            return pd.read_parquet(name)
+        return pd.read_csv(name, dtype={"key": str}, keep_default_na=False, na_values=[""])
+    except FileNotFoundError:
+        raise InputError(name, "no such file") from None
+    except IsADirectoryError:
+        raise InputError(name, "is a folder, not a table file") from None
+    except PermissionError:
+        raise InputError(name, "cannot be read (permission denied)") from None
+    except (OSError, ValueError, UnicodeDecodeError) as e:  # pandas' parser errors are ValueErrors
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise InputError(name, f"is not a CSV or Parquet table ({first[:200]})") from None

@@ -52,7 +52,7 @@ def read_by(args: Any) -> list[str]:
     found: list[str] = []
     for name in ("prices", "requests", "calibrate_from"):
         found += [str(v) for v in getattr(args, name, None) or ()]
-    for name in ("tokenizer_model", "plan"):
+    for name in ("tokenizer_model", "plan", "estimated"):
         value = getattr(args, name, None)
         if value:
             found.append(str(value))

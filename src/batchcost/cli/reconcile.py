@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 import click
 
+from ..errors import InputError
 from . import options as opt
 from .common import (
     EXIT_CODES_HELP,
@@ -91,6 +92,12 @@ RECONCILE_EXIT_HELP = "  reconcile: 1 when requests failed or result lines canno
     ".md Markdown, .txt text)",
 )
 @per_request_option("result line (key, status, error, tokens by component, actual cost)")
+@click.option(
+    "--estimated",
+    metavar="FILE",
+    help="with --per-request: the per-request table `estimate --per-request` wrote for the same input (CSV or "
+    "Parquet); each result gets its request's estimate and the difference, joined by key",
+)
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
     return run(Namespace(**values), streams.stdout, streams.stderr)
@@ -103,6 +110,11 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     if args.report and not args.plan:
         stderr.write(
             "batchcost: error: --report needs --plan PLAN.json: the report is the plan's, with the variance added\n"
+        )
+        return EXIT_USAGE
+    if args.estimated and not args.per_request:
+        stderr.write(
+            "batchcost: error: --estimated joins the estimate into the --per-request table; give --per-request FILE too\n"
         )
         return EXIT_USAGE
     check_per_request(args.per_request)
@@ -121,6 +133,17 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             if done >= total > 0:  # what follows reports no progress: named, not a blank screen
                 shown.stage("pricing the results, checking keys against the input", None)
 
+        estimated = None
+        if args.estimated:  # read before the results: a wrong file is said before minutes of work
+            from ..table_files import read_table
+
+            estimated = read_table(args.estimated)
+            if "key" not in estimated or "input_tokens" not in estimated:
+                raise InputError(
+                    args.estimated,
+                    "is not a per-request table of `batchcost estimate --per-request` (no key and input_tokens "
+                    "columns)",
+                )
         rec = reconcile(
             args.results,
             model=args.model,
@@ -142,7 +165,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         confirm_written(args.output, args.quiet, stderr)
         if args.per_request:
             shown.stage(f"writing {args.per_request}", None)
-            write_per_request(rec.requests, args.per_request)
+            write_per_request(lambda: rec.requests(estimated), args.per_request)
         if args.report:
             from ..afterjob.reconcile import load_plan
             from ..reports.html import write_report
