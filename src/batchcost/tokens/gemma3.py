@@ -36,6 +36,8 @@ import numpy as np
 
 from batchcost.errors import TokenizerError
 
+from .repeats import RepeatedTexts
+
 if TYPE_CHECKING:
     import sentencepiece
 
@@ -123,7 +125,7 @@ FINGERPRINT: tuple[tuple[str, tuple[int, ...]], ...] = (
 _LONG_CHARS = 4096
 _CHUNK_CHARS = 2048
 # Bounds the id lists held at once (about 4 chars per token; a few MB of Python ints).
-_BATCH_CHARS = 1 << 20
+_BATCH_CHARS = 1 << 18
 _PROBE_CHARS = 64  # places tried one by one before the vectorized search
 _SCAN_CHARS = 1 << 16  # characters per vectorized search block
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -688,6 +690,7 @@ class LocalCounter:
         self.num_threads = num_threads
         self._processor = processor
         self._rules: _CutRules | None = None
+        self._repeats = RepeatedTexts()
         self._rules_dir: Path | None = None  # where the derived cut rules are kept (None: the default)
         self.description = f"Gemma 3 SentencePiece tokenizer (exact for text), model from {source.origin}"
 
@@ -719,7 +722,8 @@ class LocalCounter:
     def count_texts(self, texts: Sequence[str]) -> list[int]:
         """Return the token count of each text, in order.
 
-        Texts are encoded in batches of about 1 MB; a text over 4 KB is cut at exact places into ~2 KB
+        A long text seen recently (a shared system instruction or document) is looked up, not
+        tokenized again (:mod:`.repeats`). Texts are encoded in batches of about 256K characters; a text over 4 KB is cut at exact places into ~2 KB
         pieces whose counts are added (see the notes above ``_LONG_CHARS``), in linear time.
 
         Args:
@@ -728,13 +732,17 @@ class LocalCounter:
         Returns:
             One count per text: ``len(ids)`` without BOS/EOS.
         """
+        for index, text in enumerate(texts):
+            if not isinstance(text, str):
+                raise TypeError(f"count_texts expects str items, got {type(text).__name__} at index {index}")
+        return self._repeats.count(texts, self._count_all)
+
+    def _count_all(self, texts: list[str]) -> list[int]:
         counts = [0] * len(texts)
         batch: list[str] = []
         owners: list[int] = []
         batch_chars = 0
         for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise TypeError(f"count_texts expects str items, got {type(text).__name__} at index {index}")
             # A long text's pieces may land in several batches: the batch, not the text, bounds the ids held.
             for piece in _split_long(text, self._cut_rules()) if len(text) > _LONG_CHARS else (text,):
                 batch.append(piece)
