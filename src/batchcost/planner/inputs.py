@@ -13,9 +13,11 @@ if TYPE_CHECKING:
 def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
     """Per-request input by modality whose text total equals the interval's ``which`` end.
 
-    Requests counted exactly keep their counts; estimated ones are scaled together.
+    Requests counted exactly keep their counts; estimated ones are scaled together. Arrays that need
+    no scaling are the estimate's own (not copies: on millions of requests each copy is megabytes), so
+    callers must not change them.
     """
-    per = {k: v.copy() for k, v in tokens.per_request_by_modality.items()}
+    per = dict(tokens.per_request_by_modality)
     target = getattr(tokens.by_modality["text"], which)
     text = per["text"]
     counted = np.zeros(len(text), bool)

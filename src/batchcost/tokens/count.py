@@ -34,7 +34,7 @@ DEFAULT_SAMPLE_SIZE = 2_000
 # By default at most this many bytes of text are tokenized for a sampled estimate (requests that could
 # reach the price tier aside: they are always counted whole).
 DEFAULT_SAMPLE_BYTES = 20_000_000
-_BATCH_TEXT_BYTES = 4 * 1024 * 1024
+_BATCH_TEXT_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
