@@ -19,6 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from ..text_memo import TextMemo
+
 # Requests with at least this many characters of countable text get class counts (see the module doc).
 CLASS_MIN_CHARS = 4000
 
@@ -52,6 +54,8 @@ N_CLASSES = len(BYTE_CLASSES)
 _SLICE_CHARS = 1 << 20
 # Texts with at least this many characters are remembered; shorter ones are counted together.
 _REMEMBER_CHARS = 1024
+# Memory the remembered texts may hold in each scan worker (the least recently used go first).
+_REMEMBER_BYTES = 8 * 1024 * 1024
 
 
 def _class_of_byte() -> Any:
@@ -97,7 +101,7 @@ class ClassCounter:
             _TABLE = _class_of_byte()
         self._np = np
         self._remember = remember
-        self._seen: dict[str, Any] = {}
+        self._seen: TextMemo[Any] = TextMemo(_REMEMBER_BYTES, remember)
 
     def _one(self, text: str) -> Any:
         np = self._np
@@ -133,9 +137,7 @@ class ClassCounter:
             got = seen.get(text)
             if got is None:
                 got = self._one(text)
-                if len(seen) >= self._remember:
-                    del seen[next(iter(seen))]  # the oldest
-                seen[text] = got
+                seen.put(text, got)
             total = got if total is None else total + got
         if short:
             # one count for the rest: a byte of no class (NUL) between texts changes no count

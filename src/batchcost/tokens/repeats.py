@@ -10,19 +10,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from ..text_memo import TextMemo
+
 # Texts with at least this many characters are looked up; shorter ones are cheaper to count than to remember.
 MIN_CHARS = 2048
-# Most texts and characters remembered (the oldest go first): a few shared texts, not the file.
-_MAX_TEXTS = 256
-_MAX_CHARS = 16 * 1024 * 1024
+# Memory the remembered texts may hold (the least recently used go first): a few shared texts, not the file.
+_MAX_BYTES = 8 * 1024 * 1024
 
 
 class RepeatedTexts:
     """Counts of the long texts seen last, and the counting of a list that reuses them."""
 
     def __init__(self) -> None:
-        self._known: dict[str, int] = {}
-        self._chars = 0
+        self._known: TextMemo[int] = TextMemo(_MAX_BYTES)
 
     def count(self, texts: Sequence[str], count_all: Callable[[list[str]], list[int]]) -> list[int]:
         """Each text's count: known ones looked up, repeats within ``texts`` counted once, the rest by ``count_all``."""
@@ -51,16 +51,5 @@ class RepeatedTexts:
         for i, j in copies:
             out[i] = counts[j]
         for text, j in first.items():
-            self._remember(text, counts[j])
+            known.put(text, counts[j])
         return out
-
-    def _remember(self, text: str, n: int) -> None:
-        if len(text) > _MAX_CHARS // 4:
-            return  # one huge text would push out every shared one
-        known = self._known
-        known[text] = n
-        self._chars += len(text)
-        while len(known) > _MAX_TEXTS or self._chars > _MAX_CHARS:
-            oldest = next(iter(known))
-            self._chars -= len(oldest)
-            del known[oldest]
