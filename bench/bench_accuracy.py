@@ -20,6 +20,7 @@ total in at least 93% of seeds; at most about 20 MB of text tokenized.
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import sys
 import time
@@ -30,6 +31,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from batchcost.batchfile import scan
+from batchcost.planner.estimate import price_tier_threshold
+from batchcost.pricing import PriceBook
 from batchcost.tokens.count import count_tokens
 from batchcost.tokens.gemma3 import LocalCounter
 
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--model", default="gemini-2.5-flash")
     args = ap.parse_args(argv)
     counter = LocalCounter.load(offline=True, env=os.environ, num_threads=min(2, os.cpu_count() or 1))
+    # as `estimate` does: requests that could reach the model's prompt-size tier are counted whole
+    tier = price_tier_threshold(PriceBook.load(), args.model, datetime.date.today())
     for path in args.files:
         print(f"{path}")
         per = exact_counts(path, counter, args.model)
@@ -72,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.perf_counter()
             result = scan(path, sample_size=2000, seed=seed, text_classes=True)
             t1 = time.perf_counter()
-            est = count_tokens(result, model=args.model, counter=counter, seed=seed)
+            est = count_tokens(result, model=args.model, counter=counter, seed=seed, tier_threshold=tier)
             t2 = time.perf_counter()
             text = est.by_modality["text"]
             err = (text.expected - truth) / truth * 100

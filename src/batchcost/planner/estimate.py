@@ -288,7 +288,7 @@ def estimate(
         raise BatchcostError("no usable requests to price; run `batchcost validate` to see the problems")
     tokens = count_tokens(
         result, model=_served_model(book, model, run_date), counter=choice.counter, exact=opts.exact,
-        sample_size=opts.sample_size, tier_threshold=_tier_threshold(book, model, run_date),
+        sample_size=opts.sample_size, tier_threshold=price_tier_threshold(book, model, run_date),
         seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
     )  # fmt: skip
@@ -416,7 +416,7 @@ def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:
     return model
 
 
-def _tier_threshold(book: PriceBook, model: str, run_date: datetime.date) -> int | None:
+def price_tier_threshold(book: PriceBook, model: str, run_date: datetime.date) -> int | None:
     """The prompt-size tier of the model's rates (None when flat in every mode)."""
     tiers = []
     for mode in book.modes(model, run_date):
