@@ -90,6 +90,10 @@ class _Counts:
         self.progress = progress
         self.by_place: dict[int, tuple[int, int, int]] = {}
         self.modality: dict[int, dict[str, int]] = {}  # API only: server's per-modality counts
+        # Counts of a whole-file job, one row per line (a dict of millions of tuples would hold
+        # ~150 bytes a row and take seconds to turn into arrays); rows in it are not in by_place.
+        self.dense: np.ndarray | None = None
+        self.dense_done: np.ndarray | None = None
 
     def ensure(self, rows: Iterable[int], total_hint: int | None = None, *, parallel: bool = False) -> None:
         """Count ``rows`` not counted yet; ``parallel`` lets a large job use one process per core.
@@ -98,6 +102,8 @@ class _Counts:
         would each show the parent's memory as theirs, for a job of seconds.
         """
         todo = sorted(set(int(r) for r in rows) - self.by_place.keys())
+        if self.dense_done is not None:
+            todo = [r for r in todo if not self.dense_done[r]]
         if not todo:
             return
         if parallel and _parallel_ok(self.counter) and int(self.scan.rows["nbytes"][todo].sum()) >= _PARALLEL_BYTES:
@@ -134,12 +140,17 @@ class _Counts:
         n = min(os.cpu_count() or 1, 4)
         chunks = [todo[i :: n * 16] for i in range(n * 16)]  # interleaved; small, so progress is reported often
         _FORK_STATE = (self.scan, self.counter)
+        n_rows = len(self.scan.rows["offset"])
+        if self.dense is None or self.dense_done is None:
+            self.dense = np.zeros((n_rows, len(PLACES)), np.int64)
+            self.dense_done = np.zeros(n_rows, bool)
         done = 0
         try:
             with mp.get_context("fork").Pool(n) as pool:
-                for part in pool.imap_unordered(_count_rows_in_child, chunks):
-                    self.by_place.update(part)
-                    done += len(part)
+                for rows, part in pool.imap_unordered(_count_rows_in_child, chunks):
+                    self.dense[rows] = part
+                    self.dense_done[rows] = True
+                    done += len(rows)
                     if self.progress:
                         self.progress(done, len(todo))
         finally:
@@ -169,10 +180,22 @@ class _Counts:
                 self.modality[row] = details
 
     def text(self, rows: np.ndarray) -> np.ndarray:
-        return np.array([sum(self.by_place[int(r)]) for r in rows], dtype=np.int64)
+        return self._per_place(rows).sum(axis=1)
 
     def place(self, rows: np.ndarray, i: int) -> np.ndarray:
-        return np.array([self.by_place[int(r)][i] for r in rows], dtype=np.int64)
+        return self._per_place(rows)[:, i].copy()
+
+    def _per_place(self, rows: np.ndarray) -> np.ndarray:
+        """Counts of ``rows`` by place, shape (len(rows), 3): from the dense table or the dict."""
+        rows = np.asarray(rows, np.int64)
+        out = np.zeros((len(rows), len(PLACES)), np.int64)
+        in_dense = np.zeros(len(rows), bool)
+        if self.dense is not None and self.dense_done is not None and len(rows):
+            in_dense = self.dense_done[rows]
+            out[in_dense] = self.dense[rows[in_dense]]
+        for j in np.flatnonzero(~in_dense).tolist():
+            out[j] = self.by_place[int(rows[j])]
+        return out
 
 
 # Counting this many bytes of request lines or more uses one process per core (fork only).
@@ -191,14 +214,16 @@ def _parallel_ok(counter: Any) -> bool:
     )
 
 
-def _count_rows_in_child(rows: list[int]) -> dict[int, tuple[int, int, int]]:
+def _count_rows_in_child(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Count ``rows`` in a forked worker; returns them and their counts by place as arrays (cheap to send back)."""
     assert _FORK_STATE is not None
     scan, counter = _FORK_STATE
     if hasattr(counter, "num_threads"):
         counter.num_threads = 1  # one process per core already
     counts = _Counts(scan, counter, None)
     counts.ensure_serial(rows)
-    return counts.by_place
+    done = np.fromiter(counts.by_place.keys(), np.int64, len(counts.by_place))
+    return done, np.array(list(counts.by_place.values()), np.int64).reshape(len(done), len(PLACES))
 
 
 def count_tokens(
