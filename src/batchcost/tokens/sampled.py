@@ -293,7 +293,9 @@ def sampled_text(
     for h in np.unique(strata_id[strata_id >= 0]).tolist():
         members = np.flatnonzero(strata_id == h)
         cost = float(text_bytes[members].mean()) + _REQUEST_COST_BYTES
-        strata[h] = _Stratum(members, np.intersect1d(rest_sample, members), model.has(members), cost)
+        # the sample's rows in this stratum (rest_sample is sorted and unique, so these are too): a
+        # lookup per sampled row, not a sort of the stratum's rows, which can be millions
+        strata[h] = _Stratum(members, rest_sample[strata_id[rest_sample] == h], model.has(members), cost)
     # Start: the scan's uniform sample, and at least min_per_stratum requests in every stratum (its
     # variance is estimated from its own sample, which must not be a handful). The scan's sample uses
     # at most a quarter of the byte budget (a stratum's share of it is cut down where its requests are
