@@ -33,8 +33,7 @@ def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
         scaled = np.floor(share).astype(np.int64)
         missing = want - int(scaled.sum())
         if missing > 0:
-            order = np.argsort(scaled - share, kind="stable")[:missing]
-            scaled[order] += 1
+            scaled[_smallest(scaled - share, missing)] += 1
         elif missing < 0:  # float error put a share just over a whole number: take the excess back
             order = np.flatnonzero(scaled > 0)[np.argsort((share - scaled)[scaled > 0], kind="stable")][:-missing]
             scaled[order] -= 1
@@ -42,3 +41,15 @@ def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
         text[~counted] = scaled
         per["text"] = text
     return per
+
+
+def _smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` smallest values, ties in index order: ``np.argsort(values, kind="stable")[:k]``.
+
+    Only the values up to the k-th smallest are sorted (found in linear time), not millions of them.
+    """
+    if k >= len(values):
+        return np.argsort(values, kind="stable")[:k]
+    kth = np.partition(values, k - 1)[k - 1]
+    candidates = np.flatnonzero(values <= kth)  # every value that can be among the k, ties included
+    return candidates[np.argsort(values[candidates], kind="stable")[:k]]
