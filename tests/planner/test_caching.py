@@ -188,6 +188,32 @@ def test_break_even_requests_at_24_hours(
         assert "storage-too-long" in advice.reason_codes
 
 
+def test_advice_for_other_hours_reuses_the_groups_and_equals_a_fresh_one(
+    tmp_path: Path, counter: LocalCounter, book: PriceBook, short_doc: str
+) -> None:
+    path = write(tmp_path / "doc.jsonl", [doc_request(short_doc, f"Q{i}?") for i in range(100)])
+    plan = plan_for(path, "gemini-2.5-flash")
+    calls: list[int] = []
+
+    class Counting:  # the local counter, noting how many texts each call tokenizes
+        name, exact = counter.name, True
+
+        def count_texts(self, texts: list[str]) -> list[int]:
+            calls.append(len(texts))
+            return counter.count_texts(texts)
+
+    counting = Counting()
+    first = advise(plan, book, counting, hours=11)
+    assert calls and first.pays
+    calls.clear()
+    reused = advise(plan, book, counting, hours=12, reuse=first)
+    assert not calls  # priced again for 12 h, nothing found or counted again
+    fresh = advise(plan, book, counter, hours=12)
+    assert reused.to_json() == fresh.to_json() and not reused.pays
+    advise(plan, book, Counting(), hours=12, reuse=first)
+    assert calls  # another counter: found and counted again, never mixed
+
+
 def test_storage_too_long(tmp_path: Path, counter: LocalCounter, book: PriceBook, short_doc: str) -> None:
     path = write(tmp_path / "doc.jsonl", [doc_request(short_doc, f"Q{i}?") for i in range(100)])
     plan = plan_for(path, "gemini-2.5-flash")

@@ -401,7 +401,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
                 break
     hours = 24 * max(1, len(shards.waves))
     if advice is not None and hours > 24:
-        advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours)
+        advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours, reuse=advice)
     plan.caching = advice
     plan.shard_plan = shards
 

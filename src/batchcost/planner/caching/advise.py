@@ -37,6 +37,7 @@ def advise_caching(
     platform: str = "developer",
     hours: float | Decimal = 24.0,
     min_requests: int = 2,
+    reuse: CachingAdvice | None = None,
 ) -> CachingAdvice:
     """Find shared prefixes in the plan's file and price caching them (see :mod:`batchcost.planner.caching`).
 
@@ -50,6 +51,8 @@ def advise_caching(
         hours: hours an explicit cache must be stored: the time every job needs (the shard plan's
             waves x 24 h target turnaround; 24 h for one wave).
         min_requests: fewest requests a prefix must be shared by to be a candidate.
+        reuse: an advice made earlier for the same plan, counter, platform and ``min_requests``
+            (other hours): its groups are priced again instead of being found and counted again.
 
     Returns:
         A :class:`CachingAdvice`.
@@ -75,21 +78,16 @@ def advise_caching(
     info = book.model_info(batch.model, run_date)
     expiry = book.limits().vertex_queue_hours if platform == "vertex" else book.limits().expiry_hours
     rates = Rates(batch, standard, info, platform, h, info.implicit_cache_min_tokens, expiry)
-    ctx = _context(plan, min_requests, batch.tier_threshold)
-    excluded = int((plan.scan.rows["usable"].astype(bool) & ~ctx.eligible).sum())
-    if excluded:
+    key = (id(plan), id(counter), platform, min_requests, batch.tier_threshold)
+    if reuse is not None and isinstance(reuse.found, _Found) and reuse.found.key == key:
+        found = reuse.found
+    else:
+        found = _find(plan, counter, min_requests, batch.tier_threshold, key)
+    ctx, groups, ratio = found.ctx, found.groups, found.ratio
+    if found.excluded:
         notes.append(
-            f"{excluded:,} requests already reference a cachedContent and are left out (one cache per request)"
+            f"{found.excluded:,} requests already reference a cachedContent and are left out (one cache per request)"
         )
-
-    sample_reqs = dict(plan.scan.read_requests(ctx.sample.tolist()))
-    ratio = _tokens_per_char(plan)
-    groups = exact_groups(ctx) + template_groups(ctx, sample_reqs, int(ctx.eligible.sum()))
-    reps = dict(plan.scan.read_requests(sorted({g.rep for g in groups} - sample_reqs.keys())))
-    reps.update(sample_reqs)
-    for g in groups:
-        measure(ctx, g, reps[g.rep], reps)
-    _count(groups, counter, ratio)
 
     priced = {id(g): price(rates, g, g.n, round(g.n * g.high_share)) for g in groups}
     order = sorted(groups, key=lambda g: _sort_key(priced[id(g)]))
@@ -120,7 +118,34 @@ def advise_caching(
     implicit_total = sum((s for *_, s in implicit), Decimal(0)) if implicit else None
     notes.extend(_notes(rates, candidates, counter, ratio))
     advice = _advice(plan, rates, candidates, tuple(chosen), implicit_total, notes)
-    return dataclasses.replace(advice, row_groups=row_groups if chosen else None)
+    return dataclasses.replace(advice, row_groups=row_groups if chosen else None, found=found)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    """What does not depend on the hours: the groups found, measured and counted (see ``reuse``)."""
+
+    key: tuple[object, ...]
+    ctx: Context
+    groups: list[Group]
+    ratio: float
+    excluded: int
+
+
+def _find(plan: Plan, counter: TextCounter | None, min_requests: int, threshold: int | None,
+          key: tuple[object, ...]) -> _Found:  # fmt: skip
+    ctx = _context(plan, min_requests, threshold)
+    excluded = int((plan.scan.rows["usable"].astype(bool) & ~ctx.eligible).sum())
+    sample_reqs = dict(plan.scan.read_requests(ctx.sample.tolist()))
+    ratio = _tokens_per_char(plan)
+    groups = exact_groups(ctx) + template_groups(ctx, sample_reqs, int(ctx.eligible.sum()))
+    reps = dict(plan.scan.read_requests(sorted({g.rep for g in groups} - sample_reqs.keys())))
+    reps.update(sample_reqs)
+    for g in groups:
+        measure(ctx, g, reps[g.rep], reps)
+    del reps, sample_reqs  # decoded requests: megabytes of small objects, not needed from here
+    _count(groups, counter, ratio)
+    return _Found(key, ctx, groups, ratio, excluded)
 
 
 def _context(plan: Plan, min_requests: int, threshold: int | None) -> Context:
