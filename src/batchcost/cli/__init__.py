@@ -136,6 +136,9 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     )
     from ..redact import redact
 
+    from ..heap import return_large_blocks
+
+    return_large_blocks()  # per-request arrays go back to the system when freed (see batchcost.heap)
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)

@@ -62,28 +62,3 @@ class RequestCounter(Protocol):
     def count_requests(self, requests: Sequence[Mapping[str, Any]]) -> list[RequestCount]:
         """Return one :class:`RequestCount` per request body, in order."""
         ...
-
-
-_LIBC: Any = None
-
-
-def trim_heap() -> None:
-    """Give the C heap's free memory back to the system (glibc only; elsewhere nothing happens).
-
-    Counting a sample reads thousands of requests and SentencePiece encodes them on its own threads;
-    glibc keeps what they freed (in the main heap's holes and in per-thread heaps): 100 MB or more of
-    a process's memory that nothing uses once the counting is done. ``malloc_trim`` returns it (a
-    few milliseconds).
-    """
-    global _LIBC
-    if _LIBC is None:
-        import ctypes
-        import ctypes.util
-
-        try:
-            _LIBC = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-            _LIBC.malloc_trim.argtypes = [ctypes.c_size_t]
-        except (OSError, AttributeError):
-            _LIBC = False
-    if _LIBC:
-        _LIBC.malloc_trim(0)

@@ -19,7 +19,8 @@ import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
 from ..batchfile.text_classes import add_text_classes
-from .base import RequestCounter, TextCounter, trim_heap
+from ..heap import trim_heap
+from .base import RequestCounter, TextCounter
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
 from .sampled import sampled_text

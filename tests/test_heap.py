@@ -1,0 +1,44 @@
+"""Freed per-request arrays go back to the system: the command line sets glibc's mmap threshold."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+import sys
+
+import pytest
+
+from batchcost import heap
+
+GLIBC = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+
+
+@pytest.mark.skipif(not GLIBC, reason="glibc's allocator only")
+def test_a_freed_large_array_leaves_the_process() -> None:
+    # In a fresh process: after a 20 MB block is freed, glibc would carve the next 16 MB blocks from
+    # its heap and keep them once freed; with the threshold set they are unmapped when freed.
+    code = r"""
+import sys
+import numpy as np
+from batchcost.heap import return_large_blocks
+def anon():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("RssAnon")) // 1024
+if sys.argv[1] == "set":
+    assert return_large_blocks()
+a = np.ones(20 * 2**20 // 8); del a
+before = anon()
+arrays = [np.ones(16 * 2**20 // 8) for _ in range(8)]
+del arrays[:-1]  # all but the last (the last keeps the others from being trimmed off the heap's top)
+print(anon() - before)
+"""
+    kept = {}
+    for mode in ("set", "default"):
+        out = subprocess.run([sys.executable, "-c", code, mode], capture_output=True, text=True, check=True)
+        kept[mode] = int(out.stdout)
+    assert kept["set"] <= 24, kept  # the one array still alive (16 MB), nothing freed kept
+    assert kept["default"] >= 64, kept  # what the setting is for: glibc's default keeps the freed ones
+
+
+def test_trim_and_threshold_never_raise() -> None:
+    heap.trim_heap()
+    assert heap.return_large_blocks() is GLIBC or not GLIBC
