@@ -19,7 +19,8 @@ every request):
    ``(mean a / sampled mean a)^2``), ``s^2`` from the residuals ``y - R a``. Where ``a`` is the model's,
    each sampled request's residual comes from a model fitted without it (cross-fitting: in-sample
    residuals of a fitted model are too small), and their standard deviation is taken as at least
-   ``_MIN_RESIDUAL_CV`` of the mean request (a sample cannot show what it missed). The 95% interval
+   ``_MIN_RESIDUAL_CV`` of the mean request (a sample cannot show what it missed); where ``a`` is
+   characters, at least ``_MIN_CHARS_RESIDUAL_CV`` of it. The 95% interval
    uses Student's t with Satterthwaite's degrees of freedom.
 4. The sample starts as the scan's uniform sample (cut down where requests are long) and at least
    ``min_per_stratum`` requests per stratum. While the interval is wider than ``target_halfwidth``,
@@ -60,6 +61,14 @@ _MIN_HEAVY = 100  # requests sampled at least in a stratum that carries a tenth 
 # (say the one language in ten among long documents that the classes mispredict), so a modelled
 # stratum's residual standard deviation is never taken below this share of its mean request.
 _MIN_RESIDUAL_CV = 0.02
+# Characters alone cannot see digits (a token each), code or markup: per short request they miss tokens
+# by 10-50% depending on the kind of text. In a stratum of short requests a few kinds (digit-heavy JSON,
+# code) can carry most of the residual variance (on the realistic 2 GB file, 2.8% of the requests of
+# 400-4,000 ASCII characters carry half of it); a sample of a few hundred often holds few of them and
+# shows a residual spread, and an estimate, that are both too low. So a stratum estimated on characters
+# never takes its residual standard deviation below this share of its mean request; short requests are
+# cheap to count, so the rounds then sample more of them.
+_MIN_CHARS_RESIDUAL_CV = 0.15
 _FOLDS = 5  # cross-fitting folds for the residuals (see _estimate)
 
 
@@ -141,8 +150,9 @@ def _ratio(a_pop: np.ndarray, a: np.ndarray, y: np.ndarray, h: np.ndarray,
     ``a_pop`` is the auxiliary figure of every row of the stratum, ``a`` and ``y`` those of its
     sampled rows and their exact tokens. The residuals come from ``h``: the sampled rows' auxiliary
     figures as predicted by models that did not see them (``a`` itself where there is no model).
-    Where the auxiliary figure is the model's (``modelled``), their standard deviation is taken as
-    at least ``_MIN_RESIDUAL_CV`` of the mean request (see there).
+    Their standard deviation is taken as at least ``_MIN_RESIDUAL_CV`` of the mean request where the
+    auxiliary figure is the model's (``modelled``), ``_MIN_CHARS_RESIDUAL_CV`` where it is characters
+    (see there).
     """
     n, big_n = len(a), len(a_pop)
     if n == 0:
@@ -157,8 +167,7 @@ def _ratio(a_pop: np.ndarray, a: np.ndarray, y: np.ndarray, h: np.ndarray,
     sh = float(h.sum())
     e = y - (float(y.sum()) / sh) * h if sh > 0 else y - y.mean()
     s2 = float((e**2).sum() / (n - 1))
-    if modelled:
-        s2 = max(s2, (_MIN_RESIDUAL_CV * float(y.mean())) ** 2)
+    s2 = max(s2, ((_MIN_RESIDUAL_CV if modelled else _MIN_CHARS_RESIDUAL_CV) * float(y.mean())) ** 2)
     # Wu's (1982) v2: scaled by (mean aux of the stratum / mean aux of its sample)^2, which follows
     # the ratio estimate's error better when the sample happens to hold small or large requests.
     g = (float(a_pop.mean()) / (sa / n)) ** 2 if sa > 0 else 1.0
