@@ -260,10 +260,12 @@ def test_an_error_while_a_line_is_checked_is_not_hidden_by_the_mapping(
 ) -> None:
     # The frames of the line being checked hold slices of the file mapping; closing the mapping
     # while they live raised BufferError over the real error (Ctrl-C during a scan).
-    def interrupted(self: Any, request: Any) -> Any:
+    def interrupted(*args: Any) -> Any:
         raise KeyboardInterrupt
 
+    # a line of the common shapes is read by the typed decode, any other is walked: stop both
     monkeypatch.setattr(line_check_mod.Walker, "walk", interrupted)
+    monkeypatch.setattr(line_check_mod.FastLines, "figures", interrupted)
     with pytest.raises(KeyboardInterrupt):
         scan(write(tmp_path, [GOOD % "a", GOOD % "b"]))
 

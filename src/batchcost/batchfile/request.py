@@ -143,7 +143,8 @@ def as_int(value: Any) -> int | None:
     return None
 
 
-def _enum_name(value: Any, prefix: str) -> str | None:
+def enum_name(value: Any, prefix: str) -> str | None:
+    """An enum value as the walk reads it: upper-cased, ``prefix`` (``"THINKING_LEVEL_"``...) dropped."""
     if not isinstance(value, str):
         return None
     v = value.upper()
@@ -461,7 +462,7 @@ class Walker:
                 texts.append(name)
             payload = value.get("args" if kind == "functionCall" else "response")
             if isinstance(payload, dict):
-                _dict_texts(payload, texts)
+                dict_texts(payload, texts)
         elif kind in ("executableCode", "codeExecutionResult") and isinstance(value, dict):
             text = value.get("code" if kind == "executableCode" else "output")
             if isinstance(text, str):
@@ -472,7 +473,7 @@ class Walker:
         res = meta.get("mediaResolution")
         if res is not None:
             level = res.get("level") if isinstance(res, dict) else res
-            code = MEDIA_RESOLUTION_CODES.get(_enum_name(level, "MEDIA_RESOLUTION_") or "")
+            code = MEDIA_RESOLUTION_CODES.get(enum_name(level, "MEDIA_RESOLUTION_") or "")
             if code is None and level not in (None, "MEDIA_RESOLUTION_UNSPECIFIED"):
                 self.report(
                     "bad-value",
@@ -655,11 +656,11 @@ class Walker:
                 info.flags |= FLAG_RESPONSE_SCHEMA
                 if isinstance(value, dict):
                     if canon == "responseSchema":
-                        _schema_texts(value, info.texts["tools"])
+                        schema_texts(value, info.texts["tools"])
                     else:
-                        _dict_texts(value, info.texts["tools"])
+                        dict_texts(value, info.texts["tools"])
             elif canon == "mediaResolution":
-                code = MEDIA_RESOLUTION_CODES.get(_enum_name(value, "MEDIA_RESOLUTION_") or "")
+                code = MEDIA_RESOLUTION_CODES.get(enum_name(value, "MEDIA_RESOLUTION_") or "")
                 if code is None and value != "MEDIA_RESOLUTION_UNSPECIFIED":
                     report("bad-value", f"generationConfig.mediaResolution {shown_value(value)} is not a known level")
                 else:
@@ -689,7 +690,7 @@ class Walker:
                     info.thinking_budget = n
                     given.add(canon)
             elif canon == "thinkingLevel":
-                level = _enum_name(value, "THINKING_LEVEL_")
+                level = enum_name(value, "THINKING_LEVEL_")
                 code = THINKING_LEVEL_CODES.get(level or "")
                 if code is None and level != "UNSPECIFIED":
                     report(
@@ -727,8 +728,11 @@ def _duration_s(value: Any) -> float | None:
     return None
 
 
-def _dict_texts(d: dict[str, Any], out: list[str]) -> None:
-    # LocalTokenizer._dict_traverse: every key, and every string value, recursively.
+def dict_texts(d: dict[str, Any], out: list[str]) -> None:
+    """Every key and every string value of a JSON object, recursively, into ``out``.
+
+    As LocalTokenizer._dict_traverse (a ``responseJsonSchema``, function call arguments...).
+    """
     out.extend(k for k in d if isinstance(k, str))
     for v in d.values():
         _any_texts(v, out)
@@ -738,7 +742,7 @@ def _any_texts(v: Any, out: list[str]) -> None:
     if isinstance(v, str):
         out.append(v)
     elif isinstance(v, dict):
-        _dict_texts(v, out)
+        dict_texts(v, out)
     elif isinstance(v, list):
         for item in v:
             _any_texts(item, out)
@@ -750,7 +754,7 @@ def _declaration_texts(fd: dict[str, Any], out: list[str]) -> None:
             out.append(fd[key])
     for key in ("parameters", "response"):
         if isinstance(fd.get(key), dict):
-            _schema_texts(fd[key], out)
+            schema_texts(fd[key], out)
     for key in (
         "parametersJsonSchema",
         "parameters_json_schema",
@@ -758,11 +762,14 @@ def _declaration_texts(fd: dict[str, Any], out: list[str]) -> None:
         "response_json_schema",
     ):
         if isinstance(fd.get(key), dict):
-            _dict_texts(fd[key], out)
+            dict_texts(fd[key], out)
 
 
-def _schema_texts(s: dict[str, Any], out: list[str]) -> None:
-    # LocalTokenizer.add_schema: format, description, enum, required, property names, examples.
+def schema_texts(s: dict[str, Any], out: list[str]) -> None:
+    """The texts of an OpenAPI ``Schema`` (``responseSchema``, function parameters) into ``out``.
+
+    As LocalTokenizer.add_schema: format, description, enum, required, property names, examples.
+    """
     for key in ("format", "description"):
         if isinstance(s.get(key), str) and s[key]:
             out.append(s[key])
@@ -771,13 +778,13 @@ def _schema_texts(s: dict[str, Any], out: list[str]) -> None:
             out.extend(x for x in s[key] if isinstance(x, str))
     items = s.get("items")
     if isinstance(items, dict):
-        _schema_texts(items, out)
+        schema_texts(items, out)
     props = s.get("properties")
     if isinstance(props, dict):
         for name, sub in props.items():
             out.append(name)
             if isinstance(sub, dict):
-                _schema_texts(sub, out)
+                schema_texts(sub, out)
     if "example" in s and s["example"] is not None:
         _any_texts(s["example"], out)
 

@@ -12,12 +12,17 @@ from __future__ import annotations
 import re
 
 
+def snake_case(camel_name: str) -> str:
+    """The proto (snake_case) spelling of a lowerCamelCase field name: ``maxOutputTokens`` -> ``max_output_tokens``."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", camel_name).lower()
+
+
 def _canon(*camel_names: str) -> dict[str, str]:
     """Map camelCase and snake_case spellings of each name to the camelCase one."""
     table: dict[str, str] = {}
     for name in camel_names:
         table[name] = name
-        table[re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()] = name
+        table[snake_case(name)] = name
     return table
 
 
