@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchcost.batchfile import schema
-from batchcost.batchfile.fast_request import line_types
+from batchcost.batchfile import fast_request, schema
+from batchcost.batchfile.fast_request import FastLines, line_types
 from batchcost.batchfile.line_check import RangeScanner, scan_lines
 
 REPO = Path(__file__).resolve().parents[2]
@@ -158,6 +158,20 @@ def test_edge_lines(classes: bool) -> None:
     taken = check_same(EDGES, classes=classes)
     assert 0 in taken and 1 in taken and 3 in taken and len(EDGES) - 1 in taken
     assert 5 not in taken and 6 not in taken and 7 not in taken  # repeated names: walked, reported
+
+
+def test_remembered_parts_are_forgotten_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fast_request, "_REMEMBER", 4)
+    lines = [
+        b'{"key":"k%d","request":{"contents":[{"parts":[{"text":"x"}]}],"systemInstruction":{"parts":[{"text":"s%d"}]},'
+        b'"generationConfig":{"maxOutputTokens":%d,"topK":%d}}}' % (i, i % 7, 1 + i % 5, i % 3)
+        for i in range(60)
+    ]
+    assert check_same(lines) == set(range(60))
+    fast = FastLines("developer")
+    for i in range(40):
+        fast.figures(fast.decode(lines[i]).request, 0)
+        assert len(fast._configs) <= 4 and len(fast._systems) <= 4
 
 
 def test_vertex_lines() -> None:

@@ -18,6 +18,7 @@ a line on which the walk reports anything.
 
 # No ``from __future__ import annotations``: msgspec reads the field types below at run time.
 import hashlib
+import itertools
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -62,9 +63,9 @@ _SETTINGS = {
     for name, canon in GENERATION_CONFIG_FIELDS.items()
 }
 
-# Distinct parts remembered (their figures, by their bytes) before the memory is cleared.
-_REMEMBER = 16384
-_REMEMBER_BYTES = 4 * 1024 * 1024
+# Distinct parts remembered (their figures, by their bytes), and their bytes: about 10 MB at most.
+_REMEMBER = 32768
+_REMEMBER_BYTES = 8 * 1024 * 1024
 
 _NONE: tuple[str, ...] = ()
 _CLASH: Any = object()
@@ -270,13 +271,15 @@ class FastLines:
                 first_hash, prefix_hash, prefix_chars, model, system, texts, tools)  # fmt: skip
 
     def _remember(self, seen: dict[bytes, Any], key: bytes, figures: Any) -> Any:
+        """Keep ``figures`` for ``key``; past the limits, the oldest quarter of the table is forgotten."""
         if len(key) > _REMEMBER_BYTES // 8:
             return figures  # rare enough to read again, too large to keep
-        self._remembered += len(key)
-        if len(seen) >= _REMEMBER or self._remembered > _REMEMBER_BYTES:
+        if len(seen) >= _REMEMBER or self._remembered + len(key) > _REMEMBER_BYTES:
             for table in (self._systems, self._configs, self._safeties):
-                table.clear()
-            self._remembered = len(key)
+                for old in list(itertools.islice(table, len(table) // 4 + 1)):
+                    self._remembered -= len(old)
+                    del table[old]
+        self._remembered += len(key)
         seen[key] = figures
         return figures
 
