@@ -210,15 +210,15 @@ class RangeScanner:
         if usable and self.k:
             offer(self.p.sample, self.k, priority(self.seed_mix, offset), row_index)
 
-    def block(self, mv: memoryview, pos: int, stops: list[int], colons: list[int], doubtful: set[int],
+    def block(self, mv: Any, pos: int, stops: list[int], colons: list[int], doubtful: set[int],
               base: int, last_stop: int) -> None:  # fmt: skip
         """Check a block of lines: line ``i`` ends at ``stops[i]`` (the first starts at ``pos``).
 
         ``colons`` and ``doubtful`` are :func:`name_colons`'s; ``base`` is added to positions to give
         file offsets; ``last_stop`` is the stop of the file's last line if this block holds it, else -1.
         The loop over the lines of the common shapes is written out here, with its names bound
-        once: it runs for every line of the file, and a call or an attribute less per line is
-        about a tenth of the scan's time.
+        once, because it runs for every line of the file; a line the typed decode declines is
+        walked (:meth:`walk_line`).
         """
         fast = self.fast
         if fast is None:
