@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
 from typing import TYPE_CHECKING
 
@@ -34,6 +34,12 @@ class ActualCost:
             cache hits); used to measure what caching saved.
         requests_above_threshold: requests in the >200k tier.
         notes: notes from pricing.
+        tool_units: what the tool fees count, for the tools some result used: ``search_queries``
+            (per-query models), ``search_grounded_prompts`` (per-prompt models) or
+            ``maps_grounded_prompts``.
+
+    When results show Grounding with Google Search or Maps, ``by_component`` and ``detail`` gain
+    ``tool_fees`` (included in ``total``); a fee the book does not know is left out with a note.
     """
 
     rates: ModeRates
@@ -45,6 +51,7 @@ class ActualCost:
     uncached_input: Decimal
     requests_above_threshold: int
     notes: tuple[str, ...] = ()
+    tool_units: Mapping[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -126,14 +133,61 @@ def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
         "candidates_output": answers.by_component["output"],
         "thoughts_output": thoughts_cost,
     }
+    by_component = dict(full.by_component)
+    fees, units, notes = _tool_fees(rs, rates)
+    if units:
+        by_component["tool_fees"] = detail["tool_fees"] = fees
     return ActualCost(
         rates=rates,
-        total=full.total,
-        by_component=dict(full.by_component),
+        total=full.total + fees,
+        by_component=by_component,
         detail=detail,
         input_by_modality=dict(full.input_by_modality),
         cached_by_modality=dict(full.cached_by_modality),
         uncached_input=uncached.total,
         requests_above_threshold=full.requests_above_threshold,
-        notes=full.notes,
+        notes=(*full.notes, *notes),
+        tool_units=units,
     )
+
+
+_UNIT_KEYS = {
+    ("google_search", True): "search_queries",
+    ("google_search", False): "search_grounded_prompts",
+    ("google_maps", False): "maps_grounded_prompts",
+}
+
+
+def _tool_fees(rs: ResultSet, rates: ModeRates) -> tuple[Decimal, dict[str, int], list[str]]:
+    """Search and Maps grounding fees of the successful results, in the units each fee counts."""
+    from ..batchfile.results import GROUNDED_MAPS, GROUNDED_SEARCH
+    from ..pricing.tool_fees import TOOL_NAMES, fee_usd, unit_plural
+
+    r = rs.rows
+    ok = r["status"] == OK
+    grounded = r["grounded"][ok].astype(np.int64)
+    queries = int(r["search_queries"][ok].astype(np.int64).sum())
+    total = Decimal(0)
+    units: dict[str, int] = {}
+    notes: list[str] = []
+    for tool, fee, bit in (
+        ("google_search", rates.grounding, GROUNDED_SEARCH),
+        ("google_maps", rates.maps_grounding, GROUNDED_MAPS),
+    ):
+        prompts = int(((grounded & bit) > 0).sum())
+        per_query = tool == "google_search" and (fee is None or fee.unit == "search query")
+        used = queries if per_query else prompts
+        if not used:
+            continue
+        units[_UNIT_KEYS[tool, per_query]] = used
+        name = TOOL_NAMES[tool]
+        if fee is None or fee.usd_per_1k is None:
+            notes.append(
+                f"{name}: the results show {used:,} uses but the price book has no fee for {rates.model}: not "
+                "included; add one with --prices FILE"
+            )
+            continue
+        total += fee_usd(fee, used)
+        if fee.factor_assumed and rates.mode != "standard":
+            notes.append(f"{name}: {used:,} {unit_plural(fee.unit)} priced at the full fee in {rates.mode} (assumed)")
+    return total, units, notes

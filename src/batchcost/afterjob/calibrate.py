@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from ..batchfile import ScanResult
     from ..batchfile.results import ResultSet
     from ..pricing import PriceBook
+    from .tool_use import ToolUse
 
 DESIGNS: tuple[str, ...] = ("mean", "input", "max_output", "affine_input")
 """Estimators, in order of preference when they fit equally well."""
@@ -416,6 +417,7 @@ class OutputModel:
     pooled: GroupFit | None = None
     results: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
+    tool_use: ToolUse | None = None  # Search queries and tool-result tokens per request with the tool
 
     # -- prediction -----------------------------------------------------------------------------
 
@@ -646,6 +648,7 @@ def _join(rs: ResultSet, ok: np.ndarray, requests: Sequence[str] | None, warning
         "candidate_count": np.ones(n, np.int64),
         "max_output_tokens": np.full(n, UNSET, np.int64),
         "known": np.zeros(n, bool),
+        "flags": np.full(n, -1, np.int64),  # the request's FLAG_* bits, -1 when unknown
     }
     echoed = r["has_request"][ok].astype(bool)
     if echoed.any():
@@ -704,22 +707,30 @@ def _join(rs: ResultSet, ok: np.ndarray, requests: Sequence[str] | None, warning
                 )
             )
     hit = target >= 0
-    for name in ("thinking_budget", "thinking_level", "candidate_count", "max_output_tokens"):
+    for name in ("thinking_budget", "thinking_level", "candidate_count", "max_output_tokens", "flags"):
         cols[name][hit] = sc.rows[name][target[hit]]
     cols["known"] |= hit
     return cols
 
 
 def observations_from_results(
-    rs: ResultSet, requests: Sequence[str] | None = None, warnings: list[str] | None = None
+    rs: ResultSet,
+    requests: Sequence[str] | None = None,
+    warnings: list[str] | None = None,
+    joined: dict[str, np.ndarray] | None = None,
 ) -> Observations:
-    """Calibration observations from results (settings from echoed requests or the requests file)."""
+    """Calibration observations from results (settings from echoed requests or the requests file).
+
+    ``joined``, when given, receives the columns joined from the requests (``flags`` among them).
+    """
     from ..batchfile.results import OK
 
     warnings = warnings if warnings is not None else []
     r = rs.rows
     ok = r["status"] == OK
     cols = _join(rs, ok, requests, warnings)
+    if joined is not None:
+        joined.update(cols)
     group = settings_keys(cols["thinking_budget"], cols["thinking_level"], cols["candidate_count"])
     group[~cols["known"]] = SETTINGS_UNKNOWN
     max_out = np.where(cols["max_output_tokens"] == UNSET, -1, cols["max_output_tokens"])
@@ -799,7 +810,8 @@ def calibrate_from(
             "without the requests file the calibration cannot tell thinking settings or maxOutputTokens apart: one "
             "rule (mean or ratio to input) serves all requests; pass REQUESTS.jsonl after RESULTS.jsonl"
         )
-    obs = observations_from_results(rs, req_paths, warnings)
+    joined: dict[str, np.ndarray] = {}
+    obs = observations_from_results(rs, req_paths, warnings, joined)
     if rs.failed:
         warnings.append(f"{rs.failed:,} failed results are left out of the calibration")
     named = ", ".join(f"{v}" for v in versions if v) or "model not named"
@@ -808,11 +820,15 @@ def calibrate_from(
     prefix = (
         f"calibrated on {', '.join(os.path.basename(p) for p in paths)} ({len(obs):,} {named} results, {described})"
     )
-    return fit_output_model(
+    from .tool_use import learn_tool_use
+
+    tool_use = learn_tool_use(rs, joined["flags"] if req_paths else None, ", ".join(os.path.basename(p) for p in paths))
+    fitted = fit_output_model(
         obs,
         source_prefix=prefix,
         model=named,
         kind="calibration",
-        warnings=warnings,
+        warnings=[*warnings, *(tool_use.warnings if tool_use is not None else ())],
         extra={"files": paths, "requests_files": req_paths or []},
     )
+    return replace(fitted, tool_use=tool_use)

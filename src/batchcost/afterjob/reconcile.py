@@ -180,6 +180,7 @@ class Reconciliation:
             tokens[name] = {m: int(r[f"{prefix}_{m}"][ok].sum()) for m in MODALITIES}
         tokens["tool_use_by_modality"] = {m: int(r[f"tool_{m}"][ok].sum()) for m in MODALITIES}
         tokens["stopped_at_max_tokens"] = int(r["max_tokens"][ok].sum())
+        tokens["tool_units"] = dict(a.tool_units)
         seen: dict[str, int] = {}
         problems = []
         for p in rs.problems:

@@ -41,6 +41,7 @@ FLAG_RESPONSE_SCHEMA = 64
 FLAG_INCLUDE_THOUGHTS = 128
 FLAG_FILE_DATA = 256
 FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
+FLAG_GOOGLE_MAPS = 1024  # set with FLAG_OTHER_TOOL: Maps grounding has a fee of its own
 
 UNSET = -(2**31)  # "not given" for integer settings
 INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too
@@ -607,6 +608,8 @@ class Walker:
                     info.flags |= FLAG_CODE_EXECUTION
                 elif canon == "urlContext":
                     info.flags |= FLAG_URL_CONTEXT
+                elif canon == "googleMaps":
+                    info.flags |= FLAG_OTHER_TOOL | FLAG_GOOGLE_MAPS
                 else:
                     info.flags |= FLAG_OTHER_TOOL
 

@@ -73,7 +73,12 @@ RESULT_COLUMNS: dict[str, tuple[str, str, str]] = {
     "thinking_budget": ("i", "i4", "echoed request's thinkingBudget, or UNSET"),
     "thinking_level": ("b", "i1", "echoed request's thinkingLevel index (schema.THINKING_LEVELS), -1 none"),
     "candidate_count": ("H", "u2", "echoed request's candidateCount (1 when not given)"),
+    "search_queries": ("i", "i4", "groundingMetadata.webSearchQueries issued, all candidates"),
+    "grounded": ("B", "u1", "bits: 1 grounded with Google Search, 2 grounded with Google Maps (groundingMetadata)"),
 }
+
+GROUNDED_SEARCH = 1
+GROUNDED_MAPS = 2
 
 # code -> (severity, short title)
 RESULT_KINDS: dict[str, tuple[Severity, str]] = {
@@ -106,6 +111,8 @@ _EXTRA_DEFAULTS = (
     ("thinking_budget", UNSET),
     ("thinking_level", -1),
     ("candidate_count", 1),
+    ("search_queries", 0),
+    ("grounded", 0),
 )
 _USAGE_FIELDS = {
     "prompt": ("promptTokenCount", "prompt_token_count"),
@@ -474,7 +481,11 @@ class _Reader:
         if isinstance(model, str) and not model.isprintable():
             model = escaped(model, 100)  # shown in reports as is: no terminal controls
         model_id = self._intern(self.model_ids, self.models, model) if isinstance(model, str) and model else 0
-        self._row(OK, key, usage, max_tokens=_hit_max_tokens(response), model=model_id, **settings)
+        queries, grounded = _grounding(response)
+        self._row(
+            OK, key, usage, max_tokens=_hit_max_tokens(response), model=model_id, search_queries=queries,
+            grounded=grounded, **settings,
+        )  # fmt: skip
 
     def _usage(self, u: dict[str, Any]) -> dict[str, Any] | None:
         out: dict[str, Any] = {}
@@ -600,6 +611,37 @@ def _hit_max_tokens(response: dict[str, Any]) -> int:
         if isinstance(cand, dict) and str(_field(cand, "finishReason", "finish_reason") or "").upper() == "MAX_TOKENS":
             return 1
     return 0
+
+
+def _grounding(response: dict[str, Any]) -> tuple[int, int]:
+    """``(webSearchQueries issued, GROUNDED_* bits)`` of a response's candidates.
+
+    A candidate is grounded with Search when its ``groundingMetadata`` shows a search (queries, web
+    sources, supports or the search entry point), with Maps when a source is a ``maps`` chunk or a
+    Maps widget token is given: these are what Google bills per grounded prompt.
+    """
+    queries = 0
+    bits = 0
+    for cand in response.get("candidates") or ():
+        meta = _field(cand, "groundingMetadata", "grounding_metadata") if isinstance(cand, dict) else None
+        if not isinstance(meta, dict):
+            continue
+        asked = _field(meta, "webSearchQueries", "web_search_queries")
+        if isinstance(asked, list):
+            queries += sum(1 for q in asked if isinstance(q, str) and q.strip())
+        chunks = _field(meta, "groundingChunks", "grounding_chunks")
+        chunks = chunks if isinstance(chunks, list) else []
+        if _field(meta, "googleMapsWidgetContextToken", "google_maps_widget_context_token") or any(
+            isinstance(c, dict) and "maps" in c for c in chunks
+        ):
+            bits |= GROUNDED_MAPS
+        if (
+            asked
+            or _field(meta, "searchEntryPoint", "search_entry_point")
+            or any(isinstance(c, dict) and "web" in c for c in chunks)
+        ):
+            bits |= GROUNDED_SEARCH
+    return min(queries, 2**31 - 1), bits
 
 
 def _settings(request: dict[str, Any]) -> dict[str, int]:

@@ -46,6 +46,12 @@ included: --output-tokens 500 prices exactly 500 output tokens per request on an
 input-only floor and the ceiling (maxOutputTokens or the model's limit, plus thinking) and says the
 expectation is unknown.
 
+Requests with Grounding with Google Search (or Maps) pay a fee per search query (Gemini 3 and
+later) or per grounded prompt (Gemini 2.5, Maps) on top of their tokens: give --search-queries N
+per request, or --calibrate-from a past job's results; without either the fee is priced at one per
+request, shown as a floor. Free allowances are mentioned, not subtracted, unless
+--search-free-queries N says how much of one is left.
+
 examples:
   batchcost estimate requests.jsonl --model gemini-2.5-flash
   batchcost estimate requests.jsonl --model gemini-3.8-flash --output-tokens 400 \\
@@ -58,6 +64,8 @@ examples:
       --report plan.html
   batchcost estimate requests.jsonl --model gemini-2.5-flash --output-tokens 300 \\
       --compare gemini-2.5-pro -o costs.csv      # the cost table, one row per model and mode
+  batchcost estimate research.jsonl --model gemini-3.8-flash --output-tokens 800 \\
+      --search-queries 2                       # Google Search fee at 2 queries per request
 """
 
 ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figures still shown), 3 over --budget\n"
@@ -74,6 +82,7 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
 @click.option("--run-date", type=opt.DATE, help="day the job runs (default: today)")
 @opt.token_options
 @opt.output_expectation
+@opt.tool_fee_options
 @click.option(
     "--calibrate-from",
     multiple=True,
@@ -155,6 +164,7 @@ def estimate_document(
         env=environment(), **limit_values(args),
         calibrate_from=args.calibrate_from or (), pilot=args.pilot,
         pilot_confirm=pilot_confirm(args, stderr, shown),
+        search_queries=args.search_queries, search_free_queries=args.search_free_queries,
     )  # fmt: skip
     plan = estimate(args.files, model=args.model, options=options, progress=stage_progress(shown))
     shown.clear()

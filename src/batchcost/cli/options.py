@@ -22,6 +22,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 MAX_WHOLE = 2**31 - 1  # the API's own integer fields (maxOutputTokens...) are 32-bit
 MAX_TOTAL = 10**15  # token totals per shard or per quota
 MAX_RATIO = 10_000.0  # output tokens per input token; beyond it a figure is a typing mistake
+MAX_QUERIES = 1_000.0  # search queries per request; beyond it a figure is a typing mistake
 
 
 class _Type(click.ParamType):
@@ -127,6 +128,7 @@ NONNEGATIVE_INT = _Type("N", lambda t: _whole(t, 0))
 TOKEN_TOTAL = _Type("T", lambda t: _whole(t, 1, MAX_TOTAL))
 SEED = _Type("SEED", lambda t: _whole(t, 0, 2**32 - 1))
 RATIO = _Type("R", lambda t: _number(t, MAX_RATIO))
+QUERIES = _Type("N", lambda t: _number(t, MAX_QUERIES))
 BUDGET = _Type("USD", _number)
 SECONDS = _Type("S", _positive_number)
 DATE = _Type("YYYY-MM-DD", _date)
@@ -286,6 +288,22 @@ def output_expectation(f: F) -> F:
         click.option(
             "--output-ratio", type=RATIO,
             help="expected billed output as R x each request's input tokens, thinking included",
+        ),
+    )(f)  # fmt: skip
+
+
+def tool_fee_options(f: F) -> F:
+    """``--search-queries`` / ``--search-free-queries`` (estimate): the Google Search grounding fee."""
+    return stack(
+        click.option(
+            "--search-queries", type=QUERIES,
+            help="expected search queries per request that uses Google Search (default: 1, shown as a floor); "
+            "per-prompt models count a request with any query as one grounded prompt",
+        ),
+        click.option(
+            "--search-free-queries", type=NONNEGATIVE_INT,
+            help="free Search grounding allowance left for this job (queries, or grounded prompts on per-prompt "
+            "models): subtracted from the Search fee; without it the allowance is only mentioned",
         ),
     )(f)  # fmt: skip
 

@@ -144,6 +144,16 @@ class PriceUsed(Strict):
 
 
 _FIGURES = ("floor", "expected", "low", "high", "ceiling")
+COMPONENTS = ("input", "output", "cache_reads", "cache_storage", "tool_fees")
+"""The parts of a mode's cost in ``by_component``, summing to its figures."""
+
+
+class ComponentCost(Strict):
+    """One part of a mode's cost, each end of the interval (null where unknown, never 0)."""
+
+    expected: ExactDecimal | None
+    low: ExactDecimal | None
+    high: ExactDecimal | None
 
 
 class ModeCost(Strict):
@@ -160,16 +170,23 @@ class ModeCost(Strict):
     high: ExactDecimal | UnsetType | None = UNSET
     ceiling: ExactDecimal | UnsetType | None = UNSET
     not_priced: str | UnsetType = UNSET
+    # added within /1 (absent from older plans and from batch_cached): input (tool results fed back
+    # included), output, cache_reads, cache_storage and tool_fees, summing to expected/low/high
+    by_component: dict[str, ComponentCost] | UnsetType = UNSET
 
     # JSON Schema cannot learn the two shapes from the fields; the schema files add this.
     json_schema_extra: ClassVar[dict[str, Any]] = {
-        "oneOf": [{"required": ["not_priced"], "maxProperties": 1}, {"required": list(_FIGURES), "maxProperties": 5}]
+        "oneOf": [{"required": ["not_priced"], "maxProperties": 1}, {"required": list(_FIGURES), "maxProperties": 6}]
     }
 
     def __post_init__(self) -> None:
         given = [name for name in _FIGURES if getattr(self, name) is not UNSET]
-        if self.not_priced is not UNSET and given:
-            raise ValueError(f"a mode that is not priced has no figures, got {', '.join(given)}")
+        if self.not_priced is not UNSET and (given or self.by_component is not UNSET):
+            raise ValueError(f"a mode that is not priced has no figures, got {', '.join(given) or 'by_component'}")
+        if self.by_component is not UNSET:
+            unknown = sorted(set(self.by_component) - set(COMPONENTS))
+            if unknown:
+                raise ValueError(f"unknown by_component part {', '.join(unknown)}; use {', '.join(COMPONENTS)}")
         if self.not_priced is UNSET and len(given) != len(_FIGURES):
             missing = ", ".join(name for name in _FIGURES if name not in given)
             raise ValueError(f"expected every figure (or not_priced), missing {missing}")

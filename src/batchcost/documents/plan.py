@@ -25,6 +25,7 @@ from ..errors import InputError, PlanError
 from .caching import CachingAdvice
 from .common import Count, ExactDecimal, FileEntry, Interval, ModeCost, PriceUsed, Problem, Strict
 from .shards import OtherTier, ShardsDocument
+from .tools import ToolsSection
 
 PLAN_SCHEMA = "batchcost.plan/1"
 REQUIRED_KEYS = ("model", "billed_model", "run_date", "files", "requests", "validation", "tokens", "cost", "prices")
@@ -154,7 +155,8 @@ class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):
     has one entry per mode (``standard``, ``batch``, ``flex``, ``priority``, and ``batch_cached``
     when an explicit cache pays). ``caching`` and ``shards`` are null when not planned.
     ``other_tiers`` is filled when tier 1 was assumed and the jobs need several waves: what tiers
-    2 and 3 would need (added within /1: a plan saved without it reads as ``[]``).
+    2 and 3 would need (added within /1: a plan saved without it reads as ``[]``). ``tools`` is
+    there when some request uses Grounding with Google Search or Maps (their fees, per mode).
     """
 
     batchcost_version: str
@@ -176,6 +178,8 @@ class PlanDocument(Strict, tag_field="schema", tag=PLAN_SCHEMA, kw_only=True):
     prices: list[PriceUsed]
     warnings: list[str]
     notes: list[str]
+    # added within /1: only when some request carries a tool with a fee (Search, Maps grounding)
+    tools: ToolsSection | None = None
 
 
 # -- the lighter check renderings rely on ----------------------------------------------------------

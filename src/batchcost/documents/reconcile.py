@@ -57,6 +57,9 @@ class ReconcileTokens(Strict):
     cached_by_modality: dict[str, Count]
     tool_use_by_modality: dict[str, Count]
     stopped_at_max_tokens: Count
+    # added within /1 (older documents read as {}): what the tool fees count, for the tools the
+    # results used: search_queries, search_grounded_prompts (per-prompt models), maps_grounded_prompts
+    tool_units: dict[str, Count] = {}  # noqa: RUF012 - msgspec copies a default dict per instance
 
 
 class ActualCost(Strict):

@@ -36,8 +36,9 @@ from .plan import ModeCost, ModelCost, OutputTokens, Plan
 if TYPE_CHECKING:
     from ..afterjob.calibrate import OutputModel
     from ..batchfile import ScanResult
-    from ..pricing import ModeRates, PriceBook
+    from ..pricing import Cost, ModeRates, PriceBook
     from ..tokens import TokenEstimate
+    from .tool_fees import ToolExpectation
 
 STRADDLE_DAYS = 2  # batch jobs target 24 h and expire at 48 h
 
@@ -71,6 +72,10 @@ class EstimateOptions:
         tier, max_bytes, max_requests, max_tokens_per_shard, enqueued_token_limit, concurrent_jobs,
             quota_counts: shard limits, as in :func:`batchcost.planner.shards.shard_plan_for`.
         env: environment mapping (tokenizer path, API keys); the CLI passes ``os.environ``.
+        search_queries: expected search queries per request with Google Search (``--search-queries``).
+        search_free_queries: how much of the free Search allowance is left for this job, in the
+            model's units (queries or grounded prompts); subtracted from the Search units. Without
+            it the allowance is only mentioned.
     """
 
     run_date: datetime.date | None = None
@@ -100,13 +105,19 @@ class EstimateOptions:
     concurrent_jobs: int | None = None
     quota_counts: str = "input"
     env: Mapping[str, str] = field(default_factory=dict)
+    search_queries: float | None = None
+    search_free_queries: int | None = None
 
 
-def _price(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Decimal:
+def _cost(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Cost:
     from ..pricing import price_tokens
 
     prompt = sum(inputs.values(), np.zeros(len(output), np.int64))
-    return price_tokens(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output).total
+    return price_tokens(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output)
+
+
+def _price(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Decimal:
+    return _cost(rates, inputs, output).total
 
 
 def _model_cost(
@@ -120,6 +131,7 @@ def _model_cost(
     allow_unpriced: bool,
     output_model: OutputModel | None = None,
     price_notes: list[str] | None = None,
+    tools: tuple[Mapping[str, int], ToolExpectation, int | None] | None = None,
 ) -> ModelCost:
     """One model's costs; the price book's notes (not warnings) are added to ``price_notes``."""
     info = book.model_info(model, run_date)
@@ -176,19 +188,19 @@ def _model_cost(
                 notes.append(warning)
         if price_notes is not None:
             price_notes.extend(n for n in rates.notes if n not in price_notes)
-        floor = _price(rates, inputs["expected"], np.zeros(len(ceiling_out), np.int64))
+        zero_out = np.zeros(len(ceiling_out), np.int64)
+        floor = _price(rates, inputs["expected"], zero_out)
         ceiling = _price(rates, inputs["high"], ceiling_out) if ceiling_known else None
-        if outs is None:
-            modes[mode] = ModeCost(mode, floor=floor, ceiling=ceiling)
-        else:
-            modes[mode] = ModeCost(
-                mode,
-                floor=floor,
-                ceiling=ceiling,
-                expected=_price(rates, inputs["expected"], outs["expected"]),
-                low=_price(rates, inputs["low"], outs["low"]),
-                high=_price(rates, inputs["high"], outs["high"]),
-            )
+        mt = None
+        if tools is not None:
+            from .tool_fees import price_tools
+
+            mt = price_tools(rates, tools[0], tools[1], tools[2])
+            for note in mt.notes:
+                if note not in notes:
+                    notes.append(note)
+        ends = {w: _cost(rates, inputs[w], zero_out if outs is None else outs[w]) for w in inputs}
+        modes[mode] = _mode_cost(mode, floor, ceiling, ends, outs is not None, mt)
         for component, modality, above, rate in rates.rates():
             if component == "input" and modality != "text" and not used_modalities.get(modality):
                 continue  # only the rates that priced something
@@ -209,6 +221,38 @@ def _model_cost(
         per_request_ceiling=np.where(unknown_ceiling, -1, ceiling_out),
         per_request_output=None if outs is None else outs["expected"], rates=mode_rates,
     )  # fmt: skip
+
+
+def _mode_cost(
+    mode: str, floor: Decimal, ceiling: Decimal | None, ends: Mapping[str, Cost], output_known: bool, mt: Any
+) -> ModeCost:
+    """One mode's figures with their split by component (tool fees and tool-result tokens added)."""
+    zero = Decimal(0)
+
+    def fees(end: str) -> Decimal:
+        return zero if mt is None else mt.fee_total(end)
+
+    def tool_tokens(end: str) -> Decimal:
+        return zero if mt is None else mt.tokens_total(end)
+
+    by_component: dict[str, dict[str, Decimal | None]] = {
+        "input": {w: c.by_component["input"] + tool_tokens(w) for w, c in ends.items()},
+        "output": {w: c.by_component["output"] if output_known else None for w, c in ends.items()},
+        "cache_reads": {w: c.by_component["cached_input"] for w, c in ends.items()},
+        "cache_storage": dict.fromkeys(ends, zero),
+        "tool_fees": {w: fees(w) for w in ends},
+    }
+    extra = {w: fees(w) + tool_tokens(w) for w in ends}
+    return ModeCost(
+        mode,
+        floor=floor + extra["expected"],
+        ceiling=None if ceiling is None else ceiling + extra["high"],
+        expected=ends["expected"].total + extra["expected"] if output_known else None,
+        low=ends["low"].total + extra["low"] if output_known else None,
+        high=ends["high"].total + extra["high"] if output_known else None,
+        by_component=by_component,
+        tools=mt,
+    )
 
 
 def estimate(
@@ -327,11 +371,21 @@ def estimate(
     if progress is not None:  # a step without measurable progress: the CLI names it instead of a blank screen
         progress("pricing", 0, 0)
     price_notes: list[str] = []
+    from .tool_fees import tool_expectation, tool_requests
+
+    requests_with_tools = tool_requests(result)
+    tools = None
+    if any(requests_with_tools.values()):
+        tool_exp = tool_expectation(opts.search_queries, output_model.tool_use if output_model is not None else None)
+        tools = (requests_with_tools, tool_exp, opts.search_free_queries)
+        warnings.extend(_tool_warnings(requests_with_tools, tool_exp))
     primary = _model_cost(
         book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model,
-        price_notes,
+        price_notes, tools,
     )  # fmt: skip
     primary.output.source = source
+    if tools is not None:
+        price_notes.extend(n for n in _allowance_notes(primary, opts.search_free_queries) if n not in price_notes)
     compared = []
     for other in opts.compare:
         if book.resolve(other)[0] == book.resolve(model)[0]:
@@ -341,7 +395,7 @@ def estimate(
         other_tokens = retarget(tokens, result, other, opts.media_defaults or MediaDefaults())
         mc = _model_cost(
             book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced,
-            output_model, price_notes,
+            output_model, price_notes, tools,
         )  # fmt: skip
         mc.output.source = source
         compared.append(mc)
@@ -358,6 +412,7 @@ def estimate(
         compared=compared,
         warnings=list(dict.fromkeys(warnings)),
         tokenizer_notes=[*tokens.notes, *price_notes],  # the plan's "notes"
+        tools=None if tools is None else (requests_with_tools, tools[1], opts.search_free_queries),
     )
     if opts.shards:
         _plan_caching_and_shards(plan, book, choice.counter, opts)
@@ -429,7 +484,7 @@ def price_tier_threshold(book: PriceBook, model: str, run_date: datetime.date) -
 
 
 def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
-    from ..batchfile.request import FLAG_CACHED_CONTENT, FLAG_GOOGLE_SEARCH
+    from ..batchfile.request import FLAG_CACHED_CONTENT
 
     out = []
     if result.errors:
@@ -445,15 +500,51 @@ def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
             f"{n_cached:,} requests reference a cachedContent; the cached tokens are not in the file and are not "
             "counted or priced"
         )
-    n_search = int(((flags & FLAG_GOOGLE_SEARCH) > 0).sum())
-    if n_search:
-        out.append(
-            f"{n_search:,} requests use Grounding with Google Search; its per-query fees are not included "
-            "(the number of queries is unknown before the job runs)"
-        )
     if tokens.unknown_media_parts:
         out.append(
             f"{tokens.unknown_media_parts:,} media parts have no known size and are not counted (see the notes "
             "for the options that supply one)"
         )
     return out
+
+
+def _tool_warnings(requests: Mapping[str, int], exp: ToolExpectation) -> list[str]:
+    """What the user should act on about the tool fees: a fee priced at the one-per-request floor."""
+    out = []
+    n_search, n_maps = requests.get("google_search", 0), requests.get("google_maps", 0)
+    if exp.assumed and n_search:
+        out.append(
+            f"{n_search:,} requests use Grounding with Google Search: its fee is priced at 1 search query (or grounded "
+            "prompt) per request, a floor (a prompt may issue several); give --search-queries N or --calibrate-from "
+            "RESULTS for an expectation"
+        )
+    if exp.maps_assumed and n_maps:
+        out.append(
+            f"{n_maps:,} requests use Grounding with Google Maps: its fee is priced at 1 grounded prompt per request"
+        )
+    return out
+
+
+def _allowance_notes(mc: ModelCost, free_units: int | None) -> list[str]:
+    """The free allowance of each tool fee, mentioned once; subtracted only as the user said."""
+    out = []
+    for mode in mc.modes.values():
+        for f in [] if mode.tools is None else mode.tools.fees:
+            from ..pricing.tool_fees import TOOL_NAMES, unit_plural
+
+            name = TOOL_NAMES[f.tool]
+            if f.free_allowance:
+                if f.tool == "google_search" and free_units:
+                    out.append(
+                        f"{name}: free allowance {f.free_allowance}; {free_units:,} free {unit_plural(f.unit)} are "
+                        "subtracted (--search-free-queries)"
+                    )
+                else:
+                    out.append(
+                        f"{name}: free allowance {f.free_allowance}, not subtracted (Google does not say whether it is "
+                        "per project or per billing account, nor when it resets); give --search-free-queries N with "
+                        "what is left of it"
+                    )
+            for note in f.fee.notes if f.fee is not None else ():
+                out.append(f"{name}: {note}" if not note.startswith("Google") else note)
+    return list(dict.fromkeys(out))

@@ -78,6 +78,10 @@ class ModeCost:
     low: Decimal | None = None
     high: Decimal | None = None
     not_priced_reason: str | None = None
+    # component -> {"expected", "low", "high"} (None where the figure is unknown); they sum to the
+    # mode's figures: input (tool results fed back included), output, cache_reads, cache_storage, tool_fees
+    by_component: dict[str, dict[str, Decimal | None]] | None = None
+    tools: Any = field(repr=False, default=None)  # planner.tool_fees.ModeTools
 
     @classmethod
     def not_priced(cls, mode: str, reason: str) -> ModeCost:
@@ -86,13 +90,18 @@ class ModeCost:
     def to_json(self) -> dict[str, Any]:
         if self.not_priced_reason is not None:
             return {"not_priced": self.not_priced_reason}
-        return {
+        out: dict[str, Any] = {
             "floor": usd(self.floor),
             "expected": usd(self.expected),
             "low": usd(self.low),
             "high": usd(self.high),
             "ceiling": usd(self.ceiling),
         }
+        if self.by_component is not None:
+            out["by_component"] = {
+                name: {end: usd(v) for end, v in figures.items()} for name, figures in self.by_component.items()
+            }
+        return out
 
 
 @dataclass
@@ -170,6 +179,8 @@ class Plan:
     # When the billing tier was assumed and the jobs need several waves: what a higher tier would
     # need, e.g. [{"tier": 2, "shards": 3, "waves": 1}]
     other_tiers: list[dict[str, int]] = field(default_factory=list)
+    # (requests per tool, ToolExpectation, free units) when some request carries a priced tool
+    tools: Any = None
 
     def __post_init__(self) -> None:
         # The pricing notes are warnings in the document and on screen: plan.warnings says the same.
@@ -295,7 +306,15 @@ class Plan:
             "prices": [p.to_json() for p in self.cost.prices],
             "warnings": warnings,
             "notes": self.tokenizer_notes,
+            "tools": None if self.tools is None else self._tools_json(),
         }
+
+    def _tools_json(self) -> dict[str, Any] | None:
+        from .tool_fees import tools_json
+
+        requests, exp, free = self.tools
+        per_mode = {m: mc.tools for m, mc in self.cost.modes.items() if mc.tools is not None}
+        return tools_json(requests, exp, per_mode, free)
 
     def _comparison(self) -> dict[str, Any] | None:
         """``--compare`` ranked: every model x mode by expected cost, against the chosen model's batch."""

@@ -53,6 +53,7 @@ from batchcost.pricing.records import (
     ThinkingDefaults,
     frozen_map,
 )
+from batchcost.pricing.tool_fees import maps_fee, with_mode
 
 _TOKENS = "USD/1M tokens"
 _STORAGE = "USD/1M tokens/hour"
@@ -286,22 +287,14 @@ class PriceBook:
             fee = None
             prov = gspec.provenance
             notes.append(f"{spec.id}: the Search grounding fee is not known on {day}; grounded requests are not priced")
-        if mode != "standard":
-            notes.append(
-                f"Google does not say whether {mode} discounts Search grounding; the full fee is assumed "
-                "(third parties say batch does not remove tool charges)"
-            )
-        notes.append(
-            "Google does not say whether the free grounding allowance is per project or per billing account, "
-            "nor when it resets"
-        )
-        return GroundingFee(
+        standard = GroundingFee(
             usd_per_1k=fee,
             unit=gspec.unit if gspec is not None else "search query",
             free_allowance=gspec.free_allowance if gspec is not None else None,
             provenance=prov,
             notes=tuple(notes),
         )
+        return with_mode(standard, self._overlay.tool_fees, mode)
 
     # ------------------------------------------------------------------ public queries
 
@@ -439,6 +432,7 @@ class PriceBook:
             output_above=rate(output_val, True) if threshold is not None and output_val is not None else None,
             cache_storage=storage,
             grounding=self._grounding(billed, mode, day),
+            maps_grounding=maps_fee(self._overlay.tool_fees, billed.id, mode, day),
             notes=tuple(dict.fromkeys(notes)),
             warnings=tuple(dict.fromkeys(warnings)),
             cache_notes=tuple(dict.fromkeys(cache_notes)),

@@ -25,6 +25,7 @@ import yaml
 from batchcost.errors import InputError, PricingError
 from batchcost.pricing.records import MODALITIES, MODES, STATUSES, TOKENIZERS, Provenance, Source, frozen_map
 from batchcost.pricing.sources import parse_references, parse_registry
+from batchcost.pricing.tool_fee_rows import Readers, ToolFeeTable, parse_tool_fees
 
 FORMAT = "batchcost-prices/1"
 """Value of the top-level ``format`` key (optional in user files)."""
@@ -247,6 +248,7 @@ class Overlay:
     limits: Mapping[str, tuple[Any, Provenance]]
     models: Mapping[str, ModelSpec]
     override_paths: tuple[str, ...] = ()
+    tool_fees: ToolFeeTable = field(default_factory=ToolFeeTable)
 
 
 # --------------------------------------------------------------------------------------------
@@ -343,6 +345,18 @@ def _parse_bool(ctx: _Ctx, path: str, value: Any) -> bool | None:
         ctx.error(path, f"{value!r} must be true, false or null")
         return None
     return value
+
+
+def _readers(ctx: _Ctx) -> Readers:
+    """The readers of this file, for sections parsed outside this module (``tool_fees``)."""
+    return Readers(
+        error=ctx.error,
+        provenance=lambda path, raw: _provenance(ctx, path, raw),
+        rate=lambda path, value: _parse_rate(ctx, path, value),
+        date=lambda path, value: _parse_date(ctx, path, value),
+        text=lambda path, value: _parse_str(ctx, path, value),
+        keys=lambda path, raw, allowed: _check_keys(ctx, path, raw, allowed),
+    )
 
 
 def _check_keys(ctx: _Ctx, path: str, raw: Mapping[str, Any], allowed: set[str]) -> None:
@@ -587,19 +601,24 @@ def _parse_thinking(ctx: _Ctx, path: str, raw: Any) -> ThinkingSpec | None:
     )
 
 
-def _parse_grounding(ctx: _Ctx, path: str, raw: Any) -> GroundingSpec | None:
+def _parse_grounding(ctx: _Ctx, path: str, raw: Any, base: GroundingSpec | None = None) -> GroundingSpec | None:
     if raw is None:
         return None
     if not _is_mapping(raw):
         ctx.error(path, "must be a mapping")
         return None
     _check_keys(ctx, path, raw, {"unit", "fee_per_1k", "free_allowance", "source", "checked"})
-    unit = _parse_str(ctx, f"{path}.unit", raw.get("unit"), nullable=False) or "search query"
+    # a user file changing only the fee keeps the unit and the allowance the book has
+    if "unit" in raw or base is None:
+        unit = _parse_str(ctx, f"{path}.unit", raw.get("unit"), nullable=False) or "search query"
+    else:
+        unit = base.unit
     fee = _parse_rate(ctx, f"{path}.fee_per_1k", raw.get("fee_per_1k")) if "fee_per_1k" in raw else None
+    allowance = base.free_allowance if base is not None and "free_allowance" not in raw else None
     return GroundingSpec(
         unit=unit,
         fee_per_1k=fee,
-        free_allowance=_parse_str(ctx, f"{path}.free_allowance", raw.get("free_allowance")),
+        free_allowance=_parse_str(ctx, f"{path}.free_allowance", raw.get("free_allowance")) or allowance,
         provenance=_provenance(ctx, path, raw),
     )
 
@@ -727,7 +746,11 @@ def _parse_model(ctx: _Ctx, model_id: str, raw: Any, base: ModelSpec | None) -> 
             ctx, f"{path}.enqueued_tokens", raw.get("enqueued_tokens"), base.enqueued_tokens if base else None
         ),
         thinking=pick("thinking", lambda v: _parse_thinking(ctx, f"{path}.thinking", v), None),
-        grounding=pick("grounding", lambda v: _parse_grounding(ctx, f"{path}.grounding", v), None),
+        grounding=pick(
+            "grounding",
+            lambda v: _parse_grounding(ctx, f"{path}.grounding", v, base.grounding if base else None),
+            None,
+        ),
         derive=frozen_map(derive),
         prices=tuple(prices),
         cache_storage=tuple(storage),
@@ -883,7 +906,9 @@ def parse_overlay(raw: Any, *, file: str = "overlay.yaml") -> Overlay:
     if not _is_mapping(raw):
         ctx.error("(top)", "the file must be a YAML mapping")
         _raise_errors(ctx)
-    _check_keys(ctx, "(top)", raw, {"format", "genai_prices", "sources", "rules", "aliases", "limits", "models"})
+    _check_keys(
+        ctx, "(top)", raw, {"format", "genai_prices", "sources", "rules", "aliases", "limits", "models", "tool_fees"}
+    )
     if raw.get("format") != FORMAT:
         ctx.error("format", f"must be {FORMAT!r}")
     ctx.sources = parse_registry(raw.get("sources"), ctx.error)
@@ -911,6 +936,7 @@ def parse_overlay(raw: Any, *, file: str = "overlay.yaml") -> Overlay:
         aliases=frozen_map(_parse_aliases(ctx, raw.get("aliases"), {})),
         limits=frozen_map(_parse_limits(ctx, raw.get("limits"), {})),
         models=frozen_map(models),
+        tool_fees=parse_tool_fees(raw.get("tool_fees"), ToolFeeTable(), _readers(ctx)),
     )
     _check_references(ctx, overlay)
     _raise_errors(ctx)
@@ -938,7 +964,7 @@ def merge_overrides(overlay: Overlay, raw: Any, *, file: str, checked: datetime.
     if not _is_mapping(raw):
         ctx.error("(top)", "the file must be a YAML mapping (see the packaged overlay.yaml for the format)")
         _raise_errors(ctx)
-    _check_keys(ctx, "(top)", raw, {"format", "sources", "rules", "aliases", "limits", "models"})
+    _check_keys(ctx, "(top)", raw, {"format", "sources", "rules", "aliases", "limits", "models", "tool_fees"})
     if raw.get("format") not in (None, FORMAT):
         ctx.error("format", f"must be {FORMAT!r} (or left out)")
     ctx.sources = parse_registry(raw.get("sources"), ctx.error, overlay.sources)
@@ -963,6 +989,7 @@ def merge_overrides(overlay: Overlay, raw: Any, *, file: str, checked: datetime.
         limits=frozen_map(_parse_limits(ctx, raw.get("limits"), overlay.limits)),
         models=frozen_map(models),
         override_paths=(*overlay.override_paths, file),
+        tool_fees=parse_tool_fees(raw.get("tool_fees"), overlay.tool_fees, _readers(ctx)),
     )
     _check_references(ctx, merged)
     _raise_errors(ctx)
@@ -974,9 +1001,18 @@ def packaged_overlay_text() -> str:
     return resources.files("batchcost.pricing").joinpath("data/overlay.yaml").read_text(encoding="utf-8")
 
 
+def packaged_tool_fees_text() -> str:
+    """The text of the packaged ``data/tool_fees.yaml`` (the ``tool_fees`` section, kept apart)."""
+    return resources.files("batchcost.pricing").joinpath("data/tool_fees.yaml").read_text(encoding="utf-8")
+
+
 def load_packaged_overlay() -> Overlay:
-    """Load and validate the packaged overlay."""
-    return parse_overlay(load_yaml_text(packaged_overlay_text()), file="batchcost/pricing/data/overlay.yaml")
+    """Load and validate the packaged overlay (``overlay.yaml`` with ``tool_fees.yaml``'s section)."""
+    raw = load_yaml_text(packaged_overlay_text())
+    fees = load_yaml_text(packaged_tool_fees_text())
+    if isinstance(raw, dict) and isinstance(fees, dict) and "tool_fees" in fees:
+        raw["tool_fees"] = fees["tool_fees"]
+    return parse_overlay(raw, file="batchcost/pricing/data/overlay.yaml")
 
 
 def read_override_file(path: str | os.PathLike[str]) -> tuple[Any, str, datetime.date]:

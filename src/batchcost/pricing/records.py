@@ -146,6 +146,10 @@ class GroundingFee:
         free_allowance: free allowance as published (text; scope and reset window are UNKNOWN).
         provenance: source of the fee and allowance.
         notes: assumptions, e.g. that batch does not discount grounding.
+        tool: ``google_search`` or ``google_maps``.
+        mode_factor: what the standard fee was multiplied by for this mode (already in ``usd_per_1k``).
+        factor_assumed: True when no source states ``mode_factor`` (Google is silent on batch).
+        free_allowance_scope: what is known of the allowance's scope and reset (a note).
     """
 
     usd_per_1k: Decimal | None
@@ -153,6 +157,10 @@ class GroundingFee:
     free_allowance: str | None
     provenance: Provenance
     notes: tuple[str, ...] = ()
+    tool: str = "google_search"
+    mode_factor: Decimal = Decimal(1)
+    factor_assumed: bool = False
+    free_allowance_scope: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,6 +223,7 @@ class ModeRates:
         cache_storage: explicit-cache storage, USD per 1M tokens per hour (None: unknown or
             explicit caching unsupported).
         grounding: Search-grounding fee for this mode (None when the model has none known).
+        maps_grounding: Maps-grounding fee for this mode (None when none is known for the model).
         notes: what a reader of the figures should know, once: rates derived by a rule, where sources
             disagree and which was used, assumptions where nothing is published. Not warnings.
         warnings: what the user should act on, each saying what to do (the requested model is
@@ -241,6 +250,7 @@ class ModeRates:
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
     cache_notes: tuple[str, ...] = ()
+    maps_grounding: GroundingFee | None = None
 
     def rates(self) -> list[tuple[str, str, bool, Rate]]:
         """Every token rate as ``(component, modality, above_threshold, rate)``.

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..money import money, money_column
 from ..text import plural
-from .terminal import MODE_NAMES, cost_rows, price_rows, table
+from .terminal import MODE_NAMES, cost_rows, has_tool_fees, price_rows, table, tool_fee_lines
 
 MAX_LINES = 15
 MAX_WARNINGS = 3
@@ -44,7 +44,8 @@ def answer(plan: Mapping[str, Any]) -> str:
         ceiling = batch.get("ceiling")
         floor, top = money_column([batch["floor"], ceiling])
         most = f"at most {top}" if ceiling is not None else "no known upper bound"
-        return f"Batch on {model}: at least {floor} (input only), {most}; the output is unknown"
+        what = "input and tool fees" if has_tool_fees(plan["cost"]) else "input only"
+        return f"Batch on {model}: at least {floor} ({what}), {most}; the output is unknown"
     exp, low, high = money_column([expected, batch["low"], batch["high"]])
     amount = exp if low == high else f"{exp} (range {low}-{high})"
     saving = (plan.get("savings") or {}).get("batch_vs_standard")
@@ -258,6 +259,8 @@ def render_plan_screen(plan: Mapping[str, Any], *, verbose: bool = False, width:
     if verbose:
         lines.append("")
     lines += _wrap("Tokens", _tokens(plan), width)
+    for line in tool_fee_lines(plan):
+        lines += _wrap("Tools", line, width)
     jobs = _jobs(plan)
     if jobs:
         lines += _wrap("Jobs", jobs, width)

@@ -166,6 +166,8 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
         if m != doc["mode"]
     ]
     split = f"input {money(inp)}, output {money(out)} (thinking {money(d['thoughts_output'])})"
+    if "tool_fees" in d:
+        split += f", tool fees {money(d['tool_fees'])} ({_tool_units(t)})"
     lines += wrap("Cost", split + (f"; the same tokens in {', '.join(others)}" if others else ""))
     v = doc.get("variance")
     if v:
@@ -249,6 +251,7 @@ def _full_text(doc: Mapping[str, Any]) -> str:
         ["cached input", money(d["cached_input"])],
         ["output (answers)", money(d["candidates_output"])],
         ["output (thinking)", money(d["thoughts_output"])],
+        *([[f"tool fees ({_tool_units(t)})", money(d["tool_fees"])]] if "tool_fees" in d else []),
         ["total", money(c["total"])],
     ]
     lines += ["  " + r for r in table(rows, "lr")]
@@ -317,3 +320,14 @@ def _full_text(doc: Mapping[str, Any]) -> str:
         lines += ["", "Prices used (USD per 1M tokens)"]
         lines += ["  " + r for r in table(price_rows(doc["prices"]), "lllrrll")]
     return "\n".join(lines) + "\n"
+
+
+def _tool_units(tokens: Mapping[str, Any]) -> str:
+    """``2,000 Google Search queries; 10 Google Maps grounded prompts``: what the tool fees count."""
+    names = {
+        "search_queries": "Google Search queries",
+        "search_grounded_prompts": "prompts grounded with Google Search",
+        "maps_grounded_prompts": "prompts grounded with Google Maps",
+    }
+    parts = [f"{n:,} {names.get(k, k)}" for k, n in (tokens.get("tool_units") or {}).items()]
+    return "; ".join(parts) or "grounding"

@@ -64,12 +64,22 @@ def money_columns(rows: list[list[Any]], columns: Sequence[int]) -> list[list[An
     return rows
 
 
+def has_tool_fees(cost: Mapping[str, Any]) -> bool:
+    """Whether some mode's cost includes a tool fee (Search or Maps grounding)."""
+    for c in cost.values():
+        fees = ((c.get("by_component") or {}).get("tool_fees") or {}).get("expected")
+        if fees is not None and Decimal(fees) != 0:
+            return True
+    return False
+
+
 def cost_rows(cost: Mapping[str, Any]) -> list[list[str]]:
     """Every mode's cost, one precision per column (an unknown ceiling reads "unknown", never $0)."""
     keys = ("floor", "expected", "low", "high", "ceiling")
     priced = [c for c in cost.values() if "not_priced" not in c]
     columns = {k: iter(money_column([c[k] for c in priced])) for k in keys}
-    rows = [["mode", "floor (input only)", "expected", "low", "high", "ceiling"]]
+    floor = "floor (input + tool fees)" if has_tool_fees(cost) else "floor (input only)"
+    rows = [["mode", floor, "expected", "low", "high", "ceiling"]]
     for mode, c in cost.items():
         if "not_priced" in c:
             rows.append([MODE_NAMES.get(mode, mode), "not priced", "", "", "", ""])
@@ -78,6 +88,62 @@ def cost_rows(cost: Mapping[str, Any]) -> list[list[str]]:
         cells[-1] = "unknown" if c["ceiling"] is None else cells[-1]
         rows.append([MODE_NAMES.get(mode, mode), *cells])
     return rows
+
+
+_TOOL_NAMES = {"google_search": "Grounding with Google Search", "google_maps": "Grounding with Google Maps"}
+
+
+def _units(value: str, unit: str) -> str:
+    n = Decimal(value)
+    shown = f"{n:,.0f}" if n == n.to_integral() else f"{n:,.2f}"
+    return f"{shown} {unit if n == 1 else unit[:-1] + 'ies' if unit.endswith('y') else unit + 's'}"
+
+
+def tool_fee_lines(plan: Mapping[str, Any], mode: str = "batch") -> list[str]:
+    """One sentence per tool fee of ``mode`` (and the tool-result tokens), for every rendering.
+
+    Empty when no request carries a tool with a fee. The free allowance is mentioned; it is
+    subtracted only where the plan says so.
+    """
+    tools = plan.get("tools")
+    if not isinstance(tools, Mapping):
+        return []
+    fees = (tools.get("fees") or {}).get(mode) or []
+    out = []
+    for f in fees:
+        name = _TOOL_NAMES.get(f["tool"], f["tool"])
+        per = tools["per_request"]["search_queries" if f["unit"] == "search query" else "grounded_prompts"]
+        if f["tool"] == "google_maps":
+            per = tools["per_request"]["maps_grounded_prompts"]
+        each = _units(per["expected"], f["unit"])
+        units = _units(f["units"]["expected"], f["unit"])
+        if f["usd"] is None:
+            cost = "fee unknown: not included (add it with --prices FILE)"
+        else:
+            rate = money(f["usd_per_1k"])
+            total = money(f["usd"]["expected"])
+            if f["usd"]["low"] != f["usd"]["high"]:
+                total += f" (range {money(f['usd']['low'])}-{money(f['usd']['high'])})"
+            cost = f"{units} x {rate}/1k = {total}"
+        factor = "" if mode == "standard" else (
+            f"; {mode} treated as {'not discounted' if Decimal(f['mode_factor']) == 1 else 'x ' + f['mode_factor']}"
+            + (" (assumed: Google does not say)" if f["mode_factor_assumed"] else "")
+        )  # fmt: skip
+        line = f"{name}: {f['requests']:,} requests x {each} = {cost}{factor}"
+        if f.get("free_allowance"):
+            taken = f.get("free_units_subtracted")
+            hint = " (--search-free-queries N)" if f["tool"] == "google_search" else ""
+            line += f"; free allowance {f['free_allowance']}, " + (
+                f"{taken:,} subtracted" if taken else f"not subtracted{hint}"
+            )
+        out.append(line + (f". Per request: {tools['source']}" if f["tool"] == "google_search" else ""))
+    tokens = tools["per_request"].get("tool_result_tokens")
+    if tokens is not None and fees:
+        out.append(
+            f"Tool results fed back as input: {Decimal(tokens['expected']):,.0f} tokens per request with Google Search, "
+            "priced at the input rate (in the input cost)"
+        )
+    return out
 
 
 def headline(plan: Mapping[str, Any]) -> str:
@@ -248,6 +314,9 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
         kinds = ", ".join(f"{md_code(k)} {n:,}" for k, n in (v.get("problem_counts") or {}).items())
         out.append(f"- **Validation:** INVALID, {v['errors']:,} errors" + (f" ({kinds})" if kinds else ""))
     out += ["", *_md_table(cost_rows(plan["cost"]), "lrrrrr")]
+    tool_lines = tool_fee_lines(plan)
+    if tool_lines:
+        out += ["", "**Tool fees (batch)**", "", *(f"- {md_text(line)}" for line in tool_lines)]
     saving = plan.get("savings", {}).get("batch_vs_standard")
     if saving:
         out += ["", f"Batch saves {money(saving['usd'])} ({saving['percent']}%) over standard ({saving['basis']})."]

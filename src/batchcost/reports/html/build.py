@@ -9,7 +9,7 @@ from ..terminal import headline
 from .context import ReportContext
 from .sections_caching import caching_section
 from .sections_compare import compare_section
-from .sections_costs import cost_note, cost_table, modes_chart, savings
+from .sections_costs import cost_note, cost_table, modes_chart, savings, tool_fees
 from .sections_headline import key_costs, key_facts
 from .sections_next import next_steps
 from .sections_provenance import assumptions, cache_rates, file_row, prices_shown
@@ -41,6 +41,7 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
         key_facts=key_facts(plan, shards),
         cost_rows=cost_table(cost),
         cost_note=cost_note(plan),
+        tool_fees=tool_fees(plan),
         savings=savings(plan),
         modes_chart=modes,
         compare=compare_section(plan),

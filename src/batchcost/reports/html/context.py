@@ -327,3 +327,4 @@ class ReportContext:
     cache_rates: list[str]
     files: list[FileRow]
     variance: Mapping[str, Any] | None = None  # reconcile's variance_section(): plain strings
+    tool_fees: list[str] = field(default_factory=list)  # one sentence per tool fee in batch (Search, Maps)

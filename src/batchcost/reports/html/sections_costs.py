@@ -8,7 +8,7 @@ from typing import Any
 
 from ...money import money, money_column
 from .. import charts
-from ..terminal import MODE_NAMES, cost_rows
+from ..terminal import MODE_NAMES, cost_rows, has_tool_fees, tool_fee_lines
 from .context import Chart, CostRow, Money
 from .display import dec, markup
 
@@ -110,9 +110,17 @@ def cost_note(plan: Mapping[str, Any]) -> str:
         "95% interval of the input. Ceiling: the input's high end plus every request's full output "
         "allowance (maxOutputTokens or the model's limit, plus thinking)."
     )
+    if has_tool_fees(plan["cost"]):
+        base = base.replace("Floor: input tokens only.", "Floor: input tokens and tool fees.")
+        base += " Every figure includes the tool fees below (Grounding with Google Search or Maps)."
     if o.get("expected") is None:
         base += " No output expectation was given, so only the floor and the ceiling are known."
     return base
+
+
+def tool_fees(plan: Mapping[str, Any]) -> list[str]:
+    """One sentence per tool fee of the batch job (empty when no request carries a tool with a fee)."""
+    return tool_fee_lines(plan)
 
 
 def savings(plan: Mapping[str, Any]) -> str:
