@@ -135,7 +135,7 @@ def test_a_rate_override_and_a_batch_discount_from_a_price_file(tmp_path: Path) 
     fee = doc["tools"]["fees"]["batch"][0]
     assert fee["mode_factor"] == "0.5" and fee["mode_factor_assumed"] is False
     assert "prices.yaml" in fee["source"]
-    assert "search query" == fee["unit"]  # the unit is kept when only the fee is overridden
+    assert fee["unit"] == "search query"  # the unit is kept when only the fee is overridden
 
 
 def _result(key: str, queries: int, tool_tokens: int, model: str = "gemini-3.8-flash") -> dict[str, Any]:

@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -455,7 +455,13 @@ def run_pilot(
         f"pilot: {int(ok.sum()):,} of {total:,} sampled requests sent to {model_id} (stratified by size), "
         f"spent ${usd(spent)} at standard rates"
     )
-    return fit_output_model(
+    from .tool_use import learn_tool_use
+
+    # what the sampled requests with Google Search issued: the Search fee of the next estimate
+    tool_use = learn_tool_use(rs, r["flags"][ok_rows].astype(np.int64), "the pilot's responses")
+    if tool_use is not None:
+        warnings.extend(tool_use.warnings)
+    fitted = fit_output_model(
         obs,
         source_prefix=prefix,
         model=model_id,
@@ -479,3 +485,4 @@ def run_pilot(
             }
         },
     )
+    return replace(fitted, tool_use=tool_use)
