@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from batchcost.afterjob.calibrate import calibrate_from
@@ -62,6 +63,8 @@ def test_gemini_3_file_1000_requests_2_queries_each_is_28_dollars(tmp_path: Path
     assert fee["mode_factor"] == "1" and fee["mode_factor_assumed"] is True and fee["free_units_subtracted"] is None
     assert "5,000" in fee["free_allowance"]
     assert not any("per-query fees are not included" in w for w in doc["warnings"])
+    # the shards carry the fee too (spend caps count it): their total is the plan's
+    assert doc["shards"]["totals"]["cost"] == batch["expected"]
     screen = render_plan_screen(doc, width=200)
     assert "1,000 requests x 2 search queries = 2,000 search queries x $14.00/1k = $28.00" in screen
     assert "not subtracted" in screen
@@ -187,6 +190,28 @@ def test_results_with_known_queries_reconcile_and_calibrate(tmp_path: Path) -> N
     assert plan["tools"]["per_request"]["tool_result_tokens"]["expected"] == "375"
     assert plan["tools"]["source"].startswith("learnt from out.jsonl")
     components_sum(plan, "batch")
+
+
+def test_tool_use_from_responses_whose_requests_are_known(tmp_path: Path) -> None:
+    """The pilot's route: the requests' flags are known, so a request that did not search counts."""
+    from batchcost.afterjob.tool_use import learn_tool_use
+    from batchcost.batchfile.request import FLAG_GOOGLE_MAPS, FLAG_GOOGLE_SEARCH
+    from batchcost.batchfile.results import read_results
+
+    results = _write_results(
+        tmp_path / "out.jsonl", [_result("k0", 4, 100), _result("k1", 0, 0), _result("k2", 0, 0), _result("k3", 2, 50)]
+    )
+    rs = read_results([str(results)])
+    flags = np.array([FLAG_GOOGLE_SEARCH, FLAG_GOOGLE_SEARCH, 0, FLAG_GOOGLE_SEARCH | FLAG_GOOGLE_MAPS], np.int64)
+    use = learn_tool_use(rs, flags, "the pilot's responses")
+    assert use is not None and use.search_requests == 3 and use.maps_requests == 1
+    assert use.queries.expected == pytest.approx(2.0)  # (4 + 0 + 2) / 3
+    assert use.grounded.expected == pytest.approx(2 / 3)
+    assert use.maps_grounded is not None and use.maps_grounded.expected == 0.0
+    assert not use.warnings
+    # without the requests, only results that show grounding count, and a warning says the mean errs high
+    blind = learn_tool_use(rs, None, "out.jsonl")
+    assert blind is not None and blind.queries.expected == pytest.approx(3.0) and blind.warnings
 
 
 def test_per_prompt_results_count_grounded_prompts(tmp_path: Path) -> None:

@@ -221,6 +221,19 @@ def _price_shards(
         floors.append(floor)
         costs.append(price(s.rows, exp_inputs, outs) if outs is not None else floor)
         ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out))
+    if batch.tools is not None and batch.tools.fees:
+        from .tool_fees import shard_tool_fees
+
+        flags = plan.scan.rows["flags"]
+        for i, s in enumerate(shard_plan.shards):
+            fees, fees_high = shard_tool_fees(batch.tools, flags[s.rows])
+            floors[i] += fees
+            costs[i] = None if costs[i] is None else costs[i] + fees  # type: ignore[operator]
+            ceilings[i] = None if ceilings[i] is None else ceilings[i] + fees_high  # type: ignore[operator]
+        notes.append(
+            "shard costs include the tool fees of their requests with Google Search or Maps (no free allowance is "
+            "taken off per shard)"
+        )
     basis = "expected" if outs is not None else "floor"
     if outs is None and batch.expected is not None and batch.floor is not None:
         # The estimate has an expectation but not the option it came from: share its output part

@@ -245,3 +245,28 @@ def describe_fee(f: ToolFee) -> str:
     units = f.units["expected"]
     shown = f"{units:,.0f}" if units == units.to_integral() else f"{units:,.1f}"
     return f"{TOOL_NAMES[f.tool]}: {shown} {unit_plural(f.unit)} x {rate}"
+
+
+def shard_tool_fees(mt: ModeTools, flags: np.ndarray) -> tuple[Decimal, Decimal]:
+    """``(expected, high)`` tool fees and tool-result tokens of the requests with these ``flags`` (one shard).
+
+    Each request with a tool pays its share of the file's figure (the same units per request);
+    a free allowance is not taken off per shard, so shard costs err high where one was given.
+    """
+    from ..batchfile.request import FLAG_GOOGLE_MAPS, FLAG_GOOGLE_SEARCH
+
+    flags = np.asarray(flags).astype(np.int64)
+    counts = {
+        "google_search": int(((flags & FLAG_GOOGLE_SEARCH) > 0).sum()),
+        "google_maps": int(((flags & FLAG_GOOGLE_MAPS) > 0).sum()),
+    }
+    out = {"expected": Decimal(0), "high": Decimal(0)}
+    for end in out:
+        for f in mt.fees:
+            if f.usd is None or f.fee is None or not f.requests or not counts[f.tool]:
+                continue
+            out[end] += fee_usd(f.fee, f.units[end] / f.requests * counts[f.tool])
+        n_search = next((f.requests for f in mt.fees if f.tool == "google_search"), 0)
+        if mt.tool_tokens_usd and n_search and counts["google_search"]:
+            out[end] += mt.tool_tokens_usd[end] / n_search * counts["google_search"]
+    return out["expected"], out["high"]
