@@ -232,3 +232,30 @@ def test_a_file_without_tools_has_no_tool_section_and_zero_tool_fees(tmp_path: P
     assert doc["tools"] is None
     assert doc["cost"]["batch"]["by_component"]["tool_fees"] == {"expected": "0", "low": "0", "high": "0"}
     components_sum(doc, "batch")
+
+
+def test_a_bad_tool_fee_entry_in_a_price_file_names_its_place(tmp_path: Path) -> None:
+    from batchcost.errors import PricingError
+    from batchcost.pricing import PriceBook
+
+    prices = tmp_path / "bad.yaml"
+    prices.write_text(
+        "tool_fees:\n  modes:\n    batch: {factor: half}\n  google_maps:\n    - {models: [gemini-3.8-flash], unit: call}\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(PricingError) as err:
+        PriceBook.load(str(prices))
+    text = str(err.value)
+    assert "tool_fees.modes.batch.factor" in text and "half" in text
+    assert "tool_fees.google_maps[0].unit" in text
+
+
+def test_prices_lists_the_maps_fee_beside_the_search_fee() -> None:
+    from batchcost.pricing import PriceBook
+
+    rows = PriceBook.load().rows(datetime.date(2026, 11, 27), ["gemini-2.5-pro"])
+    found = {r.component: (r.usd, r.unit) for r in rows if "grounding" in r.component}
+    assert found == {
+        "grounding": (Decimal("35"), "USD/1k grounded prompts"),
+        "maps_grounding": (Decimal("25"), "USD/1k grounded prompts"),
+    }

@@ -53,7 +53,7 @@ from batchcost.pricing.records import (
     ThinkingDefaults,
     frozen_map,
 )
-from batchcost.pricing.tool_fees import maps_fee, with_mode
+from batchcost.pricing.tool_fees import maps_fee, unit_plural, with_mode
 
 _TOKENS = "USD/1M tokens"
 _STORAGE = "USD/1M tokens/hour"
@@ -715,6 +715,16 @@ class PriceBook:
                         g.provenance.sources,
                     )
                 )
+            maps = standard.maps_grounding
+            if maps is not None:
+                rows.append(
+                    PriceRow(
+                        model_id, standard.model, "", "maps_grounding", "", "", maps.usd_per_1k,
+                        f"USD/1k {unit_plural(maps.unit)}", maps.provenance.source, maps.provenance.checked,
+                        maps.provenance.derived, maps.provenance.overridden,
+                        f"free: {maps.free_allowance}" if maps.free_allowance else "", maps.provenance.sources,
+                    )
+                )  # fmt: skip
         return rows
 
 

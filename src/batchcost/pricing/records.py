@@ -397,8 +397,8 @@ class PriceRow:
         billed_model: the model whose rates apply (differs when routed).
         mode: ``standard``/``batch``/``flex``/``priority``; ``""`` for mode-independent rows
             (cache storage, or a model that cannot be priced at all).
-        component: ``input``, ``cache_read``, ``output``, ``cache_storage``, ``grounding`` or
-            ``""`` for a whole-model "not priced" row.
+        component: ``input``, ``cache_read``, ``output``, ``cache_storage``, ``grounding`` (Google
+            Search), ``maps_grounding`` or ``""`` for a whole-model "not priced" row.
         modality: ``all``, one modality, or several joined by ``+``; ``""`` when not applicable.
         tier: ``"<=200k"`` / ``">200k"`` for tiered rates, ``""`` when flat.
         usd: the price, or None when not priced (see ``note``).
