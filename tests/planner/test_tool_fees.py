@@ -190,6 +190,11 @@ def test_results_with_known_queries_reconcile_and_calibrate(tmp_path: Path) -> N
     assert plan["tools"]["per_request"]["tool_result_tokens"]["expected"] == "375"
     assert plan["tools"]["source"].startswith("learnt from out.jsonl")
     components_sum(plan, "batch")
+    # tool-result tokens: 100 x 375 at the batch text input rate, in the input part
+    plain = run_estimate(new, "gemini-3.8-flash", run_date=DEC4, output_tokens=10, search_queries=1.5)
+    learnt_in = Decimal(plan["cost"]["batch"]["by_component"]["input"]["expected"])
+    plain_in = Decimal(plain["cost"]["batch"]["by_component"]["input"]["expected"])
+    assert learnt_in - plain_in == Decimal(100 * 375) * Decimal("0.375") / 1_000_000
 
 
 def test_tool_use_from_responses_whose_requests_are_known(tmp_path: Path) -> None:
@@ -259,3 +264,21 @@ def test_prices_lists_the_maps_fee_beside_the_search_fee() -> None:
         "grounding": (Decimal("35"), "USD/1k grounded prompts"),
         "maps_grounding": (Decimal("25"), "USD/1k grounded prompts"),
     }
+
+
+def test_reconcile_against_a_plan_shows_the_tool_fees_beside_the_estimate(tmp_path: Path) -> None:
+    requests = write(tmp_path / "in.jsonl", [searching(f"Q {i}") for i in range(4)])
+    plan = run_estimate(requests, "gemini-3.8-flash", run_date=DEC4, output_tokens=10, search_queries=2)
+    # estimated: 4 x 2 = 8 queries, $0.112; actual: 1 + 2 + 3 + 0 = 6 queries, $0.084
+    assert plan["cost"]["batch"]["by_component"]["tool_fees"]["expected"] == "0.112"
+    results = _write_results(
+        tmp_path / "out.jsonl", [_result("k0", 1, 0), _result("k1", 2, 0), _result("k2", 3, 0), _result("k3", 0, 0)]
+    )
+    doc = reconcile(results, plan=plan, run_date=DEC4).to_json()
+    fees = next(c for c in doc["variance"]["components"] if c["component"] == "tool_fees")
+    assert (fees["estimated"]["expected"], fees["actual"], fees["difference"]) == ("0.112", "0.084", "-0.028")
+    assert fees["inside_interval"] is False
+    parts = {c["name"]: Decimal(c["usd"]) for c in doc["variance"]["contributors"]}
+    assert parts["tool fees"] == Decimal("-0.028")
+    assert sum(parts.values()) == Decimal(doc["variance"]["difference"])
+    assert "tool_fees" in render_text(doc, verbose=True)

@@ -90,7 +90,9 @@ def variance_of(
     components = [
         _token_component("input", t_in, prompt),
         _token_component("cached", t_in.get("cached"), cached, "the estimate prices no cache hits"),
-        _token_component("tool_use", None, tool, "tool results fed back are unknown before the job runs"),
+        _token_component(
+            "tool_use", _planned_tool_tokens(plan), tool, "tool results fed back are unknown before the job runs"
+        ),
         _token_component("output", t_out, output),
         _token_component("thinking", t_out.get("thoughts"), thoughts, "the plan does not split thinking from output"),
     ]
@@ -119,6 +121,9 @@ def variance_of(
             inside = None if floor is None or ceiling is None else floor <= actual.total <= ceiling
             cost_entry.update(difference=None, ratio=None, inside_interval=inside, basis="floor-ceiling")
             notes.append("the plan had no output expectation: the actual cost is checked against its floor and ceiling")
+    fees_entry = _tool_fees_component(plan_cost, actual)
+    if fees_entry is not None:
+        components.append(fees_entry)
     components.append(cost_entry)
 
     contributors: list[dict[str, Any]] = []
@@ -192,6 +197,10 @@ def _contributors(
             )
             at_plan = actual
     e_out = (expected - floor) if expected is not None else Decimal(0)
+    # the plan's floor holds its expected tool fees: they are compared with the actual fees apart
+    e_fees = _planned_fees((plan.get("cost") or {}).get(mode) or {}) or Decimal(0)
+    a_fees = at_plan.by_component.get("tool_fees", Decimal(0))
+    units = "; ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in at_plan.tool_units.items()) or "no grounding used"
     a_in = at_plan.by_component["input"]
     a_tool = at_plan.detail["tool_use_input"]
     a_cached = at_plan.by_component["cached_input"]
@@ -202,7 +211,7 @@ def _contributors(
     parts = [
         (
             "input tokens",
-            x1 - a_tool - floor,
+            x1 - a_tool - (floor - e_fees),
             f"{prompt:,} prompt tokens" + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
         ),
         ("tool-use tokens", a_tool, f"{tool:,} tool-use prompt tokens (tool results fed back), not in the estimate"),
@@ -218,6 +227,8 @@ def _contributors(
             + (f" vs {int(est_out):,} expected" if est_out is not None else "; the plan had no output expectation"),
         ),
     ]
+    if e_fees or a_fees:
+        parts.append(("tool fees", a_fees - e_fees, f"{units} (Grounding with Google Search or Maps) vs the estimate"))
     if at_plan is not actual:
         parts.append(
             (
@@ -229,3 +240,45 @@ def _contributors(
     out = [{"name": n, "usd": usd(v), "explanation": text} for n, v, text in parts if v]
     out.sort(key=lambda c: -abs(Decimal(c["usd"])))
     return out
+
+
+def _planned_fees(plan_cost: Mapping[str, Any]) -> Decimal | None:
+    """The plan's expected tool fees in this mode (None: a plan from before ``by_component``)."""
+    figure = ((plan_cost.get("by_component") or {}).get("tool_fees") or {}).get("expected")
+    return _dec(figure)
+
+
+def _tool_fees_component(plan_cost: Mapping[str, Any], actual: ActualCost) -> dict[str, Any] | None:
+    """Tool fees estimated against actual, when either side has some (Search or Maps grounding)."""
+    fees = (plan_cost.get("by_component") or {}).get("tool_fees") or {}
+    planned = _planned_fees(plan_cost)
+    used = actual.by_component.get("tool_fees")
+    if not planned and used is None:
+        return None
+    used = used or Decimal(0)
+    if planned is None:
+        return {
+            "component": "tool_fees", "unit": "USD", "actual": usd(used), "estimated": None, "difference": None,
+            "ratio": None, "inside_interval": None, "basis": "not estimated (a plan from before tool fees)",
+        }  # fmt: skip
+    low, high = _dec(fees.get("low")) or planned, _dec(fees.get("high")) or planned
+    return {
+        "component": "tool_fees",
+        "unit": "USD",
+        "actual": usd(used),
+        "estimated": {"expected": usd(planned), "low": usd(low), "high": usd(high), "floor": None, "ceiling": None},
+        "difference": usd(used - planned),
+        "ratio": _ratio(used, planned),
+        "inside_interval": low <= used <= high,
+        "basis": "95% interval" if low != high else "exact",
+    }
+
+
+def _planned_tool_tokens(plan: Mapping[str, Any]) -> dict[str, int] | None:
+    """Tool-result tokens the plan expected (learnt per request with Google Search), or None."""
+    tools = plan.get("tools") or {}
+    per = (tools.get("per_request") or {}).get("tool_result_tokens")
+    n = (tools.get("requests") or {}).get("google_search") or 0
+    if not per or not n:
+        return None
+    return {end: round(Decimal(per[end]) * n) for end in ("expected", "low", "high")}
