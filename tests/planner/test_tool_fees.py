@@ -69,6 +69,11 @@ def test_gemini_3_file_1000_requests_2_queries_each_is_28_dollars(tmp_path: Path
     assert "1,000 requests x 2 search queries = 2,000 search queries x $14.00/1k = $28.00" in screen
     assert "not subtracted" in screen
     assert "**Tool fees (batch)**" in render_plan_markdown(doc)
+    from batchcost.reports.html import write_report
+
+    write_report(doc, str(tmp_path / "plan.html"), format="html")
+    html = (tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert "Tool fees (batch)" in html and "2,000 search queries x $14.00/1k = $28.00" in html
 
 
 def test_free_queries_left_are_subtracted_only_when_given(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..money import money
 from ..text import plural
+from .terminal import has_tool_fees
 
 PLAN_TABLES = "plan.requests(), plan.shards(), plan.prices(), plan.caching_candidates(), plan.compare()"
 MAX_LINES = 10
@@ -35,7 +36,8 @@ def _batch(doc: Mapping[str, Any]) -> tuple[str, str]:
         return "not priced", str(batch.get("not_priced", "no batch rate for this model"))
     ceiling = "unknown" if batch.get("ceiling") is None else money(batch["ceiling"])
     if batch.get("expected") is None:
-        return f"{money(batch['floor'])} input only", f"output unknown; ceiling {ceiling}"
+        what = "input and tool fees" if has_tool_fees(doc["cost"]) else "input only"
+        return f"{money(batch['floor'])} {what}", f"output unknown; ceiling {ceiling}"
     rng = _range(batch)
     return f"{money(batch['expected'])} expected", (f"95% {rng}; " if rng else "") + f"ceiling {ceiling}"
 
@@ -90,7 +92,9 @@ def plan_text(doc: Mapping[str, Any]) -> str:
     if std and "not_priced" not in std:
         value = std["expected"] if std.get("expected") is not None else std["floor"]
         lines.append(
-            f"  standard  {money(value)}" + (" expected" if std.get("expected") is not None else " input only")
+            f"  standard  {money(value)}"
+            + (" expected" if std.get("expected") is not None else " input only")
+            + (" + tool fees" if std.get("expected") is None and has_tool_fees(doc["cost"]) else "")
         )
     lines.append(f"  tokens    {tin} input ({how}), {tout}")
     shards = _shards(doc)
