@@ -371,21 +371,23 @@ def estimate(
     if progress is not None:  # a step without measurable progress: the CLI names it instead of a blank screen
         progress("pricing", 0, 0)
     price_notes: list[str] = []
-    from .tool_fees import tool_expectation, tool_requests
+    from .tool_fees import allowance_notes, tool_expectation, tool_requests, tool_warnings
 
     requests_with_tools = tool_requests(result)
     tools = None
     if any(requests_with_tools.values()):
         tool_exp = tool_expectation(opts.search_queries, output_model.tool_use if output_model is not None else None)
         tools = (requests_with_tools, tool_exp, opts.search_free_queries)
-        warnings.extend(_tool_warnings(requests_with_tools, tool_exp))
+        warnings.extend(tool_warnings(requests_with_tools, tool_exp))
     primary = _model_cost(
         book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model,
         price_notes, tools,
     )  # fmt: skip
     primary.output.source = source
     if tools is not None:
-        price_notes.extend(n for n in _allowance_notes(primary, opts.search_free_queries) if n not in price_notes)
+        price_notes.extend(
+            n for n in allowance_notes(primary.modes.values(), opts.search_free_queries) if n not in price_notes
+        )
     compared = []
     for other in opts.compare:
         if book.resolve(other)[0] == book.resolve(model)[0]:
@@ -506,45 +508,3 @@ def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
             "for the options that supply one)"
         )
     return out
-
-
-def _tool_warnings(requests: Mapping[str, int], exp: ToolExpectation) -> list[str]:
-    """What the user should act on about the tool fees: a fee priced at the one-per-request floor."""
-    out = []
-    n_search, n_maps = requests.get("google_search", 0), requests.get("google_maps", 0)
-    if exp.assumed and n_search:
-        out.append(
-            f"{n_search:,} requests use Grounding with Google Search: its fee is priced at 1 search query (or grounded "
-            "prompt) per request, a floor (a prompt may issue several); give --search-queries N or --calibrate-from "
-            "RESULTS for an expectation"
-        )
-    if exp.maps_assumed and n_maps:
-        out.append(
-            f"{n_maps:,} requests use Grounding with Google Maps: its fee is priced at 1 grounded prompt per request"
-        )
-    return out
-
-
-def _allowance_notes(mc: ModelCost, free_units: int | None) -> list[str]:
-    """The free allowance of each tool fee, mentioned once; subtracted only as the user said."""
-    out = []
-    for mode in mc.modes.values():
-        for f in [] if mode.tools is None else mode.tools.fees:
-            from ..pricing.tool_fees import TOOL_NAMES, unit_plural
-
-            name = TOOL_NAMES[f.tool]
-            if f.free_allowance:
-                if f.tool == "google_search" and free_units:
-                    out.append(
-                        f"{name}: free allowance {f.free_allowance}; {free_units:,} free {unit_plural(f.unit)} are "
-                        "subtracted (--search-free-queries)"
-                    )
-                else:
-                    out.append(
-                        f"{name}: free allowance {f.free_allowance}, not subtracted (Google does not say whether it is "
-                        "per project or per billing account, nor when it resets); give --search-free-queries N with "
-                        "what is left of it"
-                    )
-            for note in f.fee.notes if f.fee is not None else ():
-                out.append(f"{name}: {note}" if not note.startswith("Google") else note)
-    return list(dict.fromkeys(out))

@@ -16,7 +16,7 @@ results give a figure per request.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -270,3 +270,43 @@ def shard_tool_fees(mt: ModeTools, flags: np.ndarray) -> tuple[Decimal, Decimal]
         if mt.tool_tokens_usd and n_search and counts["google_search"]:
             out[end] += mt.tool_tokens_usd[end] / n_search * counts["google_search"]
     return out["expected"], out["high"]
+
+
+def tool_warnings(requests: Mapping[str, int], exp: ToolExpectation) -> list[str]:
+    """What the user should act on about the tool fees: a fee priced at the one-per-request floor."""
+    out = []
+    n_search, n_maps = requests.get("google_search", 0), requests.get("google_maps", 0)
+    if exp.assumed and n_search:
+        out.append(
+            f"{n_search:,} requests use Grounding with Google Search: its fee is priced at 1 search query (or grounded "
+            "prompt) per request, a floor (a prompt may issue several); give --search-queries N or --calibrate-from "
+            "RESULTS for an expectation"
+        )
+    if exp.maps_assumed and n_maps:
+        out.append(
+            f"{n_maps:,} requests use Grounding with Google Maps: its fee is priced at 1 grounded prompt per request"
+        )
+    return out
+
+
+def allowance_notes(modes: Iterable[Any], free_units: int | None) -> list[str]:
+    """The free allowance of each tool fee, mentioned once; subtracted only as the user said."""
+    out = []
+    for mode in modes:
+        for f in [] if mode.tools is None else mode.tools.fees:
+            name = TOOL_NAMES[f.tool]
+            if f.free_allowance:
+                if f.tool == "google_search" and free_units:
+                    out.append(
+                        f"{name}: free allowance {f.free_allowance}; {free_units:,} free {unit_plural(f.unit)} are "
+                        "subtracted (--search-free-queries)"
+                    )
+                else:
+                    hint = "; give --search-free-queries N with what is left of it" if f.tool == "google_search" else ""
+                    out.append(
+                        f"{name}: free allowance {f.free_allowance}, not subtracted (Google does not say whether it is "
+                        f"per project or per billing account, nor when it resets){hint}"
+                    )
+            for note in f.fee.notes if f.fee is not None else ():
+                out.append(f"{name}: {note}" if not note.startswith("Google") else note)
+    return list(dict.fromkeys(out))
