@@ -44,8 +44,19 @@ the shards and proves that every input line is in exactly one shard, once, byte-
 that each shard is within its limits; it names the first difference otherwise, and every file in
 the folder named like a shard that the manifest does not list.
 
+--apply-cache writes the explicit caches the plan's caching advice recommends into the shards:
+each request a cache serves is rewritten to reference it (its systemInstruction, tools and
+leading content parts removed, "cachedContent" added at request level, holding a placeholder
+that `batchcost submit` swaps for the cache's name when it creates the cache); every other line
+is still copied byte for byte. Only caches whose requests are known one by one (a shared system
+instruction, shared leading parts or first part) are applied, and only to requests that match
+the cache's content exactly; the output says which advised cache was applied and why any was
+not. manifest.json records each cache's content, model, TTL and the lines that use it, and
+--verify proves each rewritten line is its input request with the cache's content taken out.
+
 examples:
   batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash
+  batchcost shard requests.jsonl --out shards/ --model gemini-2.5-flash --apply-cache
   batchcost shard requests.jsonl.gz --out shards/ --model gemini-2.5-flash --tier 2 \\
       --max-requests 10000
   batchcost shard requests.jsonl --out shards/ --model gemini-3.8-flash \\
@@ -76,6 +87,11 @@ SHARD_EXIT_HELP = (
 )
 @click.option("--stem", metavar="NAME", help="shard file name stem (default: the input's name)")
 @click.option(
+    "--apply-cache",
+    is_flag=True,
+    help="rewrite the requests an advised explicit cache serves to reference it (see above)",
+)
+@click.option(
     "--verify", metavar="MANIFEST", help="check shards against their input instead of writing (needs nothing else)"
 )
 @opt.planning_options
@@ -91,8 +107,10 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     import json
 
     if args.verify:
-        if args.file or args.out:
-            stderr.write("batchcost shard: error: --verify takes only the manifest; drop FILE and --out\n")
+        if args.file or args.out or args.apply_cache:
+            stderr.write(
+                "batchcost shard: error: --verify takes only the manifest; drop FILE, --out and --apply-cache\n"
+            )
             return EXIT_USAGE
         from ..documents.manifest import SHARD_VERIFY_SCHEMA
         from ..planner.shard_verify import verify_manifest
@@ -131,12 +149,18 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     shown = progress_display(args.quiet, stderr)
     try:
         plan, shard_plan, _ = estimate_and_plan(args, shown)
+        rewrite = None
+        if args.apply_cache:
+            from ..planner.apply_cache import plan_cache_rewrite
+
+            rewrite = plan_cache_rewrite(plan.scan, plan.caching, plan.model)
         n = len(shard_plan.shards)
         # the writer reports input bytes copied (MB/s); the label says how many shards they make
         writing = progress_bar(f"writing {n:,} shard{'s' if n != 1 else ''}", "bytes", shown)
         manifest = write_shards(
             plan.scan, shard_plan, args.out, force=args.force, stem=args.stem,
             input_sha256=plan.scan.files[0].sha256, model=plan.model, progress=writing, inputs=others,
+            rewrite=rewrite,
         )  # fmt: skip
     finally:
         shown.close()
@@ -151,4 +175,26 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         from ..reports.shards import render_written_shards
 
         stdout.write(render_written_shards(doc, manifest.path))
+        if "caches" in doc:
+            stdout.write(render_applied_caches(doc))
     return EXIT_OK
+
+
+def render_applied_caches(doc: dict[str, Any]) -> str:
+    """Which advised caches the shards use (requests, shards, TTL) and why any was not applied."""
+    lines = ["", "caches (--apply-cache):"]
+    for c in doc["caches"]:
+        shards = ", ".join(str(s["index"]) for s in c["shards"])
+        skipped = (
+            f"; {c['unmatched']:,} member(s) did not match its content exactly and were copied as they are"
+            if c["unmatched"]
+            else ""
+        )
+        lines.append(
+            f"  {c['id']} (advice {c['candidate']}): applied to {c['requests']:,} requests in shard(s) {shards}, "
+            f"{c['tokens']:,} tokens, TTL {c['ttl_hours']} h; `batchcost submit` creates it, `collect` deletes it{skipped}"
+        )
+    for c in doc["caches_not_applied"]:
+        who = "advice" if c["candidate"] == "-" else c["candidate"]
+        lines.append(f"  not applied ({who}): {c['reason']}")
+    return "\n".join(lines) + "\n"

@@ -7,7 +7,9 @@ lines are 1-based input line numbers, shard paths are relative to the manifest.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
+
+import msgspec
 
 from .common import Count, ExactDecimal, LineRange, Strict
 from .shards import Limits
@@ -15,7 +17,18 @@ from .shards import Limits
 MANIFEST_SCHEMA = "batchcost.shard-manifest/1"
 SHARD_VERIFY_SCHEMA = "batchcost.shard-verify/1"
 
-__all__ = ["MANIFEST_SCHEMA", "SHARD_VERIFY_SCHEMA", "ManifestInput", "ManifestShard", "ShardManifest", "ShardVerify"]
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "SHARD_VERIFY_SCHEMA",
+    "CacheAdvice",
+    "CacheNotApplied",
+    "CacheShard",
+    "ManifestCache",
+    "ManifestInput",
+    "ManifestShard",
+    "ShardManifest",
+    "ShardVerify",
+]
 
 
 class ManifestInput(Strict):
@@ -51,11 +64,67 @@ class ManifestShard(Strict):
     cost_ceiling: ExactDecimal | None
 
 
+class CacheShard(Strict):
+    """The input lines of one shard that reference a cache."""
+
+    index: Count
+    lines: list[LineRange]
+
+
+class CacheAdvice(Strict):
+    """What the caching advice priced for this cache (USD; ``hours`` of storage), to set the real cost against."""
+
+    requests: Count
+    hours: ExactDecimal
+    no_cache: ExactDecimal
+    cost: ExactDecimal
+    saving: ExactDecimal
+    creation: ExactDecimal
+    storage: ExactDecimal
+    cached_reads: ExactDecimal
+
+
+class ManifestCache(Strict):
+    """An advised explicit cache the shards reference (``shard --apply-cache``).
+
+    ``content`` is what ``submit`` creates the cachedContent with (the requests' shared
+    systemInstruction, tools, toolConfig under their own key names, and ``contents``: the leading
+    contents; with ``joined`` the last of them continues in each request's first content).
+    Rewritten lines carry ``"cachedContent": placeholder`` until ``submit`` swaps in the cache's
+    name while uploading. ``ttl_hours`` is the storage time the advice priced (the jobs' planned
+    hours); ``tokens`` the advice's prefix size; ``unmatched`` the group's requests that did not
+    match the content exactly and were copied unchanged.
+    """
+
+    id: str
+    candidate: str
+    kind: Literal["system", "leading_parts", "first_part"]
+    placeholder: str
+    model: str | None
+    ttl_hours: ExactDecimal
+    content: dict[str, Any]
+    content_sha256: str
+    joined: bool
+    tokens: Count
+    requests: Count
+    unmatched: Count
+    shards: list[CacheShard]
+    advice: CacheAdvice
+
+
+class CacheNotApplied(Strict):
+    """An advised cache the shards do not use, and why (``candidate`` ``-``: no cache was advised)."""
+
+    candidate: str
+    reason: str
+
+
 class ShardManifest(Strict, tag_field="schema", tag=MANIFEST_SCHEMA):
     """``batchcost.shard-manifest/1``: the shard files ``shard`` wrote, with the plan they follow.
 
     ``model`` is null when the shards were written without one; ``waves`` lists shard indexes per
-    wave; the other plan fields are as in ``batchcost.shards/1``.
+    wave; the other plan fields are as in ``batchcost.shards/1``. ``caches`` and
+    ``caches_not_applied`` are written with ``--apply-cache`` only (absent: no line references a cache).
     """
 
     batchcost_version: str
@@ -72,6 +141,8 @@ class ShardManifest(Strict, tag_field="schema", tag=MANIFEST_SCHEMA):
     shards: list[ManifestShard]
     warnings: list[str]
     notes: list[str]
+    caches: list[ManifestCache] = msgspec.field(default_factory=list)
+    caches_not_applied: list[CacheNotApplied] = msgspec.field(default_factory=list)
 
 
 class ShardVerify(Strict, tag_field="schema", tag=SHARD_VERIFY_SCHEMA):

@@ -23,7 +23,14 @@ Manifest (``batchcost.shard-manifest/1``; lines are 1-based input line numbers):
                   "wave": 1, "requests": 40, "bytes": 5000, "first_line": 1, "last_line": 40,
                   "lines": [[1, 40]], "sha256": "...", "tokens": 1234, "cost": "0.01" | null,
                   "cost_ceiling": "0.2" | null}],
-      "warnings": [...], "notes": [...]
+      "warnings": [...], "notes": [...],
+      # with --apply-cache only (absent: no request references a cache):
+      "caches": [{"id": "cache-1", "candidate": "system-1", "kind": "system",
+                  "placeholder": "batchcost-cache:cache-1", "model": "...", "ttl_hours": "24",
+                  "content": {"systemInstruction": {...}, "contents": [...]}, "content_sha256": "...",
+                  "joined": false, "tokens": 1234, "requests": 40, "unmatched": 0,
+                  "shards": [{"index": 1, "lines": [[1, 40]]}], "advice": {...}}],
+      "caches_not_applied": [{"candidate": "template-1", "reason": "..."}]
     }
 """
 
@@ -42,6 +49,7 @@ from ..money import usd
 
 if TYPE_CHECKING:
     from ..batchfile import FileInfo
+    from .apply_cache import CacheRewrite
     from .shard_types import ShardPlan
 
 MANIFEST_NAME = "manifest.json"
@@ -147,6 +155,9 @@ class Manifest:
         doc["shards"] = [s.to_json() for s in self.shards]
         doc["warnings"] = list(self.plan.get("warnings", []))
         doc["notes"] = list(self.plan.get("notes", []))
+        if "caches" in self.plan:  # written with --apply-cache
+            doc["caches"] = list(self.plan["caches"])
+            doc["caches_not_applied"] = list(self.plan.get("caches_not_applied", []))
         return doc
 
     @classmethod
@@ -352,3 +363,37 @@ def manifest_for(
             f"input line {lines:,} had no newline at the end; its copy in the shard ends with one",
         ]
     return Manifest(path=str(out / MANIFEST_NAME), input=inp, shards=shard_files, plan=plan_fields)
+
+
+def with_caches(manifest: Manifest, rewrite: CacheRewrite, shard_plan: ShardPlan, model: str | None) -> Manifest:
+    """The manifest with the caches its shards reference (``caches``) and those not applied, with why."""
+    import numpy as np
+
+    from .shard_types import line_ranges
+
+    shard_of = np.zeros(manifest.input.lines, np.int64)
+    for s in shard_plan.shards:
+        shard_of[s.rows] = s.index
+    entries = []
+    for cache in rewrite.caches:
+        rows = np.asarray(cache.rows, dtype=np.int64)
+        by_shard: dict[int, list[int]] = {}
+        for r in rows.tolist():
+            by_shard.setdefault(int(shard_of[r]), []).append(r)
+        entries.append(
+            {
+                "id": cache.id, "candidate": cache.candidate, "kind": cache.kind, "placeholder": cache.placeholder,
+                "model": model, "ttl_hours": cache.advice["hours"], "content": cache.content,
+                "content_sha256": cache.content_sha256(), "joined": cache.joined, "tokens": cache.tokens,
+                "requests": len(cache.rows), "unmatched": rewrite.unmatched.get(cache.id, 0),
+                "shards": [
+                    {"index": index, "lines": line_ranges(np.asarray(rs, dtype=np.int64) + 1)}
+                    for index, rs in sorted(by_shard.items())
+                ],
+                "advice": dict(cache.advice),
+            }
+        )  # fmt: skip
+    plan = dict(manifest.plan)
+    plan["caches"] = entries
+    plan["caches_not_applied"] = [{"candidate": c, "reason": why} for c, why in rewrite.not_applied]
+    return Manifest(path=manifest.path, input=manifest.input, shards=manifest.shards, plan=plan)

@@ -4,6 +4,11 @@
 that every input line is in exactly one shard, once, byte for byte (128-bit SHA-256 digests per
 line), that the SHA-256 of every file matches, that every shard is within the recorded limits, and
 that the folder holds no shard-like file the manifest does not list.
+
+A line rewritten to reference an advised cache (``shard --apply-cache``, the manifest's ``caches``)
+is proven by re-deriving it: the rewritten request plus the cache's content (as the manifest
+records it) must give back the input line's request (compared as canonical JSON), and the line
+must reference that cache's placeholder.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ import numpy as np
 from ..errors import InputError
 from .shard_folder import SHARD_NAME, TEMP_NAME, shown_name
 from .shard_manifest import InputInfo, Manifest, ShardFile
+
+# input line (1-based) -> (the cache entry that serves it, the shard index the manifest puts it in)
+Rewritten = dict[int, tuple[dict[str, Any], int]]
 
 _DIGEST = 16
 
@@ -158,7 +166,10 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
     input_sha = pool.submit(file_sha256, inp.path)
     shard_sha = {s.path: pool.submit(file_sha256, str(base / s.path)) for s in present}
 
-    # 1. the input: a digest per line (a missing last newline added), its SHA-256 as stored
+    # 1. the input: a digest per line (a missing last newline added), its SHA-256 as stored; lines
+    # rewritten for a cache get the digest of their parsed value too
+    rewritten = _rewritten(manifest)
+    originals: dict[int, bytes | None] = {}
     digests = bytearray()
     n = 0
     last_without_newline = False
@@ -168,6 +179,8 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
             last_without_newline = True
             line += b"\n"
         digests += _digest(line)
+        if n in rewritten:
+            originals[n] = _parsed_digest(line)
         if progress is not None and n % 65536 == 0:
             progress(pos, total)
     done = os.path.getsize(inp.path)
@@ -210,7 +223,7 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
         if s.path not in shard_sha:
             return VerifyResult(False, f"shard {s.path} is missing from {base}", n)
         expected = [x for a, b in s.lines for x in range(a, b + 1)]
-        problem = _check_shard(shard_path, s, expected, input_digests, inp)
+        problem = _check_shard(shard_path, s, expected, input_digests, inp, rewritten, originals)
         if problem is None:
             sha = shard_sha[s.path].result()
             if sha != s.sha256:
@@ -226,6 +239,12 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
     if problem is not None:
         return VerifyResult(False, problem, n)
     added = " (the last had no newline; its copy has one)" if last_without_newline else ""
+    if rewritten:
+        caches = len(manifest.plan.get("caches") or [])
+        added += (
+            f"; {len(rewritten):,} of them rewritten to use {caches} cache{'s' if caches != 1 else ''}, each proven to be "
+            "its input request with the cache's content taken out"
+        )
     return VerifyResult(
         True,
         f"ok: all {n:,} input lines are in exactly one of {len(manifest.shards):,} shards, once, byte for "
@@ -236,7 +255,13 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
 
 
 def _check_shard(
-    shard_path: Path, s: ShardFile, expected: list[int], input_digests: bytes, inp: InputInfo
+    shard_path: Path,
+    s: ShardFile,
+    expected: list[int],
+    input_digests: bytes,
+    inp: InputInfo,
+    rewritten: Rewritten | None = None,
+    originals: dict[int, bytes | None] | None = None,
 ) -> str | None:
     """The first difference between a shard file and the input lines it should hold, or None."""
     count = 0
@@ -252,6 +277,11 @@ def _check_shard(
                     f"{_which(d, input_digests)}"
                 )
             want = expected[count - 1]
+            if rewritten and want in rewritten:
+                problem = _check_rewritten(line, want, rewritten[want], s, (originals or {}).get(want))
+                if problem is not None:
+                    return f"shard {s.path} line {count:,} (input line {want:,}, rewritten to use a cache): {problem}"
+                continue
             if input_digests[(want - 1) * _DIGEST : want * _DIGEST] != d:
                 return f"shard {s.path} line {count:,} differs from input line {want:,}" + _detail(
                     line, want, d, input_digests, inp
@@ -330,4 +360,87 @@ def _check_limits(manifest: Manifest) -> str | None:
         tokens = sum(by_index[i].tokens for i in wave if i in by_index)
         if enqueued is not None and tokens > enqueued:
             return f"wave {k} enqueues {tokens:,} tokens, over the enqueued-token quota {enqueued:,} ({e_src})"
+    return None
+
+
+def _rewritten(manifest: Manifest) -> Rewritten:
+    """The input lines the manifest says were rewritten to reference a cache.
+
+    Raises:
+        InputError: the ``caches`` field is malformed.
+    """
+    caches = manifest.plan.get("caches")
+    if caches is None:
+        return {}
+    out: Rewritten = {}
+
+    def bad(where: str, want: str) -> InputError:
+        return InputError(
+            manifest.path, f"field {where} is not {want}; give the manifest.json that `batchcost shard` wrote, or write "
+            "the shards again",
+        )  # fmt: skip
+
+    if not isinstance(caches, list):
+        raise bad("caches", "a list")
+    for k, cache in enumerate(caches):
+        where = f"caches[{k}]"
+        if not isinstance(cache, dict):
+            raise bad(where, "an object")
+        if not isinstance(cache.get("content"), dict):
+            raise bad(f"{where}.content", "an object")
+        if not isinstance(cache.get("placeholder"), str) or not isinstance(cache.get("joined"), bool):
+            raise bad(f"{where}.placeholder/joined", "a string and true or false")
+        shards = cache.get("shards")
+        if not isinstance(shards, list):
+            raise bad(f"{where}.shards", "a list")
+        for j, entry in enumerate(shards):
+            lines = entry.get("lines") if isinstance(entry, dict) else None
+            index = entry.get("index") if isinstance(entry, dict) else None
+            if not isinstance(index, int) or not isinstance(lines, list):
+                raise bad(f"{where}.shards[{j}]", "an object with index and lines")
+            for pair in lines:
+                if not (isinstance(pair, list) and len(pair) == 2 and all(isinstance(x, int) for x in pair)):
+                    raise bad(f"{where}.shards[{j}].lines", "a list of [first, last] input line numbers")
+                for line_no in range(pair[0], pair[1] + 1):
+                    out[line_no] = (cache, index)
+    return out
+
+
+def _loads(line: bytes) -> Any:
+    import json
+
+    return json.loads(line.removeprefix(b"\xef\xbb\xbf"))
+
+
+def _parsed_digest(line: bytes) -> bytes | None:
+    from .apply_cache import canonical_digest
+
+    try:
+        value = _loads(line)
+    except (ValueError, RecursionError):
+        return None
+    return canonical_digest(value) if isinstance(value, dict) else None
+
+
+def _check_rewritten(
+    line: bytes, want: int, entry: tuple[dict[str, Any], int], s: ShardFile, original: bytes | None
+) -> str | None:
+    """Why a rewritten shard line is not its input line's request minus the cache's content, or None."""
+    from .apply_cache import canonical_digest, restore
+
+    cache, index = entry
+    name = cache.get("id", "a cache")
+    if index != s.index:
+        return f"the manifest lists it for {name} in shard {index}, not this one"
+    if original is None:
+        return "its input line is not a JSON object"
+    try:
+        value = _loads(line)
+        if not isinstance(value, dict):
+            return "it is not a JSON object"
+        back = restore(value, cache["content"], cache["joined"], cache["placeholder"])
+    except (ValueError, RecursionError) as e:
+        return f"not the input request with {name}'s content taken out: {e}"
+    if canonical_digest(back) != original:
+        return f"this line plus {name}'s content is not the input request (the rewrite changed something else)"
     return None

@@ -40,11 +40,12 @@ import numpy as np
 from ..errors import InputError, OutputError, PlanError
 from ..outputs import describe_oserror, new_file_mode, write_atomic
 from .shard_folder import SHARD_NAME, TEMP_NAME, check_out_dir, is_shard_set_file, make_dir, remove_old
-from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA, InputInfo, Manifest, ShardFile, manifest_for
+from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA, InputInfo, Manifest, ShardFile, manifest_for, with_caches
 from .shard_verify import VerifyResult, verify_manifest
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
+    from .apply_cache import CacheRewrite
     from .shard_types import ShardPlan
 
 __all__ = [
@@ -145,6 +146,7 @@ class _ShardSink:
         self.sha = hashlib.sha256()
         self.bytes = 0
         self.lines = 0
+        self.rewritten_delta = 0  # bytes rewritten lines added (negative: removed), against the plan's sizes
 
     def _error(self, e: OSError) -> OutputError:
         return OutputError(str(self.out_dir / self.name), f"cannot be written: {describe_oserror(e)}")
@@ -211,6 +213,7 @@ def write_shards(
     model: str | None = None,
     progress: Progress | None = None,
     inputs: Iterable[str | os.PathLike[str] | None] = (),
+    rewrite: CacheRewrite | None = None,
 ) -> Manifest:
     """Write the shard files of ``shard_plan`` and their ``manifest.json`` into ``out_dir``.
 
@@ -232,6 +235,8 @@ def write_shards(
         model: model id to record in the manifest.
         progress: called with ``(input bytes done, total)``.
         inputs: other files the run read (price files...), which must not be inside ``out_dir``.
+        rewrite: the advised caches to apply (``--apply-cache``): their member lines are rewritten to
+            reference the cache (see :mod:`~batchcost.planner.apply_cache`), every other line is copied.
 
     Returns:
         The :class:`Manifest` (also written as ``out_dir/manifest.json``).
@@ -279,9 +284,9 @@ def write_shards(
         hasher.start()
         try:
             if info.compressed:
-                _copy_gzip(info.path, scan.lines, shard_plan, sinks, info.size, progress)
+                _copy_gzip(info.path, scan.lines, shard_plan, sinks, info.size, progress, rewrite)
             else:
-                _copy_plain(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress)
+                _copy_plain(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)
         except OSError as e:  # writes are OutputErrors already: this is reading the input
             raise InputError(info.path, f"cannot be read again: {e.strerror or e}") from None
         for sink in sinks:
@@ -293,7 +298,7 @@ def write_shards(
         if input_sha256 is not None and sha != input_sha256:
             raise PlanError(f"{info.path} changed since it was scanned (its SHA-256 differs); run the command again")
         for s, sink in zip(shard_plan.shards, sinks, strict=True):
-            if sink.bytes != s.bytes or sink.lines != s.requests:
+            if sink.bytes - sink.rewritten_delta != s.bytes or sink.lines != s.requests:
                 raise PlanError(
                     f"{info.path} changed since it was scanned (shard {s.index} came out {sink.bytes:,} bytes, "
                     f"planned {s.bytes:,}); run the command again"
@@ -302,6 +307,9 @@ def write_shards(
             out, info, scan.lines, last_no_newline, sha, shard_plan, names,
             [sink.bytes for sink in sinks], [sink.sha.hexdigest() for sink in sinks], model,
         )  # fmt: skip
+        if rewrite is not None:
+            rewrite.finish()
+            manifest = with_caches(manifest, rewrite, shard_plan, model)
         text = json.dumps(manifest.to_json(), indent=2) + "\n"
         # Every shard is complete: give them their names, then write the manifest that makes the set whole.
         for name, sink in zip(names, sinks, strict=True):
@@ -346,6 +354,7 @@ def _copy_plain(
     shard_plan: ShardPlan,
     sinks: Sequence[_ShardSink],
     progress: Progress | None,
+    rewrite: CacheRewrite | None = None,
 ) -> None:
     if size == 0:
         return
@@ -367,7 +376,11 @@ def _copy_plain(
         rows = s.rows
         if not len(rows):
             continue
-        breaks = np.flatnonzero(np.diff(rows) != 1)
+        cut = np.diff(rows) != 1
+        if rewrite is not None:  # a line to rewrite is a run of its own
+            served = rewrite.member[rows] >= 0
+            cut |= served[1:] | served[:-1]
+        breaks = np.flatnonzero(cut)
         run_starts = np.concatenate(([0], breaks + 1))
         run_ends = np.concatenate((breaks, [len(rows) - 1]))
         for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
@@ -376,6 +389,13 @@ def _copy_plain(
             end = int(offsets[r1]) + int(nbytes[r1]) + 1
             newline = end > size  # the last line had no newline: add one
             end = min(end, size)
+            if a == b and rewrite is not None and rewrite.member[r0] >= 0:
+                new = rewrite.rewrite(r0, bytes(mv[start:end]))
+                if new is not None:
+                    sink.write(new, 1)
+                    sink.rewritten_delta += len(new) - (end - start) - (1 if newline else 0)
+                    done += end - start
+                    continue
             pos = start
             while pos < end:
                 stop = min(end, pos + _CHUNK)
@@ -401,6 +421,7 @@ def _copy_gzip(
     sinks: Sequence[_ShardSink],
     size: int,
     progress: Progress | None,
+    rewrite: CacheRewrite | None = None,
 ) -> None:
     shard_of = np.full(lines, -1, np.int32)
     last_row = np.zeros(len(sinks), np.int64)
@@ -423,6 +444,10 @@ def _copy_gzip(
                 i = owner[row]
                 if i in wanted:
                     sink = sinks[i]
+                    new = rewrite.rewrite(row, line) if rewrite is not None and rewrite.member[row] >= 0 else None
+                    if new is not None:
+                        sink.rewritten_delta += len(new) - len(line) - (0 if line.endswith(b"\n") else 1)
+                        line = new
                     sink.write(line if line.endswith(b"\n") else line + b"\n", 1)
                     if row == last_row[i]:
                         sink.close()
