@@ -11,7 +11,10 @@ client uses (``v1beta``):
 * ``POST /v1beta/models/{m}:batchGenerateContent`` (``{"batch": {"displayName", "inputConfig":
   {"fileName"}}}``), ``GET /v1beta/batches/{id}``, ``GET /v1beta/batches`` (``operations``, pages),
   ``POST /v1beta/batches/{id}:cancel``, ``DELETE /v1beta/batches/{id}``;
-* ``POST /v1beta/cachedContents``, ``DELETE /v1beta/cachedContents/{id}``.
+* ``POST /v1beta/cachedContents`` (``ttl`` honoured: ``expireTime``; ``usageMetadata.totalTokenCount``
+  counted like a prompt), ``GET /v1beta/cachedContents`` (pages), ``DELETE /v1beta/cachedContents/{id}``.
+  A result line of a request that references a cache counts the cache's tokens in its prompt and
+  as ``cachedContentTokenCount``; one that references no live cache gets an error line.
 
 Jobs move on by themselves as they are read: ``PENDING`` at creation, ``RUNNING`` at the first
 ``get``, and their final state (``SUCCEEDED`` unless :attr:`FakeBatch.outcomes` says ``FAILED`` or
@@ -23,7 +26,8 @@ file answer 404 that many times after the job succeeded (the file arriving late)
 
 Faults (:class:`Fault`) script failures by method name (``upload.start``, ``upload.chunk``,
 ``files.list``, ``files.download``, ``batches.create``, ``batches.get``, ``batches.list``,
-``batches.cancel``, ``batches.delete``, ``cachedContents.create``, ``cachedContents.delete``): an
+``batches.cancel``, ``batches.delete``, ``cachedContents.create``, ``cachedContents.list``,
+``cachedContents.delete``): an
 HTTP status (with ``Retry-After``), a timeout (the answer comes after ``delay`` seconds) or a reset
 connection, before the work is done or, with ``after=True``, after it (the job exists but the
 client never hears of it). :attr:`FakeBatch.on_create` runs after a job is made and before it is
@@ -118,6 +122,7 @@ class FakeBatch:
         failed_keys / dropped_keys: request keys answered with an error / left out of the results.
         late_downloads: 404 answers to a results download before the file is there.
         on_create: called with the new job after it is made, before the answer.
+        on_cache: called with a new cachedContent after it is made, before the answer.
         clock: the time jobs are created at.
     """
 
@@ -133,6 +138,7 @@ class FakeBatch:
         self.dropped_keys: set[str] = set()
         self.late_downloads = 0
         self.on_create: Callable[[Job], None] | None = None
+        self.on_cache: Callable[[dict[str, Any]], None] | None = None
         self.clock: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
 
     def __enter__(self) -> FakeBatch:
@@ -214,7 +220,13 @@ class FakeBatch:
                                                     "status": "INVALID_ARGUMENT"}})  # fmt: skip
                 continue
             request = line["request"]
-            counts = count_prompt(request)
+            cache = self._state.caches.get(str(request.get("cachedContent"))) if "cachedContent" in request else None
+            if "cachedContent" in request and cache is None:
+                lines.append({"key": key, "error": {"code": 400, "message": "CachedContent not found.",
+                                                    "status": "INVALID_ARGUMENT"}})  # fmt: skip
+                continue
+            cached = int(cache["usageMetadata"]["totalTokenCount"]) if cache is not None else 0
+            counts = count_prompt(request, cached)
             prompt = sum(counts.values())
             candidates, thoughts = default_output_rule(request, prompt)
             usage = {
@@ -224,6 +236,9 @@ class FakeBatch:
             }  # fmt: skip
             if thoughts:
                 usage["thoughtsTokenCount"] = thoughts
+            if cached:
+                usage["cachedContentTokenCount"] = cached
+                usage["cacheTokensDetails"] = [{"modality": "TEXT", "tokenCount": cached}]
             parts = [{"text": " ".join(["word"] * candidates)}]
             response = {"candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": "STOP"}],
                         "usageMetadata": usage, "modelVersion": job.model}  # fmt: skip
@@ -311,6 +326,8 @@ class _Handler(BaseHTTPRequestHandler):
             return {"GET": "batches.get", "POST": "batches.cancel", "DELETE": "batches.delete"}.get(verb, "")
         if verb == "POST" and path == "/v1beta/cachedContents":
             return "cachedContents.create"
+        if verb == "GET" and path == "/v1beta/cachedContents":
+            return "cachedContents.list"
         if verb == "DELETE" and _CACHE.match(path):
             return "cachedContents.delete"
         return ""
@@ -429,8 +446,20 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, {}, {}
         if method == "cachedContents.create":
             name = fake._next("cachedContents/c")
-            state.caches[name] = {"name": name, **body}
+            now = fake.clock()
+            ttl = float(str(body.get("ttl") or "3600s").removesuffix("s"))
+            tokens = sum(count_prompt({**body, "contents": body.get("contents") or []}).values())
+            state.caches[name] = {
+                "name": name, **body, "createTime": _time(now),
+                "expireTime": _time(now + datetime.timedelta(seconds=ttl)), "usageMetadata": {"totalTokenCount": tokens},
+            }  # fmt: skip
+            if fake.on_cache is not None:
+                fake.on_cache(state.caches[name])
             return 200, state.caches[name], {}
+        if method == "cachedContents.list":
+            listed = [{k: v for k, v in c.items() if k in ("name", "displayName", "model", "createTime", "expireTime",
+                                                            "usageMetadata")} for c in state.caches.values()]  # fmt: skip
+            return 200, _page(listed, "cachedContents", query), {}
         if method == "cachedContents.delete":
             state.caches.pop(_CACHE.match(path)["name"])  # type: ignore[index]
             return 200, {}, {}

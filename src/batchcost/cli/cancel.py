@@ -12,7 +12,8 @@ from .common import EXIT_CODES_HELP, EXIT_OK, Streams, verbatim
 CANCEL_HELP = """\
 Cancel every batch job of a shard folder that has not ended (Google stops processing its
 requests; what it finished stays billable and collectable) and record it in DIR/jobs.json. Shards
-not yet submitted will not be: a later `batchcost submit` of the folder refuses to go on.
+not yet submitted will not be: a later `batchcost submit` of the folder refuses to go on. Caches
+the run created for its shards (shard --apply-cache) are deleted, so their storage stops.
 `batchcost collect DIR` then gathers what finished and writes the rest to retry.jsonl.
 
 Needs GEMINI_API_KEY (or GOOGLE_API_KEY) when a job is to be cancelled.

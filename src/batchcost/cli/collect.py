@@ -31,6 +31,11 @@ DIR/retry.jsonl, ready for another round (shard and submit it). Failed requests 
 an expired job leaves no results. Needs GEMINI_API_KEY (or GOOGLE_API_KEY) while there is
 something to download. --format json prints DIR/jobs.json (batchcost.jobs/1) as collected.
 
+When the shards reference advised caches (shard --apply-cache), collect deletes them once every
+job has ended (storage billing stops) and shows what each really cost: creation (its tokens at
+the standard input rate), storage (the hours it lived) and the cached reads the results report,
+against what the caching advice priced.
+
 examples:
   batchcost collect shards/
   batchcost collect shards/ --plan plan.json
@@ -104,6 +109,10 @@ def render_collected(done: Collected) -> str:
     for index, why in done.waiting:
         lines.append(f"shard {index}: not collected: {why}")
     lines += done.notes
+    if done.caches:
+        from ..run.caches import cache_lines
+
+        lines += ["", "Caches (shard --apply-cache): real cost against the advice", *cache_lines(done.caches)]
     if done.retry_path is not None:
         lines.append(f"{done.retry_lines:,} request(s) to run again, byte for byte: {done.retry_path}")
     if done.reconcile_path is not None and done.reconciliation is not None:

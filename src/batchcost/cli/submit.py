@@ -33,6 +33,12 @@ now and returns; run it again to go on. The API key comes from GEMINI_API_KEY (o
 and is never written anywhere. Calls that fail with 429, 5xx, a timeout or a reset connection are
 retried with backoff.
 
+Shards written with `batchcost shard --apply-cache` reference advised caches: submit creates each
+cachedContent (the manifest's content, with a TTL covering the planned hours) before the first
+wave, records it in jobs.json (a rerun finds it by display name, never making a second one), and
+uploads each shard with the cache's name in place of its placeholder (the file on disk is left
+as written). `batchcost collect` deletes the caches once every job has ended; `cancel` too.
+
 examples:
   batchcost submit shards/manifest.json --budget 25
   batchcost submit shards/manifest.json --yes --no-wait

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Literal
 
+import msgspec
+
 from .common import Count, ExactDecimal, Strict
 
 JOBS_SCHEMA = "batchcost.jobs/1"
 
-__all__ = ["JOBS_SCHEMA", "JobEvent", "JobStats", "JobsDocument", "ShardJob", "ShardResults"]
+__all__ = ["JOBS_SCHEMA", "JobCache", "JobEvent", "JobStats", "JobsDocument", "ShardJob", "ShardResults"]
 
 JobState = Literal["not_submitted", "pending", "running", "succeeded", "failed", "cancelled", "expired", "unknown"]
 
@@ -93,6 +95,30 @@ class JobEvent(Strict):
     detail: str
 
 
+class JobCache(Strict):
+    """An advised cache the shards reference (``shard --apply-cache``) and its life on Google's side.
+
+    ``display_name`` carries the cache id and the manifest's SHA-256 prefix, so that a run started
+    again finds a cache an interrupted one created but did not record (``create_started_at`` is
+    written before the call). ``ttl_hours`` is the TTL it is created with; ``shards`` the shard
+    indexes whose lines reference it. ``name``, ``created_at``, ``expires_at`` and ``tokens``
+    (``usageMetadata.totalTokenCount``, null when not reported) are as the API answered;
+    ``deleted_at`` is when ``collect`` (every job ended) or ``cancel`` deleted it, or found it gone.
+    """
+
+    id: str
+    display_name: str
+    placeholder: str
+    ttl_hours: ExactDecimal
+    shards: list[Count]
+    create_started_at: str | None
+    name: str | None
+    created_at: str | None
+    expires_at: str | None
+    tokens: Count | None
+    deleted_at: str | None
+
+
 class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
     """``batchcost.jobs/1``: every shard of a folder, its upload, its job and its results.
 
@@ -101,7 +127,8 @@ class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
     ``ceiling``: every request at its output limit, the most the shards can cost at the plan's prices). ``stopped`` says
     why submitting stopped before every shard was submitted (over the budget, cancelled), else null.
     ``retry_file`` is the ``retry.jsonl`` the last ``collect`` wrote (failed and missing requests),
-    null when every request has a result.
+    null when every request has a result. ``caches`` (absent when the shards reference no cache)
+    are the advised caches ``submit`` creates before the first wave.
     """
 
     batchcost_version: str
@@ -117,3 +144,4 @@ class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
     retry_file: str | None
     shards: list[ShardJob]
     events: list[JobEvent]
+    caches: list[JobCache] = msgspec.field(default_factory=list)

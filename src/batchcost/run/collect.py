@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from ..afterjob.reconcile import Reconciliation
     from ..batchfile.results import ResultSet
     from ..pricing import PriceBook
+    from .caches import CacheCost
 
 __all__ = ["RECONCILE_NAME", "Collected", "Pricer", "ShardOutcome", "collect", "download_results", "results_path"]
 
@@ -136,6 +137,8 @@ class Collected:
         retry_path: ``retry.jsonl`` (None when every request of the ended shards has a result).
         retry_lines: requests in it.
         notes: what to do about expired, failed and cancelled jobs.
+        caches: what each advised cache the run created really cost, against the advice
+            (``shard --apply-cache``; empty otherwise).
     """
 
     journal: Journal
@@ -146,6 +149,7 @@ class Collected:
     retry_path: Path | None
     retry_lines: int
     notes: list[str] = field(default_factory=list)
+    caches: list[CacheCost] = field(default_factory=list)
 
     @property
     def estimate(self) -> Decimal | None:
@@ -399,4 +403,12 @@ def collect(
             write_atomic(reconcile_path, json.dumps(reconciliation.to_json(), indent=2) + "\n")
         journal.event(None, "collected", f"{len(outcomes)} shard(s); {retry_lines} request(s) to retry")
         journal.save()
-    return Collected(journal, outcomes, waiting, reconciliation, reconcile_path, retry_path, retry_lines, notes)
+        costs: list[CacheCost] = []
+        if journal.doc.get("caches"):
+            from .caches import cache_costs, delete_caches, jobs_over
+
+            if api is not None and jobs_over(journal):
+                delete_caches(journal, api, say, "every job has ended")
+            costs, cache_notes = cache_costs(journal, book, day, {int(s["index"]): p for s, p in with_results})
+            notes += cache_notes
+    return Collected(journal, outcomes, waiting, reconciliation, reconcile_path, retry_path, retry_lines, notes, costs)

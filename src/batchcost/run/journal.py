@@ -199,6 +199,10 @@ class Journal:
             "budget_basis": budget_basis, "created_at": stamp, "updated_at": stamp, "stopped": None,
             "retry_file": None, "shards": [_new_shard(s) for s in manifest.shards], "events": [],
         }  # fmt: skip
+        if manifest.plan.get("caches"):
+            from .caches import journal_caches
+
+            journal.doc["caches"] = journal_caches(manifest.plan, manifest_sha)
         return journal, manifest
 
 

@@ -36,6 +36,7 @@ from ..gemini import (
 __all__ = [
     "EXPIRY",
     "TERMINAL",
+    "CacheInfo",
     "FileInfo",
     "JobInfo",
     "Remote",
@@ -139,6 +140,28 @@ class JobInfo:
             responses_file=str(responses) if responses else None,
             error=str(error.get("message") or error.get("status") or "") or None if error else None,
         )
+
+
+@dataclass(frozen=True)
+class CacheInfo:
+    """A cachedContent: ``cachedContents/ID``, its display name, when it was made and expires, its tokens."""
+
+    name: str
+    display_name: str
+    created: datetime.datetime | None
+    expires: datetime.datetime | None
+    tokens: int | None
+
+    @classmethod
+    def of(cls, raw: Mapping[str, Any]) -> CacheInfo:
+        usage = raw.get("usageMetadata") if isinstance(raw.get("usageMetadata"), Mapping) else {}
+        assert isinstance(usage, Mapping)
+        tokens = usage.get("totalTokenCount")
+        return cls(
+            name=str(raw.get("name") or ""), display_name=str(raw.get("displayName") or ""),
+            created=parse_time(raw.get("createTime")), expires=parse_time(raw.get("expireTime")),
+            tokens=_count(tokens) if tokens is not None else None,
+        )  # fmt: skip
 
 
 def _count(value: object) -> int:
@@ -291,6 +314,57 @@ class Remote:
             self._json("post", f"{name}:cancel")
         except CallFailed as exc:
             raise self.fail(f"cancelling {name}", exc) from None
+
+    # -- caches ---------------------------------------------------------------------------------
+
+    def find_cache(self, display_name: str) -> CacheInfo | None:
+        """The live cachedContent made under this display name (an earlier attempt's), or None."""
+        for raw in self._pages("cachedContents", "cachedContents"):
+            if raw.get("displayName") == display_name:
+                return CacheInfo.of(raw)
+        return None
+
+    def create_cache(
+        self, model: str, display_name: str, content: Mapping[str, Any], ttl_s: int, *, look_first: bool
+    ) -> tuple[CacheInfo, bool]:
+        """Create a cachedContent holding ``content`` for ``ttl_s`` seconds, unless one with its display name exists.
+
+        Like a batch job, a cache is not made idempotently on Google's side: ``look_first`` (an earlier
+        run may have made it without recording it) and every retried attempt look for it first.
+        Returns (the cache, whether it was found rather than created).
+        """
+        attempt = 0
+        adopted = False
+        body = {"model": f"models/{model.removeprefix('models/')}", "displayName": display_name, "ttl": f"{ttl_s}s"}
+        body.update(content)
+
+        def send() -> CacheInfo:
+            nonlocal attempt, adopted
+            attempt += 1
+            if look_first or attempt > 1:
+                found = self.find_cache(display_name)
+                if found is not None:
+                    adopted = True
+                    return found
+            return CacheInfo.of(
+                request_json(self.caller.client, "post", "cachedContents", body, self.caller.options) or {}
+            )
+
+        try:
+            cache, _ = self.caller.call(send)
+        except CallFailed as exc:
+            raise self.fail(f"creating the cache {display_name}", exc) from None
+        return cache, adopted
+
+    def delete_cache(self, name: str) -> bool:
+        """Delete a cachedContent (storage billing stops); False when it was already gone (404)."""
+        try:
+            self._json("delete", name)
+        except CallFailed as exc:
+            if exc.failure.code == 404:
+                return False
+            raise self.fail(f"deleting the cache {name}", exc) from None
+        return True
 
 
 def connect(

@@ -213,4 +213,11 @@ def cancel(
             journal.doc["stopped"] = f"cancelled at {journal.now()}"
             journal.event(None, "cancelled", f"{len(waiting)} shard(s) not submitted will not be")
         journal.save()
+        live = [c for c in journal.doc.get("caches") or [] if c["name"] and c["deleted_at"] is None]
+        if live:
+            from .caches import delete_caches
+
+            # a cancelled job stops at once: the caches its requests read are not needed any more
+            api = api or _remote(api_key, base_url, environ, "cancel")
+            delete_caches(journal, api, say, "the run was cancelled")
     return journal, cancelled

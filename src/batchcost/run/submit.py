@@ -201,7 +201,16 @@ class _Run:
             look = shard["upload_started_at"] is not None
             shard["upload_started_at"] = j.now()
             j.save()
-            info, adopted = self.remote.upload(j.shard_file(shard), str(shard["display_name"]), look_first=look)
+            from .caches import upload_copy
+
+            # a shard whose lines reference a cache goes up with the cache's name in place of the placeholder
+            copy = upload_copy(j, shard)
+            try:
+                source = copy if copy is not None else j.shard_file(shard)
+                info, adopted = self.remote.upload(source, str(shard["display_name"]), look_first=look)
+            finally:
+                if copy is not None:
+                    copy.unlink(missing_ok=True)
             shard["file"], shard["uploaded_at"] = info.name, j.now()
             j.event(index, "upload found" if adopted else "uploaded", info.name)
             j.save()
@@ -340,6 +349,10 @@ def submit(
         journal.doc["stopped"] = None
         journal.event(None, "submit", f"budget {_money(limit)}" if limit is not None else "confirmed without a budget")
         journal.save()
+        if journal.doc.get("caches"):
+            from .caches import ensure_caches
+
+            ensure_caches(journal, remote, say)  # before the first wave: the shards reference them
         return _loop(run, wait, poll_s, max_poll_s, sleep)
 
 
