@@ -251,3 +251,15 @@ def test_cancel_deletes_the_cache(tmp_path: Path, fake: FakeBatch) -> None:
     assert "cache deleted" in [e["event"] for e in journal.doc["events"]]
     cancel(manifest.parent, remote=quick_remote(fake))
     assert len(fake.calls("cachedContents.delete")) == 1
+
+
+def test_manifest_and_journal_with_caches_round_trip_through_their_contracts(tmp_path: Path, fake: FakeBatch) -> None:
+    from batchcost.documents import load, to_builtins
+
+    system_requests(tmp_path / "req.jsonl")
+    manifest, _ = shard_with_cache(tmp_path, tmp_path / "req.jsonl")
+    run_submit(manifest, fake, wait=False)
+    for path, schema in ((manifest, "batchcost.shard-manifest/1"), (manifest.parent / "jobs.json", "batchcost.jobs/1")):
+        doc = json.loads(path.read_text())
+        typed = load(path, schema)
+        assert typed.caches and json.dumps(to_builtins(typed), sort_keys=True) == json.dumps(doc, sort_keys=True)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Literal
 
-import msgspec
-
 from .common import Count, ExactDecimal, Strict
 
 JOBS_SCHEMA = "batchcost.jobs/1"
@@ -119,7 +117,7 @@ class JobCache(Strict):
     deleted_at: str | None
 
 
-class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
+class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA, omit_defaults=True):
     """``batchcost.jobs/1``: every shard of a folder, its upload, its job and its results.
 
     ``budget`` is ``--budget`` (null when the run was confirmed without one); ``budget_basis`` says
@@ -127,7 +125,7 @@ class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
     ``ceiling``: every request at its output limit, the most the shards can cost at the plan's prices). ``stopped`` says
     why submitting stopped before every shard was submitted (over the budget, cancelled), else null.
     ``retry_file`` is the ``retry.jsonl`` the last ``collect`` wrote (failed and missing requests),
-    null when every request has a result. ``caches`` (absent when the shards reference no cache)
+    null when every request has a result. ``caches`` (absent, read as null, when the shards reference no cache)
     are the advised caches ``submit`` creates before the first wave.
     """
 
@@ -144,4 +142,4 @@ class JobsDocument(Strict, tag_field="schema", tag=JOBS_SCHEMA):
     retry_file: str | None
     shards: list[ShardJob]
     events: list[JobEvent]
-    caches: list[JobCache] = msgspec.field(default_factory=list)
+    caches: list[JobCache] | None = None

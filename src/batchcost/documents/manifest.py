@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-import msgspec
-
 from .common import Count, ExactDecimal, LineRange, Strict
 from .shards import Limits
 
@@ -119,12 +117,13 @@ class CacheNotApplied(Strict):
     reason: str
 
 
-class ShardManifest(Strict, tag_field="schema", tag=MANIFEST_SCHEMA):
+class ShardManifest(Strict, tag_field="schema", tag=MANIFEST_SCHEMA, omit_defaults=True):
     """``batchcost.shard-manifest/1``: the shard files ``shard`` wrote, with the plan they follow.
 
     ``model`` is null when the shards were written without one; ``waves`` lists shard indexes per
     wave; the other plan fields are as in ``batchcost.shards/1``. ``caches`` and
-    ``caches_not_applied`` are written with ``--apply-cache`` only (absent: no line references a cache).
+    ``caches_not_applied`` are written with ``--apply-cache`` only (absent, read as null: no line
+    references a cache).
     """
 
     batchcost_version: str
@@ -141,8 +140,8 @@ class ShardManifest(Strict, tag_field="schema", tag=MANIFEST_SCHEMA):
     shards: list[ManifestShard]
     warnings: list[str]
     notes: list[str]
-    caches: list[ManifestCache] = msgspec.field(default_factory=list)
-    caches_not_applied: list[CacheNotApplied] = msgspec.field(default_factory=list)
+    caches: list[ManifestCache] | None = None
+    caches_not_applied: list[CacheNotApplied] | None = None
 
 
 class ShardVerify(Strict, tag_field="schema", tag=SHARD_VERIFY_SCHEMA):

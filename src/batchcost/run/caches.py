@@ -39,24 +39,8 @@ __all__ = [
     "delete_caches",
     "ensure_caches",
     "jobs_over",
-    "journal_caches",
     "upload_copy",
 ]
-
-
-def journal_caches(manifest_plan: Mapping[str, Any], manifest_sha256: str) -> list[dict[str, Any]]:
-    """The journal's entries for the caches a manifest lists (nothing created yet)."""
-    out = []
-    for c in manifest_plan.get("caches") or []:
-        out.append(
-            {
-                "id": c["id"], "display_name": f"batchcost-{c['id']}-{manifest_sha256[:16]}",
-                "placeholder": c["placeholder"], "ttl_hours": str(c["ttl_hours"]),
-                "shards": [int(s["index"]) for s in c["shards"]], "create_started_at": None, "name": None,
-                "created_at": None, "expires_at": None, "tokens": None, "deleted_at": None,
-            }
-        )  # fmt: skip
-    return out
 
 
 def _content(journal: Journal, cache_id: str) -> Mapping[str, Any]:

@@ -13,7 +13,7 @@ import datetime
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -35,6 +35,7 @@ __all__ = [
     "display_name",
     "folder_lock",
     "iso",
+    "journal_caches",
     "utc_now",
 ]
 
@@ -200,10 +201,23 @@ class Journal:
             "retry_file": None, "shards": [_new_shard(s) for s in manifest.shards], "events": [],
         }  # fmt: skip
         if manifest.plan.get("caches"):
-            from .caches import journal_caches
-
             journal.doc["caches"] = journal_caches(manifest.plan, manifest_sha)
         return journal, manifest
+
+
+def journal_caches(manifest_plan: Mapping[str, Any], manifest_sha256: str) -> list[dict[str, Any]]:
+    """The journal's entries for the caches a manifest lists (nothing created yet)."""
+    out = []
+    for c in manifest_plan.get("caches") or []:
+        out.append(
+            {
+                "id": c["id"], "display_name": f"batchcost-{c['id']}-{manifest_sha256[:16]}",
+                "placeholder": c["placeholder"], "ttl_hours": str(c["ttl_hours"]),
+                "shards": [int(s["index"]) for s in c["shards"]], "create_started_at": None, "name": None,
+                "created_at": None, "expires_at": None, "tokens": None, "deleted_at": None,
+            }
+        )  # fmt: skip
+    return out
 
 
 class FolderBusy(OutputError):
