@@ -153,7 +153,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         if args.apply_cache:
             from ..planner.apply_cache import plan_cache_rewrite
 
-            rewrite = plan_cache_rewrite(plan.scan, plan.caching, plan.model)
+            rewrite = plan_cache_rewrite(plan.scan, plan.caching)
         n = len(shard_plan.shards)
         # the writer reports input bytes copied (MB/s); the label says how many shards they make
         writing = progress_bar(f"writing {n:,} shard{'s' if n != 1 else ''}", "bytes", shown)

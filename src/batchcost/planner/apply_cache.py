@@ -290,7 +290,7 @@ def swap_placeholders(data: bytes, names: Mapping[str, str]) -> bytes:
     return data
 
 
-def plan_cache_rewrite(scan: ScanResult, advice: CachingAdvice | None, model: str) -> CacheRewrite:
+def plan_cache_rewrite(scan: ScanResult, advice: CachingAdvice | None) -> CacheRewrite:
     """The caches of ``advice`` the shards can reference, each with its content read from a member.
 
     Advised caches that cannot be applied are listed in ``not_applied`` with the reason.
@@ -333,7 +333,6 @@ def plan_cache_rewrite(scan: ScanResult, advice: CachingAdvice | None, model: st
             AppliedCache(f"cache-{k + 1}", cand.id, cand.kind, body, joined, parts, key, cand.prefix_tokens, advice_doc)
         )
         member[rows] = k
-    del model  # the model is recorded by the manifest; the content does not depend on it
     return CacheRewrite(caches, member, not_applied)
 
 

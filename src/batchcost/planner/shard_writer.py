@@ -3,7 +3,9 @@
 :func:`write_shards` copies every input line into its shard byte for byte (its own line end kept,
 CRLF included; a last line without a newline gets ``"\\n"``, and the manifest records that). Plain
 input is read through ``mmap`` (runs of consecutive lines are copied as one slice); gzip input is
-streamed. Memory is proportional to the number of requests, never to the bytes.
+streamed. Memory is proportional to the number of requests, never to the bytes. With
+``rewrite`` (``shard --apply-cache``) the lines an advised cache serves are rewritten to reference
+it instead (:mod:`~batchcost.planner.apply_cache`); every other line is still copied.
 
 The writer owns its output folder. It writes only into an empty (or new) folder; with ``force`` it
 first removes exactly the files of an earlier shard set there (``manifest.json`` when it is a
