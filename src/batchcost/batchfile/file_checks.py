@@ -48,6 +48,7 @@ def whole_file_checks(m: Merger, files: list[FileInfo], rows: dict[str, Any]) ->
         lo, hi = info.first_row, info.first_row + info.lines
         _duplicate_keys(m, info, rows, lo, hi, files)
         _mixed_models(m, info, rows, lo, hi)
+        _mixed_kinds(m, info, rows, lo, hi)
         if info.form == "vertex":
             n = int(rows["usable"][lo:hi].sum())
             limit = FileLimits().vertex_max_requests
@@ -119,4 +120,25 @@ def _mixed_models(m: Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi: 
             info.path, int(r) + 1, "mixed-models",
             f"request.model {m.models[int(ids[r])]!r} differs from {m.models[major]!r} "
             f"(used by {int(counts[major]):,} line{'s' if counts[major] != 1 else ''}); a batch job runs one model: split the file by model",
+        )  # fmt: skip
+
+
+def _mixed_kinds(m: Merger, info: FileInfo, rows: dict[str, Any], lo: int, hi: int) -> None:
+    """Embedding and generation requests in one file: they go to different endpoints, so one job cannot hold both."""
+    import numpy as np
+
+    from .embed_request import FLAG_EMBED
+
+    usable = rows["usable"][lo:hi].astype(bool)
+    embed = (rows["flags"][lo:hi] & FLAG_EMBED) > 0
+    n_embed, n_gen = int((embed & usable).sum()), int((~embed & usable).sum())
+    if not n_embed or not n_gen:
+        return
+    minority = embed if n_embed < n_gen else ~embed
+    what = "an embedding" if n_embed < n_gen else "a generation"
+    for r in np.flatnonzero(minority & usable)[:20]:
+        m.report(
+            info.path, int(r) + 1, "mixed-kinds",
+            f"{what} request in a file of {n_embed:,} embedding and {n_gen:,} generation requests; embedding "
+            "batches (asyncBatchEmbedContent) and generation batches are separate jobs: split the file",
         )  # fmt: skip

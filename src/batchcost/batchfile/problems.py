@@ -50,12 +50,15 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "duplicate-field": (Severity.ERROR, "field given in both spellings"),
     "bad-value": (Severity.ERROR, "invalid field value"),
     "mixed-models": (Severity.ERROR, "lines name different models"),
+    "mixed-kinds": (Severity.ERROR, "embedding and generation requests in one file"),
+    "embed-media": (Severity.ERROR, "media sent to a text-only embedding model"),
     "file-too-large": (Severity.ERROR, "file over the input limit"),
     "too-many-requests": (Severity.ERROR, "more requests than one job accepts"),
     "gzip-corrupt": (Severity.ERROR, "gzip data corrupt"),
     "no-requests": (Severity.ERROR, "no requests"),
     "unknown-field": (Severity.WARNING, "unknown field"),
     "thinking-both": (Severity.WARNING, "thinkingBudget and thinkingLevel together"),
+    "embed-limit": (Severity.WARNING, "over a third-party embedding media limit"),
 }
 
 

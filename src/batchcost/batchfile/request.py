@@ -21,6 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from . import schema
+from .embed_request import FLAG_EMBED as FLAG_EMBED  # re-exported with the other flag bits
+from .embed_request import is_embed_request, walk_embed
 from .media import media_kind, probe
 from .problems import escaped, quoted
 
@@ -42,6 +44,7 @@ FLAG_INCLUDE_THOUGHTS = 128
 FLAG_FILE_DATA = 256
 FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
 FLAG_GOOGLE_MAPS = 1024  # set with FLAG_OTHER_TOOL: Maps grounding has a fee of its own
+# FLAG_EMBED = 2048 (an embedding request) is defined with the embed checks in embed_request
 
 UNSET = -(2**31)  # "not given" for integer settings
 INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too
@@ -272,6 +275,9 @@ class Walker:
             NestingTooDeep: a value nests more than :data:`MAX_NESTING` levels (nothing else is raised).
         """
         info = RequestInfo()
+        if is_embed_request(req):  # an embedding batch line: its own fields and rules
+            walk_embed(self, req, info)
+            return info
         report = self.report
         seen: dict[str, str] = {}
         fields: dict[str, Any] = {}
@@ -407,6 +413,10 @@ class Walker:
             info.first_hash = _parts_hash(all_parts[:1], 0, info.utf8_len)
             info.prefix_hash = _parts_hash(all_parts[1:-1], info.first_hash, info.utf8_len)
             info.prefix_chars = sum(len(p["text"]) for p in all_parts[:-1] if isinstance(p.get("text"), str))
+
+    def part(self, part: Any, where: str, place: str, info: RequestInfo) -> bool:
+        """Check one part at ``where`` and collect its text or media under ``place``; False when unusable."""
+        return self._part(part, where, place, info)
 
     def _part(self, part: Any, where: str, place: str, info: RequestInfo) -> bool:
         report = self.report
