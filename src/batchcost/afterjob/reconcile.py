@@ -97,6 +97,7 @@ if TYPE_CHECKING:
 
 from ..documents.reconcile import RECONCILE_SCHEMA  # the id is defined once, with the contract
 from .actual import ActualCost, price_results
+from .embed_actual import fill_embedding_usage
 from .keys import KeyCheck, check_keys, keyless_results
 from .variance import variance_of
 
@@ -256,6 +257,17 @@ def _plan_inputs(plan: Mapping[str, Any], plan_path: str | None) -> tuple[dict[s
     return found, missing
 
 
+def _job_inputs(
+    requests: Sequence[str | os.PathLike[str]], plan_doc: Mapping[str, Any] | None, plan_path: str | None
+) -> tuple[list[str], dict[str, str | None], list[str]]:
+    """The job's input files (given, else the plan's), their recorded digests, and the plan's missing ones."""
+    inputs = [os.fspath(p) for p in requests]
+    if inputs or plan_doc is None:
+        return inputs, {}, []
+    sha, missing = _plan_inputs(plan_doc, plan_path)
+    return ([] if missing else list(sha)), sha, missing
+
+
 def _resolve_model(model: str | None, plan: Mapping[str, Any] | None, rs: ResultSet) -> str:
     versions = rs.model_versions()
     named = [v for v in versions if v]
@@ -339,11 +351,15 @@ def reconcile(
         day, day_source = datetime.date.today(), "today"
 
     model = _resolve_model(model, plan_doc, rs)
+    inputs, sha, missing = _job_inputs(requests, plan_doc, plan_path)
+    embed_notes: list[str] = []
+    if rs.embeddings:
+        rs, embed_notes = fill_embedding_usage(rs, inputs, model=model, book=book, run_date=day)
     rates = book.rates(model, mode, day)
     # the book's warnings (routing, retirement) say what to do about the model the results are priced as
     warnings = [*rates.warnings, *_model_warnings(book, model, rates.model, plan_doc, rs)]
     actual = price_results(rs, rates)
-    notes = list(dict.fromkeys([*rates.notes, *actual.notes]))
+    notes = list(dict.fromkeys([*embed_notes, *rates.notes, *actual.notes]))
     if int(rs.rows["cached"].sum()):
         notes = list(dict.fromkeys([*notes, *rates.cache_notes]))
     if day_source == "today":
@@ -367,17 +383,11 @@ def reconcile(
             except PricingError as e:
                 modes[m] = str(e)
 
-    inputs = [os.fspath(p) for p in requests]
-    sha: dict[str, str | None] = {}
-    if not inputs and plan_doc is not None:
-        sha, missing = _plan_inputs(plan_doc, plan_path)
-        inputs = list(sha)
-        if missing:
-            warnings.append(
-                f"the plan's input file(s) {', '.join(missing)} are not found here, so result keys are not checked "
-                "against them; pass --requests FILE"
-            )
-            inputs = []
+    if missing:
+        warnings.append(
+            f"the plan's input file(s) {', '.join(missing)} are not found here, so result keys are not checked "
+            "against them; pass --requests FILE"
+        )
     keys = check_keys(rs, inputs, sha) if inputs else None
     if keys is not None:
         warnings.extend(keys.warnings)

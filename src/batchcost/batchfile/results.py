@@ -75,6 +75,7 @@ RESULT_COLUMNS: dict[str, tuple[str, str, str]] = {
     "candidate_count": ("H", "u2", "echoed request's candidateCount (1 when not given)"),
     "search_queries": ("i", "i4", "groundingMetadata.webSearchQueries issued, all candidates"),
     "grounded": ("B", "u1", "bits: 1 grounded with Google Search, 2 grounded with Google Maps (groundingMetadata)"),
+    "embedding": ("B", "u1", "1 for an embedding result (no usageMetadata: priced from the input's tokens)"),
 }
 
 GROUNDED_SEARCH = 1
@@ -113,6 +114,7 @@ _EXTRA_DEFAULTS = (
     ("candidate_count", 1),
     ("search_queries", 0),
     ("grounded", 0),
+    ("embedding", 0),
 )
 _USAGE_FIELDS = {
     "prompt": ("promptTokenCount", "prompt_token_count"),
@@ -181,8 +183,13 @@ class ResultSet:
 
     @property
     def succeeded(self) -> int:
-        """Lines with a response and usage figures (priced)."""
+        """Lines with a response and usage figures, or an embedding (priced)."""
         return int((self.rows["status"] == OK).sum())
+
+    @property
+    def embeddings(self) -> int:
+        """Successful embedding results (no usageMetadata: their input is counted from the input file)."""
+        return int(((self.rows["status"] == OK) & (self.rows["embedding"] == 1)).sum())
 
     @property
     def failed(self) -> int:
@@ -465,6 +472,10 @@ class _Reader:
             self._row(UNREADABLE, key, **settings)
             return
         usage_raw = _field(response, "usageMetadata", "usage_metadata")
+        if usage_raw is None and is_embedding_response(response):
+            # embedding results carry no usage: priced from the input file's tokens (afterjob.embed_actual)
+            self._row(OK, key, embedding=1, **settings)
+            return
         if not isinstance(usage_raw, dict):
             self.report(
                 "no-usage",
@@ -570,6 +581,12 @@ class _Reader:
 
     def _repair(self, what: str) -> None:
         self.report("usage-inconsistent", what)
+
+
+def is_embedding_response(response: dict[str, Any]) -> bool:
+    """True for an ``EmbedContentResponse`` (``embedding``, or ``embeddings`` from batchEmbedContents)."""
+    value = response.get("embedding", response.get("embeddings"))
+    return isinstance(value, dict | list)
 
 
 def _field(obj: dict[str, Any], *names: str) -> Any:

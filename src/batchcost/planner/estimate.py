@@ -30,6 +30,7 @@ import numpy as np
 from ..errors import BatchcostError, PricingError, UnpricedError
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
+from .embed import NO_OUTPUT_NOTE, check_kind, input_limit_warnings
 from .inputs import scaled_inputs
 from .plan import ModeCost, ModelCost, OutputTokens, Plan
 
@@ -301,9 +302,13 @@ def estimate(
     given = [opts.output_tokens is not None, opts.output_ratio is not None, bool(opts.calibrate_from), bool(opts.pilot)]
     if sum(given) > 1:
         raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
-    for name in [*([model] if model is not None else []), *opts.compare]:
-        if book.model_info(name, run_date).kind == "embed":  # UnknownModelError for a name the book lacks
-            raise PricingError(f"{name} is an embedding model; batchcost estimates generateContent batch files")
+    kinds = {name: book.model_info(name, run_date).kind for name in [model, *opts.compare] if name}
+    if len(set(kinds.values())) > 1:  # UnknownModelError above for a name the book lacks
+        embed = ", ".join(n for n, k in kinds.items() if k == "embed")
+        raise PricingError(
+            f"{embed} embed(s) and the other models generate: an embedding batch can only be compared with "
+            "embedding models"
+        )
 
     result = scan_result or scan_files(
         paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True,
@@ -322,8 +327,14 @@ def estimate(
             "model in its URL"
         )
     info = book.model_info(model, run_date)
-    if info.kind == "embed":
-        raise PricingError(f"{model} is an embedding model; batchcost estimates generateContent batch files")
+    embed = check_kind(result, model, info.kind)
+    if any(book.model_info(other, run_date).kind != info.kind for other in opts.compare):
+        raise PricingError(
+            f"{model} {'embeds' if embed else 'generates'} and so must every --compare model: an embedding batch can "
+            "only be compared with embedding models"
+        )
+    if embed and (opts.calibrate_from or opts.pilot):
+        raise PricingError("an embedding job has no output to learn: --calibrate-from and --pilot do not apply to it")
     choice = choose_counter(
         opts.tokenizer, model=model, family=info.tokenizer, tokenizer_model=opts.tokenizer_model,
         offline=opts.offline, env=opts.env, platform=opts.platform, api_progress=stage("tokens"),
@@ -353,7 +364,12 @@ def estimate(
             result, model=model, n=opts.pilot, tokens=tokens, confirm=opts.pilot_confirm or (lambda usd: False),
             book=book, run_date=run_date, env=opts.env, seed=opts.seed, progress=stage("pilot"),
         )  # fmt: skip
-    if output_model is not None:
+    if embed:
+        if opts.output_tokens is not None or opts.output_ratio is not None:
+            warnings.append("an embedding job has no output tokens: --output-tokens and --output-ratio are ignored")
+        expected_out = np.zeros(n_rows, np.int64)
+        source = NO_OUTPUT_NOTE
+    elif output_model is not None:
         source = output_model.source
         warnings.extend(output_model.warnings)
         warnings.extend(output_model.warnings_for(result))
@@ -403,6 +419,9 @@ def estimate(
         compared.append(mc)
 
     warnings.extend(_input_warnings(result, tokens))
+    if embed:
+        warnings.extend(input_limit_warnings(result, tokens, model, info.input_limit))
+        price_notes.insert(0, NO_OUTPUT_NOTE)
     straddle = book.events_between(model, run_date, run_date + datetime.timedelta(days=STRADDLE_DAYS))
     warnings.extend(straddle)
     plan = Plan(

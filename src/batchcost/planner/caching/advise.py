@@ -29,6 +29,13 @@ __all__ = ["advise_caching"]
 DEFAULT_TTL_HOURS = 1  # the caching doc: an explicit cache without ttl/expire_time lives 1 hour
 
 
+EMBED_NO_CACHE = (
+    "context caching does not apply to embedding requests: an embedding request has no cachedContent field, "
+    "embedding models have no cache-read rate and no implicit-cache discount is published for them, so every "
+    "input token is billed at the input rate"
+)
+
+
 def advise_caching(
     plan: Plan,
     book: PriceBook,
@@ -76,6 +83,8 @@ def advise_caching(
     except PricingError:
         standard = None
     info = book.model_info(batch.model, run_date)
+    if info.kind == "embed":
+        return _empty(plan, platform, h, "embedding", EMBED_NO_CACHE, notes)
     expiry = book.limits().vertex_queue_hours if platform == "vertex" else book.limits().expiry_hours
     rates = Rates(batch, standard, info, platform, h, info.implicit_cache_min_tokens, expiry)
     key = (id(plan), id(counter), platform, min_requests, batch.tier_threshold)

@@ -40,6 +40,7 @@ REASONS: Mapping[str, str] = MappingProxyType(
         "mixed-tools": "the requests send different tools, which a shared cache cannot hold",
         "not-priced": "a rate caching needs is unknown",
         "no-discount": "cached tokens cost no less than batch input",
+        "embedding": "context caching does not apply to embedding requests",
     }
 )
 
