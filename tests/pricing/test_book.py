@@ -228,11 +228,16 @@ def test_alias_and_prefix_resolution(book: PriceBook) -> None:
     assert any("alias of gemini-3.8-flash (as of 2026-11-27" in n for n in rates.notes)
     assert book.resolve("models/Gemini-2.5-Flash")[0] == "gemini-2.5-flash"
     assert book.aliases() == {
+        "gemini-3.1-flash-lite-preview": "gemini-3.1-flash-lite",
+        "gemini-embedding-2-preview": "gemini-embedding-2",
         "gemini-flash-latest": "gemini-3.8-flash",
         "gemini-flash-lite-latest": "gemini-3.5-flash-lite",
         "gemini-pro-latest": "gemini-3.1-pro-preview",
     }
     assert book.model_info("gemini-pro-latest").tokenizer == "gemma4"
+    preview = book.rates("gemini-3.1-flash-lite-preview", "batch", NOV27)
+    assert preview.model == "gemini-3.1-flash-lite" and preview.input["text"].usd_per_mtok == Decimal("0.125")
+    assert any("it is priced at gemini-3.1-flash-lite rates" in n for n in preview.notes)
 
 
 # ---------------------------------------------------------------- derived, unknown, errors

@@ -83,7 +83,8 @@ def test_derivations_and_disagreements_are_notes_once_not_warnings(tmp_path: Pat
     assert flex == [
         "Flex rates for gemini-3.8-flash are assumed to be half the standard ones (Gemini API optimization guide, "
         "2026-11-27; genai-prices 0.2.3, 2026-11-27); the flex cache-read rate is not published, so cached tokens "
-        "are priced at the standard cache-read rate (the higher of the plausible rates)"
+        "are priced at the standard cache-read rate (the higher of the plausible rates; LiteLLM's price dataset "
+        "of 2026-11-20 lists flex cache reads at half the standard rate, with no Google page behind it)"
     ]
     assert sum(n.startswith("Priority rates for gemini-3.8-flash") for n in plan["notes"]) == 1
     assert len(plan["notes"]) == len(set(plan["notes"]))

@@ -73,7 +73,7 @@ def test_every_entry_has_source_and_parseable_checked_date() -> None:
         assert isinstance(source, (str, dict)) or (isinstance(source, list) and source), f"{where}: no source"
         checked = entry.get("checked")
         assert isinstance(checked, datetime.date) and not isinstance(checked, datetime.datetime), where
-        assert datetime.date(2025, 1, 1) <= checked <= datetime.date(2026, 11, 27), where
+        assert datetime.date(2025, 1, 1) <= checked <= datetime.date(2026, 12, 4), where
 
 
 def test_no_float_anywhere_and_rates_are_decimal_strings() -> None:

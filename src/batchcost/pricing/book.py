@@ -127,10 +127,12 @@ class PriceBook:
             return name, ()
         alias = self._overlay.aliases.get(name)
         if alias is not None:
-            note = (
-                f"{name} is an alias of {alias.target} (as of {alias.as_of}; {alias.provenance.cite()}); "
-                "Google repoints '-latest' aliases when it releases models"
-            )
+            note = f"{name} is an alias of {alias.target} (as of {alias.as_of}; {alias.provenance.cite()})"
+            if name.endswith("-latest"):
+                note += "; Google repoints '-latest' aliases when it releases models"
+            else:
+                note += f"; it is priced at {alias.target} rates"
+
             return alias.target, (note,)
         candidates = [*self._overlay.models, *self._overlay.aliases]
         suggestions = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
