@@ -134,9 +134,8 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         PricingError,
         TokenizerError,
     )
-    from ..redact import redact
-
     from ..heap import return_large_blocks
+    from ..redact import redact
 
     return_large_blocks()  # per-request arrays go back to the system when freed (see batchcost.heap)
     stdout = stdout or sys.stdout
