@@ -182,16 +182,18 @@ def plan_shards(
     nb = np.asarray(nbytes, dtype=np.int64)
     tk = np.asarray(tokens, dtype=np.int64)
     n = len(nb)
-    g = np.full(n, -1, np.int64) if groups is None else np.asarray(groups, dtype=np.int64)
-    row_ids = np.arange(n, dtype=np.int64) if rows is None else np.asarray(rows, dtype=np.int64)
+    # Arrays of one figure per request cost 8 bytes each a request (13 MB for 1.7 M requests): none is
+    # made where it would only say "no groups", "row i is row i" or "every request fits".
+    g = None if groups is None else np.asarray(groups, dtype=np.int64)
+    row_ids = None if rows is None else np.asarray(rows, dtype=np.int64)
     for name, arr in (("tokens", tk), ("groups", g), ("rows", row_ids)):
-        if arr.shape != (n,):
+        if arr is not None and arr.shape != (n,):
             raise ValueError(
                 f"{name} has shape {arr.shape}; nbytes has {n} entries and every array needs one per request"
             )
     if n and (int(nb.min()) < 1 or int(tk.min()) < 0):
         raise ValueError("bytes must be at least 1 per request (the line end) and tokens must not be negative")
-    if n > 1 and bool((np.diff(row_ids) <= 0).any()):
+    if row_ids is not None and n > 1 and bool((row_ids[1:] <= row_ids[:-1]).any()):
         raise ValueError("rows must be strictly increasing (requests in input order)")
     costs = _cost_array(cost, n, "cost")
     ceilings = _cost_array(cost_ceiling, n, "cost_ceiling")
@@ -208,18 +210,15 @@ def plan_shards(
     oversized: list[Oversized] = []
     for i in np.flatnonzero(over_b | over_t):
         i = int(i)
+        row = i if row_ids is None else int(row_ids[i])
         if over_b[i]:
             oversized.append(
-                Oversized(
-                    int(row_ids[i]), "max_bytes", int(nb[i]), limits.max_bytes, limits.sources.get("max_bytes", "")
-                )
+                Oversized(row, "max_bytes", int(nb[i]), limits.max_bytes, limits.sources.get("max_bytes", ""))
             )
         if over_t[i]:
             assert token_cap is not None
             oversized.append(
-                Oversized(
-                    int(row_ids[i]), token_limit_name, int(tk[i]), token_cap, limits.sources.get(token_limit_name, "")
-                )
+                Oversized(row, token_limit_name, int(tk[i]), token_cap, limits.sources.get(token_limit_name, ""))
             )
     if oversized:
         first = oversized[0]
@@ -229,15 +228,20 @@ def plan_shards(
             f"and cannot be submitted as {'they are' if n_rows != 1 else 'it is'} (first: {first.describe()}); "
             "they are in no shard: shorten or split those requests yourself, or raise the limit if yours is higher"
         )
-    pos = np.flatnonzero(~(over_b | over_t))
+    fits = ~(over_b | over_t)
+    del over_b, over_t
+    every = bool(fits.all())
+    pos = np.arange(n, dtype=np.int64) if every else np.flatnonzero(fits)
+    del fits
 
     # 2. units: a cache group is one unit unless it alone exceeds a limit
     m = len(pos)
-    gk = g[pos]
-    grouped = gk >= 0
-    key = pos.copy()
-    intact = np.zeros(m, bool)
-    if grouped.any():
+    gk = g[pos] if g is not None else None
+    grouped = gk >= 0 if gk is not None else None
+    if grouped is not None and grouped.any():
+        assert g is not None and gk is not None
+        key = pos.copy()
+        intact = np.zeros(m, bool)
         gpos = np.flatnonzero(grouped)
         _, first_idx, inv = np.unique(gk[gpos], return_index=True, return_inverse=True)
         key[gpos] = pos[gpos][first_idx][inv]
@@ -258,28 +262,37 @@ def plan_shards(
                 f"(largest: {int(sums['max_requests'][too_big].max()):,} requests); their requests are kept next to "
                 "each other but spread over consecutive shards (each shard then needs the cache on its own)"
             )
-    order = np.lexsort((pos, key)) if grouped.any() else np.arange(m)
-    is_start = np.ones(m, bool)
-    if m > 1:
-        ks = key[order]
-        is_start[1:] = (ks[1:] != ks[:-1]) | ~intact[order][1:]
-    ustart = np.flatnonzero(is_start)
-    bounds = np.append(ustart, m)
-    members = pos[order]
-
-    def unit_sums(values: IntArray) -> IntArray:
-        if not m:
-            return np.zeros(0, np.int64)
-        return np.add.reduceat(values[members], ustart).astype(np.int64)
-
-    ub, ut = unit_sums(nb), unit_sums(tk)
-    ur = np.diff(bounds).astype(np.int64)
-    n_units = len(ustart)
+        order = np.lexsort((pos, key))
+        is_start = np.ones(m, bool)
+        if m > 1:
+            ks = key[order]
+            is_start[1:] = (ks[1:] != ks[:-1]) | ~intact[order][1:]
+            del ks
+        del key, intact, gk, grouped, gpos, inv
+        ustart = np.flatnonzero(is_start)
+        del is_start
+        bounds = np.append(ustart, m)
+        members = pos[order]
+        del order
+        ub = np.add.reduceat(nb[members], ustart).astype(np.int64) if m else np.zeros(0, np.int64)
+        ut = np.add.reduceat(tk[members], ustart).astype(np.int64) if m else np.zeros(0, np.int64)
+        ur = np.diff(bounds).astype(np.int64)
+        del ustart
+    else:
+        # every request is its own unit, in input order
+        del gk, grouped
+        members = pos
+        bounds = np.arange(m + 1, dtype=np.int64)
+        ub = nb if every else nb[pos]
+        ut = tk if every else tk[pos]
+        ur = None
+    n_units = len(bounds) - 1
 
     def prefix(a: IntArray) -> IntArray:
         return np.concatenate(([0], np.cumsum(a, dtype=np.int64)))
 
-    pb, pr, pt = prefix(ub), prefix(ur), prefix(ut)
+    pb, pt = prefix(ub), prefix(ut)
+    pr = bounds if ur is None else prefix(ur)  # one request a unit: the request count is the unit count
     dims: list[_Dim] = [(pb, limits.max_bytes), (pr, limits.max_requests), (pt, token_cap)]
     w = 2 if int(pt[-1]) > 0 else 0
     unit_weight = ut if w == 2 else ub
@@ -305,8 +318,10 @@ def plan_shards(
     shards: list[Shard] = []
     wave_of = {i: wi for wi, members_ in enumerate(wave_lists, 1) for i in members_}
     for i, (s, e) in enumerate(ranges):
-        idx = np.sort(members[bounds[s] : bounds[e]])
-        shard_rows = row_ids[idx]
+        idx = members[bounds[s] : bounds[e]]
+        if ur is not None:
+            idx = np.sort(idx)  # a group's requests were moved next to each other
+        shard_rows = idx if row_ids is None else row_ids[idx]
         shards.append(
             Shard(
                 index=i + 1,

@@ -108,8 +108,9 @@ def shard_plan_for(
     unknown_ceilings = int((ceiling_out[usable] < 0).sum()) if len(ceiling_out) else 0
     ceiling_out = np.maximum(ceiling_out, 0)
     high_inputs = scaled_inputs(plan.tokens, "high")
-    high_in = sum(high_inputs.values(), np.zeros(scan.lines, np.int64))
-    quota_tokens = high_in + ceiling_out if quota_counts == "input+output-ceiling" else high_in
+    quota_tokens = sum(high_inputs.values(), np.zeros(scan.lines, np.int64))
+    if quota_counts == "input+output-ceiling":
+        quota_tokens += ceiling_out
     exact = plan.tokens.method == "exact"
     basis = "input tokens" + ("" if exact else " (high end of the 95% interval)")
     if quota_counts == "input+output-ceiling":
@@ -149,14 +150,18 @@ def shard_plan_for(
         if group_arr.shape != (scan.lines,):
             raise PlanError(f"groups must have one id per line of the input ({scan.lines}), got {group_arr.shape}")
         group_arr = group_arr[usable]
+    nbytes = scan.rows["nbytes"][usable].astype(np.int64)
+    nbytes += 1  # the line end
+    quota_tokens = quota_tokens[usable]
     shard_plan = plan_shards(
-        nbytes=scan.rows["nbytes"][usable].astype(np.int64) + 1,
-        tokens=quota_tokens[usable],
+        nbytes=nbytes,
+        tokens=quota_tokens,
         limits=limits,
         groups=group_arr,
         rows=usable,
         token_basis=basis,
     )
+    del nbytes, quota_tokens
     shard_plan = _price_shards(plan, book, shard_plan, high_inputs, ceiling_out, output_tokens, output_ratio, notes)
     warnings = list(shard_plan.warnings)
     if limits.platform == "developer" and enqueued_token_limit is None:
@@ -170,6 +175,10 @@ def shard_plan_for(
         warnings=list(dict.fromkeys(warnings)),
         notes=list(dict.fromkeys([*shard_plan.notes, *notes])),
     )
+
+
+# requests priced at a time within a shard
+_PRICE_ROWS = 1 << 18
 
 
 def _price_shards(
@@ -208,10 +217,16 @@ def _price_shards(
         outs = np.minimum(np.rint(exp_total_in * output_ratio).astype(np.int64), cap)
 
     def price(rows: IntArray, inputs: Mapping[str, IntArray], out: IntArray | None) -> Decimal:
-        sub = {k: v[rows] for k, v in inputs.items()}
-        prompt = sum(sub.values(), np.zeros(len(rows), np.int64))
-        o = np.zeros(len(rows), np.int64) if out is None else out[rows]
-        return price_tokens(rates, prompt_tokens=prompt, input_by_modality=sub, output_tokens=o).total
+        # A slice of a shard at a time: a cost is a sum over requests (the tier is each request's own), and the
+        # copies a whole shard of 1.7 M requests would need came to 200 MB at once.
+        total = Decimal(0)
+        for lo in range(0, len(rows), _PRICE_ROWS):
+            part = rows[lo : lo + _PRICE_ROWS]
+            sub = {k: v[part] for k, v in inputs.items()}
+            prompt = sum(sub.values(), np.zeros(len(part), np.int64))
+            o = np.zeros(len(part), np.int64) if out is None else out[part]
+            total += price_tokens(rates, prompt_tokens=prompt, input_by_modality=sub, output_tokens=o).total
+        return total
 
     costs: list[Decimal | None] = []
     ceilings: list[Decimal | None] = []
