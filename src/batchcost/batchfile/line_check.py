@@ -21,7 +21,7 @@ from .media import MEDIA_KINDS
 from .names import name_colons, repeated_names
 from .problems import KINDS, escaped, quoted
 from .request import MAX_NESTING, PLACES, UNSET, NestingTooDeep, Walker, count_names
-from .sampling import file_key, offer, priority
+from .sampling import file_key, offer, offer_many, priority
 from .scan_partial import ROW_RECORD, Partial
 from .text_classes import CLASS_MIN_CHARS, ClassCounter
 
@@ -238,6 +238,9 @@ class RangeScanner:
         k = self.k
         n_rows = p.n_rows
         lines = p.lines
+        # the sample's candidates of this block, hashed together at its end (a call per line costs more)
+        sample_offsets: list[int] = []
+        sample_rows: list[int] = []
         for i, stop in enumerate(stops):
             raw = mv[pos:stop]
             figures = None
@@ -271,10 +274,13 @@ class RangeScanner:
                 self._intern(self._model_ids, p.models, model) if model else 0, 0,
             )  # fmt: skip
             if k:
-                offer(p.sample, k, priority(self.seed_mix, base + pos), n_rows)
+                sample_offsets.append(base + pos)
+                sample_rows.append(n_rows)
             n_rows += 1
             pos = stop + 1
         p.lines, p.n_rows = lines, n_rows
+        if sample_offsets:
+            offer_many(p.sample, k, self.seed_mix, sample_offsets, sample_rows)
 
     @staticmethod
     def _intern(ids: dict[str, int], table: list[str], value: str) -> int:

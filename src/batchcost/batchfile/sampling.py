@@ -47,6 +47,34 @@ def offer(heap: list[tuple[int, int]], k: int, prio: int, row: int) -> None:
         heapq.heapreplace(heap, (-prio, row))
 
 
+def offer_many(heap: list[tuple[int, int]], k: int, key: int, offsets: list[int], rows: list[int]) -> None:
+    """:func:`offer` each of many lines (their byte ``offsets`` and ``rows``), hashed together with numpy.
+
+    The same sample as offering them one by one: priorities are distinct (SplitMix64 is a bijection and
+    offsets in one file are distinct), so the ``k`` smallest are the same set in any order.
+    """
+    import numpy as np
+
+    z = np.array(offsets, np.uint64) ^ np.uint64(key)
+    # SplitMix64's finaliser on every element; uint64 arithmetic wraps modulo 2**64 as the masks do above
+    z += np.uint64(0x9E3779B97F4A7C15)
+    z ^= z >> np.uint64(30)
+    z *= np.uint64(0xBF58476D1CE4E5B9)
+    z ^= z >> np.uint64(27)
+    z *= np.uint64(0x94D049BB133111EB)
+    z ^= z >> np.uint64(31)
+    if len(heap) == k and k:
+        z_top = np.uint64(-heap[0][0])
+        keep = np.flatnonzero(z < z_top)  # only a priority under the largest kept can enter
+    else:
+        keep = np.arange(len(z))
+    if len(keep) > k:
+        keep = keep[np.argpartition(z[keep], k - 1)[:k]] if k else keep[:0]
+    prios = z[keep].tolist()
+    for j, prio in zip(keep.tolist(), prios, strict=True):
+        offer(heap, k, prio, rows[j])
+
+
 def shifted(heap: list[tuple[int, int]], row_base: int) -> list[tuple[int, int]]:
     """A range's sample with its rows numbered from ``row_base`` (the range's first row in the scan)."""
     return [(neg, row_base + r) for neg, r in heap]
