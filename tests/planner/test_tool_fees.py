@@ -287,3 +287,40 @@ def test_reconcile_against_a_plan_shows_the_tool_fees_beside_the_estimate(tmp_pa
     assert parts["tool fees"] == Decimal("-0.028")
     assert sum(parts.values()) == Decimal(doc["variance"]["difference"])
     assert "tool_fees" in render_text(doc, verbose=True)
+
+
+def test_plan_and_shard_price_the_search_queries_given(tmp_path: Path) -> None:
+    import io
+
+    from batchcost.cli import main
+
+    path = write(tmp_path / "g3.jsonl", [searching(f"Find the capital of country {i}") for i in range(1000)])
+
+    def run(*argv: str) -> dict[str, Any]:
+        out, err = io.StringIO(), io.StringIO()
+        common = ("--model", "gemini-3.8-flash", "--run-date", "2026-12-04", "--offline", "--output-tokens", "50")
+        assert main([*argv, *common], stdout=out, stderr=err) in (0, 1), err.getvalue()
+        return json.loads(out.getvalue())
+
+    def shards_cost(doc: dict[str, Any]) -> Decimal:
+        return Decimal(doc["shards"]["totals"]["cost"])
+
+    one = shards_cost(run("plan", str(path), "--format", "json"))
+    three = shards_cost(run("plan", str(path), "--format", "json", "--search-queries", "3"))
+    # 1,000 requests x 2 more queries x $14 / 1,000 (batch assumed not discounted) = $28 more
+    assert three - one == Decimal(28)
+    # the free allowance left is taken off the job's fee, not off each shard's
+    free = shards_cost(
+        run("plan", str(path), "--format", "json", "--search-queries", "3", "--search-free-queries", "500")
+    )
+    assert free == three
+    manifest_dir = tmp_path / "shards"
+    out, err = io.StringIO(), io.StringIO()
+    code = main(
+        ["shard", str(path), "--out", str(manifest_dir), "--model", "gemini-3.8-flash", "--run-date", "2026-12-04",
+         "--offline", "--output-tokens", "50", "--search-queries", "3"],
+        stdout=out, stderr=err,
+    )  # fmt: skip
+    assert code == 0, err.getvalue()
+    manifest = json.loads((manifest_dir / "manifest.json").read_text())
+    assert sum(Decimal(s["cost"]) for s in manifest["shards"]) == three

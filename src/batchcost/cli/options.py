@@ -293,7 +293,7 @@ def output_expectation(f: F) -> F:
 
 
 def tool_fee_options(f: F) -> F:
-    """``--search-queries`` / ``--search-free-queries`` (estimate): the Google Search grounding fee."""
+    """``--search-queries`` / ``--search-free-queries`` (estimate, plan, shard): the Google Search grounding fee."""
     return stack(
         click.option(
             "--search-queries", type=QUERIES,
@@ -359,12 +359,14 @@ def limit_options(f: F) -> F:
 
 
 def planning_options(f: F) -> F:
-    """Options shared by ``plan`` and ``shard``: model, run date, limits, token counting, cost."""
+    """Options shared by ``plan`` and ``shard``: model, run date, limits, token counting, cost (tool fees too:
+    shard costs and the spend-cap checks count them)."""
     return stack(
         click.option("--model", "-m", help="model the jobs run on (default: request.model in the file)"),
         click.option("--run-date", type=DATE, help="day the jobs run (default: today)"),
         limit_options,
         token_options,
         output_expectation,
+        tool_fee_options,
         prices_option,
     )(f)

@@ -102,6 +102,7 @@ def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, Price
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        search_queries=args.search_queries, search_free_queries=args.search_free_queries,
         media_defaults=media_defaults(args), env=environment(), **limit_values(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
