@@ -146,3 +146,33 @@ def test_requests_above_the_tier_pay_their_own_rates(tmp_path: Path, model: str)
     assert df["input_tokens"].iloc[0] > 200_000 and (df["input_tokens"].iloc[1:] < 200_000).all()
     assert_sums_to(df["cost_batch_usd"], plan.cost.modes["batch"].expected)
     assert_sums_to(df["cost_standard_usd"], plan.cost.modes["standard"].expected)
+
+
+def test_tool_fees_are_in_the_request_costs_so_they_still_sum_to_the_plan(tmp_path: Path) -> None:
+    import datetime
+
+    import batchcost
+    from tests.planner.estimating import write as write_requests
+
+    def searching(i: int) -> dict[str, object]:
+        return {
+            "contents": [{"parts": [{"text": f"Find the capital of country {i}"}]}],
+            "tools": [{"googleSearch": {}}],
+        }
+
+    plain = [{"contents": [{"parts": [{"text": f"Say hello {i}"}]}]} for i in range(500)]
+    path = write_requests(tmp_path / "mixed.jsonl", [searching(i) for i in range(1000)] + plain)
+    plan = batchcost.estimate(
+        path, model="gemini-3.8-flash", run_date=datetime.date(2026, 12, 4), offline=True, output_tokens=50,
+        search_queries=2, search_free_queries=500,
+    )  # fmt: skip
+    df = plan.requests()
+    doc = plan.to_json()
+    # 2,000 queries less the 500 free = 1,500 x $14 / 1,000 = $21, shared by the 1,000 searching requests
+    assert doc["cost"]["batch"]["by_component"]["tool_fees"]["expected"] == "21"
+    for mode in ("batch", "standard"):
+        assert_sums_to(df[f"cost_{mode}_usd"], Decimal(doc["cost"][mode]["expected"]))
+    searched, plain_rows = df["cost_batch_usd"].iloc[:1000], df["cost_batch_usd"].iloc[1000:]
+    # each searching request carries $0.021 of fees on top of tokens that cost well under a cent
+    assert 0.021 < searched.min() < searched.max() < 0.0215
+    assert plain_rows.max() < 0.001

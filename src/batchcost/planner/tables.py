@@ -19,6 +19,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from ..pricing.per_request import cost_per_request
+from .tool_fees import per_request_tool_fees
 
 REQUEST_COLUMNS: Mapping[str, str] = {
     "key": "the line's key, read back from the file (missing for Vertex lines and lines without a string key)",
@@ -31,7 +32,8 @@ REQUEST_COLUMNS: Mapping[str, str] = {
     "input_<modality>_tokens": "the same split by modality: text, image, video, audio, document",
     "output_tokens": "expected billed output tokens, thinking included (only when the plan has an output expectation)",
     "output_tokens_ceiling": "the most output the request can produce (<NA> where nobody can bound it)",
-    "cost_<mode>_usd": "expected cost in USD, float64: input plus expected output, for standard, batch and "
+    "cost_<mode>_usd": "expected cost in USD, float64: input plus expected output (and, for a request with Google "
+    "Search or Maps, its equal share of the mode's tool fees and tool-result tokens), for standard, batch and "
     "batch_cached (batch with the recommended explicit caches, when caching pays)",
     "cost_<mode>_floor_usd": "without an output expectation: the input-only cost in USD (output comes on "
     "top), instead of cost_<mode>_usd",
@@ -92,6 +94,10 @@ def request_table(plan: Any) -> pd.DataFrame:
         if rates is None:
             continue  # not priced (--allow-unpriced): no column rather than a column of zeros
         cost = cost_per_request(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output)
+        tools = mc.modes[mode].tools if mode in mc.modes else None
+        if tools is not None and (tools.fees or tools.tool_tokens_usd):
+            # Search and Maps fees (and tool-result tokens) are in the mode's figures: in the column too
+            cost += per_request_tool_fees(tools, rows["flags"], usable)
         cost[~usable] = 0.0
         cols[f"cost_{mode}{suffix}"] = cost
         if mode == "batch":

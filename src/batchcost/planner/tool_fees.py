@@ -272,6 +272,32 @@ def shard_tool_fees(mt: ModeTools, flags: np.ndarray) -> tuple[Decimal, Decimal]
     return out["expected"], out["high"]
 
 
+def per_request_tool_fees(mt: ModeTools, flags: np.ndarray, usable: np.ndarray, end: str = "expected") -> np.ndarray:
+    """Each request's share of the mode's tool fees and tool-result tokens, float64 USD (for tables).
+
+    The file's fee for a tool (after any free allowance given) is shared equally by the usable requests
+    that carry the tool, as shard costs share it; the tool-result tokens by those with Google Search.
+    Summed, the column is the mode's tool fees plus tool-result tokens.
+    """
+    from ..batchfile.request import FLAG_GOOGLE_MAPS, FLAG_GOOGLE_SEARCH
+
+    flags = np.asarray(flags).astype(np.int64)
+    ok = np.asarray(usable, bool)
+    has = {
+        "google_search": ok & ((flags & FLAG_GOOGLE_SEARCH) > 0),
+        "google_maps": ok & ((flags & FLAG_GOOGLE_MAPS) > 0),
+    }
+    out = np.zeros(len(flags), np.float64)
+    for f in mt.fees:
+        n = int(has[f.tool].sum())
+        if f.usd is not None and n:
+            out[has[f.tool]] += float(f.usd[end]) / n
+    n_search = int(has["google_search"].sum())
+    if mt.tool_tokens_usd.get(end) and n_search:
+        out[has["google_search"]] += float(mt.tool_tokens_usd[end]) / n_search
+    return out
+
+
 def tool_warnings(requests: Mapping[str, int], exp: ToolExpectation) -> list[str]:
     """What the user should act on about the tool fees: a fee priced at the one-per-request floor."""
     out = []
