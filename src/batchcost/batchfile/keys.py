@@ -22,6 +22,8 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
+from ..storage.locations import is_url
+
 WINDOW = 48  # bytes looked at per line first: '{"key": "' and keys of up to 38 bytes
 WIDE_WINDOW = 512  # the second look, for the lines whose key did not end in the first
 BLOCK_ROWS = 32_768  # most lines per block (a block gathers WINDOW x BLOCK_ROWS bytes)
@@ -65,7 +67,7 @@ def read_keys(scan: _Scan) -> npt.NDArray[np.object_]:
         lo, hi = info.first_row, info.first_row + info.lines
         if hi == lo:
             continue
-        if info.compressed or info.size == 0:
+        if info.compressed or info.size == 0 or is_url(info.path):  # a URL's lines: read back by offset
             slow.append(np.arange(lo, hi, dtype=np.int64))
             continue
         slow.append(_fast_keys(info.path, scan.rows, lo, hi, keys))

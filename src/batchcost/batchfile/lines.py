@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import InputError
+from ..storage.locations import is_url
 
 BLOCK = 8 * 1024 * 1024  # bytes read at a time from a stream
 
@@ -25,8 +26,21 @@ MAX_LINE_BYTES = 128 * 1024 * 1024
 
 
 def is_gzip(path: str) -> bool:
+    if is_url(path):
+        from ..storage import read_range
+
+        return read_range(path, 0, 2) == b"\x1f\x8b"
     with open(path, "rb") as fh:
         return fh.read(2) == b"\x1f\x8b"
+
+
+def open_binary(path: str, *, block: int | None = None) -> Any:
+    """A file read front to back: a local file, or a URL's object read in parallel ranges (``batchcost.storage``)."""
+    if not is_url(path):
+        return open(path, "rb")
+    from ..storage import BLOCK, open_sequential
+
+    return open_sequential(path, block=block or BLOCK)
 
 
 def open_check(path: str) -> int:
@@ -35,7 +49,13 @@ def open_check(path: str) -> int:
     Pipes, FIFOs (``/dev/stdin`` of a pipe, ``<(...)``) and devices are refused before they are
     opened: opening a FIFO waits for a writer, and every command reads its input more than once
     (the scan, then the token count, the shard copy or the key check), which a pipe cannot give.
+    A URL is asked for its size (``batchcost.storage``: missing objects, refused credentials and
+    missing extras are InputErrors too).
     """
+    if is_url(path):
+        from ..storage import size
+
+        return size(path)
     try:
         st = os.stat(path)
     except FileNotFoundError:
@@ -77,9 +97,8 @@ def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
 
     decode = msgspec.json.Decoder(_Head).decode
     keyed = keyless = 0
-    opener: Any = gzip.open if compressed else open
     try:
-        with opener(path, "rb") as fh:
+        with open_binary(path, block=1 << 20) as raw, gzip.GzipFile(fileobj=raw) if compressed else raw as fh:
             budget = [64 * 1024 * 1024]  # look no further than this into the (inflated) data
 
             def read(n: int) -> bytes:

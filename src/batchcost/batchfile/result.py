@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..storage.locations import is_url
 from .problems import Problem, Severity
 
 if TYPE_CHECKING:
@@ -199,6 +200,8 @@ class ScanResult:
             file_rows = wanted[a:b]  # a view: rows of one file are contiguous
             if info.compressed:
                 yield from _read_gzip_rows(info, file_rows, self.rows)
+            elif is_url(info.path):
+                yield from _read_remote_rows(info, file_rows, self.rows)
             else:
                 yield from _read_plain_rows(info.path, file_rows, self.rows)
 
@@ -269,7 +272,9 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
     offsets: list[int] = []
     row_list: list[int] = []
     i = 0
-    with gzip.open(info.path, "rb") as fh:
+    from .lines import open_binary
+
+    with open_binary(info.path) as raw, gzip.GzipFile(fileobj=raw) as fh:
         for pos, line, _n, _newline in stream_lines(fh.read, MAX_LINE_BYTES):
             while True:
                 if i == len(offsets):  # the next rows, a chunk at a time
@@ -287,6 +292,33 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
                 i += 1
 
 
+# rows of a URL's object read in one range request when they are this close together
+_GAP_BYTES = 256 * 1024
+_RANGE_BYTES = 16 * 1024 * 1024
+
+
+def _read_remote_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+    """The given rows of a URL's object, by offset: nearby lines read as one range, ranges fetched in parallel."""
+    from ..storage import read_ranges
+
+    for lo in range(0, len(rows), _ROWS_AT_ONCE):
+        chunk = rows[lo : lo + _ROWS_AT_ONCE].tolist()
+        offsets = cols["offset"][chunk].tolist()
+        sizes = cols["nbytes"][chunk].tolist()
+        groups: list[tuple[int, list[int], list[int]]] = []  # (start, [end], indexes into chunk)
+        for i, (off, n) in enumerate(zip(offsets, sizes, strict=True)):
+            if groups and off - groups[-1][1][0] <= _GAP_BYTES and off + n - groups[-1][0] <= _RANGE_BYTES:
+                groups[-1][1][0] = max(groups[-1][1][0], off + n)
+                groups[-1][2].append(i)
+            else:
+                groups.append((off, [off + n], [i]))
+        datas = read_ranges(info.path, [(a, b[0]) for a, b, _ in groups])
+        for (start, _end, members), data in zip(groups, datas, strict=True):
+            for i in members:
+                off = offsets[i] - start
+                yield chunk[i], _strip_cr(data[off : off + sizes[i]])
+
+
 def _severity(code: str) -> Severity:
     from .problems import KINDS
 
@@ -294,9 +326,16 @@ def _severity(code: str) -> Severity:
 
 
 def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
-    """SHA-256 of a file's bytes as stored (hashlib releases the GIL, so a thread can run this)."""
+    """SHA-256 of a file's bytes as stored (hashlib releases the GIL, so a thread can run this).
+
+    A URL's object is read in parallel ranges (``batchcost.storage``).
+    """
     import hashlib
 
+    if is_url(path):
+        from ..storage import sha256
+
+        return sha256(path)
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         while block := fh.read(chunk):

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .line_check import RangeScanner, scan_lines
-from .lines import MAX_LINE_BYTES, LineFiller, stream_blocks
+from .lines import MAX_LINE_BYTES, LineFiller, open_binary, stream_blocks
 from .problems import escaped
 from .scan_partial import Partial
 
@@ -145,26 +145,18 @@ def scan_range(task: RangeTask) -> Partial:
 
 def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
               progress: Callable[[int], None], classes: bool = False) -> tuple[Partial, int]:  # fmt: skip
-    """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to."""
+    """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to.
+
+    ``path`` may be a URL: its compressed bytes are then read in parallel ranges (``batchcost.storage``).
+    """
     sc = RangeScanner(form, file_index, seed, k, keep, classes=classes)
-    pos = 0
-    next_report = _PROGRESS_STEP
+    at = [0]  # the position after the last byte checked
     try:
-        with open(path, "rb") as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
+        with open_binary(path) as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
-                for offset, buf, n, newline in stream_blocks(LineFiller(fh).read, MAX_LINE_BYTES, _BLOCK):
-                    if buf is None:
-                        sc.long_line(offset, n)
-                        if not newline:
-                            sc.p.last_line_no_newline = True
-                        pos = offset + n + (1 if newline else 0)
-                    else:
-                        scan_lines(sc, buf, memoryview(buf), 0, n, offset, True)
-                        pos = offset + n
-                    if raw_fh.tell() >= next_report:
-                        next_report = raw_fh.tell() + _PROGRESS_STEP
-                        progress(raw_fh.tell())
+                _scan_stream(sc, LineFiller(fh).read, raw_fh.tell, progress, at)
             except (OSError, EOFError, zlib.error) as e:
+                pos = at[0]
                 sc.broken_stream(
                     "gzip-corrupt",
                     f"gzip data is corrupt or cut off after {pos:,} bytes ({escaped(str(e))}); re-compress or "
@@ -175,4 +167,41 @@ def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: in
     except BaseException:
         sc.p.remove_spill()
         raise
-    return sc.p, pos
+    return sc.p, at[0]
+
+
+def scan_stream(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
+                progress: Callable[[int], None], classes: bool = False) -> Partial:  # fmt: skip
+    """Check the lines of a plain file read front to back: a URL's object, read in large ranges fetched
+    ahead in parallel threads (``batchcost.storage``), never copied whole to disk.
+
+    The lines go through the same per-line checks as a mapped range, so the figures are the same.
+    """
+    sc = RangeScanner(form, file_index, seed, k, keep, classes=classes)
+    try:
+        with open_binary(path) as fh:
+            _scan_stream(sc, fh.read, fh.tell, progress, [0])
+        if sc.p.spill is not None:
+            sc.p.spill_all()
+    except BaseException:
+        sc.p.remove_spill()
+        raise
+    return sc.p
+
+
+def _scan_stream(sc: RangeScanner, read: Callable[[int], bytes], tell: Callable[[], int],
+                 progress: Callable[[int], None], at: list[int]) -> None:  # fmt: skip
+    """Check every line of a stream of blocks; ``at[0]`` follows the position after the last byte checked."""
+    next_report = _PROGRESS_STEP
+    for offset, buf, n, newline in stream_blocks(read, MAX_LINE_BYTES, _BLOCK):
+        if buf is None:
+            sc.long_line(offset, n)
+            if not newline:
+                sc.p.last_line_no_newline = True
+            at[0] = offset + n + (1 if newline else 0)
+        else:
+            scan_lines(sc, buf, memoryview(buf), 0, n, offset, True)
+            at[0] = offset + n
+        if tell() >= next_report:
+            next_report = tell() + _PROGRESS_STEP
+            progress(tell())

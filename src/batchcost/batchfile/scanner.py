@@ -22,13 +22,14 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 
+from ..storage.locations import is_url
 from .file_checks import FileLimits, size_checks, whole_file_checks
 from .lines import MAX_LINE_BYTES, detect_form, is_gzip, open_check
 from .result import FileInfo, ScanResult, file_sha256
 from .sampling import chosen_rows
 from .scan_merge import Merger
 from .scan_partial import Partial, remove_leftovers
-from .scan_worker import init_worker, scan_gzip, scan_range, use_counters
+from .scan_worker import init_worker, scan_gzip, scan_range, scan_stream, use_counters
 
 __all__ = ["MAX_LINE_BYTES", "PARALLEL_MIN_BYTES", "FileLimits", "Progress", "scan"]
 
@@ -73,13 +74,22 @@ def scan(
     being held in memory; memory stays proportional to the number of lines (about 100 bytes each),
     whatever a gzip file inflates to.
 
+    A path may be an fsspec URL (``gs://``, ``s3://``, ``az://``, ``https://``; a URL with ``*``
+    is a glob): its object is read in large ranges fetched ahead in parallel, never copied to disk,
+    and its problems are located as ``URL:LINE`` (see :mod:`batchcost.storage`).
+
     Raises:
         InputError: a file cannot be read at all (missing, a directory, permission denied), or is a
-            pipe, FIFO or device (it would be read more than once).
+            pipe, FIFO or device (it would be read more than once); for a URL also refused
+            credentials, a missing backend extra, or a storage that keeps failing.
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     names = [os.fspath(p) for p in paths]
+    if any(is_url(n) for n in names):
+        from ..storage import expand
+
+        names = [loc.name for loc in expand(names)]
     limits = limits or FileLimits()
     sizes = [open_check(p) for p in names]
     total = sum(sizes)
@@ -115,6 +125,10 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
         elif compressed:
             part, data_size = scan_gzip(path, fi, form, seed, sample_size, keep_problems, report, classes)
             parts = [part]
+        elif is_url(path):
+            # read in large ranges ahead in parallel (batchcost.storage), checked here as they come
+            data_size = size
+            parts = [scan_stream(path, fi, form, seed, sample_size, keep_problems, report, classes)]
         else:
             data_size = size
             parts = _scan_plain(

@@ -1,0 +1,65 @@
+"""Files wherever users keep them: local paths and fsspec URLs (``gs://``, ``s3://``, ``az://``, ``https://``).
+
+The one place that reads or writes a file by name when the name may be a URL; a shared piece that
+imports nothing of the product but :mod:`batchcost.errors` and :mod:`batchcost.redact`, so any
+layer (and a Dask task) can call it. fsspec and the backends are imported only when a URL is
+given, so local runs never load them.
+
+Public API:
+
+- :func:`is_url` (cheap, no import): is this name a URL rather than a local path.
+- :func:`expand` names (globs of URLs included) into :class:`Location` objects, one per file.
+- :func:`size`, :func:`read_range`, :func:`read_ranges` (many ranges, fetched in parallel, yielded
+  in order), :class:`BlockReader` (a sequential ``read(n)`` over large ranges read ahead in
+  parallel threads), :func:`line_blocks` (newline-aligned blocks of a byte range), :func:`sha256`.
+- :func:`open_output` (an object appears whole or not at all), :func:`write_bytes`, :func:`remove`,
+  :func:`exists`, :func:`normalise` (to compare names).
+
+Every backend failure reaches callers as :class:`~batchcost.errors.InputError` (reading) or
+:class:`~batchcost.errors.OutputError` (writing) with one line naming the URL and the fix: a
+missing extra names the ``pip install 'batchcost[...]'`` to run; credentials never appear.
+"""
+
+from __future__ import annotations
+
+from .backends import EXTRAS, filesystem
+from .listing import expand
+from .locations import Location, is_url, join, local_path, normalise, parent
+from .reading import (
+    AHEAD,
+    BLOCK,
+    BlockReader,
+    exists,
+    line_blocks,
+    open_sequential,
+    read_range,
+    read_ranges,
+    sha256,
+    size,
+)
+from .writing import open_output, remove, write_bytes
+
+__all__ = [
+    "AHEAD",
+    "BLOCK",
+    "EXTRAS",
+    "BlockReader",
+    "Location",
+    "exists",
+    "expand",
+    "filesystem",
+    "is_url",
+    "join",
+    "line_blocks",
+    "local_path",
+    "normalise",
+    "open_output",
+    "open_sequential",
+    "parent",
+    "read_range",
+    "read_ranges",
+    "remove",
+    "sha256",
+    "size",
+    "write_bytes",
+]

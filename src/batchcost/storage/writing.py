@@ -1,0 +1,99 @@
+"""Writing files and objects whole or not at all.
+
+An object store shows an object only once its upload completes (a single PUT, or a multipart or
+resumable upload that is completed at close), so an object written here is never seen half
+written; on failure or Ctrl-C the upload is abandoned and nothing appears. A local file is written
+under a temporary name in the same folder and renamed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from typing import Any, BinaryIO
+
+from ..errors import OutputError
+from .backends import failure, filesystem
+from .locations import is_url, local_path
+from .reading import retry_write
+
+# Parts of a multipart or resumable upload (s3fs needs at least 5 MiB; gcsfs a multiple of 256 KiB).
+UPLOAD_BLOCK = 32 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def open_output(name: str) -> Iterator[BinaryIO]:
+    """A binary file to write ``name`` through; it appears complete when the block ends, or not at all.
+
+    Raises:
+        OutputError: the output cannot be created or completed (missing bucket, access denied...).
+    """
+    if not is_url(name):
+        path = local_path(name)
+        folder = os.path.dirname(os.path.abspath(path))
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+        except OSError as e:
+            raise OutputError(name, f"cannot be written: {e.strerror or e}") from None
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield fh
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp, 0o666 & ~umask)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return
+    fs, path = filesystem(name)
+    try:
+        fh: Any = fs.open(path, "wb", block_size=UPLOAD_BLOCK)
+    except Exception as e:
+        raise failure(name, e, writing=True) from None
+    try:
+        yield fh
+    except BaseException:
+        _discard(fh)
+        raise
+    try:
+        fh.close()  # completes the upload: the object appears now, whole
+    except Exception as e:
+        _discard(fh)
+        raise failure(name, e, writing=True) from None
+
+
+def _discard(fh: Any) -> None:
+    """Abandon an upload (a multipart upload aborted, a resumable one cancelled): nothing appears."""
+    with contextlib.suppress(Exception):
+        fh.discard()
+    with contextlib.suppress(Exception):
+        fh.closed = True  # fsspec's close() would otherwise complete the upload when collected
+
+
+def write_bytes(name: str, data: bytes) -> None:
+    """Write ``data`` to ``name`` whole or not at all (one PUT for an object)."""
+    if not is_url(name):
+        with open_output(name) as fh:
+            fh.write(data)
+        return
+    fs, path = filesystem(name)
+    retry_write(name, lambda: fs.pipe_file(path, data))
+
+
+def remove(name: str) -> None:
+    """Remove a file or object; one that is already gone is fine."""
+    if not is_url(name):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(local_path(name))
+        return
+    fs, path = filesystem(name)
+    try:
+        fs.rm_file(path)
+    except FileNotFoundError:
+        pass
+    except Exception as e:
+        raise failure(name, e, writing=True) from None
