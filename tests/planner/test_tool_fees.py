@@ -179,6 +179,13 @@ def test_results_with_known_queries_reconcile_and_calibrate(tmp_path: Path) -> N
     assert doc["tokens"]["tool_units"] == {"search_queries": 6}
     assert sum(Decimal(v) for v in doc["cost"]["detail"].values()) == Decimal(doc["cost"]["total"])
     assert "tool fees" in render_text(doc, verbose=True)
+    # per result line: $0.014 a query and its tool-result tokens at $0.375/M on top of the tokens k4 has
+    # too, and the column sums to the total
+    table = rec.requests()
+    assert table["cost_batch_usd"].sum() == pytest.approx(float(Decimal(doc["cost"]["total"])), abs=1e-12)
+    more = table["cost_batch_usd"] - table["cost_batch_usd"].iloc[4]
+    want = [0.014 + 300 * 0.375e-6, 0.028 + 500 * 0.375e-6, 0.042 + 700 * 0.375e-6, 0.0]
+    assert more.iloc[:4].tolist() == pytest.approx(want, abs=1e-12)
 
     model = calibrate_from(str(results), str(requests), model="gemini-3.8-flash")
     use = model.tool_use

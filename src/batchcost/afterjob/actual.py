@@ -158,6 +158,34 @@ _UNIT_KEYS = {
 }
 
 
+def tool_fees_per_result(rs: ResultSet, rates: ModeRates) -> np.ndarray:
+    """Each successful result's Search and Maps fees, float64 USD (for tables); summed, the actual tool fees.
+
+    A result pays for the queries (or the grounded prompt) it shows, as :func:`price_results` prices them
+    for the whole file; a tool whose fee the book does not know adds nothing here either.
+    """
+    from ..batchfile.results import GROUNDED_MAPS, GROUNDED_SEARCH
+    from ..pricing.tool_fees import fee_usd
+
+    r = rs.rows
+    ok = r["status"] == OK
+    grounded = r["grounded"].astype(np.int64)
+    queries = r["search_queries"].astype(np.int64)
+    out = np.zeros(len(ok), np.float64)
+    for tool, fee, bit in (
+        ("google_search", rates.grounding, GROUNDED_SEARCH),
+        ("google_maps", rates.maps_grounding, GROUNDED_MAPS),
+    ):
+        if fee is None or fee.usd_per_1k is None:
+            continue
+        per_query = tool == "google_search" and fee.unit == "search query"
+        units = np.where(ok, queries if per_query else ((grounded & bit) > 0).astype(np.int64), 0)
+        used = int(units.sum())
+        if used:
+            out += units * (float(fee_usd(fee, used)) / used)
+    return out
+
+
 def _tool_fees(rs: ResultSet, rates: ModeRates) -> tuple[Decimal, dict[str, int], list[str]]:
     """Search and Maps grounding fees of the successful results, in the units each fee counts."""
     from ..batchfile.results import GROUNDED_MAPS, GROUNDED_SEARCH

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..batchfile.results import FAILED, MODALITIES, OK, UNREADABLE
 from ..pricing.per_request import cost_per_request
+from .actual import tool_fees_per_result
 
 RESULT_COLUMNS: Mapping[str, str] = {
     "key": "the result line's key (missing for Vertex lines and lines without one)",
@@ -31,7 +32,8 @@ RESULT_COLUMNS: Mapping[str, str] = {
     "thoughts_tokens": "thoughtsTokenCount",
     "output_tokens": "candidates + thoughts: the billed output",
     "stopped_at_max_tokens": "True when a candidate stopped at maxOutputTokens",
-    "cost_<mode>_usd": "the actual cost in USD (float64) in the reconciliation's mode; 0 when not billed",
+    "cost_<mode>_usd": "the actual cost in USD (float64) in the reconciliation's mode, the Search and Maps fees of "
+    "the queries or grounded prompt the result shows included; 0 when not billed",
     "estimated_input_tokens": "with an estimate: the request's expected input tokens",
     "estimated_output_tokens": "with an estimate that has an output expectation: its expected output",
     "estimated_cost_<mode>_usd": "with an estimate: the request's expected cost in the same mode "
@@ -72,6 +74,7 @@ def result_table(rec: Any, estimate: Any = None) -> pd.DataFrame:
         cached_by_modality={m: np.where(ok, cached_m[m], 0) for m in MODALITIES},
         output_tokens=np.where(ok, output, 0),
     )
+    cost += tool_fees_per_result(rs, rec.actual.rates)  # in the reconciliation's total too
     cost[~ok] = 0.0
     codes = np.select([status == OK, status == FAILED, status == UNREADABLE], [0, 1, 2], -1)
     df = pd.DataFrame(
