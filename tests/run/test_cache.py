@@ -263,3 +263,29 @@ def test_manifest_and_journal_with_caches_round_trip_through_their_contracts(tmp
         doc = json.loads(path.read_text())
         typed = load(path, schema)
         assert typed.caches and json.dumps(to_builtins(typed), sort_keys=True) == json.dumps(doc, sort_keys=True)
+
+
+def test_status_shows_each_cache_with_its_time_left(tmp_path: Path, fake: FakeBatch, env: dict[str, str]) -> None:
+    import re
+
+    from batchcost.cli.status import cache_line
+
+    system_requests(tmp_path / "req.jsonl")
+    manifest, _ = shard_with_cache(tmp_path, tmp_path / "req.jsonl")
+    fake.polls_to_finish = 100
+    run_submit(manifest, fake, wait=False)
+    code, text, err = cli("status", str(manifest.parent))
+    assert code == 4, err  # jobs still running
+    [name] = fake.caches
+    # created with a 24-hour TTL a moment ago
+    assert re.search(rf"^cache cache-1 \(shards 1-3\): {name}, 1,800 tokens, expires in 23h 5\dm$", text, re.M), text
+    entry = json.loads((manifest.parent / "jobs.json").read_text())["caches"][0]
+    made = datetime.datetime.fromisoformat(entry["expires_at"])
+    late = made + datetime.timedelta(hours=2, minutes=5)
+    assert cache_line(entry, late).endswith("EXPIRED 2h 05m ago; requests still to run cannot read it")
+    assert cache_line({**entry, "name": None}, late).endswith(
+        ": not created yet (submit creates it before the first wave)"
+    )
+    cancel(manifest.parent, remote=quick_remote(fake))
+    code, text, err = cli("status", str(manifest.parent))
+    assert re.search(r"^cache cache-1 \(shards 1-3\): deleted \d{4}-\d\d-\d\d \d\d:\d\d UTC$", text, re.M), text

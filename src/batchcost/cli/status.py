@@ -22,7 +22,8 @@ STATUS_HELP = """\
 Where every batch job of a shard folder stands: one line per shard with its job's state, the
 request counts the API reports (batchStats: succeeded, failed, pending), its age and the time left
 before the 48-hour expiry (a job still pending or running 48 hours after it was created expires
-with no results), then a total. Jobs that have not ended are asked about (needs GEMINI_API_KEY or
+with no results), then a total, and a line per advised cache (shard --apply-cache): its name,
+tokens and time left before it expires, or when it was deleted. Jobs that have not ended are asked about (needs GEMINI_API_KEY or
 GOOGLE_API_KEY); what is learnt is recorded in DIR/jobs.json, unless a submit is running there.
 
 --watch asks again until every job has ended, waiting longer between checks while nothing
@@ -122,4 +123,33 @@ def render_status(journal: Journal, summary: Summary) -> str:
     ]
     if summary.stopped:
         lines.append(f"submitting stopped: {summary.stopped}")
+    now = datetime.datetime.now(datetime.UTC)
+    lines.extend(cache_line(c, now) for c in journal.doc.get("caches") or [])
     return "\n".join(lines) + "\n"
+
+
+def cache_line(cache: dict[str, Any], now: datetime.datetime) -> str:
+    """One advised cache of the run (``shard --apply-cache``): its name, size and time left, or why it has none."""
+    head = f"cache {cache['id']} (shard{'s' if len(cache['shards']) != 1 else ''} {_ranges(cache['shards'])})"
+    if cache["deleted_at"]:
+        return f"{head}: deleted {cache['deleted_at'][:16].replace('T', ' ')} UTC"
+    if not cache["name"]:
+        return f"{head}: not created yet (submit creates it before the first wave)"
+    tokens = f"{cache['tokens']:,} tokens, " if cache["tokens"] is not None else ""
+    if not cache["expires_at"]:
+        return f"{head}: {cache['name']}, {tokens}expiry not reported"
+    left = datetime.datetime.fromisoformat(cache["expires_at"]) - now
+    if left.total_seconds() <= 0:
+        return f"{head}: {cache['name']}, {tokens}EXPIRED {duration(-left)} ago; requests still to run cannot read it"
+    return f"{head}: {cache['name']}, {tokens}expires in {duration(left)}"
+
+
+def _ranges(values: list[int]) -> str:
+    """``1-3, 5`` for [1, 2, 3, 5]."""
+    out: list[str] = []
+    for v in sorted(values):
+        if out and int(out[-1].rsplit("-", 1)[-1]) == v - 1:
+            out[-1] = f"{out[-1].split('-')[0]}-{v}"
+        else:
+            out.append(str(v))
+    return ", ".join(out)
