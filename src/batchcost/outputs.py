@@ -45,8 +45,13 @@ def check_outputs(inputs: Iterable[PathLike], outputs: Iterable[PathLike | None]
         OutputError: an output is an input (same path, or the same file through a link), two
             outputs are the same file, an output is an existing folder, or its folder is missing.
     """
+    from .storage.locations import is_url, normalise
+
     seen_inputs: dict[tuple[int, int] | str, str] = {}
     for name in inputs:
+        if is_url(name):  # compared as normalised URLs (scheme aliases, ./ and ../ resolved)
+            seen_inputs[normalise(name)] = str(name)
+            continue
         path = Path(name)
         ident = _file_id(path)
         seen_inputs[ident if ident is not None else os.path.realpath(path)] = str(name)
@@ -55,8 +60,11 @@ def check_outputs(inputs: Iterable[PathLike], outputs: Iterable[PathLike | None]
         if out is None:
             continue
         path = Path(out)
-        ident = _file_id(path)
-        key: tuple[int, int] | str = ident if ident is not None else os.path.realpath(path)
+        remote = is_url(out)
+        ident = None if remote else _file_id(path)
+        key: tuple[int, int] | str = (
+            normalise(out) if remote else ident if ident is not None else os.path.realpath(path)
+        )
         clash = seen_inputs.get(key)
         if clash is not None:
             raise OutputError(
@@ -66,6 +74,10 @@ def check_outputs(inputs: Iterable[PathLike], outputs: Iterable[PathLike | None]
         if key in seen_outputs:
             raise OutputError(str(out), f"is written twice in this run (also as {seen_outputs[key]}): choose two names")
         seen_outputs[key] = str(out)
+        if remote:
+            if os.fspath(out).endswith("/"):
+                raise OutputError(str(out), "is a folder (a prefix); give an object name inside it")
+            continue  # a bucket's prefixes need no creating; a missing bucket fails when written
         if path.is_dir():
             raise OutputError(str(out), "is a folder; give a file name inside it")
         folder = path.parent
@@ -103,9 +115,19 @@ def write_atomic(path: PathLike, data: str | bytes) -> None:
     the umask. A symbolic link keeps pointing at the new file; a device or pipe (``/dev/stdout``)
     is written in place. On any failure, or on Ctrl-C, the temporary file is removed and ``path`` is untouched.
 
+    A URL (``s3://``, ``gs://``, ``az://``) is written as one object, which appears whole or not at
+    all (``batchcost.storage``).
+
     Raises:
         OutputError: the file cannot be written (missing or read-only folder, full disk, ...).
     """
+    from .storage.locations import is_url
+
+    if is_url(os.fspath(path)):
+        from .storage import write_bytes
+
+        write_bytes(os.fspath(path), data.encode("utf-8") if isinstance(data, str) else data)
+        return
     target = Path(path)
     if target.is_symlink():
         # replace the file the link points to, not the link (a rename over the link would cut it)

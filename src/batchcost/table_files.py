@@ -17,6 +17,7 @@ from typing import Any
 
 from .errors import InputError, OutputError
 from .outputs import write_atomic
+from .storage.locations import is_url
 
 PARQUET_EXTRA = "batchcost[parquet]"
 
@@ -74,10 +75,17 @@ def read_table(path: str | os.PathLike[str]) -> Any:
             import pyarrow  # noqa: F401  (only whether it imports)
         except ImportError:
             raise InputError(name, f"reading Parquet needs pyarrow: pip install '{PARQUET_EXTRA}'") from None
+    source: Any = name
+    if is_url(name):  # fetched whole through batchcost.storage (its failures are InputErrors)
+        import io
+
+        from .storage import read_bytes
+
+        source = io.BytesIO(read_bytes(name))
     try:
         if is_parquet(name):
-            return pd.read_parquet(name)
-        return pd.read_csv(name, dtype={"key": str}, keep_default_na=False, na_values=[""])
+            return pd.read_parquet(source)
+        return pd.read_csv(source, dtype={"key": str}, keep_default_na=False, na_values=[""])
     except FileNotFoundError:
         raise InputError(name, "no such file") from None
     except IsADirectoryError:

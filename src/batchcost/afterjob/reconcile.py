@@ -88,6 +88,7 @@ from ..errors import PricingError
 from ..money import usd
 from ..pricing.book import same_model
 from ..pricing.used import PriceUsed
+from ..storage.locations import is_url
 from ..text import plural
 
 if TYPE_CHECKING:
@@ -236,6 +237,10 @@ def load_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     from ..documents.plan import read_plan
 
+    if is_url(os.fspath(path)):
+        from ..storage import read_bytes
+
+        return read_plan(path, data=read_bytes(os.fspath(path)))
     return read_plan(path)
 
 
@@ -246,6 +251,9 @@ def _plan_inputs(plan: Mapping[str, Any], plan_path: str | None) -> tuple[dict[s
     missing: list[str] = []
     for f in plan.get("files") or ():
         path = str(f.get("path", ""))
+        if is_url(path):  # read where it is; a missing object is an InputError when read
+            found[path] = f.get("sha256")
+            continue
         candidates = [Path(path)]
         if plan_path is not None and not Path(path).is_absolute():
             candidates.append(Path(plan_path).resolve().parent / path)

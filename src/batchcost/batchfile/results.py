@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 from ..errors import InputError
-from .lines import is_gzip
+from .lines import is_gzip, open_binary
 from .problems import Problem, Severity, escaped
 from .request import THINKING_LEVEL_CODES, UNSET, as_int, shown_value
 
@@ -777,7 +777,7 @@ def read_results(
             if progress is not None:
                 progress(base + pos, total)
 
-        with open(path, "rb") as raw_fh:
+        with open_binary(path) as raw_fh:  # a URL's object read in parallel ranges
             fh: IO[bytes] = gzip.GzipFile(fileobj=raw_fh) if compressed else raw_fh  # type: ignore[assignment]
             _read_file(reader, fh, raw_fh, report)
         form = reader.end_file()
@@ -883,7 +883,7 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
     decode = msgspec.json.Decoder(_KeyLine).decode
     keys: list[str | None] = []
     keyed = 0
-    with open(name, "rb") as raw_fh:
+    with open_binary(name) as raw_fh:
         hashing = _HashingReader(raw_fh)
         fh: Any = gzip.GzipFile(fileobj=hashing) if compressed else hashing  # type: ignore[arg-type]
         try:

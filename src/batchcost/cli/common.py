@@ -137,6 +137,11 @@ def confirm_written(path: str | None, quiet: bool, stderr: TextIO, what: str | N
 
     if quiet or not path:
         return
+    from ..storage.locations import is_url
+
+    if is_url(path):
+        stderr.write(f"wrote {what or path}\n")
+        return
     try:
         st = os.stat(path)
     except OSError:

@@ -55,13 +55,19 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     """Read the plan, render it, write it; 0 on success (errors are raised as BatchcostError)."""
     from ..documents.plan import read_plan
     from ..reports.html import render_report
+    from ..storage.locations import is_url
 
     check_outputs(args, [], args.output)
     # a file name must say what it holds (-o plan.pdf, -o plan are refused); stdout is HTML by default
     fmt = opt.output_format(args.format, args.output, FORMATS, default=None)
     shown = progress_display(args.quiet, stderr)
     try:
-        plan = read_plan(args.plan)
+        if is_url(args.plan):
+            from ..storage import read_bytes
+
+            plan = read_plan(args.plan, data=read_bytes(args.plan))
+        else:
+            plan = read_plan(args.plan)
         shown.stage("rendering the report", None)  # charts can take a few seconds on a large plan
         with plan_fields_checked(args.plan):
             text = render_report(plan, fmt)

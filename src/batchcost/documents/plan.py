@@ -248,7 +248,7 @@ def check_plan(doc: Any) -> None:
             _money(shards["totals"].get(key), f"$.shards.totals.{key}")
 
 
-def read_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
+def read_plan(path: str | os.PathLike[str], *, data: bytes | None = None) -> dict[str, Any]:
     """Read a saved plan (``batchcost estimate ... --format json -o plan.json``) and check it.
 
     Raises:
@@ -257,7 +257,8 @@ def read_plan(path: str | os.PathLike[str]) -> dict[str, Any]:
     """
     name = os.fspath(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        # ``data``: the plan's bytes, fetched by the caller (a URL's object), ``path`` then only names it
+        text = Path(path).read_text(encoding="utf-8") if data is None else data.decode("utf-8")
     except FileNotFoundError:
         raise InputError(
             name, "no such file; save a plan with `batchcost estimate FILE --format json -o plan.json`"

@@ -9,7 +9,7 @@ Public API:
 
 - :func:`is_url` (cheap, no import): is this name a URL rather than a local path.
 - :func:`expand` names (globs of URLs included) into :class:`Location` objects, one per file.
-- :func:`size`, :func:`read_range`, :func:`read_ranges` (many ranges, fetched in parallel, yielded
+- :func:`size`, :func:`read_bytes` (a small whole object), :func:`read_range`, :func:`read_ranges` (many ranges, fetched in parallel, yielded
   in order), :class:`BlockReader` (a sequential ``read(n)`` over large ranges read ahead in
   parallel threads), :func:`line_blocks` (newline-aligned blocks of a byte range), :func:`sha256`.
 - :func:`open_output` (an object appears whole or not at all), :func:`write_bytes`, :func:`remove`,
@@ -32,6 +32,7 @@ from .reading import (
     exists,
     line_blocks,
     open_sequential,
+    read_bytes,
     read_range,
     read_ranges,
     sha256,
@@ -56,6 +57,7 @@ __all__ = [
     "open_output",
     "open_sequential",
     "parent",
+    "read_bytes",
     "read_range",
     "read_ranges",
     "remove",

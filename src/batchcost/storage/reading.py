@@ -61,6 +61,16 @@ def exists(loc: Name) -> bool:
         raise
 
 
+def read_bytes(loc: Name) -> bytes:
+    """A whole (small) file or object: a plan document, a price file. Batch files are read in ranges."""
+    name = _name(loc)
+    if not is_url(name):
+        with open(local_path(name), "rb") as fh:
+            return fh.read()
+    fs, path = filesystem(name)
+    return bytes(_retry(name, lambda: fs.cat_file(path)))
+
+
 def read_range(loc: Name, start: int, end: int) -> bytes:
     """Bytes ``[start, end)`` of a file or object (fewer only at its end); transient failures retried."""
     name = _name(loc)
