@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from batchcost.cli import main
-from batchcost.planner import shard_writer
+from batchcost.planner import shard_sinks, shard_writer
 from batchcost.planner.shard_writer import is_shard_set_file
 
 
@@ -232,15 +232,15 @@ def test_ctrl_c_mid_shard_exits_130_and_leaves_no_shard_then_force_writes_each_l
     assert run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "250")[0] == 0
     (d / "notes.txt").write_text("mine")
     closed: list[str] = []
-    real_close = shard_writer._ShardSink.close
+    real_close = shard_sinks.FileSink.close
 
-    def close(self: shard_writer._ShardSink) -> None:
+    def close(self: shard_sinks.FileSink) -> None:
         if len(closed) == 3:  # three shards done, the fourth being written
             raise KeyboardInterrupt
         real_close(self)
         closed.append(self.name)
 
-    monkeypatch.setattr(shard_writer._ShardSink, "close", close)
+    monkeypatch.setattr(shard_sinks.FileSink, "close", close)
     code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "100", "--force")
     assert (code, out, err) == (130, "", "\nbatchcost: interrupted\n")
     assert closed == [f"g1k.shard-{i:03d}.jsonl" for i in (1, 2, 3)]
@@ -278,16 +278,16 @@ def test_ctrl_c_while_a_chunk_is_written_exits_130(tmp_path: Path, monkeypatch: 
     # still held the chunk being written)
     src = write(tmp_path / "req.jsonl", 40)
     monkeypatch.setattr(shard_writer, "_CHUNK", 100)
-    real_write = shard_writer._ShardSink.write
+    real_write = shard_sinks.FileSink.write
     calls: list[int] = []
 
-    def write_(self: shard_writer._ShardSink, data: bytes | memoryview, lines: int) -> None:
+    def write_(self: shard_sinks.FileSink, data: bytes | memoryview, lines: int) -> None:
         calls.append(len(data))
         if len(calls) == 25:
             raise KeyboardInterrupt
         real_write(self, data, lines)
 
-    monkeypatch.setattr(shard_writer._ShardSink, "write", write_)
+    monkeypatch.setattr(shard_sinks.FileSink, "write", write_)
     d = tmp_path / "d"
     code, out, err = run("shard", str(src), "--out", str(d), *COMMON, "--max-requests", "10")
     assert (code, out, err, len(calls)) == (130, "", "\nbatchcost: interrupted\n", 25)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import os
 import stat
@@ -17,7 +18,7 @@ from hypothesis import strategies as st
 
 from batchcost.batchfile import FileLimits, ScanResult, scan
 from batchcost.errors import InputError, OutputError, PlanError
-from batchcost.planner import shard_writer
+from batchcost.planner import shard_sinks, shard_writer
 from batchcost.planner.shard_writer import MANIFEST_NAME, Manifest, verify_manifest, write_shards
 from batchcost.planner.shards import ShardLimits, ShardPlan, plan_shards
 
@@ -126,12 +127,11 @@ def test_multibyte_crlf_and_no_final_newline(tmp_path: Path) -> None:
     assert m.input.last_line_newline_added
     doc = json.loads((tmp_path / "out" / MANIFEST_NAME).read_text())
     assert doc["schema"] == "batchcost.shard-manifest/1"
-    assert doc["input"]["sha256"] == shard_writer.hashlib.sha256(src.read_bytes()).hexdigest()
+    assert doc["input"]["sha256"] == hashlib.sha256(src.read_bytes()).hexdigest()
     assert doc["input"]["size"] == src.stat().st_size and doc["input"]["lines"] == 5
     assert doc["shards"][0]["lines"] == [[1, 2]] and doc["shards"][0]["first_line"] == 1
     assert (
-        doc["shards"][0]["sha256"]
-        == shard_writer.hashlib.sha256((tmp_path / "out" / "u.shard-001.jsonl").read_bytes()).hexdigest()
+        doc["shards"][0]["sha256"] == hashlib.sha256((tmp_path / "out" / "u.shard-001.jsonl").read_bytes()).hexdigest()
     )
     assert any("input line 5 had no newline" in n for n in doc["notes"])
     res = verify_manifest(tmp_path / "out" / MANIFEST_NAME)
@@ -253,7 +253,7 @@ def test_input_changed_after_scan_is_caught(tmp_path: Path) -> None:
     result = scan(src)
     src.write_bytes(src.read_bytes().replace(b'"k1"', b'"k9"'))  # same size, different bytes
     m = write_shards(result, plan_for(result), tmp_path / "out")  # no known digest: written from the new bytes
-    assert m.input.sha256 == shard_writer.hashlib.sha256(src.read_bytes()).hexdigest()
+    assert m.input.sha256 == hashlib.sha256(src.read_bytes()).hexdigest()
     src.write_bytes(src.read_bytes() + line(4) + b"\n")
     res = verify_manifest(tmp_path / "out" / MANIFEST_NAME)
     assert not res.ok and res.message.startswith(f"input {src} changed since the shards were written")
@@ -371,7 +371,7 @@ def test_ctrl_c_while_a_chunk_is_written_is_a_keyboard_interrupt_not_a_buffer_er
     out.mkdir()
     (out / "notes.txt").write_text("mine")
     monkeypatch.setattr(shard_writer, "_CHUNK", 64)  # many chunks per shard: interrupted mid-shard
-    real_write = shard_writer._ShardSink.write
+    real_write = shard_sinks.FileSink.write
     calls = []
 
     def write(self: Any, data: Any, lines: int) -> None:
@@ -380,7 +380,7 @@ def test_ctrl_c_while_a_chunk_is_written_is_a_keyboard_interrupt_not_a_buffer_er
             raise KeyboardInterrupt
         real_write(self, data, lines)
 
-    monkeypatch.setattr(shard_writer._ShardSink, "write", write)
+    monkeypatch.setattr(shard_sinks.FileSink, "write", write)
     with pytest.raises(KeyboardInterrupt):
         write_shards(result, plan_for(result, max_requests=10), out, force=True)
     assert len(calls) == 40

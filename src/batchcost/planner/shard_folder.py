@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ..errors import OutputError
 from ..outputs import describe_oserror
+from ..storage.locations import is_url
 from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA
 
 # The names the writer gives its files. --force removes, and --verify flags when the manifest does
@@ -84,6 +85,8 @@ def check_out_dir(
             ``force`` must never touch an input); it is not empty and ``force`` is not given; or,
             with ``force``, its ``manifest.json`` is not a shard manifest or a shard-like name is a folder.
     """
+    if is_url(os.fspath(out_dir)):
+        return _check_prefix(os.fspath(out_dir), inputs, force)
     out = Path(out_dir)
     shown = os.fspath(out_dir)
     try:
@@ -119,13 +122,7 @@ def check_out_dir(
             )
     if not entries:
         return []
-    if not force:
-        n = len(entries)
-        raise OutputError(
-            shown,
-            f"is not empty ({n:,} entr{'ies' if n != 1 else 'y'}, e.g. {entries[0]!r}); choose an empty or new "
-            "folder, or pass --force if it holds an earlier shard set (--force replaces that set and nothing else)",
-        )
+    _refuse_unless_forced(shown, entries, force)
     old: list[str] = []
     if MANIFEST_NAME in entries:
         if not _is_shard_manifest(out / MANIFEST_NAME):
@@ -142,6 +139,50 @@ def check_out_dir(
                     str(out / shown_name(name)), "is a folder named like a shard; move it away or choose another folder"
                 )
             old.append(name)
+    return old
+
+
+def _refuse_unless_forced(shown: str, entries: list[str], force: bool) -> None:
+    if not force:
+        n = len(entries)
+        raise OutputError(
+            shown,
+            f"is not empty ({n:,} entr{'ies' if n != 1 else 'y'}, e.g. {entries[0]!r}); choose an empty or new "
+            "folder, or pass --force if it holds an earlier shard set (--force replaces that set and nothing else)",
+        )
+
+
+def _check_prefix(prefix: str, inputs: Iterable[str | os.PathLike[str] | None], force: bool) -> list[str]:
+    """:func:`check_out_dir` for a URL prefix in object storage (its objects are the folder's files)."""
+    from ..storage import join, listdir, normalise, read_bytes
+
+    entries = listdir(prefix)
+    ins = {normalise(os.fspath(p)): os.fspath(p) for p in inputs if p is not None and is_url(os.fspath(p))}
+    for name in entries:
+        clash = ins.get(normalise(join(prefix, name)))
+        if clash is not None:
+            raise OutputError(
+                prefix,
+                f"holds the input {clash}; shards beside the input would submit its requests twice if the folder is "
+                "uploaded, and batchcost never replaces or removes an input: choose a folder without it",
+            )
+    if not entries:
+        return []
+    _refuse_unless_forced(prefix, entries, force)
+    old: list[str] = []
+    if MANIFEST_NAME in entries:
+        try:
+            doc = json.loads(read_bytes(join(prefix, MANIFEST_NAME)))
+        except (ValueError, RecursionError):
+            doc = None
+        if not (isinstance(doc, dict) and doc.get("schema") == MANIFEST_SCHEMA):
+            raise OutputError(
+                join(prefix, MANIFEST_NAME),
+                "is not a batchcost shard manifest, and --force would replace it: move it away or choose another "
+                "folder",
+            )
+        old.append(MANIFEST_NAME)
+    old += [name for name in entries if is_shard_set_file(name)]
     return old
 
 

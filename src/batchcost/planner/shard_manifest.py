@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from ..documents.manifest import MANIFEST_SCHEMA  # the id is defined once, with the contract
 from ..errors import InputError
 from ..money import usd
+from ..storage.locations import is_url, join
 
 if TYPE_CHECKING:
     from ..batchfile import FileInfo
@@ -170,8 +171,13 @@ class Manifest:
         """
         shown = os.fspath(path)
         try:
-            with open(shown, "rb") as fh:
-                doc = json.loads(fh.read())
+            if is_url(shown):
+                from ..storage import read_bytes
+
+                doc = json.loads(read_bytes(shown))  # its failures are InputErrors already
+            else:
+                with open(shown, "rb") as fh:
+                    doc = json.loads(fh.read())
         except FileNotFoundError:
             raise InputError(shown, "no such file; give the manifest.json that `batchcost shard` wrote") from None
         except IsADirectoryError:
@@ -306,7 +312,7 @@ class _Fields:
 
 
 def manifest_for(
-    out: Path,
+    out: Path | str,
     info: FileInfo,
     lines: int,
     last_no_newline: bool,
@@ -349,7 +355,7 @@ def manifest_for(
         for s, name, size, digest in zip(shard_plan.shards, names, sizes, digests, strict=True)
     ]
     inp = InputInfo(
-        path=os.path.abspath(info.path), size=info.size, data_size=info.data_size, sha256=sha,
+        path=info.path if is_url(info.path) else os.path.abspath(info.path), size=info.size, data_size=info.data_size, sha256=sha,
         compressed=info.compressed, form=info.form, lines=lines, last_line_newline_added=last_no_newline,
     )  # fmt: skip
     plan_doc = shard_plan.to_json()
@@ -362,7 +368,7 @@ def manifest_for(
             *plan_fields["notes"],
             f"input line {lines:,} had no newline at the end; its copy in the shard ends with one",
         ]
-    return Manifest(path=str(out / MANIFEST_NAME), input=inp, shards=shard_files, plan=plan_fields)
+    return Manifest(path=join(os.fspath(out), MANIFEST_NAME), input=inp, shards=shard_files, plan=plan_fields)
 
 
 def with_caches(manifest: Manifest, rewrite: CacheRewrite, shard_plan: ShardPlan, model: str | None) -> Manifest:

@@ -18,12 +18,13 @@ import hashlib
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..batchfile.lines import open_binary
+from ..errors import InputError, OutputError
+from ..storage.locations import is_url, join, parent
 from .shard_folder import SHARD_NAME, TEMP_NAME, shown_name
 from .shard_manifest import InputInfo, Manifest, ShardFile
 
@@ -59,9 +60,42 @@ class VerifyResult:
 # -- verifying ------------------------------------------------------------------------------------------
 
 
+def _lines(path: str) -> Iterator[bytes]:
+    """Lines of a plain file (line ends kept): a local file, or a URL's object read by range ahead."""
+    if is_url(path):
+        from ..storage import iter_lines
+
+        yield from iter_lines(path)
+        return
+    with open(path, "rb") as fh:
+        yield from fh
+
+
+def _is_file(path: str) -> bool:
+    if is_url(path):
+        from ..storage import exists
+
+        return exists(path)
+    return os.path.isfile(path)
+
+
+def _size(path: str) -> int:
+    if is_url(path):
+        from ..storage import size
+
+        return size(path)
+    return os.path.getsize(path)
+
+
 def _input_lines(path: str, compressed: bool) -> Iterator[tuple[bytes, int]]:
     """Lines of the input (line ends kept), each with the stored bytes read so far."""
-    with open(path, "rb") as raw:
+    if is_url(path) and not compressed:
+        pos = 0
+        for line in _lines(path):
+            pos += len(line)
+            yield line, pos
+        return
+    with open_binary(path) as raw:
         if compressed:
             with gzip.GzipFile(fileobj=raw, mode="rb") as fh:
                 for line in fh:
@@ -105,8 +139,8 @@ def verify_manifest(path: str | os.PathLike[str], *, progress: Progress | None =
     from concurrent.futures import ThreadPoolExecutor
 
     manifest = Manifest.read(path)
-    base = Path(os.fspath(path)).parent
-    if not os.path.isfile(manifest.input.path):
+    base = parent(os.fspath(path))  # a folder, or a URL prefix in object storage
+    if not _is_file(manifest.input.path):
         result = VerifyResult(False, f"input {manifest.input.path} is missing; the manifest was written for it")
     else:
         # Whole-file SHA-256s run in a thread (hashlib releases the GIL on large blocks) while this
@@ -132,11 +166,15 @@ def _one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
-def _unlisted(manifest: Manifest, base: Path) -> list[str]:
+def _unlisted(manifest: Manifest, base: str) -> list[str]:
     """One problem per file in the manifest's folder named like a shard set's that the manifest does not list."""
+    from ..storage import listdir
+
     listed = {os.path.normpath(s.path) for s in manifest.shards}
     try:
-        names = sorted(os.listdir(base))
+        names = listdir(base)
+    except OutputError as e:
+        return [f"{base} cannot be listed ({e}), so files the manifest does not list cannot be ruled out"]
     except OSError as e:
         return [f"{base} cannot be listed ({e.strerror or e}), so files the manifest does not list cannot be ruled out"]
     problems = []
@@ -157,14 +195,14 @@ def _unlisted(manifest: Manifest, base: Path) -> list[str]:
     return problems
 
 
-def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None) -> VerifyResult:
+def _verify(manifest: Manifest, base: str, pool: Any, progress: Progress | None) -> VerifyResult:
     from ..batchfile.result import file_sha256
 
     inp = manifest.input
-    present = [s for s in manifest.shards if (base / s.path).is_file()]
-    total = os.path.getsize(inp.path) + sum(os.path.getsize(base / s.path) for s in present)
+    present = [s for s in manifest.shards if _is_file(join(base, s.path))]
+    total = _size(inp.path) + sum(_size(join(base, s.path)) for s in present)
     input_sha = pool.submit(file_sha256, inp.path)
-    shard_sha = {s.path: pool.submit(file_sha256, str(base / s.path)) for s in present}
+    shard_sha = {s.path: pool.submit(file_sha256, join(base, s.path)) for s in present}
 
     # 1. the input: a digest per line (a missing last newline added), its SHA-256 as stored; lines
     # rewritten for a cache get the digest of their parsed value too
@@ -183,7 +221,7 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
             originals[n] = _parsed_digest(line)
         if progress is not None and n % 65536 == 0:
             progress(pos, total)
-    done = os.path.getsize(inp.path)
+    done = _size(inp.path)
     sha = input_sha.result()
     if sha != inp.sha256:
         return VerifyResult(
@@ -219,7 +257,7 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
 
     # 3. each shard: its lines are exactly the input lines it should hold, and its SHA-256 matches
     for s in manifest.shards:
-        shard_path = base / s.path
+        shard_path = join(base, s.path)
         if s.path not in shard_sha:
             return VerifyResult(False, f"shard {s.path} is missing from {base}", n)
         expected = [x for a, b in s.lines for x in range(a, b + 1)]
@@ -230,7 +268,7 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
                 problem = f"shard {s.path}: SHA-256 is {sha[:16]}..., the manifest says {s.sha256[:16]}..."
         if problem is not None:
             return VerifyResult(False, problem, n)
-        done += shard_path.stat().st_size
+        done += _size(shard_path)
         if progress is not None:
             progress(done, total)
 
@@ -255,7 +293,7 @@ def _verify(manifest: Manifest, base: Path, pool: Any, progress: Progress | None
 
 
 def _check_shard(
-    shard_path: Path,
+    shard_path: str,
     s: ShardFile,
     expected: list[int],
     input_digests: bytes,
@@ -266,26 +304,25 @@ def _check_shard(
     """The first difference between a shard file and the input lines it should hold, or None."""
     count = 0
     nbytes = 0
-    with open(shard_path, "rb") as fh:
-        for line in fh:
-            nbytes += len(line)
-            count += 1
-            d = _digest(line)
-            if count > len(expected):
-                return (
-                    f"shard {s.path} line {count:,}: an extra line (the manifest lists {len(expected):,})"
-                    f"{_which(d, input_digests)}"
-                )
-            want = expected[count - 1]
-            if rewritten and want in rewritten:
-                problem = _check_rewritten(line, want, rewritten[want], s, (originals or {}).get(want))
-                if problem is not None:
-                    return f"shard {s.path} line {count:,} (input line {want:,}, rewritten to use a cache): {problem}"
-                continue
-            if input_digests[(want - 1) * _DIGEST : want * _DIGEST] != d:
-                return f"shard {s.path} line {count:,} differs from input line {want:,}" + _detail(
-                    line, want, d, input_digests, inp
-                )
+    for line in _lines(shard_path):
+        nbytes += len(line)
+        count += 1
+        d = _digest(line)
+        if count > len(expected):
+            return (
+                f"shard {s.path} line {count:,}: an extra line (the manifest lists {len(expected):,})"
+                f"{_which(d, input_digests)}"
+            )
+        want = expected[count - 1]
+        if rewritten and want in rewritten:
+            problem = _check_rewritten(line, want, rewritten[want], s, (originals or {}).get(want))
+            if problem is not None:
+                return f"shard {s.path} line {count:,} (input line {want:,}, rewritten to use a cache): {problem}"
+            continue
+        if input_digests[(want - 1) * _DIGEST : want * _DIGEST] != d:
+            return f"shard {s.path} line {count:,} differs from input line {want:,}" + _detail(
+                line, want, d, input_digests, inp
+            )
     if count < len(expected):
         return (
             f"shard {s.path} ends after {count:,} lines; the manifest lists {len(expected):,}: input line "
@@ -324,11 +361,9 @@ def _detail(line: bytes, want: int, d: bytes, input_digests: bytes, inp: InputIn
 
 
 def _read_input_line(inp: InputInfo, line_no: int) -> bytes | None:
-    opener = gzip.open if inp.compressed else open
-    with opener(inp.path, "rb") as fh:  # type: ignore[operator]
-        for k, line in enumerate(fh, 1):
-            if k == line_no:
-                return line if line.endswith(b"\n") else line + b"\n"
+    for k, (line, _pos) in enumerate(_input_lines(inp.path, inp.compressed), 1):
+        if k == line_no:
+            return line if line.endswith(b"\n") else line + b"\n"
     return None
 
 

@@ -17,6 +17,11 @@ shard is left. Only a hard kill (SIGKILL, power loss) while an earlier set is re
 final renames can leave shard files without their manifest; a folder without its manifest is never
 a finished set, and ``--force`` clears it.
 
+``out_dir`` may be a URL prefix in object storage (``s3://bucket/shards/``): each shard is then
+one object, which appears only once its upload completes, whole; the manifest comes last; on
+failure or Ctrl-C every object the run completed is removed (:mod:`~batchcost.planner.shard_sinks`).
+The input may be a URL too, its lines then read by range.
+
 Its parts, importable from here too: :func:`check_out_dir` (what the folder may hold and what
 ``force`` removes) in :mod:`~batchcost.planner.shard_folder`, the :class:`Manifest` records in
 :mod:`~batchcost.planner.shard_manifest`, and :func:`verify_manifest` (``--verify``: proving a
@@ -27,22 +32,23 @@ from __future__ import annotations
 
 import contextlib
 import gzip
-import hashlib
 import json
 import mmap
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from ..batchfile.lines import open_binary
 from ..errors import InputError, OutputError, PlanError
 from ..outputs import describe_oserror, new_file_mode, write_atomic
+from ..storage.locations import is_url
 from .shard_folder import SHARD_NAME, TEMP_NAME, check_out_dir, is_shard_set_file, make_dir, remove_old
 from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA, InputInfo, Manifest, ShardFile, manifest_for, with_caches
+from .shard_sinks import FileSink, ObjectSink, copy_ranges
 from .shard_verify import VerifyResult, verify_manifest
 
 if TYPE_CHECKING:
@@ -132,78 +138,6 @@ def _default_stem(path: str) -> str:
     return name or "shard"
 
 
-class _ShardSink:
-    """A shard written under a temporary name (created on first use), hashing what it writes.
-
-    Write failures (full disk, read-only folder...) are :class:`OutputError`; the caller
-    discards every sink then.
-    """
-
-    def __init__(self, out_dir: Path, name: str, mode: int) -> None:
-        self.out_dir = out_dir
-        self.name = name
-        self.mode = mode
-        self.tmp: str | None = None
-        self.fh: BinaryIO | None = None
-        self.sha = hashlib.sha256()
-        self.bytes = 0
-        self.lines = 0
-        self.rewritten_delta = 0  # bytes rewritten lines added (negative: removed), against the plan's sizes
-
-    def _error(self, e: OSError) -> OutputError:
-        return OutputError(str(self.out_dir / self.name), f"cannot be written: {describe_oserror(e)}")
-
-    def _open(self) -> BinaryIO:
-        if self.fh is None:
-            if self.tmp is not None:
-                raise AssertionError(f"shard {self.name} reopened after it was closed")
-            try:
-                fd, self.tmp = tempfile.mkstemp(prefix=f".{self.name}.", suffix=".tmp", dir=self.out_dir)
-            except OSError as e:
-                raise self._error(e) from None
-            try:
-                os.fchmod(fd, self.mode)  # mkstemp makes it 0600; a shard gets the mode any new file gets
-                self.fh = os.fdopen(fd, "wb", buffering=1024 * 1024)
-            except BaseException as e:
-                os.close(fd)
-                if isinstance(e, OSError):
-                    raise self._error(e) from None
-                raise
-        return self.fh
-
-    def write(self, data: bytes | memoryview, lines: int) -> None:
-        fh = self._open()
-        try:
-            fh.write(data)
-        except OSError as e:
-            raise self._error(e) from None
-        self.sha.update(data)
-        self.bytes += len(data)
-        self.lines += lines
-
-    def close(self) -> None:
-        """Flush to disk (durable before the rename) and close; an unused sink becomes an empty file."""
-        if self.tmp is None:
-            self._open()
-        if self.fh is not None:
-            try:
-                self.fh.flush()
-                os.fsync(self.fh.fileno())
-                self.fh.close()
-            except OSError as e:
-                raise self._error(e) from None
-            self.fh = None
-
-    def discard(self) -> None:
-        if self.fh is not None:
-            with contextlib.suppress(OSError):
-                self.fh.close()
-            self.fh = None
-        if self.tmp is not None:
-            with contextlib.suppress(OSError):
-                Path(self.tmp).unlink(missing_ok=True)
-
-
 def write_shards(
     scan: ScanResult,
     shard_plan: ShardPlan,
@@ -253,6 +187,7 @@ def write_shards(
     """
     _check_plan(scan, shard_plan)
     info = scan.files[0]
+    remote_out = is_url(os.fspath(out_dir))  # a URL prefix: each shard one object (batchcost.storage)
     out = Path(out_dir)
     stem = stem or _default_stem(info.path)
     if os.sep in stem or (os.altsep and os.altsep in stem) or stem.startswith(".") or not stem.isprintable():
@@ -263,7 +198,7 @@ def write_shards(
         )
     width = max(3, len(str(len(shard_plan.shards))))
     names = [f"{stem}.shard-{s.index:0{width}d}.jsonl" for s in shard_plan.shards]
-    old = check_out_dir(out, inputs=[info.path, *inputs], force=force)
+    old = check_out_dir(os.fspath(out_dir) if remote_out else out, inputs=[info.path, *inputs], force=force)
     offsets = scan.rows["offset"]
     nbytes = scan.rows["nbytes"]
     last_no_newline = bool(scan.lines) and int(offsets[-1]) + int(nbytes[-1]) == info.data_size
@@ -275,43 +210,20 @@ def write_shards(
 
         digest["sha256"] = file_sha256(info.path)
 
+    if remote_out:
+        return _write_objects(scan, shard_plan, os.fspath(out_dir), names, old, last_no_newline, input_sha256,
+                              model, progress, rewrite)  # fmt: skip
     created = make_dir(out)
     mode = new_file_mode()
-    sinks = [_ShardSink(out, name, mode) for name in names]
+    sinks = [FileSink(out, name, mode) for name in names]
     renamed: list[Path] = []
     manifest_started = False
     try:
         remove_old(out, old)
         hasher = threading.Thread(target=hash_input, daemon=True)
         hasher.start()
-        try:
-            if info.compressed:
-                _copy_gzip(info.path, scan.lines, shard_plan, sinks, info.size, progress, rewrite)
-            else:
-                _copy_plain(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)
-        except OSError as e:  # writes are OutputErrors already: this is reading the input
-            raise InputError(info.path, f"cannot be read again: {e.strerror or e}") from None
-        for sink in sinks:
-            sink.close()
-        hasher.join()
-        sha = digest.get("sha256")
-        if sha is None:
-            raise PlanError(f"{info.path} could not be read again to hash it; check it is still there")
-        if input_sha256 is not None and sha != input_sha256:
-            raise PlanError(f"{info.path} changed since it was scanned (its SHA-256 differs); run the command again")
-        for s, sink in zip(shard_plan.shards, sinks, strict=True):
-            if sink.bytes - sink.rewritten_delta != s.bytes or sink.lines != s.requests:
-                raise PlanError(
-                    f"{info.path} changed since it was scanned (shard {s.index} came out {sink.bytes:,} bytes, "
-                    f"planned {s.bytes:,}); run the command again"
-                )
-        manifest = manifest_for(
-            out, info, scan.lines, last_no_newline, sha, shard_plan, names,
-            [sink.bytes for sink in sinks], [sink.sha.hexdigest() for sink in sinks], model,
-        )  # fmt: skip
-        if rewrite is not None:
-            rewrite.finish()
-            manifest = with_caches(manifest, rewrite, shard_plan, model)
+        manifest = _copy_all(scan, shard_plan, sinks, hasher, digest, input_sha256, progress, rewrite,
+                             str(out), names, last_no_newline, model)  # fmt: skip
         text = json.dumps(manifest.to_json(), indent=2) + "\n"
         # Every shard is complete: give them their names, then write the manifest that makes the set whole.
         for name, sink in zip(names, sinks, strict=True):
@@ -348,13 +260,93 @@ def write_shards(
     return manifest
 
 
+def _copy_all(scan: ScanResult, shard_plan: ShardPlan, sinks: Sequence[FileSink | ObjectSink], hasher: threading.Thread,
+              digest: dict[str, str], input_sha256: str | None, progress: Progress | None,
+              rewrite: CacheRewrite | None, out: str, names: list[str], last_no_newline: bool,
+              model: str | None) -> Manifest:  # fmt: skip
+    """Copy every line into its shard, check the input did not change, and make the manifest (not written)."""
+    info = scan.files[0]
+    offsets = scan.rows["offset"]
+    nbytes = scan.rows["nbytes"]
+    try:
+        if info.compressed:
+            _copy_gzip(info.path, scan.lines, shard_plan, sinks, info.size, progress, rewrite)  # type: ignore[arg-type]
+        elif is_url(info.path):
+            copy_ranges(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)
+        else:
+            _copy_plain(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)  # type: ignore[arg-type]
+    except OSError as e:  # writes are OutputErrors already: this is reading the input
+        raise InputError(info.path, f"cannot be read again: {e.strerror or e}") from None
+    for sink in sinks:
+        sink.close()
+    hasher.join()
+    sha = digest.get("sha256")
+    if sha is None:
+        raise PlanError(f"{info.path} could not be read again to hash it; check it is still there")
+    if input_sha256 is not None and sha != input_sha256:
+        raise PlanError(f"{info.path} changed since it was scanned (its SHA-256 differs); run the command again")
+    for s, sink in zip(shard_plan.shards, sinks, strict=True):
+        if sink.bytes - sink.rewritten_delta != s.bytes or sink.lines != s.requests:
+            raise PlanError(
+                f"{info.path} changed since it was scanned (shard {s.index} came out {sink.bytes:,} bytes, "
+                f"planned {s.bytes:,}); run the command again"
+            )
+    manifest = manifest_for(
+        out, info, scan.lines, last_no_newline, sha, shard_plan, names,
+        [sink.bytes for sink in sinks], [sink.sha.hexdigest() for sink in sinks], model,
+    )  # fmt: skip
+    if rewrite is not None:
+        rewrite.finish()
+        manifest = with_caches(manifest, rewrite, shard_plan, model)
+    return manifest
+
+
+def _write_objects(scan: ScanResult, shard_plan: ShardPlan, out: str, names: list[str], old: list[str],
+                   last_no_newline: bool, input_sha256: str | None, model: str | None, progress: Progress | None,
+                   rewrite: CacheRewrite | None) -> Manifest:  # fmt: skip
+    """:func:`write_shards` into a URL prefix: each shard one object, which appears whole when its upload
+    completes; the manifest last; on failure or Ctrl-C every object this call completed is removed."""
+    from ..storage import join, remove
+
+    info = scan.files[0]
+    digest: dict[str, str] = {}
+
+    def hash_input() -> None:
+        from ..batchfile.result import file_sha256
+
+        with contextlib.suppress(Exception):  # a failure shows as no digest, reported below
+            digest["sha256"] = file_sha256(info.path)
+
+    sinks = [ObjectSink(join(out, name)) for name in names]
+    manifest_url = join(out, MANIFEST_NAME)
+    manifest_started = False
+    try:
+        # the earlier set's manifest first, so that what is left is never a complete set
+        for name in old:
+            remove(join(out, name))
+        hasher = threading.Thread(target=hash_input, daemon=True)
+        hasher.start()
+        manifest = _copy_all(scan, shard_plan, sinks, hasher, digest, input_sha256, progress, rewrite,
+                             out, names, last_no_newline, model)  # fmt: skip
+        manifest_started = True
+        write_atomic(manifest_url, json.dumps(manifest.to_json(), indent=2) + "\n")
+    except BaseException:
+        if manifest_started:
+            with contextlib.suppress(Exception):
+                remove(manifest_url)
+        for sink in sinks:
+            sink.discard()
+        raise
+    return manifest
+
+
 def _copy_plain(
     path: str,
     size: int,
     offsets: np.ndarray,
     nbytes: np.ndarray,
     shard_plan: ShardPlan,
-    sinks: Sequence[_ShardSink],
+    sinks: Sequence[FileSink],
     progress: Progress | None,
     rewrite: CacheRewrite | None = None,
 ) -> None:
@@ -420,7 +412,7 @@ def _copy_gzip(
     path: str,
     lines: int,
     shard_plan: ShardPlan,
-    sinks: Sequence[_ShardSink],
+    sinks: Sequence[FileSink],
     size: int,
     progress: Progress | None,
     rewrite: CacheRewrite | None = None,
@@ -438,7 +430,7 @@ def _copy_gzip(
     owner = memoryview(shard_of)
     for batch in batches:
         wanted = set(batch)
-        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as fh:
+        with open_binary(path) as raw, gzip.GzipFile(fileobj=raw) as fh:  # a URL: read by range, ahead
             next_report = _CHUNK
             for row, line in enumerate(fh):
                 if row >= lines:

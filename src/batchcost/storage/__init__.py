@@ -12,7 +12,9 @@ Public API:
 - :func:`size`, :func:`read_bytes` (a small whole object), :func:`read_range`, :func:`read_ranges` (many ranges, fetched in parallel, yielded
   in order), :class:`BlockReader` (a sequential ``read(n)`` over large ranges read ahead in
   parallel threads), :func:`line_blocks` (newline-aligned blocks of a byte range), :func:`sha256`.
-- :func:`open_output` (an object appears whole or not at all), :func:`write_bytes`, :func:`remove`,
+- :func:`iter_lines` (lines with their ends, read ahead in parallel).
+- :func:`open_output` (an object appears whole or not at all), :class:`Upload` (the same for a
+  writer holding many outputs open), :func:`write_bytes`, :func:`listdir`, :func:`remove`,
   :func:`exists`, :func:`normalise` (to compare names).
 
 Every backend failure reaches callers as :class:`~batchcost.errors.InputError` (reading) or
@@ -30,6 +32,7 @@ from .reading import (
     BLOCK,
     BlockReader,
     exists,
+    iter_lines,
     line_blocks,
     open_sequential,
     read_bytes,
@@ -38,7 +41,7 @@ from .reading import (
     sha256,
     size,
 )
-from .writing import open_output, remove, write_bytes
+from .writing import Upload, listdir, open_output, remove, write_bytes
 
 __all__ = [
     "AHEAD",
@@ -46,12 +49,15 @@ __all__ = [
     "EXTRAS",
     "BlockReader",
     "Location",
+    "Upload",
     "exists",
     "expand",
     "filesystem",
     "is_url",
+    "iter_lines",
     "join",
     "line_blocks",
+    "listdir",
     "local_path",
     "normalise",
     "open_output",

@@ -252,6 +252,17 @@ def line_blocks(loc: Name, start: int = 0, end: int | None = None, *, block: int
         yield carry_at, carry
 
 
+def iter_lines(loc: Name, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+    """Every line of ``[start, end)`` with its line end kept (the last may have none), read ahead in parallel."""
+    for _, block in line_blocks(loc, start, end):
+        parts = block.split(b"\n")
+        last = parts.pop()
+        for part in parts:
+            yield part + b"\n"
+        if last:
+            yield last
+
+
 def sha256(loc: Name) -> str:
     """SHA-256 of a file's bytes as stored (remote ones read in parallel ranges)."""
     import hashlib

@@ -66,6 +66,74 @@ def open_output(name: str) -> Iterator[BinaryIO]:
         raise failure(name, e, writing=True) from None
 
 
+class Upload:
+    """One object being written: :meth:`write` parts, then :meth:`commit` (it appears, whole) or :meth:`abort`.
+
+    For a writer that holds many outputs open at once (shards), where a ``with`` block per output
+    does not fit. A local name is written under a temporary name and renamed at commit.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._local: tuple[Any, str, str] | None = None  # (file, temporary path, final path)
+        self._fh: Any = None
+        if not is_url(name):
+            path = local_path(name)
+            folder = os.path.dirname(os.path.abspath(path))
+            try:
+                fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+            except OSError as e:
+                raise OutputError(name, f"cannot be written: {e.strerror or e}") from None
+            self._local = (os.fdopen(fd, "wb"), tmp, path)
+            return
+        fs, path = filesystem(name)
+        try:
+            self._fh = fs.open(path, "wb", block_size=UPLOAD_BLOCK)
+        except Exception as e:
+            raise failure(name, e, writing=True) from None
+
+    def write(self, data: bytes | memoryview) -> None:
+        try:
+            (self._local[0] if self._local is not None else self._fh).write(data)
+        except OutputError:
+            raise
+        except Exception as e:
+            raise failure(self.name, e, writing=True) from None
+
+    def commit(self) -> None:
+        """Complete the upload (or rename the local file): the output appears now, whole."""
+        if self._local is not None:
+            fh, tmp, path = self._local
+            try:
+                fh.close()
+                umask = os.umask(0)
+                os.umask(umask)
+                os.chmod(tmp, 0o666 & ~umask)
+                os.replace(tmp, path)
+            except OSError as e:
+                self.abort()
+                raise OutputError(self.name, f"cannot be written: {e.strerror or e}") from None
+            self._local = None
+            return
+        try:
+            self._fh.close()
+        except Exception as e:
+            _discard(self._fh)
+            raise failure(self.name, e, writing=True) from None
+
+    def abort(self) -> None:
+        """Abandon the output: nothing appears (an object's parts are dropped, a temporary file removed)."""
+        if self._local is not None:
+            fh, tmp, _ = self._local
+            with contextlib.suppress(OSError):
+                fh.close()
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            self._local = None
+        elif self._fh is not None:
+            _discard(self._fh)
+
+
 def _discard(fh: Any) -> None:
     """Abandon an upload (a multipart upload aborted, a resumable one cancelled): nothing appears."""
     with contextlib.suppress(Exception):
@@ -82,6 +150,25 @@ def write_bytes(name: str, data: bytes) -> None:
         return
     fs, path = filesystem(name)
     retry_write(name, lambda: fs.pipe_file(path, data))
+
+
+def listdir(prefix: str) -> list[str]:
+    """Names of the objects (or files) directly inside a folder or URL prefix, sorted; [] when there is none.
+
+    Raises:
+        OutputError: the folder cannot be listed (access denied, missing bucket...).
+    """
+    if not is_url(prefix):
+        path = local_path(prefix)
+        return sorted(os.listdir(path)) if os.path.isdir(path) else []
+    fs, path = filesystem(prefix)
+    try:
+        entries = fs.ls(path.rstrip("/"), detail=True)
+    except FileNotFoundError:
+        return []
+    except Exception as e:
+        raise failure(prefix, e, writing=True) from None
+    return sorted(e["name"].rstrip("/").rpartition("/")[2] for e in entries if e.get("type") != "directory")
 
 
 def remove(name: str) -> None:
