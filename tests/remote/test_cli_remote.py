@@ -149,3 +149,24 @@ def test_missing_credentials_are_one_line_naming_the_fix() -> None:
     err = failure("gs://b/x.jsonl", DefaultCredentialsError("File /home/u/key.json was not found"))
     assert "no usable credentials to reach gs://" in str(err) and "key.json" not in str(err)
     assert "gcloud auth application-default login" in str(err)
+
+
+def test_cache_dir_copies_once_and_gives_the_same_figures(places: dict[str, str], tmp_path: Path, s3: Any) -> None:
+    cache = tmp_path / "cache"
+    args = ["-m", "gemini-2.5-flash", "--output-tokens", "300", "--offline", "--sample-size", "100", "--seed", "7",
+            "--format", "json", "-q", *DAY]  # fmt: skip
+    _, direct, _ = run("estimate", places["s3"], *args)
+    code, via_cache, err = run("estimate", places["s3"], *args, "--cache-dir", str(cache))
+    assert code in (0, 1), err
+    assert via_cache == direct  # the URL still names the file everywhere
+    copies = list(cache.iterdir())
+    assert len(copies) == 1 and copies[0].read_bytes() == CONTENT and copies[0].name.endswith("-in.jsonl")
+    # unchanged: read from the copy, not fetched again; changed: fetched again under a new name
+    before = copies[0].stat().st_mtime_ns
+    code, out, _ = run("validate", places["s3"], "--cache-dir", str(cache))
+    assert code == 1 and list(cache.iterdir()) == copies and copies[0].stat().st_mtime_ns == before
+    assert f"{places['s3']}:18: " in out and str(cache) not in out
+    s3.pipe("test-bucket/run/in.jsonl", VALID)
+    code, _, err = run("validate", places["s3"], "--cache-dir", str(cache))
+    assert code == 0, err
+    assert len(list(cache.iterdir())) == 2

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..storage.locations import is_url
+from .lines import readable
 
 WINDOW = 48  # bytes looked at per line first: '{"key": "' and keys of up to 38 bytes
 WIDE_WINDOW = 512  # the second look, for the lines whose key did not end in the first
@@ -67,10 +68,11 @@ def read_keys(scan: _Scan) -> npt.NDArray[np.object_]:
         lo, hi = info.first_row, info.first_row + info.lines
         if hi == lo:
             continue
-        if info.compressed or info.size == 0 or is_url(info.path):  # a URL's lines: read back by offset
+        src = readable(info.path)  # a URL's --cache-dir copy, if one is in use
+        if info.compressed or info.size == 0 or is_url(src):  # a URL's lines: read back by offset
             slow.append(np.arange(lo, hi, dtype=np.int64))
             continue
-        slow.append(_fast_keys(info.path, scan.rows, lo, hi, keys))
+        slow.append(_fast_keys(src, scan.rows, lo, hi, keys))
     rest = np.concatenate(slow) if slow else np.zeros(0, np.int64)
     if len(rest):
         _slow_keys(scan, rest, keys)

@@ -34,6 +34,16 @@ def is_gzip(path: str) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def readable(path: str) -> str:
+    """Where to read ``path``: its local copy when it is a URL and a ``--cache-dir`` folder is in use
+    (``batchcost.storage.cache_dir``), else ``path`` itself (messages keep naming ``path``)."""
+    if not is_url(path):
+        return path
+    from ..storage import cached
+
+    return cached(path) or path
+
+
 def open_binary(path: str, *, block: int | None = None) -> Any:
     """A file read front to back: a local file, or a URL's object read in parallel ranges (``batchcost.storage``)."""
     if not is_url(path):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..storage.locations import is_url
+from .lines import readable
 from .problems import Problem, Severity
 
 if TYPE_CHECKING:
@@ -198,12 +199,13 @@ class ScanResult:
             if a == b:
                 continue
             file_rows = wanted[a:b]  # a view: rows of one file are contiguous
+            src = readable(info.path)  # a URL's --cache-dir copy, if one is in use
             if info.compressed:
-                yield from _read_gzip_rows(info, file_rows, self.rows)
-            elif is_url(info.path):
-                yield from _read_remote_rows(info, file_rows, self.rows)
+                yield from _read_gzip_rows(src, file_rows, self.rows)
+            elif is_url(src):
+                yield from _read_remote_rows(src, file_rows, self.rows)
             else:
-                yield from _read_plain_rows(info.path, file_rows, self.rows)
+                yield from _read_plain_rows(src, file_rows, self.rows)
 
     def read_requests(self, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(row, request object)`` for usable rows (the ``request`` of each line)."""
@@ -263,7 +265,7 @@ def _strip_cr(b: bytes) -> bytes:
     return b[:-1] if b.endswith(b"\r") else b
 
 
-def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+def _read_gzip_rows(path: str, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
     """The given rows of a gzip file, streamed (lines over the scan's line limit are never requested)."""
     from .lines import MAX_LINE_BYTES, stream_lines
 
@@ -274,7 +276,7 @@ def _read_gzip_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]
     i = 0
     from .lines import open_binary
 
-    with open_binary(info.path) as raw, gzip.GzipFile(fileobj=raw) as fh:
+    with open_binary(path) as raw, gzip.GzipFile(fileobj=raw) as fh:
         for pos, line, _n, _newline in stream_lines(fh.read, MAX_LINE_BYTES):
             while True:
                 if i == len(offsets):  # the next rows, a chunk at a time
@@ -297,7 +299,7 @@ _GAP_BYTES = 256 * 1024
 _RANGE_BYTES = 16 * 1024 * 1024
 
 
-def _read_remote_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
+def _read_remote_rows(path: str, rows: npt.NDArray[Any], cols: dict[str, Any]) -> Iterator[tuple[int, bytes]]:
     """The given rows of a URL's object, by offset: nearby lines read as one range, ranges fetched in parallel."""
     from ..storage import read_ranges
 
@@ -312,7 +314,7 @@ def _read_remote_rows(info: FileInfo, rows: npt.NDArray[Any], cols: dict[str, An
                 groups[-1][2].append(i)
             else:
                 groups.append((off, [off + n], [i]))
-        datas = read_ranges(info.path, [(a, b[0]) for a, b, _ in groups])
+        datas = read_ranges(path, [(a, b[0]) for a, b, _ in groups])
         for (start, _end, members), data in zip(groups, datas, strict=True):
             for i in members:
                 off = offsets[i] - start
@@ -332,6 +334,7 @@ def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
     """
     import hashlib
 
+    path = readable(path)
     if is_url(path):
         from ..storage import sha256
 

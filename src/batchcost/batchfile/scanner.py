@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 
 from ..storage.locations import is_url
 from .file_checks import FileLimits, size_checks, whole_file_checks
-from .lines import MAX_LINE_BYTES, detect_form, is_gzip, open_check
+from .lines import MAX_LINE_BYTES, detect_form, is_gzip, open_check, readable
 from .result import FileInfo, ScanResult, file_sha256
 from .sampling import chosen_rows
 from .scan_merge import Merger
@@ -110,8 +110,9 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
                 progress: Progress | None, checksum: bool, classes: bool) -> ScanResult:  # fmt: skip
     done_before = 0
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
-        compressed = size >= 2 and is_gzip(path)
-        form = detect_form(path, compressed) if size else "developer"
+        src = readable(path)  # a URL's --cache-dir copy is read on the local fast path; problems name the URL
+        compressed = size >= 2 and is_gzip(src)
+        form = detect_form(src, compressed) if size else "developer"
         first_row = merger.n_rows
         base = done_before
 
@@ -123,20 +124,20 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
         if size == 0:
             data_size, parts = 0, []
         elif compressed:
-            part, data_size = scan_gzip(path, fi, form, seed, sample_size, keep_problems, report, classes)
+            part, data_size = scan_gzip(src, fi, form, seed, sample_size, keep_problems, report, classes)
             parts = [part]
-        elif is_url(path):
+        elif is_url(src):
             # read in large ranges ahead in parallel (batchcost.storage), checked here as they come
             data_size = size
-            parts = [scan_stream(path, fi, form, seed, sample_size, keep_problems, report, classes)]
+            parts = [scan_stream(src, fi, form, seed, sample_size, keep_problems, report, classes)]
         else:
             data_size = size
             parts = _scan_plain(
-                path, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None,
+                src, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None,
                 classes,
             )  # fmt: skip
         if checksum and not digest:
-            digest.append(file_sha256(path))
+            digest.append(file_sha256(src))
         line_base = 0
         while parts:
             part = parts.pop(0)  # dropped once merged: peak memory is one copy of the columns plus one part

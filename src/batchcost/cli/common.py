@@ -47,6 +47,16 @@ class Streams:
         self.stderr = stderr
 
 
+def run_with_cache(values: dict[str, Any], run: Callable[[Any, TextIO, TextIO], int], streams: Streams) -> int:
+    """Run a command, reading URL inputs through its ``--cache-dir`` folder when one is given."""
+    from argparse import Namespace
+
+    from ..storage import cache_dir
+
+    with cache_dir(values.get("cache_dir")):
+        return run(Namespace(**values), streams.stdout, streams.stderr)
+
+
 def read_by(args: Any) -> list[str]:
     """Every file a command's options make it read, besides its positional inputs."""
     found: list[str] = []

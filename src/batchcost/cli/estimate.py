@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from argparse import Namespace
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -22,6 +21,7 @@ from .common import (
     limit_values,
     media_defaults,
     progress_display,
+    run_with_cache,
     stage_progress,
     stdin_is_a_terminal,
     text_width,
@@ -121,9 +121,10 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
     help="also write the self-contained HTML pre-flight report to FILE (.html; or .md Markdown, .txt text)",
 )
 @per_request_option("line of the input (key, tokens, output, cost per mode, shard, cache group)")
+@opt.cache_dir_option
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
-    return run(Namespace(**values), streams.stdout, streams.stderr)
+    return run_with_cache(values, run, streams)
 
 
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:

@@ -148,6 +148,15 @@ def stack(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
+def cache_dir_option(f: F) -> F:
+    """``--cache-dir DIR``: inputs given as URLs copied whole into DIR once and read there."""
+    return click.option(
+        "--cache-dir", metavar="DIR",
+        help="copy input files given as URLs (gs://, s3://, ...) whole into DIR and read them there; kept for the "
+        "next run while unchanged (default: read by range, never copied to disk)",
+    )(f)  # fmt: skip
+
+
 def prices_option(f: F) -> F:
     return click.option(
         "--prices", multiple=True, metavar="FILE",

@@ -19,7 +19,6 @@ Also home of the planning options and the estimate-then-plan step that ``batchco
 
 from __future__ import annotations
 
-from argparse import Namespace
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -37,6 +36,7 @@ from .common import (
     limit_values,
     media_defaults,
     progress_display,
+    run_with_cache,
     stage_progress,
     text_width,
     verbatim,
@@ -85,9 +85,10 @@ PLAN_EXIT_HELP = "  plan: 1 when the input has validation errors or a request al
 @click.option(
     "--verbose", "-v", is_flag=True, help="also show the limits with their sources, every shard and the notes"
 )
+@opt.cache_dir_option
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
-    return run(Namespace(**values), streams.stdout, streams.stderr)
+    return run_with_cache(values, run, streams)
 
 
 def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, PriceBook]:

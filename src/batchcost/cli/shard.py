@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from argparse import Namespace
 from typing import Any, TextIO
 
 import click
@@ -17,6 +16,7 @@ from .common import (
     human_size,
     progress_bar,
     progress_display,
+    run_with_cache,
     verbatim,
 )
 
@@ -97,9 +97,10 @@ SHARD_EXIT_HELP = (
 @opt.planning_options
 @click.option("--format", "format", type=opt.FormatChoice(FORMATS), default="text", help="output format (default text)")
 @click.option("--quiet", "-q", is_flag=True, help="no progress bars or confirmation on stderr")
+@opt.cache_dir_option
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
-    return run(Namespace(**values), streams.stdout, streams.stderr)
+    return run_with_cache(values, run, streams)
 
 
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:

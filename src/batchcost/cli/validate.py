@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from argparse import Namespace
 from typing import Any, TextIO
 
 import click
@@ -18,6 +17,7 @@ from .common import (
     emit,
     progress_bar,
     progress_display,
+    run_with_cache,
     verbatim,
 )
 
@@ -53,9 +53,10 @@ examples:
 )
 @click.option("--strict", is_flag=True, help="warnings (e.g. unknown fields) also fail")
 @opt.render_options(FORMATS)
+@opt.cache_dir_option
 @click.pass_obj
 def command(streams: Streams, **values: Any) -> int:
-    return run(Namespace(**values), streams.stdout, streams.stderr)
+    return run_with_cache(values, run, streams)
 
 
 def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:

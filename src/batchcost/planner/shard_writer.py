@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..batchfile.lines import open_binary
+from ..batchfile.lines import open_binary, readable
 from ..errors import InputError, OutputError, PlanError
 from ..outputs import describe_oserror, new_file_mode, write_atomic
 from ..storage.locations import is_url
@@ -268,13 +268,14 @@ def _copy_all(scan: ScanResult, shard_plan: ShardPlan, sinks: Sequence[FileSink 
     info = scan.files[0]
     offsets = scan.rows["offset"]
     nbytes = scan.rows["nbytes"]
+    src = readable(info.path)  # a URL's --cache-dir copy, if one is in use
     try:
         if info.compressed:
-            _copy_gzip(info.path, scan.lines, shard_plan, sinks, info.size, progress, rewrite)  # type: ignore[arg-type]
-        elif is_url(info.path):
-            copy_ranges(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)
+            _copy_gzip(src, scan.lines, shard_plan, sinks, info.size, progress, rewrite)  # type: ignore[arg-type]
+        elif is_url(src):
+            copy_ranges(src, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)
         else:
-            _copy_plain(info.path, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)  # type: ignore[arg-type]
+            _copy_plain(src, info.data_size, offsets, nbytes, shard_plan, sinks, progress, rewrite)  # type: ignore[arg-type]
     except OSError as e:  # writes are OutputErrors already: this is reading the input
         raise InputError(info.path, f"cannot be read again: {e.strerror or e}") from None
     for sink in sinks:

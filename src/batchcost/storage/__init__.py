@@ -13,6 +13,7 @@ Public API:
   in order), :class:`BlockReader` (a sequential ``read(n)`` over large ranges read ahead in
   parallel threads), :func:`line_blocks` (newline-aligned blocks of a byte range), :func:`sha256`.
 - :func:`iter_lines` (lines with their ends, read ahead in parallel).
+- :func:`cache_dir` / :func:`cached` (``--cache-dir``: an object copied whole once, then read locally).
 - :func:`open_output` (an object appears whole or not at all), :class:`Upload` (the same for a
   writer holding many outputs open), :func:`write_bytes`, :func:`listdir`, :func:`remove`,
   :func:`exists`, :func:`normalise` (to compare names).
@@ -25,6 +26,7 @@ missing extra names the ``pip install 'batchcost[...]'`` to run; credentials nev
 from __future__ import annotations
 
 from .backends import EXTRAS, filesystem
+from .cache import cache_dir, cached
 from .listing import expand
 from .locations import Location, is_url, join, local_path, normalise, parent
 from .reading import (
@@ -50,6 +52,8 @@ __all__ = [
     "BlockReader",
     "Location",
     "Upload",
+    "cache_dir",
+    "cached",
     "exists",
     "expand",
     "filesystem",

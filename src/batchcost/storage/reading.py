@@ -38,7 +38,7 @@ def size(loc: Name) -> int:
     if not is_url(name):
         return os.stat(local_path(name)).st_size
     fs, path = filesystem(name)
-    info = _retry(name, lambda: fs.info(path))
+    info = retry(name, lambda: fs.info(path))
     if info.get("type") == "directory":
         raise InputError(name, "is a folder (a prefix); give the objects inside it, or a glob such as .../*.jsonl")
     value = info.get("size")
@@ -56,7 +56,7 @@ def exists(loc: Name) -> bool:
         return os.path.exists(local_path(name))
     fs, path = filesystem(name)
     try:
-        return bool(_retry(name, lambda: fs.exists(path)))
+        return bool(retry(name, lambda: fs.exists(path)))
     except InputError:
         raise
 
@@ -68,7 +68,7 @@ def read_bytes(loc: Name) -> bytes:
         with open(local_path(name), "rb") as fh:
             return fh.read()
     fs, path = filesystem(name)
-    return bytes(_retry(name, lambda: fs.cat_file(path)))
+    return bytes(retry(name, lambda: fs.cat_file(path)))
 
 
 def read_range(loc: Name, start: int, end: int) -> bytes:
@@ -81,10 +81,11 @@ def read_range(loc: Name, start: int, end: int) -> bytes:
             fh.seek(start)
             return fh.read(end - start)
     fs, path = filesystem(name)
-    return bytes(_retry(name, lambda: fs.cat_file(path, start=start, end=end)))
+    return bytes(retry(name, lambda: fs.cat_file(path, start=start, end=end)))
 
 
-def _retry(name: str, call: Any, writing: bool = False) -> Any:
+def retry(name: str, call: Any, writing: bool = False) -> Any:
+    """``call()``, retried on transient failures; any other failure as one InputError (OutputError) line."""
     for attempt in range(RETRIES):
         try:
             return call()
@@ -98,7 +99,7 @@ def _retry(name: str, call: Any, writing: bool = False) -> Any:
 
 def retry_write(name: str, call: Any) -> Any:
     """Run one idempotent write call (a whole-object PUT), retrying transient failures; OutputError otherwise."""
-    return _retry(name, call, writing=True)
+    return retry(name, call, writing=True)
 
 
 def read_ranges(loc: Name, ranges: Iterable[tuple[int, int]], *, ahead: int = AHEAD) -> Iterator[bytes]:
