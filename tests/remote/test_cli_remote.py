@@ -170,3 +170,23 @@ def test_cache_dir_copies_once_and_gives_the_same_figures(places: dict[str, str]
     code, _, err = run("validate", places["s3"], "--cache-dir", str(cache))
     assert code == 0, err
     assert len(list(cache.iterdir())) == 2
+
+
+def test_a_large_object_is_split_across_processes_with_the_same_figures(
+    places: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchcost.batchfile import scan, scanner
+
+    local = scan(places["local"], sample_size=50, seed=3, workers=2)
+    monkeypatch.setattr(scanner, "PARALLEL_MIN_BYTES", 1000)  # this small file split in two, as 64 MB would be
+    assert len(scanner._url_ranges(places["https"], len(CONTENT), 2)) == 2
+    for kind in ("https", "s3"):
+        remote = scan(places[kind], sample_size=50, seed=3, workers=2, checksum=True)
+        for column in local.rows:
+            assert (remote.rows[column] == local.rows[column]).all(), (kind, column)
+        assert remote.sample.tolist() == local.sample.tolist()
+        assert [(p.line, p.code) for p in remote.problems] == [(p.line, p.code) for p in local.problems]
+        assert {p.path for p in remote.problems} == {places[kind]}
+        import hashlib
+
+        assert remote.files[0].sha256 == hashlib.sha256(CONTENT).hexdigest()

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ..storage.locations import is_url
 from .line_check import RangeScanner, scan_lines
 from .lines import MAX_LINE_BYTES, LineFiller, open_binary, stream_blocks
 from .problems import escaped
@@ -101,6 +102,8 @@ def scan_range(task: RangeTask) -> Partial:
     """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
     path, file_index, form, seed, k, keep, start, end, slot, worker, classes = task
     sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, classes)
+    if is_url(path):
+        return _scan_url_range(sc, path, start, end, slot, worker)
     try:
         with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
             size = len(mm)
@@ -135,6 +138,25 @@ def scan_range(task: RangeTask) -> Partial:
                 raise
             finally:
                 mv.release()
+        if sc.p.spill is not None or worker:
+            sc.p.spill_all()
+    except BaseException:
+        sc.p.remove_spill()
+        raise
+    return sc.p
+
+
+def _scan_url_range(sc: RangeScanner, url: str, start: int, end: int, slot: int, worker: bool) -> Partial:
+    """Check the lines of ``[start, end)`` of a URL's object, read by range ahead in parallel threads."""
+    from ..storage import BlockReader
+
+    def progress(pos: int) -> None:
+        if _counters is not None:
+            _counters[slot] = pos - start
+
+    try:
+        with BlockReader(url, start, end) as fh:
+            _scan_stream(sc, fh.read, fh.tell, progress, [0], start)
         if sc.p.spill is not None or worker:
             sc.p.spill_all()
     except BaseException:
@@ -190,10 +212,12 @@ def scan_stream(path: str, file_index: int, form: str, seed: int, k: int, keep: 
 
 
 def _scan_stream(sc: RangeScanner, read: Callable[[int], bytes], tell: Callable[[], int],
-                 progress: Callable[[int], None], at: list[int]) -> None:  # fmt: skip
-    """Check every line of a stream of blocks; ``at[0]`` follows the position after the last byte checked."""
-    next_report = _PROGRESS_STEP
-    for offset, buf, n, newline in stream_blocks(read, MAX_LINE_BYTES, _BLOCK):
+                 progress: Callable[[int], None], at: list[int], base: int = 0) -> None:  # fmt: skip
+    """Check every line of a stream of blocks (``base``: the file offset of the stream's first byte);
+    ``at[0]`` follows the position after the last byte checked."""
+    next_report = base + _PROGRESS_STEP
+    for rel, buf, n, newline in stream_blocks(read, MAX_LINE_BYTES, _BLOCK):
+        offset = base + rel
         if buf is None:
             sc.long_line(offset, n)
             if not newline:

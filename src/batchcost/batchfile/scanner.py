@@ -127,9 +127,15 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
             part, data_size = scan_gzip(src, fi, form, seed, sample_size, keep_problems, report, classes)
             parts = [part]
         elif is_url(src):
-            # read in large ranges ahead in parallel (batchcost.storage), checked here as they come
+            # read in large ranges ahead in parallel threads (batchcost.storage); a large object is
+            # split at newlines into one range per core, as a local file is
             data_size = size
-            parts = [scan_stream(src, fi, form, seed, sample_size, keep_problems, report, classes)]
+            ranges = _url_ranges(src, size, workers if size >= PARALLEL_MIN_BYTES else 1)
+            if len(ranges) == 1:
+                parts = [scan_stream(src, fi, form, seed, sample_size, keep_problems, report, classes)]
+            else:
+                parts = _scan_parallel(src, fi, form, seed, sample_size, keep_problems, ranges, report,
+                                       digest if checksum else None, classes)  # fmt: skip
         else:
             data_size = size
             parts = _scan_plain(
@@ -222,6 +228,31 @@ def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
             bounds.append(nl + 1)
     bounds.append(size)
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+def _url_ranges(url: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """:func:`_ranges` for a URL's object: the newline after each guess found by small range reads."""
+    from ..storage import read_range
+
+    bounds = [0]
+    for k in range(1, parts):
+        pos = max(size * k // parts, bounds[-1])
+        nl = -1
+        while nl < 0 and pos < size:
+            window = read_range(url, pos, min(size, pos + _PROBE))
+            found = window.find(b"\n")
+            nl = pos + found if found >= 0 else -1
+            pos += len(window)
+        if nl < 0:
+            break
+        if nl + 1 > bounds[-1]:
+            bounds.append(nl + 1)
+    bounds.append(size)
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+
+
+# bytes read at a time to find the newline that ends a range of a URL's object
+_PROBE = 256 * 1024
 
 
 def _finish(m: Merger, files: list[FileInfo], seed: int, text_classes: bool) -> ScanResult:
