@@ -79,12 +79,13 @@ def test_completion_completes_commands_and_options() -> None:
 @pytest.mark.parametrize(
     ("argv", "heavy"),
     [
-        (["--help"], ("numpy", "google.genai", "pandas", "matplotlib", "jinja2", "rich")),
+        (["--help"], ("numpy", "google.genai", "pandas", "matplotlib", "jinja2", "rich", "fsspec")),
         # validate keeps its per-line figures in numpy arrays; it needs nothing else (rich draws
         # progress only on a terminal, after a second)
         (
             ["validate", str(ROOT / "examples" / "batch_requests.jsonl")],
-            ("google.genai", "pandas", "matplotlib", "jinja2", "rich"),
+            # fsspec and the storage backends only when a URL is given (batchcost.storage)
+            ("google.genai", "pandas", "matplotlib", "jinja2", "rich", "fsspec", "aiohttp", "botocore"),
         ),
     ],
 )

@@ -141,3 +141,13 @@ def test_writing_to_a_missing_bucket_is_an_output_error(s3) -> None:
 def test_unknown_scheme_and_missing_extra() -> None:
     with pytest.raises(InputError, match=r"frob://x/y: frob:// is not a storage scheme batchcost knows"):
         storage.size("frob://x/y")
+
+
+def test_a_remote_scan_reports_progress_in_bytes(http) -> None:
+    from batchcost.batchfile import scan
+
+    base, objects = http
+    objects.files["/p.jsonl"] = DATA
+    seen: list[tuple[int, int]] = []
+    scan(f"{base}/p.jsonl", progress=lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1] == (len(DATA), len(DATA)) and all(t == len(DATA) for _, t in seen)
