@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, localcontext
@@ -26,7 +27,8 @@ class ActualCost:
         rates: the rates used.
         total: USD.
         by_component: ``input`` (non-cached prompt and tool-use), ``cached_input``, ``output``.
-        detail: ``prompt_input``, ``tool_use_input``, ``cached_input``, ``candidates_output``,
+        detail: ``prompt_input``, ``tool_use_input``, ``cached_input``, ``candidates_output``, (for an
+            image-output model's generated images, at its image-output rate) ``image_output``,
             ``thoughts_output`` (sums to ``total``).
         input_by_modality: the ``input`` component by modality.
         cached_by_modality: the ``cached_input`` component by modality.
@@ -65,6 +67,7 @@ class _Usage:
     uncached: dict[str, np.ndarray]
     candidates: np.ndarray
     thoughts: np.ndarray
+    images: np.ndarray  # image tokens among the candidates (generated images)
 
     @classmethod
     def of(cls, rs: ResultSet) -> _Usage:
@@ -82,6 +85,7 @@ class _Usage:
             uncached={m: prompt_m[m] + tool_m[m] for m in MODALITIES},
             candidates=r["candidates"][ok].astype(i8),
             thoughts=r["thoughts"][ok].astype(i8),
+            images=r["candidates_image"][ok].astype(i8),
         )
 
 
@@ -109,6 +113,10 @@ def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
     from ..pricing import price_tokens
 
     u = _Usage.of(rs)
+    # An image-output model bills its generated images at the image-output rate; for any other model
+    # image tokens among the candidates stay at the output rate, as before.
+    images = u.images if rates.output_image is not None else np.zeros_like(u.images)
+    u = dataclasses.replace(u, candidates=u.candidates - images)
     output = u.candidates + u.thoughts
     full = price_tokens(
         rates, prompt_tokens=u.prompt, input_by_modality=u.noncached, output_tokens=output, cached_tokens=u.cached
@@ -134,12 +142,22 @@ def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
         "thoughts_output": thoughts_cost,
     }
     by_component = dict(full.by_component)
+    total = full.total
+    n_images = int(images.sum())
+    if n_images:
+        assert rates.output_image is not None
+        with localcontext() as ctx:
+            ctx.prec = 60
+            image_usd = (Decimal(n_images) * rates.output_image.usd_per_mtok).scaleb(-6)
+        detail["image_output"] = image_usd  # only where images were priced: other documents keep their keys
+        by_component["output"] += image_usd
+        total += image_usd
     fees, units, notes = _tool_fees(rs, rates)
     if units:
         by_component["tool_fees"] = detail["tool_fees"] = fees
     return ActualCost(
         rates=rates,
-        total=full.total + fees,
+        total=total + fees,
         by_component=by_component,
         detail=detail,
         input_by_modality=dict(full.input_by_modality),

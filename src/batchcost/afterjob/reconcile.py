@@ -465,6 +465,8 @@ def _used(component: str, modality: str, above: bool, actual: ActualCost) -> boo
         return modality == "text" or bool(actual.input_by_modality.get(modality))
     if component == "cache_read":
         return bool(actual.cached_by_modality.get(modality))
+    if component == "output_image":
+        return "image_output" in actual.detail
     return True
 
 

@@ -24,6 +24,7 @@ from . import schema
 from .embed_request import FLAG_EMBED as FLAG_EMBED  # re-exported with the other flag bits
 from .embed_request import is_embed_request, walk_embed
 from .media import media_kind, probe
+from .output_request import output_flags
 from .problems import escaped, quoted
 
 # Places where text sits; the token counter reports tokens by place.
@@ -45,6 +46,7 @@ FLAG_FILE_DATA = 256
 FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
 FLAG_GOOGLE_MAPS = 1024  # set with FLAG_OTHER_TOOL: Maps grounding has a fee of its own
 # FLAG_EMBED = 2048 (an embedding request) is defined with the embed checks in embed_request
+# FLAG_MODALITIES = 4096, FLAG_IMAGE_OUT = 8192 and the image size (bits 14-16) are output_request's
 
 UNSET = -(2**31)  # "not given" for integer settings
 INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too
@@ -672,6 +674,8 @@ class Walker:
                         schema_texts(value, info.texts["tools"])
                     else:
                         dict_texts(value, info.texts["tools"])
+            elif canon in ("responseModalities", "imageConfig"):  # what the model is asked to produce
+                info.flags |= output_flags(canon, value, report)
             elif canon == "mediaResolution":
                 code = MEDIA_RESOLUTION_CODES.get(enum_name(value, "MEDIA_RESOLUTION_") or "")
                 if code is None and value != "MEDIA_RESOLUTION_UNSPECIFIED":

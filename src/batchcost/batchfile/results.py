@@ -76,6 +76,7 @@ RESULT_COLUMNS: dict[str, tuple[str, str, str]] = {
     "search_queries": ("i", "i4", "groundingMetadata.webSearchQueries issued, all candidates"),
     "grounded": ("B", "u1", "bits: 1 grounded with Google Search, 2 grounded with Google Maps (groundingMetadata)"),
     "embedding": ("B", "u1", "1 for an embedding result (no usageMetadata: priced from the input's tokens)"),
+    "candidates_image": ("q", "i8", "candidatesTokensDetails IMAGE tokens (generated images; in candidates)"),
 }
 
 GROUNDED_SEARCH = 1
@@ -115,6 +116,7 @@ _EXTRA_DEFAULTS = (
     ("search_queries", 0),
     ("grounded", 0),
     ("embedding", 0),
+    ("candidates_image", 0),
 )
 _USAGE_FIELDS = {
     "prompt": ("promptTokenCount", "prompt_token_count"),
@@ -495,7 +497,7 @@ class _Reader:
         queries, grounded = _grounding(response)
         self._row(
             OK, key, usage, max_tokens=_hit_max_tokens(response), model=model_id, search_queries=queries,
-            grounded=grounded, **settings,
+            grounded=grounded, candidates_image=usage["candidates_image"], **settings,
         )  # fmt: skip
 
     def _usage(self, u: dict[str, Any]) -> dict[str, Any] | None:
@@ -525,6 +527,16 @@ class _Reader:
         if prompt_by is None or tool_by is None or cached_by is None:
             return None
         out["prompt_by"], out["cached_by"], out["tool_by"] = prompt_by, cached_by, tool_by
+        # generated images (image-output models bill them at their own rate); other modalities stay answers
+        cand_raw = _field(u, "candidatesTokensDetails", "candidates_tokens_details")
+        out["candidates_image"] = 0
+        if isinstance(cand_raw, list):
+            images = sum(
+                as_int(_field(item, "tokenCount", "token_count") or 0) or 0
+                for item in cand_raw
+                if isinstance(item, dict) and str(item.get("modality") or "").upper() == "IMAGE"
+            )
+            out["candidates_image"] = max(0, min(images, out["candidates"]))
         return out
 
     def _details(self, u: dict[str, Any], names: tuple[str, str], total: int, label: str) -> dict[str, int] | None:

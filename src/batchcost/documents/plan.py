@@ -89,6 +89,10 @@ class OutputTokens(Strict):
     low: Count | None
     high: Count | None
     source: str | None
+    images: Count | None = None
+    """Image-output models: images the requests ask for (null for other models and in older documents)."""
+    image_tokens: Count | None = None
+    """Image-output models: the image output tokens those images are billed as, beside the text tokens above."""
 
 
 class PlanTokens(Strict):

@@ -31,6 +31,7 @@ from ..errors import BatchcostError, PricingError, UnpricedError
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
 from .embed import NO_OUTPUT_NOTE, check_kind, input_limit_warnings
+from .images import image_cost, planned_images
 from .inputs import scaled_inputs
 from .plan import ModeCost, ModelCost, OutputTokens, Plan
 
@@ -170,6 +171,7 @@ def _model_cost(
             )
     usable = scan.rows["usable"].astype(bool)
     used_modalities = {k: int(v[usable].sum()) for k, v in tokens.per_request_by_modality.items()}
+    images = planned_images(scan, info.id, price_notes)
     modes: dict[str, ModeCost] = {}
     mode_rates: dict[str, ModeRates] = {}
     prices: list[PriceUsed] = []
@@ -191,7 +193,9 @@ def _model_cost(
             price_notes.extend(n for n in rates.notes if n not in price_notes)
         zero_out = np.zeros(len(ceiling_out), np.int64)
         floor = _price(rates, inputs["expected"], zero_out)
-        ceiling = _price(rates, inputs["high"], ceiling_out) if ceiling_known else None
+        # generated images are known from the requests: in every figure with output, not in the floor
+        pics = image_cost(rates, images, usable)
+        ceiling = _price(rates, inputs["high"], ceiling_out) + pics if ceiling_known else None
         mt = None
         if tools is not None:
             from .tool_fees import price_tools
@@ -201,8 +205,10 @@ def _model_cost(
                 if note not in notes:
                     notes.append(note)
         ends = {w: _cost(rates, inputs[w], zero_out if outs is None else outs[w]) for w in inputs}
-        modes[mode] = _mode_cost(mode, floor, ceiling, ends, outs is not None, mt)
+        modes[mode] = _mode_cost(mode, floor, ceiling, ends, outs is not None, mt, pics)
         for component, modality, above, rate in rates.rates():
+            if component == "output_image" and (images is None or not int(images.tokens[usable].sum())):
+                continue
             if component == "input" and modality != "text" and not used_modalities.get(modality):
                 continue  # only the rates that priced something
             if component == "cache_read":
@@ -216,6 +222,8 @@ def _model_cost(
         low=None if outs is None else int(outs["low"][usable].sum()),
         high=None if outs is None else int(outs["high"][usable].sum()),
         source=None,
+        images=None if images is None else int(images.images[usable].sum()),
+        image_tokens=None if images is None else int(images.tokens[usable].sum()),
     )
     return ModelCost(
         model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
@@ -225,9 +233,19 @@ def _model_cost(
 
 
 def _mode_cost(
-    mode: str, floor: Decimal, ceiling: Decimal | None, ends: Mapping[str, Cost], output_known: bool, mt: Any
+    mode: str,
+    floor: Decimal,
+    ceiling: Decimal | None,
+    ends: Mapping[str, Cost],
+    output_known: bool,
+    mt: Any,
+    images: Decimal = Decimal(0),
 ) -> ModeCost:
-    """One mode's figures with their split by component (tool fees and tool-result tokens added)."""
+    """One mode's figures with their split by component (tool fees and tool-result tokens added).
+
+    ``images`` is the cost of an image-output model's generated images: output, known from the
+    requests, so it is in every end (and the ceiling, already) but never in the floor.
+    """
     zero = Decimal(0)
 
     def fees(end: str) -> Decimal:
@@ -238,7 +256,7 @@ def _mode_cost(
 
     by_component: dict[str, dict[str, Decimal | None]] = {
         "input": {w: c.by_component["input"] + tool_tokens(w) for w, c in ends.items()},
-        "output": {w: c.by_component["output"] if output_known else None for w, c in ends.items()},
+        "output": {w: c.by_component["output"] + images if output_known else None for w, c in ends.items()},
         "cache_reads": {w: c.by_component["cached_input"] for w, c in ends.items()},
         "cache_storage": dict.fromkeys(ends, zero),
         "tool_fees": {w: fees(w) for w in ends},
@@ -248,9 +266,9 @@ def _mode_cost(
         mode,
         floor=floor + extra["expected"],
         ceiling=None if ceiling is None else ceiling + extra["high"],
-        expected=ends["expected"].total + extra["expected"] if output_known else None,
-        low=ends["low"].total + extra["low"] if output_known else None,
-        high=ends["high"].total + extra["high"] if output_known else None,
+        expected=ends["expected"].total + images + extra["expected"] if output_known else None,
+        low=ends["low"].total + images + extra["low"] if output_known else None,
+        high=ends["high"].total + images + extra["high"] if output_known else None,
         by_component=by_component,
         tools=mt,
     )

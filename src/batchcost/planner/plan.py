@@ -113,6 +113,10 @@ class OutputTokens:
     low: int | None
     high: int | None
     source: str | None
+    # image-output models: images asked for and the image tokens they are billed as (in addition to
+    # the text tokens above); None for other models
+    images: int | None = None
+    image_tokens: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -121,6 +125,8 @@ class OutputTokens:
             "low": self.low,
             "high": self.high,
             "source": self.source,
+            "images": self.images,
+            "image_tokens": self.image_tokens,
         }
 
 

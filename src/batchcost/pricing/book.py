@@ -135,10 +135,10 @@ class PriceBook:
 
             return alias.target, (note,)
         candidates = [*self._overlay.models, *self._overlay.aliases]
-        suggestions = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
-        if not suggestions:
-            # e.g. a dated or preview id: suggest models it starts with
-            suggestions = sorted((c for c in candidates if name.startswith(c)), key=len, reverse=True)[:5]
+        # a dated or preview id (gemini-3.8-flash-preview-09-2026): the models it starts with come first
+        prefixes = sorted((c for c in candidates if name.startswith(c + "-")), key=len, reverse=True)
+        close = difflib.get_close_matches(name, candidates, n=5, cutoff=0.6)
+        suggestions = list(dict.fromkeys([*prefixes, *close]))[:5]
         raise UnknownModelError(model, suggestions)
 
     def _spec(self, model_id: str) -> ModelSpec:
@@ -433,6 +433,7 @@ class PriceBook:
             cache_read_above=modal("cache_read", True) if threshold is not None and cache_known else None,
             output_above=rate(output_val, True) if threshold is not None and output_val is not None else None,
             cache_storage=storage,
+            output_image=_image_rate(values),
             grounding=self._grounding(billed, mode, day),
             maps_grounding=maps_fee(self._overlay.tool_fees, billed.id, mode, day),
             notes=tuple(dict.fromkeys(notes)),
@@ -730,13 +731,19 @@ class PriceBook:
         return rows
 
 
+def _image_rate(values: Mapping[Key, Val]) -> Rate | None:
+    """The image-output rate (USD per 1M image tokens) of an image-output model, else None."""
+    val = values.get(("output_image", ""))
+    return None if val is None or val.base is None else Rate(val.base, val.provenance)
+
+
 def _rate_rows(model_id: str, mr: ModeRates) -> list[PriceRow]:
     groups: dict[tuple[str, bool, Decimal, Provenance], list[str]] = {}
     for component, modality, above, rate in mr.rates():
         groups.setdefault((component, above, rate.usd_per_mtok, rate.provenance), []).append(modality)
     rows: list[PriceRow] = []
     for (component, above, usd, prov), modalities in groups.items():
-        if component == "output":
+        if component in ("output", "output_image"):
             label = ""
         elif len(modalities) == len(MODALITIES):
             label = "all"

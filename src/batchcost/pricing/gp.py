@@ -120,6 +120,8 @@ class GPModel:
                 out[("cache_read", modality)] = _val(cache_value, prov, self.id)
         if raw.get("output_mtok") is not None:
             out[("output", "")] = _val(raw["output_mtok"], prov, self.id)
+        if raw.get("output_image_mtok") is not None:  # image-output models: generated images' tokens
+            out[("output_image", "")] = _val(raw["output_image_mtok"], prov, self.id)
         return out
 
     def web_search_fee(self, day: datetime.date) -> Decimal | None:

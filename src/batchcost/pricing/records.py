@@ -246,6 +246,7 @@ class ModeRates:
     cache_read_above: Mapping[str, Rate] | None = None
     output_above: Rate | None = None
     cache_storage: Rate | None = None
+    output_image: Rate | None = None
     grounding: GroundingFee | None = None
     notes: tuple[str, ...] = ()
     warnings: tuple[str, ...] = ()
@@ -255,7 +256,8 @@ class ModeRates:
     def rates(self) -> list[tuple[str, str, bool, Rate]]:
         """Every token rate as ``(component, modality, above_threshold, rate)``.
 
-        Components are ``input``, ``cache_read`` and ``output`` (modality ``""`` for output).
+        Components are ``input``, ``cache_read``, ``output`` and, for image-output models,
+        ``output_image`` (modality ``""`` for both outputs).
         """
         out: list[tuple[str, str, bool, Rate]] = []
         tiers = (False, True) if self.tier_threshold is not None else (False,)
@@ -271,6 +273,8 @@ class ModeRates:
                     out.append(("cache_read", modality, above, caches[modality]))
             if output is not None:
                 out.append(("output", "", above, output))
+            if self.output_image is not None and not above:  # no image-output model has a prompt tier
+                out.append(("output_image", "", above, self.output_image))
         return out
 
 

@@ -91,6 +91,8 @@ def _tokens(plan: Mapping[str, Any]) -> str:
         output = f"output {out['expected']:,} expected ({_short_source(out['source'])}), " + (
             "ceiling unknown (see the warnings)" if out["ceiling"] is None else f"ceiling {out['ceiling']:,}"
         )
+    if out.get("images") is not None:  # an image-output model: the images are billed as image tokens
+        output += f"; plus {out['images']:,} images = {out['image_tokens']:,} image tokens"
     return f"input {inp['expected']:,}, {how}; {output}"
 
 

@@ -159,7 +159,7 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
         ),
     )
     inp = Decimal(d["prompt_input"]) + Decimal(d["tool_use_input"]) + Decimal(d["cached_input"])
-    out = Decimal(d["candidates_output"]) + Decimal(d["thoughts_output"])
+    out = Decimal(d["candidates_output"]) + Decimal(d["thoughts_output"]) + Decimal(d.get("image_output", "0"))
     others = [
         f"{m} {money(v['total'])}" if "total" in v else f"{m} not priced"
         for m, v in doc["modes"].items()
@@ -251,6 +251,7 @@ def _full_text(doc: Mapping[str, Any]) -> str:
         ["cached input", money(d["cached_input"])],
         ["output (answers)", money(d["candidates_output"])],
         ["output (thinking)", money(d["thoughts_output"])],
+        *([["output (images)", money(d["image_output"])]] if "image_output" in d else []),
         *([[f"tool fees ({_tool_units(t)})", money(d["tool_fees"])]] if "tool_fees" in d else []),
         ["total", money(c["total"])],
     ]
