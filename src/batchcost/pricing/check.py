@@ -50,6 +50,7 @@ _GP_FIELDS = {
     ("input", "video"): "input_video_mtok",
     ("input", "audio"): "input_audio_mtok",
     ("output", ""): "output_mtok",
+    ("output_image", ""): "output_image_mtok",
     ("cache_read", "text"): "cache_read_mtok",
     ("cache_read", "audio"): "cache_audio_read_mtok",
 }
@@ -273,6 +274,8 @@ def check_prices(
 def _book_rate(mr: Any, component: str, modality: str) -> Any:
     if component == "output":
         return mr.output
+    if component == "output_image":
+        return mr.output_image
     table = mr.input if component == "input" else mr.cache_read
     return None if table is None else table.get(modality)
 
