@@ -117,9 +117,11 @@ def _check(args: Any, book: Any, run_date: Any, fmt: str, stdout: TextIO, stderr
         emit(buf.getvalue(), args.output, stdout)
     else:
         kind = "LiteLLM" if found.dataset_format == "litellm" else "genai-prices"
+        from ..text import plural
+
         lines = [
-            f"{found.compared:,} rates of {found.models_compared:,} models compared with {kind} "
-            f"({found.dataset}) on {run_date}: {len(found.disagreements):,} disagreements over 0.5%"
+            f"{plural(found.compared, 'rate')} of {plural(found.models_compared, 'model')} compared with {kind} "
+            f"({found.dataset}) on {run_date}: {plural(len(found.disagreements), 'disagreement')} over 0.5%"
         ]
         lines += [f"  - {d.describe()}" for d in found.disagreements]
         emit("\n".join(lines) + "\n", args.output, stdout)
