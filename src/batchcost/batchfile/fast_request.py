@@ -26,6 +26,7 @@ import msgspec
 from msgspec import UNSET, Meta, Raw, Struct, UnsetType
 from msgspec.structs import astuple
 
+from .output_request import output_flags
 from .request import (
     FLAG_INCLUDE_THOUGHTS,
     FLAG_RESPONSE_SCHEMA,
@@ -51,7 +52,7 @@ _Setting = int | float | str | bool | None | list[str] | dict[str, Any]
 
 # What a generationConfig name is to the row: a plain setting (whose value the walk does not look
 # at) or one of those below; a name not here is one the walk reports.
-_PLAIN, _MAX_OUTPUT, _CANDIDATES, _THINKING, _RESOLUTION, _SCHEMA, _JSON_SCHEMA = range(7)
+_PLAIN, _MAX_OUTPUT, _CANDIDATES, _THINKING, _RESOLUTION, _SCHEMA, _JSON_SCHEMA, _OUTPUT = range(8)
 _SETTINGS = {
     name: {
         "maxOutputTokens": _MAX_OUTPUT,
@@ -60,6 +61,8 @@ _SETTINGS = {
         "mediaResolution": _RESOLUTION,
         "responseSchema": _SCHEMA,
         "responseJsonSchema": _JSON_SCHEMA,
+        "responseModalities": _OUTPUT,  # what the model produces: images are priced by their size
+        "imageConfig": _OUTPUT,
     }.get(canon, _PLAIN)
     for name, canon in GENERATION_CONFIG_FIELDS.items()
 }
@@ -357,6 +360,11 @@ def _config_figures(gc: dict[str, Any]) -> tuple[Any, ...] | None:
             mres = MEDIA_RESOLUTION_CODES.get(enum_name(value, "MEDIA_RESOLUTION_") or "", -1)
             if mres < 0:
                 return None
+        elif kind == _OUTPUT:
+            problems: list[str] = []
+            flags |= output_flags(GENERATION_CONFIG_FIELDS[name], value, _Collect(problems))
+            if problems:
+                return None  # the walk reports it
         else:
             if type(value) is dict:
                 if seen & 1:
@@ -368,6 +376,16 @@ def _config_figures(gc: dict[str, Any]) -> tuple[Any, ...] | None:
             flags |= FLAG_RESPONSE_SCHEMA
     return (names, max_out, budget, level, count, mres, flags, tools or _NONE, sum(map(len, tools)),
             utf8_bytes(tools))  # fmt: skip
+
+
+class _Collect:
+    """A problem report that only keeps the codes (the walk reports them again, with the line)."""
+
+    def __init__(self, codes: list[str]) -> None:
+        self.codes = codes
+
+    def __call__(self, code: str, message: str) -> None:
+        self.codes.append(code)
 
 
 def _thinking(tc: Any) -> tuple[int, int, int, int] | None:
