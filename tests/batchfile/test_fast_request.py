@@ -160,6 +160,47 @@ def test_edge_lines(classes: bool) -> None:
     assert 5 not in taken and 6 not in taken and 7 not in taken  # repeated names: walked, reported
 
 
+IMAGE_LINES = [
+    b'{"key":"a","request":{"contents":[{"parts":[{"text":"a red mug"}]}],"generationConfig":'
+    b'{"responseModalities":["IMAGE"],"imageConfig":{"imageSize":"2K","aspectRatio":"1:1"}}}}',
+    b'{"key":"b","request":{"contents":[{"parts":[{"text":"a mug"}]}],"generationConfig":'
+    b'{"responseModalities":["TEXT","image"],"candidateCount":2}}}',
+    b'{"key":"c","request":{"contents":[{"parts":[{"text":"a mug"}]}],"generationConfig":'
+    b'{"response_modalities":["TEXT"],"image_config":{"image_size":"512"}}}}',
+    b'{"key":"d","request":{"contents":[{"parts":[{"text":"a mug"}]}],"generationConfig":'
+    b'{"imageConfig":{"imageSize":"4k"}}}}',
+    b'{"key":"e","request":{"contents":[{"parts":[{"text":"say hi"}]}],"generationConfig":'
+    b'{"responseModalities":["AUDIO"],"speechConfig":{"voiceConfig":{"prebuiltVoiceConfig":{"voiceName":"Kore"}}}}}}',
+    b'{"key":"f","request":{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"imageConfig":{"imageSize":"8K"}}}}',
+    b'{"key":"g","request":{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"responseModalities":["PICTURE"]}}}',
+    b'{"key":"h","request":{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"responseModalities":"IMAGE"}}}',
+    b'{"key":"i","request":{"contents":[{"parts":[{"text":"x"}]}],"generationConfig":{"imageConfig":[1]}}}',
+]
+
+
+@pytest.mark.parametrize("classes", [False, True])
+def test_image_and_speech_requests_give_the_walks_flags(classes: bool) -> None:
+    # the fast path takes the well-formed output settings and leaves a bad value to the walk
+    assert check_same(IMAGE_LINES, classes=classes) == {0, 1, 2, 3, 4}
+
+
+def test_every_flag_bit_is_its_own_and_fits_the_flags_column() -> None:
+    import numpy as np
+
+    from batchcost.batchfile import embed_request, output_request, request
+    from batchcost.batchfile.result import ROW_COLUMNS
+
+    named = {
+        k: v for m in (request, embed_request, output_request) for k, v in vars(m).items() if k.startswith("FLAG_")
+    }
+    bits = [*named.values(), output_request.IMAGE_SIZE_MASK]  # (request re-exports FLAG_EMBED: one name, one bit)
+    seen = 0
+    for b in bits:
+        assert seen & b == 0, b  # no two flags share a bit
+        seen |= b
+    assert seen <= np.iinfo(np.dtype(ROW_COLUMNS["flags"][1])).max
+
+
 def test_remembered_parts_are_forgotten_past_the_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(fast_request, "_REMEMBER", 4)
     lines = [
@@ -387,6 +428,17 @@ good_config = obj_of(
             "responseSchema", values | st.just(Obj((("type", "OBJECT"), ("description", "d\u00e9 é"))))
         ),
         "responseJsonSchema": spelled("responseJsonSchema", values),
+        "responseModalities": spelled(
+            "responseModalities",
+            mostly([["IMAGE"], ["TEXT", "IMAGE"], ["text"], ["AUDIO"]], [["PICTURE"], "IMAGE", [1]]),
+        ),
+        "imageConfig": spelled(
+            "imageConfig",
+            mostly(
+                [Obj((("imageSize", "1K"),)), Obj((("image_size", "2k"), ("aspectRatio", "16:9"))), Obj(())],
+                [Obj((("imageSize", "8K"),)), Obj((("imageSize", 1),)), "1K"],
+            ),
+        ),
     }
 )
 good_system = obj_of(
