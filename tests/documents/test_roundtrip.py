@@ -265,7 +265,8 @@ def test_a_plan_saved_before_a_field_was_added_still_loads() -> None:
     assert typed.other_tiers == [] and typed.comparison is None and typed.tools is None
     assert "by_component" not in saved["cost"]["batch"]  # from before by_component too: left out
     assert typed.tokens.output.images is None and typed.tokens.output.image_tokens is None
-    images = {"images": None, "image_tokens": None}  # added later: an image-output model's generated images
+    # added later: an image-output model's generated images, a speech model's seconds of speech
+    images = {"images": None, "image_tokens": None, "audio_seconds": None}
     expected = {**saved, "other_tiers": [], "comparison": None, "tools": None}
     expected["tokens"] = {**saved["tokens"], "output": {**saved["tokens"]["output"], **images}}
     expected["compare"] = [{**c, "output": {**c["output"], **images}} for c in saved.get("compare", [])]

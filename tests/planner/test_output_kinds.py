@@ -124,3 +124,121 @@ def test_tts_and_image_models_are_in_the_book_with_sources() -> None:
         book.rates("gemini-3.1-flash-lite-image", "batch", DAY)
     rows = [r for r in book.rows(DAY, ["gemini-3-pro-image-preview"]) if r.component == "output_image"]
     assert {(r.mode, r.usd) for r in rows} == {("standard", Decimal("120")), ("batch", Decimal("60"))}
+
+
+def test_speech_seconds_are_turned_into_audio_tokens_and_given_back_in_seconds(speech_file: Path) -> None:
+    # --output-audio-seconds 5: 5 s x 32 audio tokens per second (the stated assumption) = 160 tokens per
+    # request, 3 requests = 480 output tokens; batch output $5.00 per 1M (standard $10.00, halved):
+    # 480 x 5 / 1M = $0.0024. The ceiling is 3 x 400 (maxOutputTokens) = 1,200 tokens = 37.5 s.
+    plan = estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic",
+                    output_audio_seconds=5)  # fmt: skip
+    batch = plan.cost.modes["batch"]
+    assert batch.expected - batch.floor == Decimal("0.0024")
+    out = plan.to_json()["tokens"]["output"]
+    assert (out["expected"], out["ceiling"]) == (480, 1200)
+    assert out["audio_seconds"] == {"tokens_per_second": 32.0, "expected": 15.0, "low": 15.0, "high": 15.0,
+                                    "ceiling": 37.5}  # fmt: skip
+    assert out["source"] == "--output-audio-seconds 5 per request x 32 audio tokens per second = 160 output tokens"
+    assert any("32 audio tokens per second, an assumption" in n for n in plan.tokenizer_notes)
+    # the shards price the same 480 tokens (one shard: its expected cost is the batch figure)
+    assert plan.shard_plan is not None and plan.shard_plan.shards[0].cost == batch.expected
+
+
+def test_the_audio_tokens_per_second_assumption_can_be_overridden(speech_file: Path) -> None:
+    # 5 s x 25 = 125 tokens per request, 375 in all: batch 375 x $5.00 / 1M = $0.001875; the ceiling
+    # of 1,200 tokens is 48 s at 25 per second
+    plan = estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic",
+                    output_audio_seconds=5, audio_tokens_per_second=25)  # fmt: skip
+    batch = plan.cost.modes["batch"]
+    assert batch.expected - batch.floor == Decimal("0.001875")
+    audio = plan.to_json()["tokens"]["output"]["audio_seconds"]
+    assert (audio["tokens_per_second"], audio["expected"], audio["ceiling"]) == (25.0, 15.0, 48.0)
+    assert any("25 audio tokens per second (--audio-tokens-per-second" in n for n in plan.tokenizer_notes)
+
+
+def test_a_speech_model_without_an_expectation_still_states_its_assumption(speech_file: Path) -> None:
+    plan = estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic")
+    doc = plan.to_json()
+    assert doc["tokens"]["output"]["audio_seconds"]["ceiling"] == 37.5
+    assert doc["tokens"]["output"]["audio_seconds"]["expected"] is None
+    assert any("--output-audio-seconds S" in w for w in plan.warnings)
+    assert any("an assumption" in n for n in doc["notes"])
+
+
+def test_speech_options_are_refused_for_a_model_that_does_not_speak(speech_file: Path) -> None:
+    with pytest.raises(PricingError, match="does not answer with speech: --output-audio-seconds"):
+        estimate(speech_file, model="gemini-3-flash-preview", run_date=DAY, tokenizer="heuristic",
+                 output_audio_seconds=5)  # fmt: skip
+    with pytest.raises(PricingError, match="not both"):
+        estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic",
+                 output_audio_seconds=5, output_tokens=10)  # fmt: skip
+
+
+def test_the_text_and_html_reports_say_seconds_of_speech_and_images(speech_file: Path, image_file: Path) -> None:
+    from batchcost.reports.html import render_html
+    from batchcost.reports.plan_text import render_plan_screen
+
+    speech = estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic",
+                      output_audio_seconds=5).to_json()  # fmt: skip
+    said = "speech: 15 s expected, ceiling 37.5 s, at 32 audio tokens per second"
+    assert said in render_plan_screen(speech)
+    assert said in render_html(speech)
+    images = estimate(image_file, model="gemini-3.1-flash-image-preview", run_date=DAY, tokenizer="heuristic",
+                      output_tokens=0).to_json()  # fmt: skip
+    assert "plus 4 images = 4,667 image tokens" in render_plan_screen(images)
+    assert "plus 4 images = 4,667 image tokens" in render_html(images)
+
+
+def test_shards_of_an_image_batch_carry_the_images(image_file: Path) -> None:
+    plan = estimate(image_file, model="gemini-3.1-flash-image-preview", run_date=DAY, tokenizer="heuristic",
+                    output_tokens=0)  # fmt: skip
+    assert plan.shard_plan is not None
+    # one shard: the images' $0.14001 (batch) is in its cost and ceiling as in the estimate's
+    [shard] = plan.shard_plan.shards
+    assert shard.cost == plan.cost.modes["batch"].expected
+    assert shard.cost_ceiling == plan.cost.modes["batch"].ceiling
+
+
+def test_reconcile_shows_generated_speech_at_the_output_rate(tmp_path: Path) -> None:
+    results = tmp_path / "speech-results.jsonl"
+    lines = [
+        {"key": "k0", "response": {"usageMetadata": {"promptTokenCount": 10, "candidatesTokenCount": 160,
+            "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 160}]}}},
+        {"key": "k1", "response": {"usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 320,
+            "candidatesTokensDetails": [{"modality": "AUDIO", "tokenCount": 320}]}}},
+    ]  # fmt: skip
+    results.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    rec = reconcile(results, model="gemini-2.5-flash-preview-tts", run_date=DAY)
+    # batch: input 22 x $0.25 per 1M = $0.0000055; speech 480 x $5.00 per 1M = $0.0024 (15 s at 32 per second)
+    assert rec.actual.detail["audio_output"] == Decimal("0.0024")
+    assert rec.actual.detail["candidates_output"] == 0
+    assert rec.actual.total == Decimal("0.0024055")
+    assert any("480 generated speech tokens" in n and "about 15 s" in n for n in rec.actual.notes)
+    from batchcost.reports.reconcile import render_text
+
+    assert "output (speech)" in render_text(rec.to_json(), verbose=True)
+
+
+def test_the_command_line_takes_seconds_of_speech(speech_file: Path) -> None:
+    import io
+
+    from batchcost.cli import main
+
+    base = ["estimate", str(speech_file), "--run-date", "2026-12-04", "--tokenizer", "heuristic", "--format", "json"]
+    out, err = io.StringIO(), io.StringIO()
+    argv = [
+        *base,
+        "-m",
+        "gemini-2.5-flash-preview-tts",
+        "--output-audio-seconds",
+        "5",
+        "--audio-tokens-per-second",
+        "25",
+    ]
+    assert main(argv, stdout=out, stderr=err) == 0, err.getvalue()
+    doc = json.loads(out.getvalue())
+    assert doc["tokens"]["output"]["expected"] == 3 * 125  # 5 s x 25 per second, 3 requests
+    assert doc["tokens"]["output"]["audio_seconds"]["expected"] == 15.0
+    out, err = io.StringIO(), io.StringIO()
+    assert main([*base, "-m", "gemini-3-flash-preview", "--output-audio-seconds", "5"], stdout=out, stderr=err) != 0
+    assert "does not answer with speech" in err.getvalue() and "Traceback" not in err.getvalue()

@@ -28,8 +28,9 @@ class ActualCost:
         total: USD.
         by_component: ``input`` (non-cached prompt and tool-use), ``cached_input``, ``output``.
         detail: ``prompt_input``, ``tool_use_input``, ``cached_input``, ``candidates_output``, (for an
-            image-output model's generated images, at its image-output rate) ``image_output``,
-            ``thoughts_output`` (sums to ``total``).
+            image-output model's generated images, at its image-output rate) ``image_output``, (for
+            generated speech, candidatesTokensDetails AUDIO, at the output rate: a text-to-speech
+            model's output rate is its audio rate) ``audio_output``, ``thoughts_output`` (sums to ``total``).
         input_by_modality: the ``input`` component by modality.
         cached_by_modality: the ``cached_input`` component by modality.
         uncached_input: what all prompt and tool-use tokens would cost at the input rates (no
@@ -68,6 +69,7 @@ class _Usage:
     candidates: np.ndarray
     thoughts: np.ndarray
     images: np.ndarray  # image tokens among the candidates (generated images)
+    audio: np.ndarray  # audio tokens among the candidates (generated speech)
 
     @classmethod
     def of(cls, rs: ResultSet) -> _Usage:
@@ -86,6 +88,7 @@ class _Usage:
             candidates=r["candidates"][ok].astype(i8),
             thoughts=r["thoughts"][ok].astype(i8),
             images=r["candidates_image"][ok].astype(i8),
+            audio=r["candidates_audio"][ok].astype(i8),
         )
 
 
@@ -141,6 +144,23 @@ def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
         "candidates_output": answers.by_component["output"],
         "thoughts_output": thoughts_cost,
     }
+    extra_notes: list[str] = []
+    n_audio = int(u.audio.sum())
+    if n_audio:  # speech, shown apart from the text answers (same output rate, so the total is unchanged)
+        text_only = price_tokens(
+            rates, prompt_tokens=u.prompt, input_by_modality=u.noncached, output_tokens=u.candidates - u.audio,
+            cached_tokens=u.cached,
+        )  # fmt: skip
+        detail["audio_output"] = answers.by_component["output"] - text_only.by_component["output"]
+        detail["candidates_output"] = text_only.by_component["output"]
+        from ..pricing.audio_output import audio_output
+
+        tps = audio_output().tokens_per_second
+        extra_notes.append(
+            f"{n_audio:,} generated speech tokens (candidatesTokensDetails AUDIO; about {n_audio / tps:,.0f} s of "
+            f"speech at the assumed {tps:g} audio tokens per second) are priced at the model's output rate, which "
+            "is its audio output rate for text-to-speech models"
+        )
     by_component = dict(full.by_component)
     total = full.total
     n_images = int(images.sum())
@@ -164,7 +184,7 @@ def price_results(rs: ResultSet, rates: ModeRates) -> ActualCost:
         cached_by_modality=dict(full.cached_by_modality),
         uncached_input=uncached.total,
         requests_above_threshold=full.requests_above_threshold,
-        notes=(*full.notes, *notes),
+        notes=(*full.notes, *extra_notes, *notes),
         tool_units=units,
     )
 

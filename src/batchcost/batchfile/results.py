@@ -77,6 +77,7 @@ RESULT_COLUMNS: dict[str, tuple[str, str, str]] = {
     "grounded": ("B", "u1", "bits: 1 grounded with Google Search, 2 grounded with Google Maps (groundingMetadata)"),
     "embedding": ("B", "u1", "1 for an embedding result (no usageMetadata: priced from the input's tokens)"),
     "candidates_image": ("q", "i8", "candidatesTokensDetails IMAGE tokens (generated images; in candidates)"),
+    "candidates_audio": ("q", "i8", "candidatesTokensDetails AUDIO tokens (generated speech; in candidates)"),
 }
 
 GROUNDED_SEARCH = 1
@@ -117,6 +118,7 @@ _EXTRA_DEFAULTS = (
     ("grounded", 0),
     ("embedding", 0),
     ("candidates_image", 0),
+    ("candidates_audio", 0),
 )
 _USAGE_FIELDS = {
     "prompt": ("promptTokenCount", "prompt_token_count"),
@@ -497,7 +499,8 @@ class _Reader:
         queries, grounded = _grounding(response)
         self._row(
             OK, key, usage, max_tokens=_hit_max_tokens(response), model=model_id, search_queries=queries,
-            grounded=grounded, candidates_image=usage["candidates_image"], **settings,
+            grounded=grounded, candidates_image=usage["candidates_image"],
+            candidates_audio=usage["candidates_audio"], **settings,
         )  # fmt: skip
 
     def _usage(self, u: dict[str, Any]) -> dict[str, Any] | None:
@@ -527,16 +530,18 @@ class _Reader:
         if prompt_by is None or tool_by is None or cached_by is None:
             return None
         out["prompt_by"], out["cached_by"], out["tool_by"] = prompt_by, cached_by, tool_by
-        # generated images (image-output models bill them at their own rate); other modalities stay answers
+        # generated images (image-output models bill them at their own rate) and speech (shown apart);
+        # other modalities stay answers
         cand_raw = _field(u, "candidatesTokensDetails", "candidates_tokens_details")
-        out["candidates_image"] = 0
+        out["candidates_image"] = out["candidates_audio"] = 0
         if isinstance(cand_raw, list):
-            images = sum(
-                as_int(_field(item, "tokenCount", "token_count") or 0) or 0
-                for item in cand_raw
-                if isinstance(item, dict) and str(item.get("modality") or "").upper() == "IMAGE"
-            )
-            out["candidates_image"] = max(0, min(images, out["candidates"]))
+            by = {"IMAGE": 0, "AUDIO": 0}
+            for item in cand_raw:
+                name = str(item.get("modality") or "").upper() if isinstance(item, dict) else ""
+                if name in by:
+                    by[name] += as_int(_field(item, "tokenCount", "token_count") or 0) or 0
+            out["candidates_image"] = max(0, min(by["IMAGE"], out["candidates"]))
+            out["candidates_audio"] = max(0, min(by["AUDIO"], out["candidates"] - out["candidates_image"]))
         return out
 
     def _details(self, u: dict[str, Any], names: tuple[str, str], total: int, label: str) -> dict[str, int] | None:

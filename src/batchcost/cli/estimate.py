@@ -161,6 +161,7 @@ def estimate_document(
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
+        output_audio_seconds=args.output_audio_seconds, audio_tokens_per_second=args.audio_tokens_per_second,
         allow_unpriced=args.allow_unpriced, compare=args.compare, media_defaults=media_defaults(args),
         env=environment(), **limit_values(args),
         calibrate_from=args.calibrate_from or (), pilot=args.pilot,

@@ -23,6 +23,8 @@ MAX_WHOLE = 2**31 - 1  # the API's own integer fields (maxOutputTokens...) are 3
 MAX_TOTAL = 10**15  # token totals per shard or per quota
 MAX_RATIO = 10_000.0  # output tokens per input token; beyond it a figure is a typing mistake
 MAX_QUERIES = 1_000.0  # search queries per request; beyond it a figure is a typing mistake
+MAX_SPEECH_SECONDS = 86_400.0  # seconds of speech per request; a day of it is a typing mistake
+MAX_AUDIO_RATE = 10_000.0  # audio tokens per second of speech
 
 
 class _Type(click.ParamType):
@@ -65,8 +67,8 @@ def _number(text: str, maximum: float | None = None) -> float:
     return x
 
 
-def _positive_number(text: str) -> float:
-    x = _number(text, 1e12)
+def _positive_number(text: str, maximum: float = 1e12) -> float:
+    x = _number(text, maximum)
     if x == 0:
         raise ValueError(f"{text!r} must be more than 0")
     return x
@@ -129,6 +131,8 @@ TOKEN_TOTAL = _Type("T", lambda t: _whole(t, 1, MAX_TOTAL))
 SEED = _Type("SEED", lambda t: _whole(t, 0, 2**32 - 1))
 RATIO = _Type("R", lambda t: _number(t, MAX_RATIO))
 QUERIES = _Type("N", lambda t: _number(t, MAX_QUERIES))
+SPEECH_SECONDS = _Type("S", lambda t: _number(t, MAX_SPEECH_SECONDS))
+AUDIO_RATE = _Type("R", lambda t: _positive_number(t, MAX_AUDIO_RATE))
 BUDGET = _Type("USD", _number)
 SECONDS = _Type("S", _positive_number)
 DATE = _Type("YYYY-MM-DD", _date)
@@ -289,7 +293,8 @@ def render_options(formats: tuple[str, ...], *, progress: bool = True) -> Callab
 
 
 def output_expectation(f: F) -> F:
-    """``--output-tokens`` / ``--output-ratio`` (estimate, plan, shard)."""
+    """``--output-tokens`` / ``--output-ratio`` / ``--output-audio-seconds`` and the audio tokens per
+    second it is turned into (estimate, plan, shard)."""
     return stack(
         click.option(
             "--output-tokens", type=NONNEGATIVE_INT, help="expected billed output tokens per request, thinking included"
@@ -297,6 +302,15 @@ def output_expectation(f: F) -> F:
         click.option(
             "--output-ratio", type=RATIO,
             help="expected billed output as R x each request's input tokens, thinking included",
+        ),
+        click.option(
+            "--output-audio-seconds", type=SPEECH_SECONDS,
+            help="text-to-speech models: expected seconds of speech per request (turned into audio tokens at "
+            "--audio-tokens-per-second)",
+        ),
+        click.option(
+            "--audio-tokens-per-second", type=AUDIO_RATE,
+            help="audio tokens per second of generated speech (default 32, an assumption the notes cite)",
         ),
     )(f)  # fmt: skip
 

@@ -104,6 +104,7 @@ def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, Price
         offline=args.offline, platform=args.platform, sample_size=args.sample_size, seed=args.seed,
         exact=args.exact, output_tokens=args.output_tokens, output_ratio=args.output_ratio, prices=args.prices,
         search_queries=args.search_queries, search_free_queries=args.search_free_queries,
+        output_audio_seconds=args.output_audio_seconds, audio_tokens_per_second=args.audio_tokens_per_second,
         media_defaults=media_defaults(args), env=environment(), **limit_values(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)

@@ -17,9 +17,9 @@ import os
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
 from ..errors import InputError, PlanError
 from .caching import CachingAdvice
@@ -35,6 +35,7 @@ _TOKEN_KEYS = ("expected", "low", "high", "ceiling")
 __all__ = [
     "PLAN_SCHEMA",
     "REQUIRED_KEYS",
+    "AudioSeconds",
     "ComparedModel",
     "Distribution",
     "InputTokens",
@@ -80,6 +81,17 @@ class InputTokens(Interval):
     by_place: dict[str, Interval] | None
 
 
+class AudioSeconds(Strict):
+    """A speech-output model's output tokens as seconds of speech, at the assumed audio tokens per
+    second (``--audio-tokens-per-second``; each figure null where its token figure is)."""
+
+    tokens_per_second: Annotated[float, Meta(gt=0)]
+    expected: Annotated[float, Meta(ge=0)] | None
+    low: Annotated[float, Meta(ge=0)] | None
+    high: Annotated[float, Meta(ge=0)] | None
+    ceiling: Annotated[float, Meta(ge=0)] | None
+
+
 class OutputTokens(Strict):
     """Output tokens of all requests: the ceiling (null when unknown, never 0), the expectation when
     given (null otherwise) and where it came from."""
@@ -93,6 +105,8 @@ class OutputTokens(Strict):
     """Image-output models: images the requests ask for (null for other models and in older documents)."""
     image_tokens: Count | None = None
     """Image-output models: the image output tokens those images are billed as, beside the text tokens above."""
+    audio_seconds: AudioSeconds | None = None
+    """Speech-output models: the figures above as seconds of speech (null for other models and in older documents)."""
 
 
 class PlanTokens(Strict):

@@ -31,9 +31,12 @@ from ..errors import BatchcostError, PricingError, UnpricedError
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
 from .embed import NO_OUTPUT_NOTE, check_kind, input_limit_warnings
+from .expectation import output_expectation
 from .images import image_cost, planned_images
 from .inputs import scaled_inputs
+from .mode_cost import mode_cost
 from .plan import ModeCost, ModelCost, OutputTokens, Plan
+from .speech import check_speech_options, speech_note, speech_tokens_per_second
 
 if TYPE_CHECKING:
     from ..afterjob.calibrate import OutputModel
@@ -60,6 +63,10 @@ class EstimateOptions:
         exact: count every request exactly.
         output_tokens: expected billed output per request (thinking included).
         output_ratio: expected billed output as a multiple of each request's input tokens.
+        output_audio_seconds: a text-to-speech model's expected seconds of speech per request
+            (turned into audio tokens at ``audio_tokens_per_second``).
+        audio_tokens_per_second: audio tokens per second of speech (default: the assumption in
+            ``pricing/data/audio_output.yaml``, stated in the plan's notes).
         prices: user price files (override or add rates).
         allow_unpriced: show "not priced" modes instead of failing.
         compare: other models to price the same file on.
@@ -90,6 +97,8 @@ class EstimateOptions:
     exact: bool = False
     output_tokens: int | None = None
     output_ratio: float | None = None
+    output_audio_seconds: float | None = None
+    audio_tokens_per_second: float | None = None
     prices: Sequence[str] = ()
     allow_unpriced: bool = False
     compare: Sequence[str] = ()
@@ -134,6 +143,7 @@ def _model_cost(
     output_model: OutputModel | None = None,
     price_notes: list[str] | None = None,
     tools: tuple[Mapping[str, int], ToolExpectation, int | None] | None = None,
+    audio_tokens_per_second: float | None = None,
 ) -> ModelCost:
     """One model's costs; the price book's notes (not warnings) are added to ``price_notes``."""
     info = book.model_info(model, run_date)
@@ -205,7 +215,7 @@ def _model_cost(
                 if note not in notes:
                     notes.append(note)
         ends = {w: _cost(rates, inputs[w], zero_out if outs is None else outs[w]) for w in inputs}
-        modes[mode] = _mode_cost(mode, floor, ceiling, ends, outs is not None, mt, pics)
+        modes[mode] = mode_cost(mode, floor, ceiling, ends, outs is not None, mt, pics)
         for component, modality, above, rate in rates.rates():
             if component == "output_image" and (images is None or not int(images.tokens[usable].sum())):
                 continue
@@ -224,54 +234,13 @@ def _model_cost(
         source=None,
         images=None if images is None else int(images.images[usable].sum()),
         image_tokens=None if images is None else int(images.tokens[usable].sum()),
+        audio_tokens_per_second=speech_tokens_per_second(info.id, audio_tokens_per_second),
     )
     return ModelCost(
         model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
         per_request_ceiling=np.where(unknown_ceiling, -1, ceiling_out),
         per_request_output=None if outs is None else outs["expected"], rates=mode_rates,
     )  # fmt: skip
-
-
-def _mode_cost(
-    mode: str,
-    floor: Decimal,
-    ceiling: Decimal | None,
-    ends: Mapping[str, Cost],
-    output_known: bool,
-    mt: Any,
-    images: Decimal = Decimal(0),
-) -> ModeCost:
-    """One mode's figures with their split by component (tool fees and tool-result tokens added).
-
-    ``images`` is the cost of an image-output model's generated images: output, known from the
-    requests, so it is in every end (and the ceiling, already) but never in the floor.
-    """
-    zero = Decimal(0)
-
-    def fees(end: str) -> Decimal:
-        return zero if mt is None else mt.fee_total(end)
-
-    def tool_tokens(end: str) -> Decimal:
-        return zero if mt is None else mt.tokens_total(end)
-
-    by_component: dict[str, dict[str, Decimal | None]] = {
-        "input": {w: c.by_component["input"] + tool_tokens(w) for w, c in ends.items()},
-        "output": {w: c.by_component["output"] + images if output_known else None for w, c in ends.items()},
-        "cache_reads": {w: c.by_component["cached_input"] for w, c in ends.items()},
-        "cache_storage": dict.fromkeys(ends, zero),
-        "tool_fees": {w: fees(w) for w in ends},
-    }
-    extra = {w: fees(w) + tool_tokens(w) for w in ends}
-    return ModeCost(
-        mode,
-        floor=floor + extra["expected"],
-        ceiling=None if ceiling is None else ceiling + extra["high"],
-        expected=ends["expected"].total + images + extra["expected"] if output_known else None,
-        low=ends["low"].total + images + extra["low"] if output_known else None,
-        high=ends["high"].total + images + extra["high"] if output_known else None,
-        by_component=by_component,
-        tools=mt,
-    )
 
 
 def estimate(
@@ -320,6 +289,8 @@ def estimate(
     given = [opts.output_tokens is not None, opts.output_ratio is not None, bool(opts.calibrate_from), bool(opts.pilot)]
     if sum(given) > 1:
         raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
+    if opts.output_audio_seconds is not None and any(given):
+        raise PricingError("give --output-audio-seconds (seconds of speech) or the output in tokens, not both")
     kinds = {name: book.model_info(name, run_date).kind for name in [model, *opts.compare] if name}
     if len(set(kinds.values())) > 1:  # UnknownModelError above for a name the book lacks
         embed = ", ".join(n for n, k in kinds.items() if k == "embed")
@@ -345,6 +316,8 @@ def estimate(
             "model in its URL"
         )
     info = book.model_info(model, run_date)
+    check_speech_options(info.id, opts.output_audio_seconds, opts.audio_tokens_per_second)
+    audio_tps = speech_tokens_per_second(info.id, opts.audio_tokens_per_second)
     embed = check_kind(result, model, info.kind)
     if any(book.model_info(other, run_date).kind != info.kind for other in opts.compare):
         raise PricingError(
@@ -366,9 +339,6 @@ def estimate(
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
     )  # fmt: skip
 
-    n_rows = len(result.rows["offset"])
-    expected_out: np.ndarray | None = None
-    source: str | None = None
     output_model: OutputModel | None = None
     if opts.calibrate_from:
         from ..afterjob.calibrate import calibrate_from
@@ -382,29 +352,15 @@ def estimate(
             result, model=model, n=opts.pilot, tokens=tokens, confirm=opts.pilot_confirm or (lambda usd: False),
             book=book, run_date=run_date, env=opts.env, seed=opts.seed, progress=stage("pilot"),
         )  # fmt: skip
-    if embed:
-        if opts.output_tokens is not None or opts.output_ratio is not None:
-            warnings.append("an embedding job has no output tokens: --output-tokens and --output-ratio are ignored")
-        expected_out = np.zeros(n_rows, np.int64)
-        source = NO_OUTPUT_NOTE
-    elif output_model is not None:
-        source = output_model.source
-        warnings.extend(output_model.warnings)
-        warnings.extend(output_model.warnings_for(result))
-    elif opts.output_tokens is not None:
-        expected_out = np.full(n_rows, opts.output_tokens, np.int64)
-        source = f"--output-tokens {opts.output_tokens} per request: billed output, thinking included"
-    elif opts.output_ratio is not None:
-        source = f"--output-ratio {opts.output_ratio:g} x each request's input tokens: billed output, thinking included"
-    else:
-        warnings.append(
-            "expected output is unknown: costs show the input-only floor and the ceiling; give --output-tokens N or "
-            "--output-ratio R for an expected cost"
-        )
+    expected_out, source = output_expectation(
+        result, embed=embed, output_model=output_model, output_tokens=opts.output_tokens,
+        output_ratio=opts.output_ratio, output_audio_seconds=opts.output_audio_seconds, audio_tps=audio_tps,
+        warnings=warnings,
+    )  # fmt: skip
 
     if progress is not None:  # a step without measurable progress: the CLI names it instead of a blank screen
         progress("pricing", 0, 0)
-    price_notes: list[str] = []
+    price_notes: list[str] = [] if audio_tps is None else [speech_note(opts.audio_tokens_per_second)]
     from .tool_fees import allowance_notes, tool_expectation, tool_requests, tool_warnings
 
     requests_with_tools = tool_requests(result)
@@ -415,7 +371,7 @@ def estimate(
         warnings.extend(tool_warnings(requests_with_tools, tool_exp))
     primary = _model_cost(
         book, model, run_date, result, tokens, expected_out, opts.output_ratio, opts.allow_unpriced, output_model,
-        price_notes, tools,
+        price_notes, tools, opts.audio_tokens_per_second,
     )  # fmt: skip
     primary.output.source = source
     if tools is not None:
@@ -431,7 +387,7 @@ def estimate(
         other_tokens = retarget(tokens, result, other, opts.media_defaults or MediaDefaults())
         mc = _model_cost(
             book, other, run_date, result, other_tokens, expected_out, opts.output_ratio, opts.allow_unpriced,
-            output_model, price_notes, tools,
+            output_model, price_notes, tools, opts.audio_tokens_per_second,
         )  # fmt: skip
         mc.output.source = source
         compared.append(mc)
@@ -475,13 +431,17 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
     usable = plan.scan.rows["usable"].astype(bool)
     groups = None if advice is None or advice.row_groups is None else advice.row_groups[usable]
+    out_tokens = opts.output_tokens  # seconds of speech are priced per shard as the same tokens
+    tps = plan.cost.output.audio_tokens_per_second
+    if opts.output_audio_seconds is not None and tps is not None:
+        out_tokens = round(opts.output_audio_seconds * tps)
 
     def plan_for(tier: int | None) -> Any:
         return shard_plan_for(
             plan, book, tier=tier, platform=opts.platform, max_bytes=opts.max_bytes,
             max_requests=opts.max_requests, max_tokens_per_shard=opts.max_tokens_per_shard,
             enqueued_token_limit=opts.enqueued_token_limit, concurrent_jobs=opts.concurrent_jobs, groups=groups,
-            quota_counts=opts.quota_counts, output_tokens=opts.output_tokens, output_ratio=opts.output_ratio,
+            quota_counts=opts.quota_counts, output_tokens=out_tokens, output_ratio=opts.output_ratio,
         )  # fmt: skip
 
     shards = plan_for(opts.tier)

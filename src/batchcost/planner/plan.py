@@ -117,8 +117,23 @@ class OutputTokens:
     # the text tokens above); None for other models
     images: int | None = None
     image_tokens: int | None = None
+    # speech-output models: the audio tokens per second of speech assumed (None for other models);
+    # the figures above are audio tokens, and the document gives them in seconds too
+    audio_tokens_per_second: float | None = None
+
+    def seconds(self, tokens: int | None) -> float | None:
+        """Seconds of speech ``tokens`` audio tokens are (None for a model without speech output)."""
+        if tokens is None or self.audio_tokens_per_second is None:
+            return None
+        return round(tokens / self.audio_tokens_per_second, 1)
 
     def to_json(self) -> dict[str, Any]:
+        audio = None
+        if self.audio_tokens_per_second is not None:
+            audio = {
+                "tokens_per_second": self.audio_tokens_per_second,
+                **{end: self.seconds(getattr(self, end)) for end in ("expected", "low", "high", "ceiling")},
+            }
         return {
             "ceiling": self.ceiling,
             "expected": self.expected,
@@ -127,6 +142,7 @@ class OutputTokens:
             "source": self.source,
             "images": self.images,
             "image_tokens": self.image_tokens,
+            "audio_seconds": audio,
         }
 
 

@@ -228,14 +228,20 @@ def _price_shards(
             total += price_tokens(rates, prompt_tokens=prompt, input_by_modality=sub, output_tokens=o).total
         return total
 
+    from .images import image_cost, planned_images
+
+    # an image-output model's generated images are output known from the requests: in each shard's
+    # expected cost and ceiling, as in the estimate's
+    images = planned_images(plan.scan, rates.model, None)
     costs: list[Decimal | None] = []
     ceilings: list[Decimal | None] = []
     floors: list[Decimal] = []
     for s in shard_plan.shards:
         floor = price(s.rows, exp_inputs, None)
         floors.append(floor)
-        costs.append(price(s.rows, exp_inputs, outs) if outs is not None else floor)
-        ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out))
+        pics = image_cost(rates, images, _mask(plan.scan.lines, s.rows))
+        costs.append(price(s.rows, exp_inputs, outs) + pics if outs is not None else floor)
+        ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out) + pics)
     if batch.tools is not None and batch.tools.fees:
         from .tool_fees import shard_tool_fees
 
@@ -269,6 +275,13 @@ def _price_shards(
     elif outs is None:
         notes.append("shard costs are the input-only floor (no output expectation was given) and the ceiling")
     return shard_plan.with_costs(costs, ceilings, basis)
+
+
+def _mask(n: int, rows: IntArray) -> np.ndarray:
+    """A boolean mask of ``n`` rows with ``rows`` set."""
+    mask = np.zeros(n, bool)
+    mask[rows] = True
+    return mask
 
 
 def _other_tiers(shard_plan: ShardPlan, info: ModelInfo, limits: ShardLimits) -> list[str]:

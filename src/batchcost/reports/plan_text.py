@@ -17,7 +17,7 @@ from typing import Any
 
 from ..money import money, money_column
 from ..text import plural
-from .terminal import MODE_NAMES, cost_rows, has_tool_fees, price_rows, table, tool_fee_lines
+from .terminal import MODE_NAMES, cost_rows, has_tool_fees, output_units, price_rows, table, tool_fee_lines
 
 MAX_LINES = 15
 MAX_WARNINGS = 3
@@ -83,16 +83,18 @@ def _tokens(plan: Mapping[str, Any]) -> str:
         how = f"approximate, ±{t['approx_error_pct']:g}% (heuristic: no exact tokenizer)"
     out = t["output"]
     if out["expected"] is None:
+        speech = "--output-audio-seconds S, " if out.get("audio_seconds") is not None else ""
         output = (
-            "output unknown: give --output-tokens N, --output-ratio R or --calibrate-from RESULTS "
+            f"output unknown: give {speech}--output-tokens N, --output-ratio R or --calibrate-from RESULTS "
             f"(ceiling {_tokens_or_unknown(out['ceiling'])})"
         )
     else:
         output = f"output {out['expected']:,} expected ({_short_source(out['source'])}), " + (
             "ceiling unknown (see the warnings)" if out["ceiling"] is None else f"ceiling {out['ceiling']:,}"
         )
-    if out.get("images") is not None:  # an image-output model: the images are billed as image tokens
-        output += f"; plus {out['images']:,} images = {out['image_tokens']:,} image tokens"
+    units = output_units(out)  # images, or seconds of speech
+    if units:
+        output += f"; {units}"
     return f"input {inp['expected']:,}, {how}; {output}"
 
 

@@ -159,7 +159,10 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
         ),
     )
     inp = Decimal(d["prompt_input"]) + Decimal(d["tool_use_input"]) + Decimal(d["cached_input"])
-    out = Decimal(d["candidates_output"]) + Decimal(d["thoughts_output"]) + Decimal(d.get("image_output", "0"))
+    out = sum(
+        (Decimal(d.get(k, "0")) for k in ("candidates_output", "thoughts_output", "image_output", "audio_output")),
+        Decimal(0),
+    )
     others = [
         f"{m} {money(v['total'])}" if "total" in v else f"{m} not priced"
         for m, v in doc["modes"].items()
@@ -252,6 +255,7 @@ def _full_text(doc: Mapping[str, Any]) -> str:
         ["output (answers)", money(d["candidates_output"])],
         ["output (thinking)", money(d["thoughts_output"])],
         *([["output (images)", money(d["image_output"])]] if "image_output" in d else []),
+        *([["output (speech)", money(d["audio_output"])]] if "audio_output" in d else []),
         *([[f"tool fees ({_tool_units(t)})", money(d["tool_fees"])]] if "tool_fees" in d else []),
         ["total", money(c["total"])],
     ]

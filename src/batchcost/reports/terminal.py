@@ -64,6 +64,30 @@ def money_columns(rows: list[list[Any]], columns: Sequence[int]) -> list[list[An
     return rows
 
 
+def output_units(out: Mapping[str, Any]) -> str:
+    """The plan's output in the units a user thinks in, or "" for text output.
+
+    Image-output models: the images asked for and the image tokens they are billed as. Speech models:
+    the expectation and ceiling in seconds of speech, at the assumed audio tokens per second.
+    """
+    if out.get("images") is not None:
+        return f"plus {out['images']:,} images = {out['image_tokens']:,} image tokens"
+    audio = out.get("audio_seconds")
+    if audio is None:
+        return ""
+
+    def secs(x: float | None) -> str:
+        return "unknown" if x is None else f"{x:,g} s"
+
+    expected = "expected unknown" if audio["expected"] is None else f"{secs(audio['expected'])} expected"
+    if audio["expected"] is not None and audio.get("low") is not None and audio["low"] != audio["high"]:
+        expected += f" ({secs(audio['low'])} - {secs(audio['high'])})"
+    return (
+        f"speech: {expected}, ceiling {secs(audio['ceiling'])}, at {audio['tokens_per_second']:g} audio tokens per "
+        "second (an assumption: see the notes)"
+    )
+
+
 def has_tool_fees(cost: Mapping[str, Any]) -> bool:
     """Whether some mode's cost includes a tool fee (Search or Maps grounding)."""
     for c in cost.values():

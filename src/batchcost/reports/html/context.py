@@ -110,6 +110,7 @@ class TokenSection:
     output_expected: str
     output_source: str
     output_ceiling: str
+    output_units: str  # images, or seconds of speech ("" for text output)
     above_tier: str
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..terminal import has_tool_fees, money
+from ..terminal import has_tool_fees, money, output_units
 from .context import CachingSection, KeyFigure, ShardSection
 from .display import count, size, tokens_or_unknown
 from .sections_costs import batch_basis, range_text
@@ -72,14 +72,21 @@ def key_facts(plan: Mapping[str, Any], shards: ShardSection | None) -> list[KeyF
         KeyFigure("Input tokens", f"{tin['expected']:,}", detail, "warn" if t["method"] == "approximate" else "")
     )
     o = t["output"]
+    units = output_units(o)
     if o.get("expected") is not None:
         out.append(
-            KeyFigure("Output tokens, expected", f"{o['expected']:,}", f"ceiling {tokens_or_unknown(o['ceiling'])}")
-        )
+            KeyFigure(
+                "Output tokens, expected", f"{o['expected']:,}",
+                f"ceiling {tokens_or_unknown(o['ceiling'])}" + (f"; {units}" if units else ""),
+            )
+        )  # fmt: skip
     else:
         out.append(
             KeyFigure(
-                "Output tokens", "unknown", f"ceiling {tokens_or_unknown(o['ceiling'])}; give --output-tokens", "warn"
+                "Output tokens",
+                "unknown",
+                f"ceiling {tokens_or_unknown(o['ceiling'])}; give --output-tokens" + (f"; {units}" if units else ""),
+                "warn",
             )
         )
     v = plan["validation"]

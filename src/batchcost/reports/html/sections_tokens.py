@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from .. import charts
+from ..terminal import output_units
 from .context import Chart, TokenRow, TokenSection
 from .display import count, interval, markup, pct, tokens_or_unknown
 
@@ -56,6 +57,7 @@ def token_section(plan: Mapping[str, Any]) -> TokenSection:
         output_expected="unknown" if o.get("expected") is None else f"{o['expected']:,}",
         output_source=str(o.get("source") or "no expectation given (use --output-tokens or --output-ratio)"),
         output_ceiling=tokens_or_unknown(o["ceiling"]),
+        output_units=output_units(o),
         above_tier=above_text,
     )
 
