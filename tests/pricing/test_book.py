@@ -228,6 +228,7 @@ def test_alias_and_prefix_resolution(book: PriceBook) -> None:
     assert any("alias of gemini-3.8-flash (as of 2026-11-27" in n for n in rates.notes)
     assert book.resolve("models/Gemini-2.5-Flash")[0] == "gemini-2.5-flash"
     assert book.aliases() == {
+        "gemini-2.5-flash-native-audio-latest": "gemini-live-2.5-flash",
         "gemini-3.1-flash-lite-preview": "gemini-3.1-flash-lite",
         "gemini-embedding-2-preview": "gemini-embedding-2",
         "gemini-flash-latest": "gemini-3.8-flash",

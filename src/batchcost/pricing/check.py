@@ -5,7 +5,8 @@ Two JSON formats are read:
 * LiteLLM's ``model_prices_and_context_window.json``: an object of entries by model name; Gemini API
   entries are named ``gemini/<model>`` (``litellm_provider`` ``gemini``); rates are USD per token:
   ``input_cost_per_token``, ``input_cost_per_audio_token``, ``output_cost_per_token``,
-  ``cache_read_input_token_cost``, each also with a ``_batches``, ``_flex`` or ``_priority`` suffix.
+  ``cache_read_input_token_cost``, ``output_cost_per_image_token`` (image-output models), each also with a
+  ``_batches``, ``_flex`` or ``_priority`` suffix.
 * genai-prices' ``data.json``: a list of providers (or ``{"providers": [...]}``); the ``google``
   provider's models have ``prices`` (an object of ``*_mtok`` rates, USD per 1M tokens, or a list of
   ``{"constraint": {"start_date": ...}, "prices": {...}}``, the latest started one applying) and
@@ -38,6 +39,7 @@ _LITELLM_FIELDS = {
     ("input", "audio"): "input_cost_per_audio_token",
     ("output", ""): "output_cost_per_token",
     ("cache_read", "text"): "cache_read_input_token_cost",
+    ("output_image", ""): "output_cost_per_image_token",
 }
 _GP_CONTEXT = {
     "batch": {"processing": "batch"},
