@@ -1,10 +1,11 @@
 """What a request asks the model to produce: ``responseModalities`` and ``imageConfig.imageSize``.
 
 Image-output models bill each generated image as image tokens whose number depends on the image
-size, so the scan keeps, in the row's ``flags``, whether the request names its output modalities,
-whether IMAGE is among them, and the asked image size (3 bits, see :data:`IMAGE_SIZES`). These bits
-sit above every other ``FLAG_*`` bit (``batchfile.request`` 1-1024, ``embed_request.FLAG_EMBED`` 2048),
-which is why the scan's ``flags`` column is 32 bits wide.
+size, so the scan keeps, in the row's ``flags``, whether the request's ``responseModalities`` leave
+IMAGE out (one bit: a request that names none gets the model's default output, which holds an image
+on these models) and the asked image size (3 bits, see :data:`IMAGE_SIZES`). They take the four bits
+above every other ``FLAG_*`` bit (``batchfile.request`` 1-1024, ``embed_request.FLAG_EMBED`` 2048), the
+last four of the scan's 16-bit ``flags`` column: one more flag needs that column widened.
 """
 
 from __future__ import annotations
@@ -12,11 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-FLAG_MODALITIES = 4096
-"""``responseModalities`` is given (without it the model's default output applies)."""
-FLAG_IMAGE_OUT = 8192
-"""``responseModalities`` includes IMAGE."""
-IMAGE_SIZE_SHIFT = 14
+FLAG_NO_IMAGE_OUT = 4096
+"""``responseModalities`` is given and leaves IMAGE out: the request asks for no image."""
+IMAGE_SIZE_SHIFT = 13
 IMAGE_SIZE_MASK = 7 << IMAGE_SIZE_SHIFT
 IMAGE_SIZES: tuple[str, ...] = ("512", "1K", "2K", "4K")
 """``imageConfig.imageSize`` values; code ``i + 1`` in the flags (0: not given)."""
@@ -40,7 +39,7 @@ def output_flags(field: str, value: Any, report: Callable[[str, str], None]) -> 
         unknown = sorted(names - set(MODALITIES))
         if unknown:
             report("bad-value", f"responseModalities {unknown[0]!r:.30} is not one of {', '.join(MODALITIES)}")
-        return FLAG_MODALITIES | (FLAG_IMAGE_OUT if "IMAGE" in names else 0)
+        return 0 if "IMAGE" in names else FLAG_NO_IMAGE_OUT
     if field == "imageConfig":
         if not isinstance(value, dict):
             report("bad-value", '"imageConfig" must be an object like {"imageSize": "1K", "aspectRatio": "1:1"}')

@@ -46,7 +46,7 @@ FLAG_FILE_DATA = 256
 FLAG_OTHER_TOOL = 512  # maps, file search, computer use, ...
 FLAG_GOOGLE_MAPS = 1024  # set with FLAG_OTHER_TOOL: Maps grounding has a fee of its own
 # FLAG_EMBED = 2048 (an embedding request) is defined with the embed checks in embed_request
-# FLAG_MODALITIES = 4096, FLAG_IMAGE_OUT = 8192 and the image size (bits 14-16) are output_request's
+# FLAG_NO_IMAGE_OUT = 4096 and the image size (bits 13-15) are output_request's: the 16 bits are all used
 
 UNSET = -(2**31)  # "not given" for integer settings
 INT32_MAX = 2**31 - 1  # the API's int32 fields; the scan's columns are int32 too

@@ -33,7 +33,7 @@ ROW_COLUMNS: dict[str, tuple[str, str, str]] = {
     "thinking_level": ("b", "i1", "index into schema.THINKING_LEVELS, -1 when not given"),
     "candidate_count": ("H", "u2", "generationConfig.candidateCount (1 when not given)"),
     "media_resolution": ("b", "i1", "request-level mediaResolution index, -1 when not given"),
-    "flags": ("I", "u4", "FLAG_* bits from batchfile.request, embed_request and output_request"),
+    "flags": ("H", "u2", "FLAG_* bits from batchfile.request, embed_request and output_request"),
     "system_hash": ("Q", "u8", "hash of the system instruction, 0 when none"),
     "first_hash": ("Q", "u8", "hash of the first content part, 0 when the request has one part"),
     "prefix_hash": ("Q", "u8", "hash of all content parts but the last, 0 when the request has one part"),

@@ -33,7 +33,8 @@ def planned_images(scan: ScanResult, model_id: str, notes: list[str] | None) -> 
 
 
 def image_cost(rates: ModeRates, images: ImageOutput | None, usable: np.ndarray) -> Decimal:
-    """USD of the generated images at ``rates``' image-output rate (0 without images).
+    """USD of the generated images of the rows ``usable`` selects (a mask or row numbers) at
+    ``rates``' image-output rate (0 without images).
 
     Raises:
         UnpricedError: images are asked for but the mode has no image-output rate.

@@ -239,7 +239,7 @@ def _price_shards(
     for s in shard_plan.shards:
         floor = price(s.rows, exp_inputs, None)
         floors.append(floor)
-        pics = image_cost(rates, images, _mask(plan.scan.lines, s.rows))
+        pics = image_cost(rates, images, s.rows) if images is not None else Decimal(0)
         costs.append(price(s.rows, exp_inputs, outs) + pics if outs is not None else floor)
         ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out) + pics)
     if batch.tools is not None and batch.tools.fees:
@@ -275,13 +275,6 @@ def _price_shards(
     elif outs is None:
         notes.append("shard costs are the input-only floor (no output expectation was given) and the ceiling")
     return shard_plan.with_costs(costs, ceilings, basis)
-
-
-def _mask(n: int, rows: IntArray) -> np.ndarray:
-    """A boolean mask of ``n`` rows with ``rows`` set."""
-    mask = np.zeros(n, bool)
-    mask[rows] = True
-    return mask
 
 
 def _other_tiers(shard_plan: ShardPlan, info: ModelInfo, limits: ShardLimits) -> list[str]:

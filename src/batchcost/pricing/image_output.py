@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..batchfile.output_request import FLAG_IMAGE_OUT, FLAG_MODALITIES, IMAGE_SIZE_MASK, IMAGE_SIZE_SHIFT, IMAGE_SIZES
+from ..batchfile.output_request import FLAG_NO_IMAGE_OUT, IMAGE_SIZE_MASK, IMAGE_SIZE_SHIFT, IMAGE_SIZES
 from ..errors import UnpricedError
 from .records import Source
 
@@ -82,7 +82,7 @@ def image_output(scan: ScanResult, rule: ImageOutputRule) -> ImageOutput:
     rows = scan.rows
     usable = rows["usable"].astype(bool)
     flags = rows["flags"].astype(np.int64)
-    wants = ((flags & FLAG_MODALITIES) == 0) | ((flags & FLAG_IMAGE_OUT) > 0)
+    wants = (flags & FLAG_NO_IMAGE_OUT) == 0
     images = np.where(wants & usable, rows["candidate_count"].astype(np.int64), 0)
     codes = (flags & IMAGE_SIZE_MASK) >> IMAGE_SIZE_SHIFT
     per_code = np.zeros(len(IMAGE_SIZES) + 1, np.int64)
