@@ -218,6 +218,8 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     out = t["output"]
     exp = "unknown" if out["expected"] is None else f"{out['expected']:,} ({out['source']})"
     lines.append(f"Output     expected {exp}; ceiling {ceiling_tokens(out['ceiling'])}")
+    if output_units(out):  # images, or seconds of speech
+        lines.append(f"           {output_units(out)}")
     if t["above_200k"] and t["above_200k"]["expected"]:
         lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
@@ -327,6 +329,8 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
     exp = "unknown" if o["expected"] is None else f"{o['expected']:,} ({md_text(o['source'])})"
     ceiling = "unknown (see warnings)" if o["ceiling"] is None else f"{o['ceiling']:,}"
     out.append(f"- **Output tokens:** expected {exp}; ceiling {ceiling}")
+    if output_units(o):  # images, or seconds of speech
+        out.append(f"  - {md_text(output_units(o))}")
     above = t.get("above_200k") or {}
     if above.get("expected"):
         n = above["expected"]
