@@ -12,9 +12,11 @@ client uses (``v1beta``):
   {"fileName"}}}``), ``GET /v1beta/batches/{id}``, ``GET /v1beta/batches`` (``operations``, pages),
   ``POST /v1beta/batches/{id}:cancel``, ``DELETE /v1beta/batches/{id}``;
 * ``POST /v1beta/cachedContents`` (``ttl`` honoured: ``expireTime``; ``usageMetadata.totalTokenCount``
-  counted like a prompt), ``GET /v1beta/cachedContents`` (pages), ``DELETE /v1beta/cachedContents/{id}``.
+  counted like a prompt), ``GET /v1beta/cachedContents`` (pages), ``DELETE /v1beta/cachedContents/{id}``, ``PATCH
+  /v1beta/cachedContents/{id}?updateMask=ttl`` (a new TTL from now).
   A result line of a request that references a cache counts the cache's tokens in its prompt and
-  as ``cachedContentTokenCount``; one that references no live cache gets an error line.
+  as ``cachedContentTokenCount``; one that references no live cache (deleted, or expired when the job
+  ends) gets an error line.
 
 Jobs move on by themselves as they are read: ``PENDING`` at creation, ``RUNNING`` at the first
 ``get``, and their final state (``SUCCEEDED`` unless :attr:`FakeBatch.outcomes` says ``FAILED`` or
@@ -27,7 +29,7 @@ file answer 404 that many times after the job succeeded (the file arriving late)
 Faults (:class:`Fault`) script failures by method name (``upload.start``, ``upload.chunk``,
 ``files.list``, ``files.download``, ``batches.create``, ``batches.get``, ``batches.list``,
 ``batches.cancel``, ``batches.delete``, ``cachedContents.create``, ``cachedContents.list``,
-``cachedContents.delete``): an
+``cachedContents.delete``, ``cachedContents.update``): an
 HTTP status (with ``Retry-After``), a timeout (the answer comes after ``delay`` seconds) or a reset
 connection, before the work is done or, with ``after=True``, after it (the job exists but the
 client never hears of it). :attr:`FakeBatch.on_create` runs after a job is made and before it is
@@ -221,6 +223,8 @@ class FakeBatch:
                 continue
             request = line["request"]
             cache = self._state.caches.get(str(request.get("cachedContent"))) if "cachedContent" in request else None
+            if cache is not None and datetime.datetime.fromisoformat(cache["expireTime"]) <= self.clock():
+                cache = None  # expired: as good as gone
             if "cachedContent" in request and cache is None:
                 lines.append({"key": key, "error": {"code": 400, "message": "CachedContent not found.",
                                                     "status": "INVALID_ARGUMENT"}})  # fmt: skip
@@ -308,6 +312,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:
         self._serve("DELETE")
 
+    def do_PATCH(self) -> None:
+        self._serve("PATCH")
+
     # -- dispatch --------------------------------------------------------------------------------
 
     def _route(self, verb: str, path: str, query: dict[str, list[str]]) -> str:
@@ -330,6 +337,8 @@ class _Handler(BaseHTTPRequestHandler):
             return "cachedContents.list"
         if verb == "DELETE" and _CACHE.match(path):
             return "cachedContents.delete"
+        if verb == "PATCH" and _CACHE.match(path) and query.get("updateMask") == ["ttl"]:
+            return "cachedContents.update"
         return ""
 
     def _serve(self, verb: str) -> None:
@@ -463,6 +472,13 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "cachedContents.delete":
             state.caches.pop(_CACHE.match(path)["name"])  # type: ignore[index]
             return 200, {}, {}
+        if method == "cachedContents.update":
+            cache = state.caches.get(_CACHE.match(path)["name"])  # type: ignore[index]
+            if cache is None:
+                return 404, _error(404, "CachedContent not found"), {}
+            ttl = float(str(body.get("ttl") or "3600s").removesuffix("s"))
+            cache["expireTime"] = _time(fake.clock() + datetime.timedelta(seconds=ttl))
+            return 200, cache, {}
         return 404, _error(404, f"The requested URL {path} was not found on this server."), {}
 
     # -- answers -----------------------------------------------------------------------------

@@ -188,7 +188,10 @@ def test_killed_between_cache_created_and_journal_written_then_rerun_adopts_it(t
     assert len(fake.caches) == 1 and len(fake.calls("cachedContents.create")) == 1
     [entry] = done.journal.doc["caches"]  # type: ignore[attr-defined]
     assert entry["name"] == next(iter(fake.caches))
-    assert [e["event"] for e in done.journal.doc["events"] if e["event"].startswith("cache")] == ["cache found"]  # type: ignore[attr-defined]
+    assert [e["event"] for e in done.journal.doc["events"] if e["event"].startswith("cache")] == [
+        "cache found",
+        "cache extended",  # to outlive the first job (48 h), beyond the one wave (24 h) it was made for
+    ]  # type: ignore[attr-defined]
 
 
 def test_cache_answer_lost_is_retried_without_a_second_cache(tmp_path: Path, fake: FakeBatch) -> None:
@@ -277,8 +280,8 @@ def test_status_shows_each_cache_with_its_time_left(tmp_path: Path, fake: FakeBa
     code, text, err = cli("status", str(manifest.parent))
     assert code == 4, err  # jobs still running
     [name] = fake.caches
-    # created with a 24-hour TTL a moment ago
-    assert re.search(rf"^cache cache-1 \(shards 1-3\): {name}, 1,800 tokens, expires in 23h 5\dm$", text, re.M), text
+    # made for the one wave (24 h) a moment ago, then kept for the 48 hours the first job can run
+    assert re.search(rf"^cache cache-1 \(shards 1-3\): {name}, 1,800 tokens, expires in 1d 23h$", text, re.M), text
     entry = json.loads((manifest.parent / "jobs.json").read_text())["caches"][0]
     made = datetime.datetime.fromisoformat(entry["expires_at"])
     late = made + datetime.timedelta(hours=2, minutes=5)
@@ -289,3 +292,28 @@ def test_status_shows_each_cache_with_its_time_left(tmp_path: Path, fake: FakeBa
     cancel(manifest.parent, remote=quick_remote(fake))
     code, text, err = cli("status", str(manifest.parent))
     assert re.search(r"^cache cache-1 \(shards 1-3\): deleted \d{4}-\d\d-\d\d \d\d:\d\d UTC$", text, re.M), text
+
+
+def test_a_wave_later_than_planned_extends_the_cache_its_job_reads(tmp_path: Path, fake: FakeBatch) -> None:
+    system_requests(tmp_path / "req.jsonl")
+    # one job at a time: 3 shards in 3 waves, so the cache is made for 3 x 24 h; no extension on time
+    manifest, _ = shard_with_cache(tmp_path, tmp_path / "req.jsonl", "--concurrent-jobs", "1")
+    now = [T0]
+    fake.clock = lambda: now[0]
+    fake.polls_to_finish = 1
+
+    def slow(_s: float) -> None:  # every wait for a job takes 40 hours: the waves run late
+        now[0] += datetime.timedelta(hours=40)
+
+    done = submit(manifest, yes=True, remote=quick_remote(fake), poll_s=0.001, sleep=slow, clock=lambda: now[0])
+    [entry] = done.journal.doc["caches"]  # type: ignore[attr-defined]
+    assert Decimal(entry["ttl_hours"]) == 72
+    extended = [e for e in done.journal.doc["events"] if e["event"] == "cache extended"]  # type: ignore[attr-defined]
+    # the second wave starts 40 h in: its job may run 48 h, past the planned 72 h; the third, 80 h in, again
+    assert [e["shard"] for e in extended] == [2, 3]
+    assert entry["expires_at"].startswith("2026-12-02T17:")  # 80 h + 48 h after 2026-11-27 09:00
+    assert len(fake.calls("cachedContents.update")) == 2
+    prices = [str(tmp_path / "cheap.yaml")]
+    collect(manifest.parent, remote=quick_remote(fake), prices=prices, clock=lambda: now[0], wait_s=0)
+    results = [json.loads(line) for p in sorted(manifest.parent.glob("*.results.jsonl")) for line in p.read_bytes().splitlines()]  # fmt: skip
+    assert not [r for r in results if "error" in r]  # every request read the cache

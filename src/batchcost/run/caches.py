@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, PricingError
 from .journal import Journal, iso
-from .remote import TERMINAL, Remote, parse_time
+from .remote import EXPIRY, TERMINAL, Remote, parse_time
 
 if TYPE_CHECKING:
     from ..pricing import PriceBook
@@ -39,6 +39,7 @@ __all__ = [
     "delete_caches",
     "ensure_caches",
     "jobs_over",
+    "keep_alive",
     "upload_copy",
 ]
 
@@ -94,6 +95,37 @@ def ensure_caches(journal: Journal, remote: Remote, say: Callable[[str], None]) 
         journal.save()
         what = "found the cache an earlier run created:" if adopted else "created"
         say(f"{cache['id']}: {what} {info.name} (expires {cache['expires_at']})")
+
+
+# A cache is not extended for the last hour of a job's life (the next shard's job would extend it again by seconds).
+_SLACK = datetime.timedelta(hours=1)
+
+
+def keep_alive(journal: Journal, remote: Remote, say: Callable[[str], None], shard: Mapping[str, Any]) -> None:
+    """Extend each cache ``shard`` reads so that it outlives the job about to be made (48 hours at most).
+
+    The TTL covers the planned hours from the cache's creation (a day a wave); when waves run later or
+    longer than planned, a job could outlive the cache and its requests would find none. A job ends
+    within 48 hours of its creation (it expires then), so the cache is kept at least that long;
+    ``collect`` deletes it once every job has ended, and storage is billed for the hours it lived.
+    """
+    index = int(shard["index"])
+    for cache in journal.doc.get("caches") or []:
+        if index not in cache["shards"] or not cache["name"] or cache["deleted_at"] is not None:
+            continue
+        now = journal.clock()
+        want = now + EXPIRY
+        expires = parse_time(cache["expires_at"])
+        if expires is None or expires >= want - _SLACK:
+            continue
+        info = remote.extend_cache(str(cache["name"]), math.ceil(EXPIRY.total_seconds()))
+        cache["expires_at"] = iso(info.expires or want)
+        journal.event(index, "cache extended", f"{cache['id']}: {cache['name']} until {cache['expires_at']}")
+        journal.save()
+        say(
+            f"{cache['id']}: kept until {cache['expires_at']} so that it outlives shard {index}'s job (which can run "
+            "up to 48 hours); `batchcost collect` deletes it once every job has ended"
+        )
 
 
 def upload_copy(journal: Journal, shard: Mapping[str, Any]) -> Path | None:

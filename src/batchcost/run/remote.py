@@ -356,6 +356,14 @@ class Remote:
             raise self.fail(f"creating the cache {display_name}", exc) from None
         return cache, adopted
 
+    def extend_cache(self, name: str, ttl_s: int) -> CacheInfo:
+        """Set a cachedContent's TTL to ``ttl_s`` seconds from now (setting it twice is harmless, so it is retried)."""
+        try:
+            answer = self._json("patch", f"{name}?updateMask=ttl", {"ttl": f"{ttl_s}s"})
+        except CallFailed as exc:
+            raise self.fail(f"extending the cache {name}", exc) from None
+        return CacheInfo.of(answer)
+
     def delete_cache(self, name: str) -> bool:
         """Delete a cachedContent (storage billing stops); False when it was already gone (404)."""
         try:

@@ -219,6 +219,10 @@ class _Run:
             self.say(
                 f"shard {index}: {'found the earlier upload' if adopted else 'uploaded'} {shard['path']} as {info.name}"
             )
+        if j.doc.get("caches"):
+            from .caches import keep_alive
+
+            keep_alive(j, self.remote, self.say, shard)  # a later wave than planned: its caches must outlive its job
         look = shard["create_started_at"] is not None
         shard["create_started_at"] = j.now()
         j.save()
