@@ -14,8 +14,13 @@ MASK = "[redacted]"
 
 # scheme://user:password@host -> scheme://[redacted]@host (a user name alone is kept)
 _URL_PASSWORD = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<user>[^\s/@:]*):(?P<password>[^\s/@]*)@")
-# ?key=... or &key=... (the Gemini REST API takes the API key as a query parameter)
-_QUERY_KEY = re.compile(r"(?P<lead>[?&](?:key|api_key|apikey|access_token|token)=)[^&\s#\"']+", re.IGNORECASE)
+# ?key=... or &key=... (the Gemini REST API takes the API key as a query parameter), and the
+# signatures of signed object-storage URLs (S3 and GCS signed URLs, Azure SAS tokens)
+_QUERY_KEY = re.compile(
+    r"(?P<lead>[?&](?:key|api_key|apikey|access_token|token|x-amz-signature|x-amz-security-token|x-goog-signature"
+    r"|sig)=)[^&\s#\"']+",
+    re.IGNORECASE,
+)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

@@ -151,3 +151,15 @@ def test_a_remote_scan_reports_progress_in_bytes(http) -> None:
     seen: list[tuple[int, int]] = []
     scan(f"{base}/p.jsonl", progress=lambda done, total: seen.append((done, total)))
     assert seen and seen[-1] == (len(DATA), len(DATA)) and all(t == len(DATA) for _, t in seen)
+
+
+def test_a_signed_https_url_is_one_file_and_its_signature_never_shown(http) -> None:
+    from batchcost.redact import redact
+
+    base, objects = http
+    objects.files["/signed.jsonl?X-Amz-Signature=abc123&X-Amz-Expires=60"] = DATA
+    url = f"{base}/signed.jsonl?X-Amz-Signature=abc123&X-Amz-Expires=60"
+    assert [loc.name for loc in storage.expand([url])] == [url]  # "?" starts a query here, not a glob
+    assert storage.size(url) == len(DATA)
+    assert "abc123" not in redact(f"{url}: no such object")
+    assert "sig-value" not in redact("https://acct.blob.core.windows.net/c/x.jsonl?sv=2024&sig=sig-value")

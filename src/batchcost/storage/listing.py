@@ -17,12 +17,13 @@ def expand(names: Iterable[str | os.PathLike[str]]) -> list[Location]:
     """One :class:`Location` per file: URLs with ``*``, ``?`` or ``[`` are globbed, in sorted order.
 
     Local names are kept as given (the shell expands local globs; a local file may have ``*`` in
-    its name). A URL glob that matches nothing is an :class:`InputError`.
+    its name), and so are ``http(s)://`` URLs (``?`` starts their query, as in a signed URL, and a
+    web server has no listing to glob). A URL glob that matches nothing is an :class:`InputError`.
     """
     out: list[Location] = []
     for raw in names:
         name = os.fspath(raw)
-        if not is_url(name) or not _GLOB.search(path_part(name)):
+        if not is_url(name) or protocol_of(name) in ("http", "https") or not _GLOB.search(path_part(name)):
             out.append(Location(name))
             continue
         fs, path = filesystem(name)
