@@ -44,10 +44,12 @@ def test_an_image_generation_batch_prices_each_image_by_its_size(image_file: Pat
     plan = estimate(image_file, model="gemini-3.1-flash-image-preview", run_date=DAY, tokenizer="heuristic",
                     output_tokens=0)  # fmt: skip
     assert (plan.cost.output.images, plan.cost.output.image_tokens) == (4, 1680 + 2 * 1120 + 747)
-    floor = plan.cost.modes["batch"].floor  # input only
     # batch: 4,667 image tokens x $30 per 1M = $0.14001; standard at $60 = $0.28002
-    assert plan.cost.modes["batch"].expected - floor == Decimal("0.14001")
-    assert plan.cost.modes["standard"].expected - plan.cost.modes["standard"].floor == Decimal("0.28002")
+    batch, standard = plan.cost.modes["batch"], plan.cost.modes["standard"]
+    assert batch.expected - batch.by_component["input"]["expected"] == Decimal("0.14001")
+    assert standard.expected - standard.by_component["input"]["expected"] == Decimal("0.28002")
+    # the images are certain (the requests ask for them): the floor holds them too
+    assert batch.floor == batch.expected and standard.floor == standard.expected  # no other output expected
     assert [(p.mode, p.usd_per_mtok) for p in plan.cost.prices if p.component == "output_image"] == [
         ("standard", Decimal("60")),
         ("batch", Decimal("30")),
@@ -244,3 +246,20 @@ def test_the_command_line_takes_seconds_of_speech(speech_file: Path) -> None:
     out, err = io.StringIO(), io.StringIO()
     assert main([*base, "-m", "gemini-3-flash-preview", "--output-audio-seconds", "5"], stdout=out, stderr=err) != 0
     assert "does not answer with speech" in err.getvalue() and "Traceback" not in err.getvalue()
+
+
+def test_without_an_output_expectation_the_floor_still_holds_the_images(image_file: Path) -> None:
+    from batchcost.reports.plan_text import render_plan_screen
+
+    plan = estimate(image_file, model="gemini-3.1-flash-image-preview", run_date=DAY, tokenizer="heuristic")
+    batch = plan.cost.modes["batch"]
+    assert batch.expected is None
+    # the input, plus the 4,667 image tokens the requests ask for at $30 per 1M ($0.14001)
+    assert batch.floor - batch.by_component["input"]["expected"] == Decimal("0.14001")
+    doc = plan.to_json()
+    assert "(input and the 4 images asked for)" in render_plan_screen(doc, width=100)
+    assert doc["shards"]["totals"]["cost"] == str(batch.floor)  # the shards' floors hold them too
+    table = plan.requests()
+    assert abs(table["cost_batch_floor_usd"].sum() - float(batch.floor)) < 1e-9
+    # each request asking for images carries them: the 2K one 1,680 tokens x $30/1M
+    assert table["cost_batch_floor_usd"].iloc[0] - table["cost_batch_floor_usd"].iloc[2] > 1680 * 30e-6 - 1e-6

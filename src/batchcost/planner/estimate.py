@@ -203,7 +203,7 @@ def _model_cost(
             price_notes.extend(n for n in rates.notes if n not in price_notes)
         zero_out = np.zeros(len(ceiling_out), np.int64)
         floor = _price(rates, inputs["expected"], zero_out)
-        # generated images are known from the requests: in every figure with output, not in the floor
+        # generated images are known from the requests: in every figure, the floor too (mode_cost adds them)
         pics = image_cost(rates, images, usable)
         ceiling = _price(rates, inputs["high"], ceiling_out) + pics if ceiling_known else None
         mt = None

@@ -53,12 +53,12 @@ def output_expectation(
         source = f"--output-ratio {output_ratio:g} x each request's input tokens: billed output, thinking included"
     elif audio_tps is not None:
         warnings.append(
-            "expected output is unknown: costs show the input-only floor and the ceiling; give the seconds of speech "
+            "expected output is unknown: costs show the floor (the input, and any tool fees and images the requests fix) and the ceiling; give the seconds of speech "
             "per request with --output-audio-seconds S (or --output-tokens N) for an expected cost"
         )
     else:
         warnings.append(
-            "expected output is unknown: costs show the input-only floor and the ceiling; give --output-tokens N or "
+            "expected output is unknown: costs show the floor (the input, and any tool fees and images the requests fix) and the ceiling; give --output-tokens N or "
             "--output-ratio R for an expected cost"
         )
     return expected_out, source

@@ -2,7 +2,7 @@
 
 The images are known from the requests (``candidateCount`` and ``responseModalities``, sizes from
 ``imageConfig.imageSize``), so their cost is in the expected, low, high and ceiling figures of every
-mode, never in the input-only floor; the text and thinking output of the same requests is priced
+mode, the floor included; the text and thinking output of the same requests is priced
 as for any model.
 """
 

@@ -1,7 +1,8 @@
 """One mode's figures of an estimate: floor, expected, low, high and ceiling, split by component.
 
 The token cost of each end comes from the cost function; the tool fees and tool-result tokens of
-requests with Google Search or Maps, and an image-output model's generated images, are added here.
+requests with Google Search or Maps, and an image-output model's generated images (in the floor too),
+are added here.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ def mode_cost(
 ) -> ModeCost:
     """One mode's figures with their split by component (tool fees and tool-result tokens added).
 
-    ``images`` is the cost of an image-output model's generated images: output, known from the
-    requests, so it is in every end (and the ceiling, already) but never in the floor.
+    ``images`` is the cost of an image-output model's generated images: output, but known from the
+    requests (``candidateCount`` images each), so it is in every end, the ceiling (already) and the
+    floor too: a floor without them would understate an image batch many times over.
     """
     zero = Decimal(0)
 
@@ -48,7 +50,7 @@ def mode_cost(
     extra = {w: fees(w) + tool_tokens(w) for w in ends}
     return ModeCost(
         mode,
-        floor=floor + extra["expected"],
+        floor=floor + images + extra["expected"],
         ceiling=None if ceiling is None else ceiling + extra["high"],
         expected=ends["expected"].total + images + extra["expected"] if output_known else None,
         low=ends["low"].total + images + extra["low"] if output_known else None,

@@ -231,15 +231,15 @@ def _price_shards(
     from .images import image_cost, planned_images
 
     # an image-output model's generated images are output known from the requests: in each shard's
-    # expected cost and ceiling, as in the estimate's
+    # floor, expected cost and ceiling, as in the estimate's
     images = planned_images(plan.scan, rates.model, None)
     costs: list[Decimal | None] = []
     ceilings: list[Decimal | None] = []
     floors: list[Decimal] = []
     for s in shard_plan.shards:
-        floor = price(s.rows, exp_inputs, None)
-        floors.append(floor)
         pics = image_cost(rates, images, s.rows) if images is not None else Decimal(0)
+        floor = price(s.rows, exp_inputs, None) + pics
+        floors.append(floor)
         costs.append(price(s.rows, exp_inputs, outs) + pics if outs is not None else floor)
         ceilings.append(None if unknown[s.rows].any() else price(s.rows, high_inputs, ceiling_out) + pics)
     if batch.tools is not None and batch.tools.fees:
@@ -273,7 +273,10 @@ def _price_shards(
             "(pass the output expectation to price each shard exactly)"
         )
     elif outs is None:
-        notes.append("shard costs are the input-only floor (no output expectation was given) and the ceiling")
+        notes.append(
+            "shard costs are the floor (the input, and any tool fees and images the requests fix; no output expectation "
+            "was given) and the ceiling"
+        )
     return shard_plan.with_costs(costs, ceilings, basis)
 
 

@@ -32,11 +32,12 @@ REQUEST_COLUMNS: Mapping[str, str] = {
     "input_<modality>_tokens": "the same split by modality: text, image, video, audio, document",
     "output_tokens": "expected billed output tokens, thinking included (only when the plan has an output expectation)",
     "output_tokens_ceiling": "the most output the request can produce (<NA> where nobody can bound it)",
-    "cost_<mode>_usd": "expected cost in USD, float64: input plus expected output (and, for a request with Google "
-    "Search or Maps, its equal share of the mode's tool fees and tool-result tokens), for standard, batch and "
+    "cost_<mode>_usd": "expected cost in USD, float64: input plus expected output (the images an image-output "
+    "model is asked for included; for a request with Google Search or Maps, its equal share of the mode's tool "
+    "fees and tool-result tokens), for standard, batch and "
     "batch_cached (batch with the recommended explicit caches, when caching pays)",
-    "cost_<mode>_floor_usd": "without an output expectation: the input-only cost in USD (output comes on "
-    "top), instead of cost_<mode>_usd",
+    "cost_<mode>_floor_usd": "without an output expectation: the cost in USD of the input (and of the images "
+    "and tool fees, which the requests determine); output comes on top. Instead of cost_<mode>_usd",
     "shard": "1-based shard (job) the request is planned in (<NA>: in no shard)",
     "wave": "1-based wave that shard is submitted in",
     "cache_group": "id of the recommended explicit cache that serves the request (categorical; missing: none)",
@@ -88,6 +89,8 @@ def request_table(plan: Any) -> pd.DataFrame:
     basis = "expected" if output is not None else "floor"
     suffix = "_usd" if output is not None else "_floor_usd"
     prompt = cols["input_tokens"]
+    from .images import planned_images
+
     batch_cost: npt.NDArray[np.float64] | None = None
     for mode in MODES_PER_REQUEST:
         rates = mc.rates.get(mode)
@@ -95,6 +98,10 @@ def request_table(plan: Any) -> pd.DataFrame:
             continue  # not priced (--allow-unpriced): no column rather than a column of zeros
         cost = cost_per_request(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output)
         tools = mc.modes[mode].tools if mode in mc.modes else None
+        # an image-output model's generated images (known from each request) are in every cost figure
+        images = planned_images(scan, rates.model, None)
+        if images is not None and rates.output_image is not None:
+            cost += np.asarray(images.tokens, np.float64) * (float(rates.output_image.usd_per_mtok) / 1_000_000)
         if tools is not None and (tools.fees or tools.tool_tokens_usd):
             # Search and Maps fees (and tool-result tokens) are in the mode's figures: in the column too
             cost += per_request_tool_fees(tools, rows["flags"], usable)

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..money import money
 from ..text import plural
-from .terminal import has_tool_fees
+from .terminal import floor_what
 
 PLAN_TABLES = "plan.requests(), plan.shards(), plan.prices(), plan.caching_candidates(), plan.compare()"
 MAX_LINES = 10
@@ -36,7 +36,7 @@ def _batch(doc: Mapping[str, Any]) -> tuple[str, str]:
         return "not priced", str(batch.get("not_priced", "no batch rate for this model"))
     ceiling = "unknown" if batch.get("ceiling") is None else money(batch["ceiling"])
     if batch.get("expected") is None:
-        what = "input and tool fees" if has_tool_fees(doc["cost"]) else "input only"
+        what = floor_what(doc)
         return f"{money(batch['floor'])} {what}", f"output unknown; ceiling {ceiling}"
     rng = _range(batch)
     return f"{money(batch['expected'])} expected", (f"95% {rng}; " if rng else "") + f"ceiling {ceiling}"
@@ -92,9 +92,7 @@ def plan_text(doc: Mapping[str, Any]) -> str:
     if std and "not_priced" not in std:
         value = std["expected"] if std.get("expected") is not None else std["floor"]
         lines.append(
-            f"  standard  {money(value)}"
-            + (" expected" if std.get("expected") is not None else " input only")
-            + (" + tool fees" if std.get("expected") is None and has_tool_fees(doc["cost"]) else "")
+            f"  standard  {money(value)}" + (" expected" if std.get("expected") is not None else " " + floor_what(doc))
         )
     lines.append(f"  tokens    {tin} input ({how}), {tout}")
     shards = _shards(doc)

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..money import money, money_column
 from ..text import plural
-from .terminal import MODE_NAMES, cost_rows, has_tool_fees, output_units, price_rows, table, tool_fee_lines
+from .terminal import MODE_NAMES, cost_rows, floor_what, output_units, price_rows, table, tool_fee_lines
 
 MAX_LINES = 15
 MAX_WARNINGS = 3
@@ -44,7 +44,7 @@ def answer(plan: Mapping[str, Any]) -> str:
         ceiling = batch.get("ceiling")
         floor, top = money_column([batch["floor"], ceiling])
         most = f"at most {top}" if ceiling is not None else "no known upper bound"
-        what = "input and tool fees" if has_tool_fees(plan["cost"]) else "input only"
+        what = floor_what(plan)
         return f"Batch on {model}: at least {floor} ({what}), {most}; the output is unknown"
     exp, low, high = money_column([expected, batch["low"], batch["high"]])
     amount = exp if low == high else f"{exp} (range {low}-{high})"
@@ -294,7 +294,7 @@ def render_plan_screen(plan: Mapping[str, Any], *, verbose: bool = False, width:
         return "\n".join(lines) + "\n"
 
     lines += ["", "Cost (USD, whole file)"]
-    lines += ["  " + r for r in table(cost_rows(plan["cost"]), "lrrrrr")]
+    lines += ["  " + r for r in table(cost_rows(plan["cost"], plan["tokens"]["output"].get("images")), "lrrrrr")]
     if plan.get("compare"):
         lines += ["", "Compared (batch expected, cheapest first)"]
         lines += ["  " + r for r in table(compare_table(plan), "llrr")]

@@ -97,12 +97,35 @@ def has_tool_fees(cost: Mapping[str, Any]) -> bool:
     return False
 
 
-def cost_rows(cost: Mapping[str, Any]) -> list[list[str]]:
-    """Every mode's cost, one precision per column (an unknown ceiling reads "unknown", never $0)."""
+def _images(plan: Mapping[str, Any]) -> int | None:
+    """The images an image-output model's requests ask for (None for other models)."""
+    images = ((plan.get("tokens") or {}).get("output") or {}).get("images")
+    return int(images) if images else None
+
+
+def floor_what(plan: Mapping[str, Any]) -> str:
+    """What a plan's floor holds: the input, and the tool fees and generated images its requests determine."""
+    parts = ["input"]
+    if has_tool_fees(plan.get("cost") or {}):
+        parts.append("tool fees")
+    images = _images(plan)
+    if images:
+        parts.append(f"the {images:,} image{'s' if images != 1 else ''} asked for")
+    if len(parts) == 1:
+        return "input only"
+    return ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def cost_rows(cost: Mapping[str, Any], images: int | None = None) -> list[list[str]]:
+    """Every mode's cost, one precision per column (an unknown ceiling reads "unknown", never $0).
+
+    ``images``: the generated images the floor holds (an image-output model's), for its label.
+    """
     keys = ("floor", "expected", "low", "high", "ceiling")
     priced = [c for c in cost.values() if "not_priced" not in c]
     columns = {k: iter(money_column([c[k] for c in priced])) for k in keys}
-    floor = "floor (input + tool fees)" if has_tool_fees(cost) else "floor (input only)"
+    held = ["input", *(["tool fees"] if has_tool_fees(cost) else []), *(["images"] if images else [])]
+    floor = f"floor ({' + '.join(held)})" if len(held) > 1 else "floor (input only)"
     rows = [["mode", floor, "expected", "low", "high", "ceiling"]]
     for mode, c in cost.items():
         if "not_priced" in c:
@@ -223,7 +246,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     if t["above_200k"] and t["above_200k"]["expected"]:
         lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
-    lines += ["  " + r for r in table(cost_rows(plan["cost"]), "lrrrrr")]
+    lines += ["  " + r for r in table(cost_rows(plan["cost"], _images(plan)), "lrrrrr")]
     saving = plan.get("savings", {}).get("batch_vs_standard")
     if saving:
         lines.append(f"  batch saves {money(saving['usd'])} ({saving['percent']}%) over standard ({saving['basis']})")
@@ -341,7 +364,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
     else:
         kinds = ", ".join(f"{md_code(k)} {n:,}" for k, n in (v.get("problem_counts") or {}).items())
         out.append(f"- **Validation:** INVALID, {v['errors']:,} errors" + (f" ({kinds})" if kinds else ""))
-    out += ["", *_md_table(cost_rows(plan["cost"]), "lrrrrr")]
+    out += ["", *_md_table(cost_rows(plan["cost"], _images(plan)), "lrrrrr")]
     tool_lines = tool_fee_lines(plan)
     if tool_lines:
         out += ["", "**Tool fees (batch)**", "", *(f"- {md_text(line)}" for line in tool_lines)]

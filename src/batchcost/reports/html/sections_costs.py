@@ -57,7 +57,7 @@ def _mode_bars(cost: Mapping[str, Any]) -> list[charts.Bar]:
 def _mode_axis_label(cost: Mapping[str, Any], method: str) -> str:
     if _has_expectation(cost):
         return "expected cost of the whole file, USD" + ("" if method == "exact" else " (whiskers: 95% interval)")
-    return "input-only floor of the whole file, USD (output expectation unknown)"
+    return "floor of the whole file (input, tool fees, images), USD (output expectation unknown)"
 
 
 def modes_chart(plan: Mapping[str, Any]) -> Chart | None:
@@ -75,7 +75,7 @@ def modes_chart(plan: Mapping[str, Any]) -> Chart | None:
                 "; bars are the expected cost"
                 + ("." if plan["tokens"]["method"] == "exact" else ", whiskers the 95% interval.")
                 if _has_expectation(cost)
-                else "; no output expectation was given, so bars show the input-only floor."
+                else "; no output expectation was given, so bars show the floor."
             ),
             markup(modes_svg),
         )
@@ -128,5 +128,5 @@ def savings(plan: Mapping[str, Any]) -> str:
     s = plan.get("savings", {}).get("batch_vs_standard")
     if not s:
         return ""
-    basis = "expected cost" if s.get("basis") == "expected" else "input-only floor"
+    basis = "expected cost" if s.get("basis") == "expected" else "floor"
     return f"Batch saves {money(s['usd'])} ({s['percent']}%) over standard synchronous calls ({basis})."

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..terminal import has_tool_fees, money, output_units
+from ..terminal import floor_what, money, output_units
 from .context import CachingSection, KeyFigure, ShardSection
 from .display import count, size, tokens_or_unknown
 from .sections_costs import batch_basis, range_text
@@ -26,7 +26,7 @@ def key_costs(plan: Mapping[str, Any], caching: CachingSection | None) -> list[K
     else:
         out.append(
             KeyFigure(
-                "Batch cost, " + _floor_label(cost),
+                "Batch cost, " + floor_what(plan),
                 money(value),
                 "output expectation unknown: output comes on top",
                 "warn",
@@ -37,7 +37,7 @@ def key_costs(plan: Mapping[str, Any], caching: CachingSection | None) -> list[K
     if sv is not None:
         saving = plan.get("savings", {}).get("batch_vs_standard")
         detail = f"batch saves {money(saving['usd'])} ({saving['percent']}%)" if saving else ""
-        label = "Standard (sync) cost" + (", expected" if sb == "expected" else ", " + _floor_label(cost))
+        label = "Standard (sync) cost" + (", expected" if sb == "expected" else ", " + floor_what(plan))
         out.append(KeyFigure(label, money(sv), detail, "", sv))
     if caching is not None and caching.batch_cached is not None:
         detail = f"{caching.recommendation} saves {caching.saving}" if caching.saving else caching.recommendation
@@ -102,8 +102,3 @@ def key_facts(plan: Mapping[str, Any], shards: ShardSection | None) -> list[KeyF
         )
         out.append(KeyFigure("Shard plan", shards.summary, detail, tone))
     return out
-
-
-def _floor_label(cost: Mapping[str, Any]) -> str:
-    """What a floor holds: the input, and the tool fees when requests use Google Search or Maps."""
-    return "input and tool fees" if has_tool_fees(cost) else "input only"
