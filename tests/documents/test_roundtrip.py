@@ -268,6 +268,12 @@ def test_a_plan_saved_before_a_field_was_added_still_loads() -> None:
     # added later: an image-output model's generated images, a speech model's seconds of speech
     images = {"images": None, "image_tokens": None, "audio_seconds": None}
     expected = {**saved, "other_tiers": [], "comparison": None, "tools": None}
-    expected["tokens"] = {**saved["tokens"], "output": {**saved["tokens"]["output"], **images}}
+    # added later too: whether the model's tokenizer is assumed (older documents did not say: False)
+    assert typed.tokens.tokenizer_assumed is False
+    expected["tokens"] = {
+        **saved["tokens"],
+        "output": {**saved["tokens"]["output"], **images},
+        "tokenizer_assumed": False,
+    }
     expected["compare"] = [{**c, "output": {**c["output"], **images}} for c in saved.get("compare", [])]
     assert canonical(to_builtins(typed)) == canonical(expected)

@@ -263,3 +263,15 @@ def test_without_an_output_expectation_the_floor_still_holds_the_images(image_fi
     assert abs(table["cost_batch_floor_usd"].sum() - float(batch.floor)) < 1e-9
     # each request asking for images carries them: the 2K one 1,680 tokens x $30/1M
     assert table["cost_batch_floor_usd"].iloc[0] - table["cost_batch_floor_usd"].iloc[2] > 1680 * 30e-6 - 1e-6
+
+
+def test_the_screen_says_when_gemma_3_counts_stand_in_for_an_unknown_tokenizer(tmp_path: Path) -> None:
+    from batchcost.reports.plan_text import render_plan_screen
+
+    path = _write(tmp_path / "text.jsonl", [_ask("hello there")])
+    known = estimate(path, model="gemini-2.5-flash", run_date=DAY, offline=True, output_tokens=10).to_json()
+    newer = estimate(path, model="gemini-3.8-flash", run_date=DAY, offline=True, output_tokens=10).to_json()
+    assert known["tokens"]["tokenizer_assumed"] is False and newer["tokens"]["tokenizer_assumed"] is True
+    assert "exact (local tokenizer)" in render_plan_screen(known, width=100)
+    assert "exact Gemma 3 count (the model's own tokenizer assumed, -v)" in render_plan_screen(newer, width=100)
+    assert any("no public tokenizer is known for gemini-3.8-flash" in n for n in newer["notes"])

@@ -121,6 +121,9 @@ class PlanTokens(Strict):
     input: InputTokens
     output: OutputTokens
     above_200k: Interval | None
+    tokenizer_assumed: bool = False
+    """The model's own tokenizer is not known: the counts are Gemma 3's, which stand in for it (the notes say so).
+    False in older documents, which did not say."""
 
 
 class SavingsFigure(Strict):

@@ -338,6 +338,10 @@ def estimate(
         seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
     )  # fmt: skip
+    if choice.tokenizer_assumed:
+        import dataclasses
+
+        tokens = dataclasses.replace(tokens, tokenizer_assumed=True)
 
     output_model: OutputModel | None = None
     if opts.calibrate_from:

@@ -303,6 +303,7 @@ class Plan:
                 "method": t.method,
                 "tokenizer": t.tokenizer,
                 "tokenizer_description": t.tokenizer_description,
+                "tokenizer_assumed": t.tokenizer_assumed,
                 "counted_exactly": len(t.counted_rows),
                 "approx_error_pct": t.approx_error_pct,
                 "input": input_json,

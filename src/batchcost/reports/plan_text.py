@@ -75,10 +75,14 @@ def _scope(plan: Mapping[str, Any]) -> str:
 def _tokens(plan: Mapping[str, Any]) -> str:
     t = plan["tokens"]
     inp = t["input"]
-    if t["method"] == "exact":
+    if t["method"] == "exact" and t.get("tokenizer_assumed"):
+        how = "exact Gemma 3 count (the model's own tokenizer assumed, -v)"
+    elif t["method"] == "exact":
         how = f"exact ({t['tokenizer']} tokenizer)"
     elif t["method"] == "sampled":
         how = f"{inp['low']:,}-{inp['high']:,} at 95%, from {t['counted_exactly']:,} requests counted"
+        if t.get("tokenizer_assumed"):
+            how += " (Gemma 3 counts, the model's own tokenizer assumed, -v)"
     else:
         how = f"approximate, ±{t['approx_error_pct']:g}% (heuristic: no exact tokenizer)"
     out = t["output"]

@@ -59,6 +59,7 @@ class TokenEstimate:
             could is counted exactly); None for flat-rate models, where the tier does not apply.
         approx_error_pct: the heuristic's stated error (None for exact counters); already in the interval.
         notes: assumptions and rules used, to show beside the figures.
+        tokenizer_assumed: the counts are Gemma 3's, standing in for a model whose tokenizer is not known.
     """
 
     method: str
@@ -77,6 +78,7 @@ class TokenEstimate:
     approx_error_pct: float | None = None
     unknown_media_parts: int = 0
     notes: tuple[str, ...] = field(default_factory=tuple)
+    tokenizer_assumed: bool = False
 
 
 Progress = Callable[[int, int], None]

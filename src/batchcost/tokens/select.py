@@ -20,11 +20,14 @@ class CounterChoice:
         counter: the counter.
         assumptions: notes to show beside every figure it produces.
         approx_error_pct: the heuristic's stated error (None for exact counters).
+        tokenizer_assumed: the model's tokenizer is not known and Gemma 3's stands in for it.
     """
 
     counter: TextCounter | RequestCounter
     assumptions: tuple[str, ...] = field(default_factory=tuple)
     approx_error_pct: float | None = None
+    # the model's own tokenizer is not known: Gemma 3 counts stand in for it (exact for Gemma 3 only)
+    tokenizer_assumed: bool = False
 
 
 def family_assumption(model: str, family: str) -> str | None:
@@ -94,7 +97,7 @@ def choose_counter(
     extra = family_assumption(model, family)
     if extra:
         notes.append(extra)
-    return CounterChoice(local, tuple(notes))
+    return CounterChoice(local, tuple(notes), tokenizer_assumed=extra is not None)
 
 
 def _heuristic(why: str) -> CounterChoice:
