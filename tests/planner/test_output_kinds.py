@@ -258,6 +258,12 @@ def test_without_an_output_expectation_the_floor_still_holds_the_images(image_fi
     assert batch.floor - batch.by_component["input"]["expected"] == Decimal("0.14001")
     doc = plan.to_json()
     assert "(input and the 4 images asked for)" in render_plan_screen(doc, width=100)
+    from batchcost.reports.html import write_report
+
+    write_report(doc, str(image_file.parent / "plan.html"), format="html")
+    html = (image_file.parent / "plan.html").read_text(encoding="utf-8")
+    assert "Floor (input and the 4 images asked for)" in html and "Floor: input and the 4 images asked for." in html
+    assert "input only" not in html
     assert doc["shards"]["totals"]["cost"] == str(batch.floor)  # the shards' floors hold them too
     table = plan.requests()
     assert abs(table["cost_batch_floor_usd"].sum() - float(batch.floor)) < 1e-9

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..terminal import headline
+from ..terminal import floor_what, headline
 from .context import ReportContext
 from .sections_caching import caching_section
 from .sections_compare import compare_section
@@ -42,6 +42,7 @@ def build_context(plan: Mapping[str, Any]) -> ReportContext:
         cost_rows=cost_table(cost),
         cost_note=cost_note(plan),
         tool_fees=tool_fees(plan),
+        floor_label=floor_what(plan),
         savings=savings(plan),
         modes_chart=modes,
         compare=compare_section(plan),

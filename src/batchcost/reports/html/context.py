@@ -329,3 +329,4 @@ class ReportContext:
     files: list[FileRow]
     variance: Mapping[str, Any] | None = None  # reconcile's variance_section(): plain strings
     tool_fees: list[str] = field(default_factory=list)  # one sentence per tool fee in batch (Search, Maps)
+    floor_label: str = "input only"  # what the floor holds: the input, tool fees, the images asked for

@@ -8,7 +8,7 @@ from typing import Any
 
 from ...money import money, money_column
 from .. import charts
-from ..terminal import MODE_NAMES, cost_rows, has_tool_fees, tool_fee_lines
+from ..terminal import MODE_NAMES, cost_rows, floor_what, has_tool_fees, tool_fee_lines
 from .context import Chart, CostRow, Money
 from .display import dec, markup
 
@@ -105,13 +105,14 @@ def range_text(c: Mapping[str, Any], *, short: bool = False) -> str:
 def cost_note(plan: Mapping[str, Any]) -> str:
     """How to read the cost table's columns."""
     o = plan["tokens"]["output"]
+    held = floor_what(plan)
     base = (
-        "Floor: input tokens only. Expected, low and high add the expected output; low and high use the "
+        f"Floor: {'input tokens only' if held == 'input only' else held}. Expected, low and high add the expected "
+        "output; low and high use the "
         "95% interval of the input. Ceiling: the input's high end plus every request's full output "
         "allowance (maxOutputTokens or the model's limit, plus thinking)."
     )
     if has_tool_fees(plan["cost"]):
-        base = base.replace("Floor: input tokens only.", "Floor: input tokens and tool fees.")
         base += " Every figure includes the tool fees below (Grounding with Google Search or Maps)."
     if o.get("expected") is None:
         base += " No output expectation was given, so only the floor and the ceiling are known."
