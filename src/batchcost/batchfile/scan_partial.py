@@ -124,6 +124,37 @@ class Partial:
         self.classes = array("I")
         self.media_spilled = True
 
+    def in_memory(self) -> None:
+        """Bring the range's spilled rows, media and byte classes back into memory and remove the spill file.
+
+        A partial made on another machine (a cluster worker) travels back pickled: its spill file
+        would stay behind on that machine.
+        """
+        if self.spill is None:
+            return
+        if not self.media_spilled:
+            self.spill_all()
+        assert self.spill is not None
+        try:
+            with open(self.spill, "rb") as fh:
+                self.records = bytearray(fh.read(self.n_rows * ROW_RECORD.size))
+                if len(self.records) != self.n_rows * ROW_RECORD.size:
+                    raise OSError(f"scan spill file {self.spill} is short")
+                media = {}
+                for name, spec in MEDIA_COLUMNS.items():
+                    media[name] = arr = array(spec[0])
+                    arr.fromfile(fh, self.n_media)
+                self.media = media
+                classes = array("I")
+                classes.fromfile(fh, self.n_classes * CLASS_RECORD)
+                self.classes = classes
+        except EOFError as e:
+            raise OSError(f"scan spill file {self.spill} is short") from e
+        finally:
+            self.remove_spill()
+        self.spilled_rows = 0
+        self.media_spilled = False
+
     def media_rows(self) -> int:
         """How many media rows the range holds, spilled or not."""
         return self.n_media if self.media_spilled else len(self.media["row"])

@@ -10,6 +10,7 @@ block and one line (see :data:`~.lines.MAX_LINE_BYTES`).
 from __future__ import annotations
 
 import contextlib
+import gc
 import gzip
 import mmap
 import os
@@ -98,6 +99,21 @@ def _forget_views(e: BaseException) -> None:
         stack += [x.__cause__, x.__context__]
 
 
+def _close(mm: mmap.mmap) -> None:
+    """Close a mapping; if something else still holds a view of it, leave it to be unmapped with that view.
+
+    A Dask worker's sampling profiler can hold a finished frame of the line loop (and so a slice of
+    the mapping) for a moment after it returns: closing then fails with ``BufferError``, though the
+    range was scanned in full.
+    """
+    try:
+        mm.close()
+    except BufferError:
+        gc.collect()
+        with contextlib.suppress(BufferError):
+            mm.close()
+
+
 def scan_range(task: RangeTask) -> Partial:
     """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
     path, file_index, form, seed, k, keep, start, end, slot, worker, classes = task
@@ -105,7 +121,8 @@ def scan_range(task: RangeTask) -> Partial:
     if is_url(path):
         return _scan_url_range(sc, path, start, end, slot, worker)
     try:
-        with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        with open(path, "rb") as fh:
+            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
             size = len(mm)
             mv = memoryview(mm)
             try:
@@ -138,6 +155,7 @@ def scan_range(task: RangeTask) -> Partial:
                 raise
             finally:
                 mv.release()
+                _close(mm)
         if sc.p.spill is not None or worker:
             sc.p.spill_all()
     except BaseException:

@@ -21,6 +21,7 @@ import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from ..storage.locations import is_url
 from .file_checks import FileLimits, size_checks, whole_file_checks
@@ -31,7 +32,10 @@ from .scan_merge import Merger
 from .scan_partial import Partial, remove_leftovers
 from .scan_worker import init_worker, scan_gzip, scan_range, scan_stream, use_counters
 
-__all__ = ["MAX_LINE_BYTES", "PARALLEL_MIN_BYTES", "FileLimits", "Progress", "scan"]
+__all__ = [
+    "MAX_LINE_BYTES", "PARALLEL_MIN_BYTES", "FileLimits", "FileParts", "FileTask", "PartsOf", "Progress", "finish_scan",
+    "line_ranges", "merge_files", "plan_files", "scan", "url_line_ranges",
+]  # fmt: skip
 
 # Files at least this large are split across processes.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
@@ -83,6 +87,46 @@ def scan(
             pipe, FIFO or device (it would be read more than once); for a URL also refused
             credentials, a missing backend extra, or a storage that keeps failing.
     """
+    files = plan_files(paths)
+    workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
+
+    def parts_of(f: FileTask, report: Callable[[int], None]) -> FileParts:
+        return _local_parts(f, seed, sample_size, keep_problems, workers, report, checksum, text_classes)
+
+    return merge_files(
+        files, parts_of, sample_size=sample_size, seed=seed, keep_problems=keep_problems, limits=limits,
+        progress=progress, checksum=checksum, text_classes=text_classes,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class FileTask:
+    """One input file as the scan plans it: its name, where to read it, its place in the scan, size and form.
+
+    ``source`` is ``path`` itself, or a URL's ``--cache-dir`` copy (read on the local fast path;
+    problems keep naming ``path``).
+    """
+
+    path: str
+    index: int
+    size: int
+    compressed: bool
+    form: str
+    source: str
+
+
+# What scanning one file gives: its partials in line order, its data size (decompressed for gzip),
+# and its SHA-256 when the scan made it (None: :func:`merge_files` hashes the file itself if asked).
+FileParts = tuple[list[Partial], int, str | None]
+# Scans one file, reporting bytes done in that file through the callable.
+PartsOf = Callable[[FileTask, Callable[[int], None]], FileParts]
+
+
+def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[FileTask]:
+    """Every input checked readable (``InputError`` if not), with its size, compression and form.
+
+    URL globs are expanded here, one task per object.
+    """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
     names = [os.fspath(p) for p in paths]
@@ -90,29 +134,48 @@ def scan(
         from ..storage import expand
 
         names = [loc.name for loc in expand(names)]
-    limits = limits or FileLimits()
     sizes = [open_check(p) for p in names]
-    total = sum(sizes)
-    workers = max(1, workers if workers is not None else min(2, os.cpu_count() or 1))
-    merger = Merger(keep_problems, sample_size)
-    files: list[FileInfo] = []
+    tasks = []
+    for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
+        src = readable(path)  # a URL's --cache-dir copy is read on the local fast path; problems name the URL
+        compressed = size >= 2 and is_gzip(src)
+        form = detect_form(src, compressed) if size else "developer"
+        tasks.append(FileTask(path, fi, size, compressed, form, src))
+    return tasks
 
+
+def merge_files(
+    files: Sequence[FileTask],
+    parts_of: PartsOf,
+    *,
+    sample_size: int,
+    seed: int,
+    keep_problems: int,
+    limits: FileLimits | None = None,
+    progress: Progress | None = None,
+    checksum: bool = False,
+    text_classes: bool = False,
+) -> ScanResult:
+    """Scan ``files`` one after another with ``parts_of`` and merge their partials in file order.
+
+    Whoever scans the ranges (this machine's processes, or a cluster's workers), the partials are
+    merged here, by the same code, into the same :class:`ScanResult`.
+    """
+    limits = limits or FileLimits()
+    merger = Merger(keep_problems, sample_size)
     try:
-        return _scan_files(names, sizes, merger, files, limits, seed, sample_size, keep_problems, workers, total,
-                           progress, checksum, text_classes)  # fmt: skip
+        return _merge_files(files, parts_of, merger, limits, seed, progress, checksum, text_classes)
     except BaseException:
         merger.discard()
         raise
 
 
-def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[FileInfo], limits: FileLimits,
-                seed: int, sample_size: int, keep_problems: int, workers: int, total: int,
-                progress: Progress | None, checksum: bool, classes: bool) -> ScanResult:  # fmt: skip
+def _merge_files(files: Sequence[FileTask], parts_of: PartsOf, merger: Merger, limits: FileLimits, seed: int,
+                 progress: Progress | None, checksum: bool, classes: bool) -> ScanResult:  # fmt: skip
+    total = sum(f.size for f in files)
     done_before = 0
-    for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
-        src = readable(path)  # a URL's --cache-dir copy is read on the local fast path; problems name the URL
-        compressed = size >= 2 and is_gzip(src)
-        form = detect_form(src, compressed) if size else "developer"
+    infos: list[FileInfo] = []
+    for f in files:
         first_row = merger.n_rows
         base = done_before
 
@@ -120,49 +183,51 @@ def _scan_files(names: list[str], sizes: list[int], merger: Merger, files: list[
             if progress is not None:
                 progress(base + done, total)
 
-        digest: list[str] = []
-        if size == 0:
-            data_size, parts = 0, []
-        elif compressed:
-            part, data_size = scan_gzip(src, fi, form, seed, sample_size, keep_problems, report, classes)
-            parts = [part]
-        elif is_url(src):
-            # read in large ranges ahead in parallel threads (batchcost.storage); a large object is
-            # split at newlines into one range per core, as a local file is
-            data_size = size
-            ranges = _url_ranges(src, size, workers if size >= PARALLEL_MIN_BYTES else 1)
-            if len(ranges) == 1:
-                parts = [scan_stream(src, fi, form, seed, sample_size, keep_problems, report, classes)]
-            else:
-                parts = _scan_parallel(src, fi, form, seed, sample_size, keep_problems, ranges, report,
-                                       digest if checksum else None, classes)  # fmt: skip
-        else:
-            data_size = size
-            parts = _scan_plain(
-                src, fi, form, seed, sample_size, keep_problems, size, workers, report, digest if checksum else None,
-                classes,
-            )  # fmt: skip
-        if checksum and not digest:
-            digest.append(file_sha256(src))
+        parts, data_size, digest = parts_of(f, report) if f.size else ([], 0, None)
+        if checksum and digest is None:
+            digest = file_sha256(f.source)
         line_base = 0
         while parts:
             part = parts.pop(0)  # dropped once merged: peak memory is one copy of the columns plus one part
-            merger.add(part, path, line_base)
+            merger.add(part, f.path, line_base)
             line_base += part.lines
             del part
-        info = FileInfo(path, size, data_size, compressed, form, line_base, first_row, digest[0] if digest else None)
-        files.append(info)
-        done_before += size
-        report(size)
+        info = FileInfo(f.path, f.size, data_size, f.compressed, f.form, line_base, first_row, digest)
+        infos.append(info)
+        done_before += f.size
+        report(f.size)
         size_checks(merger, info, limits)
-    return _finish(merger, files, seed, classes)
+    return finish_scan(merger, infos, seed, classes)
+
+
+def _local_parts(f: FileTask, seed: int, k: int, keep: int, workers: int, report: Callable[[int], None],
+                 checksum: bool, classes: bool) -> FileParts:  # fmt: skip
+    """One file scanned on this machine: a gzip stream in this process, a plain file (or a URL's object) in
+    ranges across processes."""
+    src = f.source
+    if f.compressed:
+        part, data_size = scan_gzip(src, f.index, f.form, seed, k, keep, report, classes)
+        return [part], data_size, None
+    digest: list[str] = []
+    if is_url(src):
+        # read in large ranges ahead in parallel threads (batchcost.storage); a large object is
+        # split at newlines into one range per core, as a local file is
+        ranges = url_line_ranges(src, f.size, workers if f.size >= PARALLEL_MIN_BYTES else 1)
+        if len(ranges) == 1:
+            return [scan_stream(src, f.index, f.form, seed, k, keep, report, classes)], f.size, None
+        parts = _scan_parallel(src, f.index, f.form, seed, k, keep, ranges, report, digest if checksum else None,
+                               classes)  # fmt: skip
+    else:
+        parts = _scan_plain(src, f.index, f.form, seed, k, keep, f.size, workers, report,
+                            digest if checksum else None, classes)  # fmt: skip
+    return parts, f.size, digest[0] if digest else None
 
 
 def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, size: int, workers: int,
                 report: Callable[[int], None], digest: list[str] | None, classes: bool) -> list[Partial]:  # fmt: skip
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         nparts = workers if size >= PARALLEL_MIN_BYTES else 1
-        ranges = _ranges(mm, size, nparts)
+        ranges = line_ranges(mm, size, nparts)
     if len(ranges) == 1:
         counters = [0]
         use_counters(counters)
@@ -216,7 +281,7 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     return parts
 
 
-def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
+def line_ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
     """``parts`` ranges of about equal size, each ending just after a newline (or at the end)."""
     bounds = [0]
     for k in range(1, parts):
@@ -230,8 +295,8 @@ def _ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
-def _url_ranges(url: str, size: int, parts: int) -> list[tuple[int, int]]:
-    """:func:`_ranges` for a URL's object: the newline after each guess found by small range reads."""
+def url_line_ranges(url: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """:func:`line_ranges` for a URL's object: the newline after each guess found by small range reads."""
     from ..storage import read_range
 
     bounds = [0]
@@ -255,7 +320,8 @@ def _url_ranges(url: str, size: int, parts: int) -> list[tuple[int, int]]:
 _PROBE = 256 * 1024
 
 
-def _finish(m: Merger, files: list[FileInfo], seed: int, text_classes: bool) -> ScanResult:
+def finish_scan(m: Merger, files: list[FileInfo], seed: int, text_classes: bool) -> ScanResult:
+    """The whole-file checks on the merged columns, and the :class:`ScanResult`."""
     rows, media, classes = m.columns()
     whole_file_checks(m, files, rows)
     sample = chosen_rows(m.sample, m.k)

@@ -25,7 +25,10 @@ from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
 from .sampled import sampled_text
 
-__all__ = ["DEFAULT_SAMPLE_BYTES", "TIER_THRESHOLD", "Interval", "TokenEstimate", "count_tokens", "retarget"]
+__all__ = [
+    "DEFAULT_SAMPLE_BYTES", "TIER_THRESHOLD", "Interval", "RowCounter", "TokenEstimate", "count_rows", "count_tokens",
+    "retarget",
+]  # fmt: skip
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
@@ -82,15 +85,21 @@ class TokenEstimate:
 
 
 Progress = Callable[[int, int], None]
+# Counts the text tokens of rows of a scan elsewhere (a cluster's workers): called with the scan, the
+# counter, the rows (sorted, distinct) and a progress callback; returns their counts by place, shape
+# (len(rows), 3).
+RowCounter = Callable[["ScanResult", TextCounter, list[int], "Progress | None"], np.ndarray]
 
 
 class _Counts:
     """Exact text-token counts per row and place, filled on demand."""
 
-    def __init__(self, scan: ScanResult, counter: TextCounter | RequestCounter, progress: Progress | None):
+    def __init__(self, scan: ScanResult, counter: TextCounter | RequestCounter, progress: Progress | None,
+                 row_counter: RowCounter | None = None) -> None:  # fmt: skip
         self.scan = scan
         self.counter = counter
         self.progress = progress
+        self.row_counter = row_counter if isinstance(counter, TextCounter) else None
         self.by_place: dict[int, tuple[int, int, int]] = {}
         self.modality: dict[int, dict[str, int]] = {}  # API only: server's per-modality counts
         # Counts of a whole-file job, one row per line (a dict of millions of tuples would hold
@@ -108,6 +117,10 @@ class _Counts:
         if self.dense_done is not None:
             todo = [r for r in todo if not self.dense_done[r]]
         if not todo:
+            return
+        if self.row_counter is not None:
+            assert isinstance(self.counter, TextCounter)
+            self._store_dense(todo, self.row_counter(self.scan, self.counter, todo, self.progress))
             return
         if parallel and _parallel_ok(self.counter) and int(self.scan.rows["nbytes"][todo].sum()) >= _PARALLEL_BYTES:
             self._ensure_parallel(todo)
@@ -158,6 +171,15 @@ class _Counts:
                         self.progress(done, len(todo))
         finally:
             _FORK_STATE = None
+
+    def _store_dense(self, rows: list[int], counts: np.ndarray) -> None:
+        """Keep counts made elsewhere in the dense table (one row per line of the scan)."""
+        n_rows = len(self.scan.rows["offset"])
+        if self.dense is None or self.dense_done is None:
+            self.dense = np.zeros((n_rows, len(PLACES)), np.int64)
+            self.dense_done = np.zeros(n_rows, bool)
+        self.dense[rows] = counts
+        self.dense_done[rows] = True
 
     def _count(self, batch: list[tuple[int, dict[str, Any]]]) -> None:
         if isinstance(self.counter, TextCounter):
@@ -229,6 +251,17 @@ def _count_rows_in_child(rows: list[int]) -> tuple[np.ndarray, np.ndarray]:
     return done, np.array(list(counts.by_place.values()), np.int64).reshape(len(done), len(PLACES))
 
 
+def count_rows(scan: ScanResult, counter: TextCounter, rows: list[int]) -> np.ndarray:
+    """Text tokens of ``rows`` of ``scan`` by place (system, contents, tools), shape (len(rows), 3).
+
+    The same reading, text extraction and counting as :func:`count_tokens`, for a part of the rows
+    (a cluster worker counts its share with it).
+    """
+    counts = _Counts(scan, counter, None)
+    counts.ensure_serial(rows)
+    return np.array([counts.by_place[r] for r in rows], np.int64).reshape(len(rows), len(PLACES))
+
+
 def count_tokens(
     scan: ScanResult,
     *,
@@ -247,6 +280,7 @@ def count_tokens(
     assumptions: Sequence[str] = (),
     approx_error_pct: float | None = None,
     progress: Progress | None = None,
+    row_counter: RowCounter | None = None,
 ) -> TokenEstimate:
     """Count or estimate the input tokens of every usable request in a scan.
 
@@ -273,6 +307,8 @@ def count_tokens(
         approx_error_pct: the counter's stated systematic error in percent (heuristic), added to
             the interval.
         progress: called with ``(requests counted, requests to count)``.
+        row_counter: counts the rows' text elsewhere (a Dask cluster, see :mod:`batchcost.engine`)
+            instead of in this process; used with a :class:`TextCounter`, the same counts either way.
     """
     rows = scan.rows
     n_rows = len(rows["offset"])
@@ -282,7 +318,7 @@ def count_tokens(
     x += rows["contents_chars"]
     x += rows["tools_chars"]
     x_place = [rows[p + "_chars"] for p in PLACES]
-    counts = _Counts(scan, counter, progress)
+    counts = _Counts(scan, counter, progress, row_counter)
     notes: list[str] = list(assumptions)
     is_api = not isinstance(counter, TextCounter)
     rng = np.random.default_rng(scan.seed if seed is None else seed)

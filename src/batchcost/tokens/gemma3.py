@@ -715,6 +715,11 @@ class LocalCounter:
         counter._rules_dir = cache_dir
         return counter
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its model bytes (a few MB), rebuilt on the other side: how a cluster's workers
+        # each get the tokenizer once (the processor itself cannot be pickled).
+        return (counter_from_source, (self.source, self.num_threads, self._rules_dir))
+
     def count_text(self, text: str) -> int:
         """Return the token count of one text."""
         return self.count_texts([text])[0]
@@ -774,3 +779,11 @@ class LocalCounter:
             encoded = encode([_replace_lone_surrogates(item) for item in batch], num_threads=self.num_threads)
         for owner, ids in zip(owners, encoded, strict=True):
             counts[owner] += len(ids)
+
+
+def counter_from_source(source: ModelSource, num_threads: int = 1, rules_dir: Path | None = None) -> LocalCounter:
+    """A :class:`LocalCounter` rebuilt from a model already checked (how an unpickled counter is made)."""
+    counter = LocalCounter.__new__(LocalCounter)
+    counter._setup(source, _load_processor(source.data), num_threads)
+    counter._rules_dir = rules_dir
+    return counter
