@@ -79,13 +79,27 @@ def test_completion_completes_commands_and_options() -> None:
 @pytest.mark.parametrize(
     ("argv", "heavy"),
     [
-        (["--help"], ("numpy", "google.genai", "pandas", "matplotlib", "jinja2", "rich", "fsspec")),
+        (
+            ["--help"],
+            ("numpy", "google.genai", "pandas", "matplotlib", "jinja2", "rich", "fsspec", "dask", "distributed"),
+        ),
         # validate keeps its per-line figures in numpy arrays; it needs nothing else (rich draws
         # progress only on a terminal, after a second)
         (
             ["validate", str(ROOT / "examples" / "batch_requests.jsonl")],
-            # fsspec and the storage backends only when a URL is given (batchcost.storage)
-            ("google.genai", "pandas", "matplotlib", "jinja2", "rich", "fsspec", "aiohttp", "botocore"),
+            # fsspec and the storage backends only when a URL is given (batchcost.storage), Dask only with --engine dask
+            (
+                "google.genai",
+                "pandas",
+                "matplotlib",
+                "jinja2",
+                "rich",
+                "fsspec",
+                "aiohttp",
+                "botocore",
+                "dask",
+                "distributed",
+            ),
         ),
     ],
 )

@@ -14,6 +14,7 @@ Hierarchy::
     │   └── UnpricedError          a rate the estimate needs is unknown (never priced as $0)
     ├── PlanError                  a plan cannot be made or verified
     ├── CredentialsError           an API key is needed and none was given
+    ├── EngineError                the compute engine (a Dask cluster) cannot be used or failed
     └── ApiError                   the Gemini API (or a stand-in) refused or failed after retries
 """
 
@@ -57,6 +58,10 @@ class TokenizerError(BatchcostError):
 
 class PricingError(BatchcostError):
     """The price book cannot answer a question the caller asked."""
+
+
+class EngineError(BatchcostError):
+    """The compute engine cannot be used: Dask missing, the scheduler unreachable, a worker failed."""
 
 
 class UnknownModelError(PricingError, LookupError):

@@ -129,6 +129,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         ApiError,
         BatchcostError,
         CredentialsError,
+        EngineError,
         InputError,
         OutputError,
         PricingError,
@@ -166,7 +167,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     except BatchcostError as e:
         # last line of defence: no message carries a URL password or a key query parameter
         stderr.write(f"batchcost: error: {redact(str(e))}\n")
-        usage = (InputError, OutputError, PricingError, TokenizerError, CredentialsError, ApiError)
+        usage = (InputError, OutputError, PricingError, TokenizerError, CredentialsError, ApiError, EngineError)
         # Exit 2: the run could not use a file, an option, an output or the network. Everything
         # else (PlanError, problems found in the input) is exit 1.
         return EXIT_USAGE if isinstance(e, usage) else EXIT_PROBLEMS

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -194,6 +195,23 @@ def limit_values(args: Any) -> dict[str, Any]:
         "concurrent_jobs": args.concurrent_jobs,
         "quota_counts": args.quota_counts,
     }
+
+
+@contextlib.contextmanager
+def engine_for(args: Any) -> Iterator[Any]:
+    """The engine of ``--engine``/``--scheduler``: None (this machine), or a started Dask engine, closed on the way out."""
+    scheduler = getattr(args, "scheduler", None)
+    if getattr(args, "engine", "local") != "dask":
+        if scheduler:
+            import click
+
+            raise click.UsageError("--scheduler goes with --engine dask")
+        yield None
+        return
+    from ..engine import DaskEngine
+
+    with DaskEngine(scheduler) as engine:
+        yield engine
 
 
 def environment() -> Mapping[str, str]:

@@ -17,6 +17,7 @@ from .common import (
     check_outputs,
     confirm_written,
     emit,
+    engine_for,
     environment,
     limit_values,
     media_defaults,
@@ -108,6 +109,7 @@ ESTIMATE_EXIT_HELP = "  estimate: 1 when the input has validation errors (figure
     help="compare --budget with the high end of the batch estimate (default) or with its ceiling",
 )
 @opt.limit_options
+@opt.engine_options
 @opt.render_options(FORMATS)
 @click.option(
     "--verbose",
@@ -135,7 +137,8 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
 
     shown = progress_display(args.quiet, stderr)
     try:
-        doc = estimate_document(args, stdout, stderr, fmt, report_fmt, shown)
+        with engine_for(args) as engine:
+            doc = estimate_document(args, stdout, stderr, fmt, report_fmt, shown, engine)
     finally:
         shown.close()
     confirm_written(args.report, args.quiet, stderr)
@@ -149,9 +152,12 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
 
 
 def estimate_document(
-    args: Any, stdout: TextIO, stderr: TextIO, fmt: str, report_fmt: str | None, shown: Display
+    args: Any, stdout: TextIO, stderr: TextIO, fmt: str, report_fmt: str | None, shown: Display, engine: Any = None
 ) -> dict[str, Any]:
-    """Estimate, write the output (and confirm it) and the report, with progress on ``shown``; the plan document."""
+    """Estimate, write the output (and confirm it) and the report, with progress on ``shown``; the plan document.
+
+    ``engine``: where the scan and the token counting run (None: this machine; see :func:`.common.engine_for`).
+    """
     import json
 
     from ..planner.estimate import EstimateOptions, estimate
@@ -166,7 +172,7 @@ def estimate_document(
         env=environment(), **limit_values(args),
         calibrate_from=args.calibrate_from or (), pilot=args.pilot,
         pilot_confirm=pilot_confirm(args, stderr, shown),
-        search_queries=args.search_queries, search_free_queries=args.search_free_queries,
+        search_queries=args.search_queries, search_free_queries=args.search_free_queries, engine=engine,
     )  # fmt: skip
     plan = estimate(args.files, model=args.model, options=options, progress=stage_progress(shown))
     shown.clear()

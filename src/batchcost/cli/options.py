@@ -381,6 +381,22 @@ def limit_options(f: F) -> F:
     )(f)  # fmt: skip
 
 
+def engine_options(f: F) -> F:
+    """Where the scan and the token counting run: ``validate``, ``estimate``, ``plan`` and ``shard``."""
+    return stack(
+        click.option(
+            "--engine", type=click.Choice(("local", "dask")), default="local",
+            help="local: this machine's cores (default); dask: Dask tasks on a cluster, the same figures "
+            "(needs batchcost[dask]; every worker must see the input files at the same path)",
+        ),
+        click.option(
+            "--scheduler", metavar="ADDRESS",
+            help="the Dask scheduler for --engine dask (tcp://HOST:8786); default: a cluster on this machine, "
+            "started and stopped by the command",
+        ),
+    )(f)  # fmt: skip
+
+
 def planning_options(f: F) -> F:
     """Options shared by ``plan`` and ``shard``: model, run date, limits, token counting, cost (tool fees too:
     shard costs and the spend-cap checks count them)."""
@@ -392,4 +408,5 @@ def planning_options(f: F) -> F:
         output_expectation,
         tool_fee_options,
         prices_option,
+        engine_options,
     )(f)

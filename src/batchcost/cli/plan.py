@@ -19,6 +19,7 @@ Also home of the planning options and the estimate-then-plan step that ``batchco
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any, TextIO
 
 import click
@@ -32,6 +33,7 @@ from .common import (
     check_outputs,
     confirm_written,
     emit,
+    engine_for,
     environment,
     limit_values,
     media_defaults,
@@ -94,7 +96,8 @@ def command(streams: Streams, **values: Any) -> int:
 def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, PriceBook]:
     """Run the estimate for ``args.file``, which plans the shards (and the caches they keep together).
 
-    Progress is drawn on ``shown`` and cleared when the estimate ends.
+    Progress is drawn on ``shown`` and cleared when the estimate ends. The scan and the token counting
+    run on ``--engine`` (a Dask cluster is started, or connected to, for the estimate only).
     """
     from ..planner.estimate import EstimateOptions, estimate
     from ..pricing import PriceBook
@@ -108,7 +111,9 @@ def estimate_and_plan(args: Any, shown: Display) -> tuple[Plan, ShardPlan, Price
         media_defaults=media_defaults(args), env=environment(), **limit_values(args),
     )  # fmt: skip
     book = PriceBook.load(args.prices or None)
-    plan = estimate(args.file, model=args.model, options=options, book=book, progress=stage_progress(shown))
+    with engine_for(args) as engine:
+        options = dataclasses.replace(options, engine=engine)
+        plan = estimate(args.file, model=args.model, options=options, book=book, progress=stage_progress(shown))
     shown.clear()
     assert plan.shard_plan is not None
     return plan, plan.shard_plan, book

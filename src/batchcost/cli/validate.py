@@ -15,6 +15,7 @@ from .common import (
     check_outputs,
     confirm_written,
     emit,
+    engine_for,
     progress_bar,
     progress_display,
     run_with_cache,
@@ -35,6 +36,7 @@ examples:
   batchcost validate part-*.jsonl.gz --max-problems 3
   batchcost validate requests.jsonl --strict --format json > validation.json
   batchcost validate requests.jsonl -o problems.csv     # every problem listed, one per row
+  batchcost validate /shared/run-42/*.jsonl --engine dask --scheduler tcp://10.0.0.5:8786
 """
 
 
@@ -52,6 +54,7 @@ examples:
     help="show the first N problems of each kind (all are counted; default 10)",
 )
 @click.option("--strict", is_flag=True, help="warnings (e.g. unknown fields) also fail")
+@opt.engine_options
 @opt.render_options(FORMATS)
 @opt.cache_dir_option
 @click.pass_obj
@@ -68,7 +71,10 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     fmt = opt.output_format(args.format, args.output, FORMATS)
     shown = progress_display(args.quiet, stderr)
     try:
-        result = scan(args.files, keep_problems=args.max_problems, progress=progress_bar("validating", "bytes", shown))
+        with engine_for(args) as engine:
+            result = (scan if engine is None else engine.scan)(
+                args.files, keep_problems=args.max_problems, progress=progress_bar("validating", "bytes", shown)
+            )
     finally:
         shown.close()
     doc = validation_document(result, max_problems=args.max_problems, strict=args.strict)

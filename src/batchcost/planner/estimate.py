@@ -85,6 +85,8 @@ class EstimateOptions:
         search_free_queries: how much of the free Search allowance is left for this job, in the
             model's units (queries or grounded prompts); subtracted from the Search units. Without
             it the allowance is only mentioned.
+        engine: where the scan and the token counting run: None for this machine's processes, or a
+            started :class:`batchcost.engine.DaskEngine` (``--engine dask``; the same figures).
     """
 
     run_date: datetime.date | None = None
@@ -118,6 +120,7 @@ class EstimateOptions:
     env: Mapping[str, str] = field(default_factory=dict)
     search_queries: float | None = None
     search_free_queries: int | None = None
+    engine: Any = None
 
 
 def _cost(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Cost:
@@ -299,7 +302,7 @@ def estimate(
             "embedding models"
         )
 
-    result = scan_result or scan_files(
+    result = scan_result or (scan_files if opts.engine is None else opts.engine.scan)(
         paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True,
         text_classes=not opts.exact,  # the sampled estimate's auxiliary figures
     )  # fmt: skip
@@ -337,6 +340,7 @@ def estimate(
         sample_size=opts.sample_size, tier_threshold=price_tier_threshold(book, model, run_date),
         seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
+        row_counter=None if opts.engine is None else opts.engine.count_rows,
     )  # fmt: skip
     if choice.tokenizer_assumed:
         import dataclasses
