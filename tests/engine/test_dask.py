@@ -99,6 +99,29 @@ def test_cli_validate_and_estimate_json_identical_on_a_file_set(batch_set: list[
     assert '"method": "sampled"' in local[1]
 
 
+def test_cli_on_a_running_scheduler_leaves_nothing_behind(batch_set: list[Path], engine: DaskEngine) -> None:
+    address = engine.cluster.scheduler_address
+    files = [str(p) for p in batch_set[:3]]
+    argv = [
+        "estimate",
+        *files,
+        "--format",
+        "json",
+        "--model",
+        "gemini-2.5-flash",
+        "--exact",
+        "--run-date",
+        "2026-12-01",
+    ]
+    local = run(*argv)
+    environ = dict(os.environ)
+    assert run(*argv, "--engine", "dask", "--scheduler", address) == local
+    plugins = engine.client.run(lambda dask_worker: sorted(dask_worker.plugins))
+    assert len(plugins) == 2 and not any(p.startswith("batchcost-counter") for ps in plugins.values() for p in ps)
+    assert run(*argv, "--engine", "dask") == local  # a local cluster of its own, started and stopped
+    assert dict(os.environ) == environ  # what Dask's nannies set for their workers is undone
+
+
 def test_cli_one_file_split_into_ranges_identical(batch_set: list[Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(cluster, "RANGE_BYTES", 150_000)  # ten ranges of the 1.5 MB file
     one = str(batch_set[0])
@@ -205,12 +228,18 @@ def test_ctrl_c_stops_the_local_cluster_without_a_traceback(tmp_path: Path) -> N
         ignored = int(status.split("SigIgn:")[1].split()[0], 16)
         return not ignored & (1 << (signal.SIGINT - 1))
 
-    # the cluster is up: this process hears Ctrl-C again, and its two workers ignore it
+    def cluster_up() -> bool:
+        # this process hears Ctrl-C again, and its two workers ignore it
+        try:
+            workers = [c for c in me.children(recursive=True) if "spawn_main" in " ".join(c.cmdline())]
+            return len(workers) >= 2 and hears_ctrl_c(proc.pid) and not any(hears_ctrl_c(w.pid) for w in workers)
+        except (psutil.NoSuchProcess, FileNotFoundError):  # a process starting or ending meanwhile
+            return False
+
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
-        children = me.children(recursive=True)
-        workers = [c for c in children if "spawn_main" in " ".join(c.cmdline())]
-        if len(workers) >= 2 and hears_ctrl_c(proc.pid) and not any(hears_ctrl_c(w.pid) for w in workers):
+        if cluster_up():
+            children = me.children(recursive=True)
             break
         time.sleep(0.1)
     else:

@@ -12,6 +12,7 @@ files at the same path (a shared file system).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -67,14 +68,20 @@ class DaskEngine:
         self.client: Any = None
         self.cluster: Any = None
         self.registered: dict[int, str] = {}  # id(counter) -> the name of the worker plugin holding it
+        self.environ: dict[str, str] | None = None  # this process's environment before the local cluster
+        self.sigint: Any = None  # the Ctrl-C handler before this engine's
+        self.interrupted = False
 
     # -- the cluster ------------------------------------------------------------------------------
     def __enter__(self) -> DaskEngine:
         self.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        interrupted = self.interrupted
         self.close()
+        if interrupted and kind is None:
+            raise KeyboardInterrupt  # a Ctrl-C that landed where Dask swallows exceptions
 
     def start(self) -> None:
         """Connect to the scheduler, or start the local cluster."""
@@ -82,6 +89,9 @@ class DaskEngine:
             import distributed
         except ImportError:
             raise EngineError(DASK_MISSING) from None
+        if threading.current_thread() is threading.main_thread():
+            self.interrupted = False
+            self.sigint = signal.signal(signal.SIGINT, self._on_interrupt)
         try:
             if self.scheduler:
                 self.client = self._connect(distributed)
@@ -90,6 +100,15 @@ class DaskEngine:
         except BaseException:
             self.close()
             raise
+
+    def _on_interrupt(self, signum: int, frame: Any) -> None:
+        """Ctrl-C while the engine runs: KeyboardInterrupt, as always, except inside Dask's garbage-collection
+        callback (the scheduler of a local cluster runs in this process), which would swallow it; it is
+        then raised when the next task ends, or when the engine closes."""
+        self.interrupted = True
+        if frame is not None and frame.f_code.co_filename.endswith(os.path.join("distributed", "gc.py")):
+            return
+        raise KeyboardInterrupt
 
     def _start_local(self, distributed: Any) -> None:
         """Start the local cluster, its workers deaf to Ctrl-C: this process closes them on a Ctrl-C.
@@ -102,6 +121,7 @@ class DaskEngine:
         """
         main = threading.current_thread() is threading.main_thread()
         old = signal.signal(signal.SIGINT, signal.SIG_IGN) if main else None
+        self.environ = dict(os.environ)
         try:
             self.cluster = distributed.LocalCluster(
                 n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
@@ -117,6 +137,18 @@ class DaskEngine:
         finally:
             if old is not None:
                 signal.signal(signal.SIGINT, old)
+            self._restore_environ()
+
+    def _restore_environ(self) -> None:
+        """Undo what the nannies set in this process's environment for their workers (thread limits,
+        ``MALLOC_TRIM_THRESHOLD_``, ``PYTHONHASHSEED``): this process and what it runs next keep their own."""
+        if self.environ is None:
+            return
+        for name in set(os.environ) - set(self.environ):
+            del os.environ[name]
+        for name, value in self.environ.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
 
     def _connect(self, distributed: Any) -> Any:
         try:
@@ -132,13 +164,21 @@ class DaskEngine:
         """Disconnect, and stop the local cluster if this engine started it."""
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
-        self.registered.clear()
+        if self.sigint is not None:
+            signal.signal(signal.SIGINT, self.sigint)
+            self.sigint = None
         try:
             if client is not None:
+                if self.scheduler:  # the user's cluster: the tokenizer is not left on its workers
+                    for name in self.registered.values():
+                        with contextlib.suppress(Exception):
+                            client.unregister_worker_plugin(name)
                 client.close()
         finally:
             if cluster is not None:
                 cluster.close()
+                self._restore_environ()
+            self.registered.clear()
 
     @property
     def n_workers(self) -> int:
@@ -201,6 +241,8 @@ class DaskEngine:
                         f"a Dask worker failed {describe(i)}: {type(e).__name__}: {one_line(e)}"
                     ) from None
                 fut.release()
+                if self.interrupted:
+                    raise KeyboardInterrupt
                 yield i, value
         finally:
             if self.client is not None:
