@@ -187,11 +187,6 @@ def test_dask_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     assert err == "batchcost: error: --engine dask needs Dask: pip install 'batchcost[dask]'\n"
 
 
-def test_a_url_is_refused_on_dask_in_one_line() -> None:
-    code, _, err = run("validate", "gs://bucket/run-42/part-1.jsonl", "--engine", "dask")
-    assert code == 2 and err.count("\n") == 1 and "gs://bucket/run-42/part-1.jsonl" in err
-
-
 def test_a_failed_or_dead_worker_is_one_line(engine: DaskEngine) -> None:
     import dask
 

@@ -387,7 +387,7 @@ def engine_options(f: F) -> F:
         click.option(
             "--engine", type=click.Choice(("local", "dask")), default="local",
             help="local: this machine's cores (default); dask: Dask tasks on a cluster, the same figures "
-            "(needs batchcost[dask]; every worker must see the input files at the same path)",
+            "(needs batchcost[dask]; workers must see local input files at the same path, or read URLs)",
         ),
         click.option(
             "--scheduler", metavar="ADDRESS",

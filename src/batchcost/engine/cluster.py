@@ -6,8 +6,9 @@ single-threaded worker process per core), and closes what it started on the way 
 included. Every failure is an :class:`~batchcost.errors.EngineError` with a one-line message: Dask
 missing, the scheduler unreachable, a worker that failed or died.
 
-Workers read the input files by path: on a cluster of several machines every worker must see the
-files at the same path (a shared file system).
+Workers read local input files by path: on a cluster of several machines every worker must see
+them at the same path (a shared file system). A URL is read by the worker through
+``batchcost.storage``, with the credentials of the worker's environment.
 """
 
 from __future__ import annotations

@@ -7,6 +7,10 @@ A worker scans its range with ``batchfile.scan_worker`` and sends the
 spill file of its own as it arrives (memory holds one copy of the columns, not two), and
 ``batchfile.scanner.merge_files`` merges them in file order with the same code as the local scan.
 The sample is bottom-k on each line's byte offset, so it is the same however the files were cut.
+
+A URL (``gs://``, ``s3://``, ``az://``, ``https://``) is one task: the worker reads its object
+in large ranges fetched ahead in parallel (``batchcost.storage``, through ``scan_worker.scan_stream``),
+with the credentials of its own environment.
 """
 
 from __future__ import annotations
@@ -14,15 +18,14 @@ from __future__ import annotations
 import math
 import mmap
 import os
-import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..batchfile.result import file_sha256
 from ..batchfile.scan_partial import Partial
-from ..batchfile.scan_worker import scan_gzip, scan_range
+from ..batchfile.scan_worker import scan_gzip, scan_range, scan_stream
 from ..batchfile.scanner import FileParts, FileTask, line_ranges, merge_files, plan_files
-from ..errors import EngineError
+from ..storage.locations import is_url
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
@@ -32,14 +35,14 @@ if TYPE_CHECKING:
 # One task: (file index, whether gzip, path, form, seed, sample size, problems kept, start, end, byte classes)
 ScanTask = tuple[int, bool, str, str, int, int, int, int, int, bool]
 
-_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
-
 
 def scan_task(task: ScanTask) -> tuple[Partial, int]:
     """On a worker: scan one range (or one gzip file); the partial in memory and the bytes of data it covered."""
     fi, compressed, path, form, seed, k, keep, start, end, classes = task
     if compressed:
         part, data_size = scan_gzip(path, fi, form, seed, k, keep, lambda done: None, classes)
+    elif is_url(path):
+        part, data_size = scan_stream(path, fi, form, seed, k, keep, lambda done: None, classes), end - start
     else:
         part = scan_range((path, fi, form, seed, k, keep, start, end, 0, False, classes))
         data_size = end - start
@@ -74,17 +77,14 @@ def scan_on(
     text_classes: bool,
 ) -> ScanResult:
     """:func:`batchcost.batchfile.scan` with the ranges scanned on ``engine``'s workers."""
-    names = [os.fspath(p) for p in ([paths] if isinstance(paths, str | os.PathLike) else paths)]
-    for name in names:
-        if _URL.match(name):
-            raise EngineError(f"{name}: --engine dask reads local paths (seen by every worker); use --engine local")
-    files = plan_files(names)
+    files = plan_files(paths)
     tasks: list[ScanTask] = []
     owner: list[int] = []  # the file of each task
     for f in files:
         if not f.size:
             continue
-        spans = [(0, f.size)] if f.compressed else file_ranges(f.path, f.size, engine.range_bytes)
+        whole = f.compressed or is_url(f.path)
+        spans = [(0, f.size)] if whole else file_ranges(f.path, f.size, engine.range_bytes)
         for a, b in spans:
             tasks.append((f.index, f.compressed, f.path, f.form, seed, sample_size, keep_problems, a, b, text_classes))
             owner.append(f.index)
@@ -122,7 +122,8 @@ class _Collector:
         if i >= self.n_scans:
             return f"hashing {self.hashed[i - self.n_scans].path}"
         _fi, compressed, path, *_rest, start, end, _classes = self.tasks[i]
-        return f"scanning {path}" if compressed else f"scanning {path} bytes {start:,}-{end:,}"
+        whole = compressed or is_url(path)
+        return f"scanning {path}" if whole else f"scanning {path} bytes {start:,}-{end:,}"
 
     def parts_of(self, f: FileTask, report: Callable[[int], None]) -> FileParts:
         """Wait for the file's tasks (and its hash), taking any other task that ends meanwhile."""
