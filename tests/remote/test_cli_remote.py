@@ -179,7 +179,7 @@ def test_a_large_object_is_split_across_processes_with_the_same_figures(
 
     local = scan(places["local"], sample_size=50, seed=3, workers=2)
     monkeypatch.setattr(scanner, "PARALLEL_MIN_BYTES", 1000)  # this small file split in two, as 64 MB would be
-    assert len(scanner._url_ranges(places["https"], len(CONTENT), 2)) == 2
+    assert len(scanner.url_line_ranges(places["https"], len(CONTENT), 2)) == 2
     for kind in ("https", "s3"):
         remote = scan(places[kind], sample_size=50, seed=3, workers=2, checksum=True)
         for column in local.rows:

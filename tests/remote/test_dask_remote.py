@@ -1,4 +1,4 @@
-"""``--engine dask`` reads URLs too: each object is one task, read by the worker through ``batchcost.storage``.
+"""``--engine dask`` reads URLs too: an object cut into line-aligned ranges, each read by a worker through ``batchcost.storage``.
 
 The servers are the loopback ones of tests/remote/conftest.py; the command line starts its own
 local cluster, whose workers inherit the environment that points the backends at them.
@@ -11,7 +11,10 @@ import io
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from batchcost.cli import main
+from batchcost.engine import cluster, scan_tasks
 from tests.remote.test_cli_remote import CONTENT
 
 
@@ -21,7 +24,10 @@ def run(*argv: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def test_urls_on_dask_give_the_local_figures(tmp_path: Path, s3: Any, http: Any) -> None:
+def test_urls_on_dask_give_the_local_figures(
+    tmp_path: Path, s3: Any, http: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(cluster, "RANGE_BYTES", 5_000)  # the object in several ranges
     base, objects = http
     local = [tmp_path / "a.jsonl", tmp_path / "b.jsonl.gz"]
     local[0].write_bytes(CONTENT)
@@ -29,6 +35,9 @@ def test_urls_on_dask_give_the_local_figures(tmp_path: Path, s3: Any, http: Any)
     s3.pipe("test-bucket/run/a.jsonl", CONTENT)
     objects.files["/run/b.jsonl.gz"] = local[1].read_bytes()
     urls = ["s3://test-bucket/run/a.jsonl", f"{base}/run/b.jsonl.gz"]
+    ranges = scan_tasks.file_ranges(urls[0], len(CONTENT), 5_000)
+    assert len(ranges) >= 5 and all(CONTENT[b - 1 : b] == b"\n" for _, b in ranges)
+    assert ranges == scan_tasks.file_ranges(str(local[0]), len(CONTENT), 5_000)  # cut as a local file is
     for argv in (
         ["validate", "--format", "json"],
         ["estimate", "-m", "gemini-2.5-flash", "--output-tokens", "300", "--sample-size", "100", "--seed", "7",

@@ -8,9 +8,11 @@ spill file of its own as it arrives (memory holds one copy of the columns, not t
 ``batchfile.scanner.merge_files`` merges them in file order with the same code as the local scan.
 The sample is bottom-k on each line's byte offset, so it is the same however the files were cut.
 
-A URL (``gs://``, ``s3://``, ``az://``, ``https://``) is one task: the worker reads its object
-in large ranges fetched ahead in parallel (``batchcost.storage``, through ``scan_worker.scan_stream``),
-with the credentials of its own environment.
+A URL (``gs://``, ``s3://``, ``az://``, ``https://``) is cut the same way, the newline after each
+cut found by small range reads (``scanner.url_line_ranges``); its worker reads its range in large
+blocks fetched ahead in parallel (``scan_worker.scan_range``), with the credentials of its own
+environment (never a ``--cache-dir`` copy, which is on this machine). A gzip file, local or not, is
+one task (a deflate stream is read from its start).
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..batchfile.result import file_sha256
 from ..batchfile.scan_partial import Partial
-from ..batchfile.scan_worker import scan_gzip, scan_range, scan_stream
-from ..batchfile.scanner import FileParts, FileTask, line_ranges, merge_files, plan_files
+from ..batchfile.scan_worker import scan_gzip, scan_range
+from ..batchfile.scanner import FileParts, FileTask, line_ranges, merge_files, plan_files, url_line_ranges
 from ..storage.locations import is_url
 
 if TYPE_CHECKING:
@@ -41,9 +43,7 @@ def scan_task(task: ScanTask) -> tuple[Partial, int]:
     fi, compressed, path, form, seed, k, keep, start, end, classes = task
     if compressed:
         part, data_size = scan_gzip(path, fi, form, seed, k, keep, lambda done: None, classes)
-    elif is_url(path):
-        part, data_size = scan_stream(path, fi, form, seed, k, keep, lambda done: None, classes), end - start
-    else:
+    else:  # a URL's range is read ahead in parallel threads (``batchcost.storage``), a local one mapped
         part = scan_range((path, fi, form, seed, k, keep, start, end, 0, False, classes))
         data_size = end - start
     part.in_memory()  # its spill file would stay on the worker
@@ -60,6 +60,8 @@ def file_ranges(path: str, size: int, range_bytes: int) -> list[tuple[int, int]]
     parts = max(1, math.ceil(size / range_bytes))
     if parts == 1:
         return [(0, size)]
+    if is_url(path):
+        return url_line_ranges(path, size, parts)
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         return line_ranges(mm, size, parts)
 
@@ -83,8 +85,7 @@ def scan_on(
     for f in files:
         if not f.size:
             continue
-        whole = f.compressed or is_url(f.path)
-        spans = [(0, f.size)] if whole else file_ranges(f.path, f.size, engine.range_bytes)
+        spans = [(0, f.size)] if f.compressed else file_ranges(f.path, f.size, engine.range_bytes)
         for a, b in spans:
             tasks.append((f.index, f.compressed, f.path, f.form, seed, sample_size, keep_problems, a, b, text_classes))
             owner.append(f.index)
@@ -122,8 +123,7 @@ class _Collector:
         if i >= self.n_scans:
             return f"hashing {self.hashed[i - self.n_scans].path}"
         _fi, compressed, path, *_rest, start, end, _classes = self.tasks[i]
-        whole = compressed or is_url(path)
-        return f"scanning {path}" if whole else f"scanning {path} bytes {start:,}-{end:,}"
+        return f"scanning {path}" if compressed else f"scanning {path} bytes {start:,}-{end:,}"
 
     def parts_of(self, f: FileTask, report: Callable[[int], None]) -> FileParts:
         """Wait for the file's tasks (and its hash), taking any other task that ends meanwhile."""
