@@ -127,7 +127,7 @@ class DaskEngine:
             self.cluster = distributed.LocalCluster(
                 n_workers=self.workers or os.cpu_count() or 1, threads_per_worker=1, processes=True,
                 dashboard_address="127.0.0.1:0",  # its HTTP server on any free port, loopback only
-                silence_logs=logging.ERROR,
+                silence_logs=logging.CRITICAL,  # its failures reach the user as EngineError, in one line
             )  # fmt: skip
             self.client = distributed.Client(self.cluster, set_as_default=False)
             from .worker_plugins import IgnoreInterrupts
