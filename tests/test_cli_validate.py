@@ -135,3 +135,30 @@ def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
     assert "interrupted" in err and "Traceback" not in err
+
+
+def test_sigterm_exits_143_and_leaves_no_spill_files(tmp_path: Path) -> None:
+    import glob
+    import tempfile
+
+    p = tmp_path / "big.jsonl"
+    line = json.dumps({"key": "k", "request": {"contents": [{"parts": [{"text": "word " * 40}]}]}})
+    with p.open("w") as fh:
+        for i in range(800_000):
+            fh.write(line.replace('"k"', f'"k{i}"') + "\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "batchcost", "validate", str(p), "--quiet"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    spills = os.path.join(tempfile.gettempdir(), f"batchcost-scan-{proc.pid}-*.columns")
+    deadline = time.monotonic() + 60
+    while not glob.glob(spills) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the workers are scanning once their spill files exist
+    assert proc.poll() is None, "the scan ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)  # as `kill`, a CI timeout or a stopping container sends it
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143, (out, err)
+    assert "terminated" in err and "Traceback" not in err
+    assert glob.glob(spills) == []  # the workers' temporary files are removed as on Ctrl-C

@@ -5,7 +5,8 @@ Nothing here does domain work. Heavy modules are imported inside the command tha
 ``batchcost --help`` and ``batchcost validate`` start without numpy, google-genai or matplotlib.
 
 Exit codes (also in ``batchcost --help``): 0 success; 1 problems found in the input; 2 usage error,
-or a file, option value, output or network that cannot be used; 3 over ``--budget``; 130 Ctrl-C.
+or a file, option value, output or network that cannot be used; 3 over ``--budget``; 130 Ctrl-C;
+143 SIGTERM (the same clean-up as Ctrl-C).
 """
 
 from __future__ import annotations
@@ -14,12 +15,21 @@ import contextlib
 import functools
 import os
 import sys
-from collections.abc import Sequence
-from typing import TextIO
+from collections.abc import Iterator, Sequence
+from typing import Any, TextIO
 
 import click
 
-from .common import EXIT_CODES_HELP, EXIT_INTERRUPTED, EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE, Streams, verbatim
+from .common import (
+    EXIT_CODES_HELP,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PROBLEMS,
+    EXIT_TERMINATED,
+    EXIT_USAGE,
+    Streams,
+    verbatim,
+)
 
 __all__ = ["app", "main"]
 
@@ -123,6 +133,40 @@ def _calibrate_from_values(argv: list[str]) -> list[str]:
     return out
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, a CI timeout, a container stopping), raised where Ctrl-C would be, so the same
+    clean-up runs: workers stopped, temporary and partial outputs removed."""
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into :class:`_Terminated` in this process while the command runs.
+
+    Only from the main thread, and only when nobody else handles SIGTERM (a host program keeps its own).
+    A process forked meanwhile (a scan worker) is stopped by SIGTERM as usual: ``Pool.terminate`` relies on it.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) != signal.SIG_DFL:
+        yield
+        return
+    me = os.getpid()
+
+    def stop(signum: int, frame: Any) -> None:
+        if os.getpid() != me:  # a forked worker: die as SIGTERM says
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, stderr: TextIO | None = None) -> int:
     """Run the CLI; returns the exit code (the console script exits with it)."""
     from ..errors import (
@@ -144,7 +188,7 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
     words = list(sys.argv[1:] if argv is None else argv)
     group = app()
     try:
-        with contextlib.redirect_stdout(stdout):  # --help and --version are written where output goes
+        with _sigterm_as_interrupt(), contextlib.redirect_stdout(stdout):  # --help/--version go where output goes
             result = group.main(
                 _calibrate_from_values(words), prog_name="batchcost", standalone_mode=False, obj=Streams(stdout, stderr)
             )
@@ -158,9 +202,15 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         return EXIT_USAGE
     except click.exceptions.Exit as e:
         return int(e.exit_code)
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as e:
+        if isinstance(e.__cause__, _Terminated):
+            stderr.write("\nbatchcost: terminated (SIGTERM)\n")
+            return EXIT_TERMINATED
         stderr.write("\nbatchcost: interrupted\n")
         return EXIT_INTERRUPTED
+    except _Terminated:
+        stderr.write("\nbatchcost: terminated (SIGTERM)\n")
+        return EXIT_TERMINATED
     except KeyboardInterrupt:
         stderr.write("\nbatchcost: interrupted\n")
         return EXIT_INTERRUPTED

@@ -16,6 +16,7 @@ EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_BUDGET = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143  # 128 + SIGTERM, as a shell reports a process SIGTERM stopped
 
 EXIT_CODES_HELP = """exit codes:
   0    success (input valid)
@@ -23,6 +24,7 @@ EXIT_CODES_HELP = """exit codes:
   2    usage error, or a file, option value, output or network that cannot be used
   3    estimated cost over --budget (estimate)
   130  interrupted (Ctrl-C)
+  143  stopped by SIGTERM (the same clean-up as Ctrl-C)
 """
 
 
