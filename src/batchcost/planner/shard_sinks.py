@@ -13,7 +13,7 @@ import contextlib
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
@@ -155,6 +155,32 @@ class ObjectSink:
             self.committed = False
 
 
+def line_runs(
+    rows: np.ndarray, offsets: np.ndarray, nbytes: np.ndarray, size: int, rewrite: CacheRewrite | None
+) -> Iterator[tuple[int, int, int, bool, int]]:
+    """The runs of consecutive lines of one shard, each copied as one byte range of the input.
+
+    Yields ``(lines, start, end, newline, row)``: the run's line count, its bytes ``[start, end)``
+    (line ends included), whether a newline must be added (the input's last line had none), and
+    the row of a line to rewrite for a cache (such a line is a run of its own), else -1.
+    """
+    if not len(rows):
+        return
+    cut = np.diff(rows) != 1
+    if rewrite is not None:  # a line to rewrite is a run of its own
+        served = rewrite.member[rows] >= 0
+        cut |= served[1:] | served[:-1]
+    breaks = np.flatnonzero(cut)
+    run_starts = np.concatenate(([0], breaks + 1))
+    run_ends = np.concatenate((breaks, [len(rows) - 1]))
+    for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
+        r0, r1 = int(rows[a]), int(rows[b])
+        start = int(offsets[r0])
+        end = int(offsets[r1]) + int(nbytes[r1]) + 1
+        one = a == b and rewrite is not None and rewrite.member[r0] >= 0
+        yield b - a + 1, start, min(end, size), end > size, r0 if one else -1
+
+
 def copy_ranges(
     path: str,
     size: int,
@@ -174,28 +200,12 @@ def copy_ranges(
     # (sink index, start, end, lines, add a newline, rewrite row or -1): one piece per range read
     pieces: list[tuple[int, int, int, int, bool, int]] = []
     for k, s in enumerate(shard_plan.shards):
-        rows = s.rows
-        if not len(rows):
-            continue
-        cut = np.diff(rows) != 1
-        if rewrite is not None:  # a line to rewrite is a run of its own
-            served = rewrite.member[rows] >= 0
-            cut |= served[1:] | served[:-1]
-        breaks = np.flatnonzero(cut)
-        run_starts = np.concatenate(([0], breaks + 1))
-        run_ends = np.concatenate((breaks, [len(rows) - 1]))
-        for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
-            r0, r1 = int(rows[a]), int(rows[b])
-            start = int(offsets[r0])
-            end = int(offsets[r1]) + int(nbytes[r1]) + 1
-            newline = end > size  # the last line had no newline: add one
-            end = min(end, size)
-            one = a == b and rewrite is not None and rewrite.member[r0] >= 0
+        for lines, start, end, newline, row in line_runs(s.rows, offsets, nbytes, size, rewrite):
             pos = start
             while pos < end:
-                stop = end if one else min(end, pos + CHUNK)
+                stop = end if row >= 0 else min(end, pos + CHUNK)
                 last = stop == end
-                pieces.append((k, pos, stop, b - a + 1 if last else 0, newline and last, r0 if one else -1))
+                pieces.append((k, pos, stop, lines if last else 0, newline and last, row))
                 pos = stop
     done = 0
     last_sink = -1

@@ -48,7 +48,7 @@ from ..outputs import describe_oserror, new_file_mode, write_atomic
 from ..storage.locations import is_url
 from .shard_folder import SHARD_NAME, TEMP_NAME, check_out_dir, is_shard_set_file, make_dir, remove_old
 from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA, InputInfo, Manifest, ShardFile, manifest_for, with_caches
-from .shard_sinks import FileSink, ObjectSink, copy_ranges
+from .shard_sinks import FileSink, ObjectSink, copy_ranges, line_runs
 from .shard_verify import VerifyResult, verify_manifest
 
 if TYPE_CHECKING:
@@ -368,24 +368,11 @@ def _copy_plain(
     # then exited 1, not 130). Left open, the map goes with its last view.
     mv = memoryview(mm)
     for s, sink in zip(shard_plan.shards, sinks, strict=True):
-        rows = s.rows
-        if not len(rows):
+        if not len(s.rows):
             continue
-        cut = np.diff(rows) != 1
-        if rewrite is not None:  # a line to rewrite is a run of its own
-            served = rewrite.member[rows] >= 0
-            cut |= served[1:] | served[:-1]
-        breaks = np.flatnonzero(cut)
-        run_starts = np.concatenate(([0], breaks + 1))
-        run_ends = np.concatenate((breaks, [len(rows) - 1]))
-        for a, b in zip(run_starts.tolist(), run_ends.tolist(), strict=True):
-            r0, r1 = int(rows[a]), int(rows[b])
-            start = int(offsets[r0])
-            end = int(offsets[r1]) + int(nbytes[r1]) + 1
-            newline = end > size  # the last line had no newline: add one
-            end = min(end, size)
-            if a == b and rewrite is not None and rewrite.member[r0] >= 0:
-                new = rewrite.rewrite(r0, bytes(mv[start:end]))
+        for lines, start, end, newline, row in line_runs(s.rows, offsets, nbytes, size, rewrite):
+            if row >= 0 and rewrite is not None:
+                new = rewrite.rewrite(row, bytes(mv[start:end]))
                 if new is not None:
                     sink.write(new, 1)
                     sink.rewritten_delta += len(new) - (end - start) - (1 if newline else 0)
@@ -400,7 +387,7 @@ def _copy_plain(
                 pos = stop
             if newline:
                 sink.write(b"\n", 0)
-            sink.lines += b - a + 1
+            sink.lines += lines
             done += end - start
             if progress is not None:
                 progress(done, size)
