@@ -23,6 +23,22 @@ from .reading import retry_write
 UPLOAD_BLOCK = 32 * 1024 * 1024
 
 
+def _temporary_beside(name: str) -> tuple[int, str, str]:
+    """``(fd, temporary path, final path)``: a hidden temporary file in the local output's folder, renamed
+    over it when complete (the same filesystem, so the rename is atomic).
+
+    Raises:
+        OutputError: the folder cannot take a new file.
+    """
+    path = local_path(name)
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as e:
+        raise OutputError(name, f"cannot be written: {e.strerror or e}") from None
+    return fd, tmp, path
+
+
 @contextlib.contextmanager
 def open_output(name: str) -> Iterator[BinaryIO]:
     """A binary file to write ``name`` through; it appears complete when the block ends, or not at all.
@@ -31,12 +47,7 @@ def open_output(name: str) -> Iterator[BinaryIO]:
         OutputError: the output cannot be created or completed (missing bucket, access denied...).
     """
     if not is_url(name):
-        path = local_path(name)
-        folder = os.path.dirname(os.path.abspath(path))
-        try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-        except OSError as e:
-            raise OutputError(name, f"cannot be written: {e.strerror or e}") from None
+        fd, tmp, path = _temporary_beside(name)
         try:
             with os.fdopen(fd, "wb") as fh:
                 yield fh
@@ -78,12 +89,7 @@ class Upload:
         self._local: tuple[Any, str, str] | None = None  # (file, temporary path, final path)
         self._fh: Any = None
         if not is_url(name):
-            path = local_path(name)
-            folder = os.path.dirname(os.path.abspath(path))
-            try:
-                fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-            except OSError as e:
-                raise OutputError(name, f"cannot be written: {e.strerror or e}") from None
+            fd, tmp, path = _temporary_beside(name)
             self._local = (os.fdopen(fd, "wb"), tmp, path)
             return
         fs, path = filesystem(name)
