@@ -118,18 +118,23 @@ def test_validate_does_not_import_tokenizers_or_pricing(tmp_path: Path) -> None:
     assert "HEAVY []" in out.stderr, out.stderr
 
 
-def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
+def _validating(tmp_path: Path, lines: int) -> subprocess.Popen[str]:
+    """``batchcost validate`` started on a file of ``lines`` short requests (long enough to be stopped)."""
     p = tmp_path / "big.jsonl"
     line = json.dumps({"key": "k", "request": {"contents": [{"parts": [{"text": "word " * 40}]}]}})
     with p.open("w") as fh:
-        for i in range(400_000):
+        for i in range(lines):
             fh.write(line.replace('"k"', f'"k{i}"') + "\n")
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "batchcost", "validate", str(p), "--quiet"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
+    proc = _validating(tmp_path, 400_000)
     time.sleep(1.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
@@ -141,17 +146,7 @@ def test_sigterm_exits_143_and_leaves_no_spill_files(tmp_path: Path) -> None:
     import glob
     import tempfile
 
-    p = tmp_path / "big.jsonl"
-    line = json.dumps({"key": "k", "request": {"contents": [{"parts": [{"text": "word " * 40}]}]}})
-    with p.open("w") as fh:
-        for i in range(800_000):
-            fh.write(line.replace('"k"', f'"k{i}"') + "\n")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "batchcost", "validate", str(p), "--quiet"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _validating(tmp_path, 800_000)
     spills = os.path.join(tempfile.gettempdir(), f"batchcost-scan-{proc.pid}-*.columns")
     deadline = time.monotonic() + 60
     while not glob.glob(spills) and proc.poll() is None and time.monotonic() < deadline:
