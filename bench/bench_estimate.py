@@ -14,7 +14,8 @@ For each file (page cache warm: read once first), the median of ``--repeat`` run
 * with ``--exact``, ``estimate --exact`` too, as MB of countable text per second.
 
 Subprocesses run with this tree's ``src/`` first on ``PYTHONPATH`` and are timed start-up included.
-Memory is the peak, sampled every 20 ms with psutil, of the RSS summed over the subprocess and all its
+Memory is measured in one more run of each, which is not timed (reading a process's memory map
+slows it down). It is the peak, sampled every 20 ms with psutil, of the RSS summed over the subprocess and all its
 descendants (worker processes included), and of its anonymous part (RSS minus shared/file pages:
 an ``mmap``-ed file's pages count in RSS but are page cache), and of the PSS summed the same way
 (proportional set size: a page shared by the parent and its forked workers counts once in the sum,
@@ -103,17 +104,20 @@ class Sampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
-def run(argv: list[str]) -> Run:
+def run(argv: list[str], sample: bool = False) -> Run:
+    """One run of ``argv``: timed, or (``sample``) with its memory sampled (and then not a fair time)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
         proc = subprocess.Popen(argv, stdout=out, stderr=err, stdin=subprocess.DEVNULL, env=child_env())
         sampler = Sampler(proc.pid)
-        sampler.start()
+        if sample:
+            sampler.start()
         _, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
-        sampler.stop.set()
-        sampler.join()
+        if sample:
+            sampler.stop.set()
+            sampler.join()
         out.seek(0)
         err.seek(0)
         return Run(seconds, usage.ru_utime + usage.ru_stime, sampler.peak / 1e6, sampler.peak_anon / 1e6,
@@ -121,13 +125,19 @@ def run(argv: list[str]) -> Run:
 
 
 def median_run(argv: list[str], repeat: int) -> tuple[Run, list[Run]]:
-    runs = [run(argv) for _ in range(repeat)]
-    by_time = sorted(runs, key=lambda r: r.seconds)
-    return by_time[len(by_time) // 2], runs
+    """The median of ``repeat`` timed runs, and every run: those and one more with memory sampled.
+
+    The sampler reads each process's ``/proc/PID/smaps`` every 20 ms, which holds the kernel's lock on
+    the process's memory map: page faults of a process scanning a 2 GB mapping wait on it, and the
+    sampler's own thread takes CPU from a 2-core machine. So the memory run is never a timed one.
+    """
+    timed = [run(argv) for _ in range(repeat)]
+    by_time = sorted(timed, key=lambda r: r.seconds)
+    return by_time[len(by_time) // 2], [*timed, run(argv, sample=True)]
 
 
 def show(name: str, med: Run, runs: list[Run], mb: float) -> None:
-    times = ", ".join(f"{r.seconds:.2f}" for r in runs)
+    times = ", ".join(f"{r.seconds:.2f}" for r in runs if not r.peak_mb)
     print(
         f"  {name:<9} {med.seconds:6.2f} s median of [{times}]  cpu {med.cpu:6.2f} s  "
         f"{mb / med.seconds:7.0f} MB/s  peak {max(r.peak_mb for r in runs):5.0f} MB "
@@ -204,7 +214,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if args.exact:
             x = run([*base, "--exact", "--format", "json"])
-            show("--exact", x, [x], mb)
+            show("--exact", x, [x, run([*base, "--exact", "--format", "json"], sample=True)], mb)
             print(f"    {tokens_line(x.stdout)}")
             text_mb = _text_mb(path)
             rate = text_mb / x.seconds

@@ -25,6 +25,7 @@ from batchcost.batchfile import scan
 from batchcost.batchfile import scan_partial as partial_mod
 from batchcost.batchfile import scan_worker as worker_mod
 from batchcost.batchfile import scanner as scanner_mod
+from batchcost.batchfile.names import name_colons
 from batchcost.batchfile.problems import Problem, escaped, quoted
 from batchcost.batchfile.request import MAX_NESTING
 from batchcost.batchfile.results import read_input_keys, read_results
@@ -140,9 +141,7 @@ def test_no_repeat_no_problem(tmp_path: Path, line: str) -> None:
     assert result.requests == 1
 
 
-def test_doubtful_lines_are_parsed_again_and_plain_ones_are_not(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_a_line_with_a_repeat_is_parsed_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     parsed: list[bytes] = []
     real = line_check_mod.repeated_names
 
@@ -152,11 +151,39 @@ def test_doubtful_lines_are_parsed_again_and_plain_ones_are_not(
 
     monkeypatch.setattr(line_check_mod, "repeated_names", spy)
     lines = [GOOD % f"k{i}" for i in range(50)]
+    # spaces before colons, JSON in a text (escaped quotes), prose with " : " and runs of backslashes
     lines[10] = '{"key" : "k10", "request": {"contents": [{"parts": [{"text": "spaced"}]}]}}'
+    lines[11] = '{"key":"k11","request":{"contents":[{"parts":[{"text":"{\\"a\\" : 1, \\"b\\": 2} note : x  : y"}]}]}}'
+    lines[12] = '{"key":"k12","request":{"contents":[{"parts":[{"text":"a\\\\\\":1 b\\\\\\" : 2"}]}]}}'
     lines[20] = '{"key": "k20", "key": "again", "request": {"contents": [{"parts": [{"text": "x"}]}]}}'
     result = scan(write(tmp_path, lines))
-    assert len(parsed) == 2  # the spaced line and the repeat: the other 48 are settled by the count
+    assert parsed == [lines[20].encode()]  # the other 49 are settled by the count
     assert codes(result) == [(21, "duplicate-name")]
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        ('{"a":1}', 1),
+        ('{"":1}', 1),
+        ('{"a" :1,"b"\t:2,"c"\r :3}', 3),
+        ('{"t":"x\\":1"}', 1),  # an escaped quote before a colon: inside the string
+        ('{"t":"x\\" : 1"}', 1),
+        ('{"a\\\\":1}', 1),  # a name ending in an escaped backslash
+        ('{"a\\\\" :1}', 1),
+        ('{"t":"x\\\\\\":1"}', 1),  # an escaped backslash, then an escaped quote
+        ('{"t":"x\\\\\\"  :1"}', 1),
+        ('{"a\\\\\\\\":1}', 1),  # two escaped backslashes ending a name
+        ('{"t":"note : x  : y \\t: z"}', 1),
+        ('{"a"  :  {"b"   :[{"c":1}]}}', 3),
+    ],
+)  # fmt: skip
+def test_name_colons_counts_exactly_the_colons_that_end_names(line: str, names: int) -> None:
+    data = (line + "\n" + line).encode()
+    first = len(line)
+    assert name_colons(data, 0, len(data), [first, len(data)]) == [names, names]
+    # the same line alone at the start of a block (the bytes before a colon are then few)
+    assert name_colons(line.encode(), 0, len(line), [len(line)]) == [names]
 
 
 # Random objects written with or without repeated names, with random spacing: the scan reports a

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -24,13 +25,15 @@ from hypothesis import strategies as st
 from batchcost.batchfile import fast_request, schema
 from batchcost.batchfile.fast_request import FastLines, line_types
 from batchcost.batchfile.line_check import RangeScanner, scan_lines
+from batchcost.batchfile.result import ROW_COLUMNS
+from batchcost.batchfile.scan_partial import record_dtype
 
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _scan(data: bytes, form: str, fast: bool, classes: bool) -> tuple[RangeScanner, set[int]]:
+def _scan(data: bytes, form: str, fast: bool, classes: bool, gather: str = "") -> tuple[RangeScanner, set[int]]:
     """Scan ``data`` (one block) in one scanner; the offsets of the lines that were walked."""
-    sc = RangeScanner(form, 0, 7, 5, 10**6, classes=classes, fast=fast)
+    sc = RangeScanner(form, 0, 7, 5, 10**6, gather=gather or ("classes" if classes else "rows"), fast=fast)
     walked: set[int] = set()
     real = sc.walk_line
 
@@ -56,6 +59,16 @@ def check_same(lines: list[bytes], form: str = "developer", classes: bool = Fals
     assert {k: v.tolist() for k, v in f.media.items()} == {k: v.tolist() for k, v in s.media.items()}
     assert f.classes.tolist() == s.classes.tolist()
     assert sorted(f.sample) == sorted(s.sample)
+    # gathering only what the checks need: the same problems and the same rows, but for the text
+    # figures only estimates use
+    checks, _ = _scan(data, form, True, False, "checks")
+    c = checks.p
+    assert (c.problems, c.counts, c.lines, c.n_rows, c.models) == (s.problems, s.counts, s.lines, s.n_rows, s.models)
+    skipped = ("text_bytes", "first_hash", "prefix_hash", "prefix_chars")
+    got, want = np.frombuffer(bytes(c.records), record_dtype()), np.frombuffer(bytes(s.records), record_dtype())
+    for name in ROW_COLUMNS:
+        if name not in skipped:
+            assert got[name].tolist() == want[name].tolist(), name
     offsets = [0]
     for line in lines[:-1]:
         offsets.append(offsets[-1] + len(line) + 1)
@@ -139,7 +152,7 @@ EDGES = [
     b'{"key":"","request":{"contents":[{"parts":[{"text":"x"}]}]}}',
     b'{"key":1,"request":{"contents":[{"parts":[{"text":"x"}]}]}}',
     b'{"key":"a","extra":1,"request":{"contents":[{"parts":[{"text":"x"}]}]}}',
-    b'{"key" : "a", "request" : {"contents" : [{"parts" : [{"text" : "x"}]}]}}',  # doubtful colons
+    b'{"key" : "a", "request" : {"contents" : [{"parts" : [{"text" : "x"}]}]}}',  # spaces before colons
     b'{"key":"a","request":{"contents":[{"parts":[{"text":"x\\\\":1"}]}]}}',
     b'{"key":"a","request":{"contents":[{"parts":[{"text":"\\ud800"}]}]}}',
     b'{"key":"a","request":{"contents":[{"parts":[{"text":"\xff"}]}]}}',

@@ -167,8 +167,9 @@ class FastLines:
     line), then asks :meth:`figures`.
     """
 
-    def __init__(self, form: str) -> None:
+    def __init__(self, form: str, checks_only: bool = False) -> None:
         self.keyed = form == "developer"
+        self.checks_only = checks_only
         self.decode = _decoder("keyed" if self.keyed else "keyless")
         self.errors = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
         self._system = _decoder("system")
@@ -208,7 +209,11 @@ class FastLines:
                 parts = c.parts
                 names -= 1 + len(parts) if c.role is UNSET else 2 + len(parts)
                 texts += [p.text for p in parts]
-        if len(texts) == 1:
+        if self.checks_only:
+            # validation only: the row's UTF-8 bytes and text hashes are not wanted (left 0)
+            chars = len(texts[0]) if len(texts) == 1 else sum(map(len, texts))
+            tb = first_hash = prefix_hash = prefix_chars = 0
+        elif len(texts) == 1:
             t = texts[0]
             chars = len(t)
             if t.isascii():

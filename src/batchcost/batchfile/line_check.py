@@ -30,6 +30,11 @@ _U32 = 2**32 - 1
 _SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
 _CONTAINERS = (dict, list)
 
+# What a scan gathers besides the problems (RangeScanner's ``gather``): "checks", only what the
+# checks need (the rows' UTF-8 bytes and text hashes are left 0); "rows", every row figure;
+# "classes", the rows and the byte classes of long requests (text_classes).
+GATHER = ("checks", "rows", "classes")
+
 # The value of RangeScanner._parse for a line that is not JSON (``None`` is the JSON value null).
 _BAD: Any = object()
 
@@ -38,15 +43,17 @@ class RangeScanner:
     """Checks lines one by one and fills a :class:`~.scan_partial.Partial`."""
 
     def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int,
-                 owner: int | None = None, classes: bool = False, fast: bool = True) -> None:  # fmt: skip
+                 owner: int | None = None, gather: str = "rows", fast: bool = True) -> None:  # fmt: skip
         import msgspec
 
+        if gather not in GATHER:
+            raise ValueError(f"gather must be one of {GATHER}, not {gather!r}")
         # the typed decode of the common request shapes (fast_request), or None to walk every line
-        self.fast = FastLines(form) if fast else None
+        self.fast = FastLines(form, checks_only=gather == "checks") if fast else None
         self._line_names = 2 if form == "developer" else 1  # "key" and "request", or "request"
 
         # byte-class counts of long requests (text_classes), or None
-        self.classes = ClassCounter() if classes else None
+        self.classes = ClassCounter() if gather == "classes" else None
         self.decode = msgspec.json.Decoder().decode
         self.decode_error = (msgspec.DecodeError, msgspec.ValidationError)
         self.form = form
@@ -100,17 +107,16 @@ class RangeScanner:
             "not checked; is this really a JSONL batch file? Large media belongs in fileData references",
         )
 
-    def line(self, raw: Any, offset: int, last: bool, colons: int = -1, irregular: bool = True) -> None:
+    def line(self, raw: Any, offset: int, last: bool, colons: int = -1) -> None:
         """Check one line (``raw`` is a bytes-like without its newline).
 
-        ``colons`` is the number of ``":`` in the line that end a name, ``irregular`` whether the
-        line has a colon that count cannot judge (see :func:`name_colons`); ``-1`` means not counted,
-        and the line is then parsed again to look for repeated names.
+        ``colons`` is the number of colons in the line that end a name (see :func:`name_colons`);
+        ``-1`` means not counted, and the line is then parsed again to look for repeated names.
         """
         n = len(raw)
-        self.block(raw, 0, [n], [colons], {0} if irregular else set(), offset, n if last else -1)
+        self.block(raw, 0, [n], [colons], offset, n if last else -1)
 
-    def walk_line(self, raw: Any, offset: int, last: bool, colons: int = -1, irregular: bool = True) -> None:
+    def walk_line(self, raw: Any, offset: int, last: bool, colons: int = -1) -> None:
         """Check one line by decoding it as plain JSON and walking it (:meth:`line` without the typed decode)."""
         self.p.lines += 1
         self._line = self.p.lines
@@ -142,7 +148,7 @@ class RangeScanner:
             self._too_deep()
             self._empty_row(offset, nbytes)
             return
-        if irregular or names + info.nkeys != colons:
+        if names + info.nkeys != colons:
             self._repeated_names(raw)
         usable = not self._line_error
         texts = info.texts
@@ -210,11 +216,10 @@ class RangeScanner:
         if usable and self.k:
             offer(self.p.sample, self.k, priority(self.seed_mix, offset), row_index)
 
-    def block(self, mv: Any, pos: int, stops: list[int], colons: list[int], doubtful: set[int],
-              base: int, last_stop: int) -> None:  # fmt: skip
+    def block(self, mv: Any, pos: int, stops: list[int], colons: list[int], base: int, last_stop: int) -> None:
         """Check a block of lines: line ``i`` ends at ``stops[i]`` (the first starts at ``pos``).
 
-        ``colons`` and ``doubtful`` are :func:`name_colons`'s; ``base`` is added to positions to give
+        ``colons`` are :func:`name_colons`'s counts (-1: not counted); ``base`` is added to positions to give
         file offsets; ``last_stop`` is the stop of the file's last line if this block holds it, else -1.
         The loop over the lines of the common shapes is written out here, with its names bound
         once, because it runs for every line of the file; a line the typed decode declines is
@@ -223,7 +228,7 @@ class RangeScanner:
         fast = self.fast
         if fast is None:
             for i, stop in enumerate(stops):
-                self.walk_line(mv[pos:stop], base + pos, stop == last_stop, colons[i], i in doubtful)
+                self.walk_line(mv[pos:stop], base + pos, stop == last_stop, colons[i])
                 pos = stop + 1
             return
         p = self.p
@@ -244,7 +249,7 @@ class RangeScanner:
         for i, stop in enumerate(stops):
             raw = mv[pos:stop]
             figures = None
-            if i not in doubtful and stop - pos <= MAX_LINE_BYTES:
+            if colons[i] >= 0 and stop - pos <= MAX_LINE_BYTES:
                 try:
                     typed = decode(raw)
                     figures = figures_of(typed.request, colons[i] - line_names)
@@ -252,7 +257,7 @@ class RangeScanner:
                     pass
             if figures is None:
                 p.lines, p.n_rows = lines, n_rows
-                self.walk_line(raw, base + pos, stop == last_stop, colons[i], i in doubtful)
+                self.walk_line(raw, base + pos, stop == last_stop, colons[i])
                 lines, n_rows = p.lines, p.n_rows
                 pos = stop + 1
                 continue
@@ -431,8 +436,7 @@ def scan_lines(sc: RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, bas
             break
         stops.append(nl)
         pos = nl + 1
-    counts, doubtful = name_colons(buf, lo, hi, stops)
-    sc.block(mv, lo, stops, counts, doubtful, base, hi if at_end else -1)
+    sc.block(mv, lo, stops, name_colons(buf, lo, hi, stops), base, hi if at_end else -1)
     if stops and stops[-1] == hi:
         sc.p.last_line_no_newline = True
     sc.p.flush_if_full()  # once a block: a block adds at most ~20 bytes of records per byte of lines

@@ -133,6 +133,9 @@ class ScanResult:
     # Byte-class counts of long requests (scan(..., text_classes=True)), else None: "row" (int64, sorted)
     # and "counts" (uint32, one row per request, text_classes.CLASS_NAMES columns).
     text_classes: dict[str, npt.NDArray[Any]] | None = None
+    # False when the scan gathered only what the checks need (scan(..., text_figures=False)): the
+    # rows' text_bytes and text hashes are then not filled in, and the result is not for counting.
+    text_figures: bool = True
 
     # -- summary ---------------------------------------------------------------------------
     @property

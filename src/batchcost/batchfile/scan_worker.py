@@ -20,6 +20,7 @@ import zlib
 from collections.abc import Callable
 from typing import Any
 
+from ..heap import reuse_large_blocks
 from ..storage.locations import is_url
 from .line_check import RangeScanner, scan_lines
 from .lines import MAX_LINE_BYTES, LineFiller, open_binary, stream_blocks
@@ -34,8 +35,8 @@ _PROGRESS_STEP = 8 * 1024 * 1024
 _BLOCK = 8 * 1024 * 1024
 
 # A range to scan: (path, file index, form, seed, sample size, problems kept per kind, start, end,
-# progress slot, whether a worker process scans it, whether to count byte classes).
-RangeTask = tuple[str, int, str, int, int, int, int, int, int, bool, bool]
+# progress slot, whether a worker process scans it, what to gather: see line_check.GATHER).
+RangeTask = tuple[str, int, str, int, int, int, int, int, int, bool, str]
 
 # Shared progress counters and the big-line lock of worker processes (set by the pool initializer).
 _counters: Any = None
@@ -53,6 +54,7 @@ def init_worker(counters: Any, lock: Any = None) -> None:
     global _big_lock
     use_counters(counters)
     _big_lock = lock
+    reuse_large_blocks()  # the same arrays over and over: not faulted in afresh each time
     # Ctrl-C goes to the parent, which terminates the pool: workers must not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
@@ -116,8 +118,8 @@ def _close(mm: mmap.mmap) -> None:
 
 def scan_range(task: RangeTask) -> Partial:
     """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
-    path, file_index, form, seed, k, keep, start, end, slot, worker, classes = task
-    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, classes)
+    path, file_index, form, seed, k, keep, start, end, slot, worker, gather = task
+    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, gather)
     if is_url(path):
         return _scan_url_range(sc, path, start, end, slot, worker)
     try:
@@ -184,12 +186,12 @@ def _scan_url_range(sc: RangeScanner, url: str, start: int, end: int, slot: int,
 
 
 def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
-              progress: Callable[[int], None], classes: bool = False) -> tuple[Partial, int]:  # fmt: skip
+              progress: Callable[[int], None], gather: str = "rows") -> tuple[Partial, int]:  # fmt: skip
     """Stream a gzip file a block at a time: memory holds one block and one line, whatever it inflates to.
 
     ``path`` may be a URL: its compressed bytes are then read in parallel ranges (``batchcost.storage``).
     """
-    sc = RangeScanner(form, file_index, seed, k, keep, classes=classes)
+    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather)
     at = [0]  # the position after the last byte checked
     try:
         with open_binary(path) as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
@@ -211,13 +213,13 @@ def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: in
 
 
 def scan_stream(path: str, file_index: int, form: str, seed: int, k: int, keep: int,
-                progress: Callable[[int], None], classes: bool = False) -> Partial:  # fmt: skip
+                progress: Callable[[int], None], gather: str = "rows") -> Partial:  # fmt: skip
     """Check the lines of a plain file read front to back: a URL's object, read in large ranges fetched
     ahead in parallel threads (``batchcost.storage``), never copied whole to disk.
 
     The lines go through the same per-line checks as a mapped range, so the figures are the same.
     """
-    sc = RangeScanner(form, file_index, seed, k, keep, classes=classes)
+    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather)
     try:
         with open_binary(path) as fh:
             _scan_stream(sc, fh.read, fh.tell, progress, [0])

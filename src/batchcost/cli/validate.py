@@ -72,8 +72,12 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     shown = progress_display(args.quiet, stderr)
     try:
         with engine_for(args) as engine:
+            # only what the checks need: text byte counts and hashes are for estimates
             result = (scan if engine is None else engine.scan)(
-                args.files, keep_problems=args.max_problems, progress=progress_bar("validating", "bytes", shown)
+                args.files,
+                keep_problems=args.max_problems,
+                progress=progress_bar("validating", "bytes", shown),
+                text_figures=False,
             )
     finally:
         shown.close()

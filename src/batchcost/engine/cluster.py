@@ -199,13 +199,14 @@ class DaskEngine:
         progress: Progress | None = None,
         checksum: bool = False,
         text_classes: bool = False,
+        text_figures: bool = True,
     ) -> ScanResult:
         """:func:`batchcost.batchfile.scan` on the cluster: the same arguments, the same result."""
         from .scan_tasks import scan_on
 
         return scan_on(
             self, paths, sample_size=sample_size, seed=seed, keep_problems=keep_problems, limits=limits,
-            progress=progress, checksum=checksum, text_classes=text_classes,
+            progress=progress, checksum=checksum, text_classes=text_classes, text_figures=text_figures,
         )  # fmt: skip
 
     def count_rows(

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from ..batchfile.result import file_sha256
 from ..batchfile.scan_partial import Partial
 from ..batchfile.scan_worker import scan_gzip, scan_range
-from ..batchfile.scanner import FileParts, FileTask, line_ranges, merge_files, plan_files, url_line_ranges
+from ..batchfile.scanner import FileParts, FileTask, gather_of, line_ranges, merge_files, plan_files, url_line_ranges
 from ..storage.locations import is_url
 
 if TYPE_CHECKING:
@@ -34,17 +34,18 @@ if TYPE_CHECKING:
     from ..batchfile.scanner import FileLimits, Progress
     from .runner import TaskRunner
 
-# One task: (file index, whether gzip, path, form, seed, sample size, problems kept, start, end, byte classes)
-ScanTask = tuple[int, bool, str, str, int, int, int, int, int, bool]
+# One task: (file index, whether gzip, path, form, seed, sample size, problems kept, start, end, what to
+# gather: see batchfile.line_check.GATHER)
+ScanTask = tuple[int, bool, str, str, int, int, int, int, int, str]
 
 
 def scan_task(task: ScanTask) -> tuple[Partial, int]:
     """On a worker: scan one range (or one gzip file); the partial in memory and the bytes of data it covered."""
-    fi, compressed, path, form, seed, k, keep, start, end, classes = task
+    fi, compressed, path, form, seed, k, keep, start, end, gather = task
     if compressed:
-        part, data_size = scan_gzip(path, fi, form, seed, k, keep, lambda done: None, classes)
+        part, data_size = scan_gzip(path, fi, form, seed, k, keep, lambda done: None, gather)
     else:  # a URL's range is read ahead in parallel threads (``batchcost.storage``), a local one mapped
-        part = scan_range((path, fi, form, seed, k, keep, start, end, 0, False, classes))
+        part = scan_range((path, fi, form, seed, k, keep, start, end, 0, False, gather))
         data_size = end - start
     part.in_memory()  # its spill file would stay on the worker
     return part, data_size
@@ -77,8 +78,10 @@ def scan_on(
     progress: Progress | None,
     checksum: bool,
     text_classes: bool,
+    text_figures: bool = True,
 ) -> ScanResult:
     """:func:`batchcost.batchfile.scan` with the ranges scanned on ``engine``'s workers."""
+    gather = gather_of(text_classes, text_figures)
     files = plan_files(paths)
     tasks: list[ScanTask] = []
     owner: list[int] = []  # the file of each task
@@ -87,13 +90,13 @@ def scan_on(
             continue
         spans = [(0, f.size)] if f.compressed else file_ranges(f.path, f.size, engine.range_bytes)
         for a, b in spans:
-            tasks.append((f.index, f.compressed, f.path, f.form, seed, sample_size, keep_problems, a, b, text_classes))
+            tasks.append((f.index, f.compressed, f.path, f.form, seed, sample_size, keep_problems, a, b, gather))
             owner.append(f.index)
     collector = _Collector(engine, files, tasks, owner, checksum, progress)
     try:
         return merge_files(
             files, collector.parts_of, sample_size=sample_size, seed=seed, keep_problems=keep_problems,
-            limits=limits, checksum=checksum, text_classes=text_classes,
+            limits=limits, checksum=checksum, gather=gather,
         )  # fmt: skip
     finally:
         collector.discard()
@@ -122,7 +125,7 @@ class _Collector:
     def describe(self, i: int) -> str:
         if i >= self.n_scans:
             return f"hashing {self.hashed[i - self.n_scans].path}"
-        _fi, compressed, path, *_rest, start, end, _classes = self.tasks[i]
+        _fi, compressed, path, *_rest, start, end, _gather = self.tasks[i]
         return f"scanning {path}" if compressed else f"scanning {path} bytes {start:,}-{end:,}"
 
     def parts_of(self, f: FileTask, report: Callable[[int], None]) -> FileParts:
