@@ -79,8 +79,17 @@ def name_colons(buf: Any, lo: int, hi: int, stops: list[int]) -> list[int]:
         return []
     arr = np.frombuffer(buf, np.uint8, hi - lo, lo)
     try:
-        # 1 MiB at a time: the flags then stay in the cache between the compare and the search
-        parts = [np.flatnonzero(arr[s : s + (1 << 20)] == 58) + s for s in range(0, len(arr), 1 << 20)]
+        # 1 MiB at a time, into one buffer: the flags then stay in the cache between the compare and
+        # the search, and no new array is allocated (and page-faulted in) for each
+        step = 1 << 20
+        flags = np.empty(min(step, len(arr)), bool)
+        parts = []
+        for s in range(0, len(arr), step):
+            chunk = arr[s : s + step]
+            hit = flags[: len(chunk)]
+            np.equal(chunk, 58, out=hit)
+            parts.append(np.flatnonzero(hit) + s)
+        del chunk
         c = parts[0] if len(parts) == 1 else np.concatenate(parts)
         c = c[c >= 3]  # no name of a JSON line ends before its fourth byte (``{"":``)
         p1, p2 = arr[c - 1], arr[c - 2]

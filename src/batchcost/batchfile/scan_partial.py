@@ -56,8 +56,9 @@ class Partial:
     """Results of scanning one range of one file (picklable).
 
     Row records go to a temporary file (``spill``) in chunks once they grow large, so a range of
-    millions of short lines never holds them all in memory; the file holds the records in row order,
-    then (written by :meth:`spill_all` at the end) the media columns one after another.
+    millions of short lines never holds them all in memory; the file holds the rows in chunks, each
+    chunk its columns one after another (``chunks``: the rows of each), then (written by
+    :meth:`spill_all` at the end) the media columns one after another.
     """
 
     def __init__(self, keep: int, owner: int | None = None) -> None:
@@ -75,6 +76,7 @@ class Partial:
         self.last_line_no_newline = False
         self.spill: str | None = None  # records (and at the end media columns) moved to this file
         self.spilled_rows = 0  # rows already in the spill file
+        self.chunks: list[int] = []  # rows of each chunk of columns in the spill file, in order
         self.media_spilled = False
         self.n_rows = 0
         self.n_media = 0
@@ -83,14 +85,23 @@ class Partial:
         self.owner = os.getpid() if owner is None else owner
 
     def flush_records(self) -> None:
-        """Append the records held in memory to the spill file (created on first use)."""
+        """Append the records held in memory to the spill file (created on first use), as one chunk of
+        columns: each column's values of those rows one after another, so the merging process reads
+        them straight into its columns (turning rows into columns here, in the worker processes, keeps
+        that work off the one process that merges)."""
         if not self.records:
             return
+        import numpy as np
+
         if self.spill is None:
             self.spill = _spill_file(self.owner)
+        table = np.frombuffer(self.records, record_dtype())
         with open(self.spill, "ab") as fh:
-            fh.write(self.records)
-        self.spilled_rows += len(self.records) // ROW_RECORD.size
+            for name in ROW_COLUMNS:
+                fh.write(np.ascontiguousarray(table[name]).data)
+        self.chunks.append(len(table))
+        self.spilled_rows += len(table)
+        del table  # a view of the records
         self.records = bytearray()
 
     def flush_if_full(self) -> None:
@@ -135,11 +146,14 @@ class Partial:
         if not self.media_spilled:
             self.spill_all()
         assert self.spill is not None
+        import numpy as np
+
         try:
             with open(self.spill, "rb") as fh:
-                self.records = bytearray(fh.read(self.n_rows * ROW_RECORD.size))
-                if len(self.records) != self.n_rows * ROW_RECORD.size:
-                    raise OSError(f"scan spill file {self.spill} is short")
+                table = np.empty(self.n_rows, record_dtype())
+                self._read_rows(fh, {name: table[name] for name in ROW_COLUMNS}, 0)
+                self.records = bytearray(table.tobytes())
+                del table
                 media = {}
                 for name, spec in MEDIA_COLUMNS.items():
                     media[name] = arr = array(spec[0])
@@ -153,7 +167,18 @@ class Partial:
         finally:
             self.remove_spill()
         self.spilled_rows = 0
+        self.chunks = []
         self.media_spilled = False
+
+    def _read_rows(self, fh: Any, rows: dict[str, Any], row_base: int) -> None:
+        """Read the spill file's chunks of columns into ``rows[name][row_base:]``."""
+        done = row_base
+        for k in self.chunks:
+            for name in ROW_COLUMNS:
+                view = rows[name][done : done + k]
+                if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
+                    raise OSError(f"scan spill file {self.spill} is short at row {done - row_base}")
+            done += k
 
     def media_rows(self) -> int:
         """How many media rows the range holds, spilled or not."""
@@ -184,17 +209,8 @@ class Partial:
             assert self.spill is not None
             try:
                 with open(self.spill, "rb") as fh:
-                    # the records in row order, a few MB at a time, straight into the columns
-                    step = max(1, SPILL_BYTES // dtype.itemsize)
-                    for done in range(0, n_rows, step):
-                        k = min(step, n_rows - done)
-                        buf = np.empty(k * dtype.itemsize, np.uint8)
-                        if fh.readinto(buf) != buf.nbytes:
-                            raise OSError(f"scan spill file {self.spill} is short at row {done}")
-                        table = buf.view(dtype)
-                        for name in ROW_COLUMNS:
-                            rows[name][row_base + done : row_base + done + k] = table[name]
-                        del table, buf
+                    # the chunks of columns, straight into the merged columns
+                    self._read_rows(fh, rows, row_base)
                     for view, name in media_views:
                         if view.nbytes and fh.readinto(memoryview(view).cast("B")) != view.nbytes:
                             raise OSError(f"scan spill file {self.spill} is short at column {name}")
