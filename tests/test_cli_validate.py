@@ -133,9 +133,22 @@ def _validating(tmp_path: Path, lines: int) -> subprocess.Popen[str]:
     )
 
 
+def _spills_once_scanning(proc: subprocess.Popen[str]) -> str:
+    """Wait until the scan of ``proc`` is under way (its workers' spill files exist); their glob pattern."""
+    import glob
+    import tempfile
+
+    spills = os.path.join(tempfile.gettempdir(), f"batchcost-scan-{proc.pid}-*.columns")
+    deadline = time.monotonic() + 60
+    while not glob.glob(spills) and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # the workers are scanning once their spill files exist
+    assert proc.poll() is None, "the scan ended before it could be stopped"
+    return spills
+
+
 def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
-    proc = _validating(tmp_path, 400_000)
-    time.sleep(1.0)
+    proc = _validating(tmp_path, 800_000)
+    _spills_once_scanning(proc)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, (out, err)
@@ -144,14 +157,9 @@ def test_ctrl_c_exits_130_with_a_short_message(tmp_path: Path) -> None:
 
 def test_sigterm_exits_143_and_leaves_no_spill_files(tmp_path: Path) -> None:
     import glob
-    import tempfile
 
     proc = _validating(tmp_path, 800_000)
-    spills = os.path.join(tempfile.gettempdir(), f"batchcost-scan-{proc.pid}-*.columns")
-    deadline = time.monotonic() + 60
-    while not glob.glob(spills) and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.01)  # the workers are scanning once their spill files exist
-    assert proc.poll() is None, "the scan ended before it could be stopped"
+    spills = _spills_once_scanning(proc)
     proc.send_signal(signal.SIGTERM)  # as `kill`, a CI timeout or a stopping container sends it
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, (out, err)

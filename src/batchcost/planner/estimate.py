@@ -444,12 +444,12 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     if opts.output_audio_seconds is not None and tps is not None:
         out_tokens = round(opts.output_audio_seconds * tps)
 
-    def plan_for(tier: int | None) -> Any:
+    def plan_for(tier: int | None, priced: bool = True) -> Any:
         return shard_plan_for(
             plan, book, tier=tier, platform=opts.platform, max_bytes=opts.max_bytes,
             max_requests=opts.max_requests, max_tokens_per_shard=opts.max_tokens_per_shard,
             enqueued_token_limit=opts.enqueued_token_limit, concurrent_jobs=opts.concurrent_jobs, groups=groups,
-            quota_counts=opts.quota_counts, output_tokens=out_tokens, output_ratio=opts.output_ratio,
+            quota_counts=opts.quota_counts, output_tokens=out_tokens, output_ratio=opts.output_ratio, priced=priced,
         )  # fmt: skip
 
     shards = plan_for(opts.tier)
@@ -457,7 +457,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
         # The tier was a guess and it decides how long the jobs take: say what the higher tiers
         # would need, so the user can tell whether giving --tier matters.
         for tier in (2, 3):
-            other = plan_for(tier)
+            other = plan_for(tier, priced=False)  # only its shards and waves are reported
             plan.other_tiers.append({"tier": tier, "shards": len(other.shards), "waves": len(other.waves)})
             if len(other.waves) == 1:
                 break

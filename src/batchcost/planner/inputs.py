@@ -15,8 +15,16 @@ def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
 
     Requests counted exactly keep their counts; estimated ones are scaled together. Arrays that need
     no scaling are the estimate's own (not copies: on millions of requests each copy is megabytes), so
-    callers must not change them.
+    callers must not change them. The result is kept with ``tokens`` (it lives as long as they do): the
+    estimate prices on each end, and the shard plan for each billing tier asks for the high end again.
     """
+    kept: dict[str, dict[str, np.ndarray]] = tokens.__dict__.setdefault("_scaled_inputs", {})
+    if which not in kept:
+        kept[which] = _scaled(tokens, which)
+    return dict(kept[which])
+
+
+def _scaled(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
     per = dict(tokens.per_request_by_modality)
     target = getattr(tokens.by_modality["text"], which)
     text = per["text"]

@@ -68,6 +68,7 @@ def shard_plan_for(
     quota_counts: str = "input",
     output_tokens: int | None = None,
     output_ratio: float | None = None,
+    priced: bool = True,
 ) -> ShardPlan:
     """The shard plan for an estimate: its usable requests, limits from the book, exact shard costs.
 
@@ -87,6 +88,8 @@ def shard_plan_for(
         output_tokens, output_ratio: the output expectation the estimate was made with (to price
             the expected cost per shard exactly; without them, when the estimate has an expected
             cost, it is shared out in proportion to the shards' input tokens).
+        priced: False for the shards and waves alone (no costs, and no notes on tiers or spending),
+            e.g. to say how many waves another billing tier would need.
 
     Raises:
         PlanError: bad limits or options. PricingError: the model is unknown to ``book``.
@@ -162,6 +165,8 @@ def shard_plan_for(
         token_basis=basis,
     )
     del nbytes, quota_tokens
+    if not priced:
+        return replace(shard_plan, notes=list(dict.fromkeys([*shard_plan.notes, *notes])))
     shard_plan = _price_shards(plan, book, shard_plan, high_inputs, ceiling_out, output_tokens, output_ratio, notes)
     warnings = list(shard_plan.warnings)
     if limits.platform == "developer" and enqueued_token_limit is None:
