@@ -34,3 +34,16 @@ def test_a_count_limit_too() -> None:
     for i in range(5):
         memo.put(f"text {i}", i)
     assert len(memo) == 3 and memo.get("text 0") is None and memo.get("text 4") == 4
+
+
+def test_texts_alike_at_both_ends_and_the_middle_are_still_told_apart() -> None:
+    base = "a" * 1000
+    one = base[:250] + "1" + base[251:]  # the same length, ends and middle: only the comparison tells
+    two = base[:250] + "2" + base[251:]
+    memo: TextMemo[int] = TextMemo(max_bytes=10**9)
+    memo.put(one, 1)
+    assert memo.get(one) == 1
+    assert memo.get(two) is None  # never the other text's figure
+    memo.put(two, 2)
+    assert (memo.get(two), memo.get(one)) == (2, None)  # they take turns
+    assert memo.get("".join(list(two))) == 2  # an equal text made afresh (as each line's decode makes it)

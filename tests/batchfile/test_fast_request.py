@@ -162,6 +162,14 @@ EDGES = [
     b'{"custom_id":"a","method":"POST","url":"/v1","body":{}}',
     b'{"key":"a","request":{"contents":[{"parts":[{"inlineData":{"mimeType":"image/png","data":"AAAA"}}]}]}}',
     b'{"key":"a","request":{"contents":[{"parts":[{"text":"x"}]}],"tools":[{"googleSearch":{}}]}}',
+    # long requests whose UTF-8 bytes come from the byte-class count: with a system instruction and a
+    # response schema, and in several parts
+    b'{"key":"a","request":{"contents":[{"parts":[{"text":"' + "\u00e9t\u00e9 ".encode() * 1200 + b'"}]}],'
+    b'"systemInstruction":{"parts":[{"text":"sois br\\u00e8ve"}]},"generationConfig":{"responseSchema":'
+    b'{"type":"OBJECT","description":"r\\u00e9ponse","properties":{"a":{"type":"STRING"}}}}}}',
+    b'{"key":"a","request":{"contents":[{"role":"user","parts":[{"text":"'
+    + "\u4e2d\u6587".encode() * 1500
+    + b'"},{"text":"q\\u00e9"}]},{"role":"model","parts":[{"text":"\\u00e9"}]},{"role":"user","parts":[{"text":"x"}]}]}}',
     b'{"key":"a","request":{"contents":[{"parts":[{"text":"' + "ab\u00e9\u4e2d".encode() * 1500 + b'"}]}]}}',
 ]
 
@@ -169,7 +177,7 @@ EDGES = [
 @pytest.mark.parametrize("classes", [False, True])
 def test_edge_lines(classes: bool) -> None:
     taken = check_same(EDGES, classes=classes)
-    assert 0 in taken and 1 in taken and 3 in taken and len(EDGES) - 1 in taken
+    assert 0 in taken and 1 in taken and 3 in taken and {len(EDGES) - 3, len(EDGES) - 2, len(EDGES) - 1} <= taken
     assert 5 not in taken and 6 not in taken and 7 not in taken  # repeated names: walked, reported
 
 

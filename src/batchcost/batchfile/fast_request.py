@@ -43,6 +43,7 @@ from .request import (
 )
 from .request import UNSET as NOT_GIVEN
 from .schema import GENERATION_CONFIG_FIELDS, THINKING_CONFIG_FIELDS, snake_case
+from .text_classes import CLASS_MIN_CHARS
 
 _REQUIRED = object()
 
@@ -140,6 +141,29 @@ def texts_hash(texts: list[str], seed: int = 0) -> int:
     return int.from_bytes(h.digest()[:8], "little") or 1
 
 
+def _hashes_and_bytes(texts: list[str]) -> tuple[int, int, int]:
+    """``(first hash, prefix hash, UTF-8 bytes)`` of a request's two or more content parts, each text
+    encoded once: the first part hashed, then the rest but the last chained on it (as
+    :func:`texts_hash` does), and the bytes of them all."""
+    h = hashlib.sha1(bytes(8))
+    nbytes = 0
+    first = 0
+    last = len(texts) - 1
+    for i, text in enumerate(texts):
+        if i == last:
+            nbytes += len(text) if text.isascii() else utf8_bytes((text,))
+            break
+        data = text.encode("utf-8", "surrogatepass")
+        nbytes += len(data)
+        h.update(b"t" + len(data).to_bytes(8, "little"))
+        h.update(data)
+        if i == 0:
+            first = int.from_bytes(h.digest()[:8], "little") or 1
+            h = hashlib.sha1(first.to_bytes(8, "little"))
+    prefix = int.from_bytes(h.digest()[:8], "little") or 1
+    return first, prefix, nbytes
+
+
 def utf8_bytes(texts: Any) -> int:
     """UTF-8 bytes of ``texts``; a long text is encoded a slice at a time, not copied whole."""
     n = 0
@@ -167,9 +191,12 @@ class FastLines:
     line), then asks :meth:`figures`.
     """
 
-    def __init__(self, form: str, checks_only: bool = False) -> None:
+    def __init__(self, form: str, checks_only: bool = False, long_bytes_later: bool = False) -> None:
         self.keyed = form == "developer"
         self.checks_only = checks_only
+        # the UTF-8 bytes of a request of CLASS_MIN_CHARS characters or more are left to the byte-class
+        # count, which encodes its texts anyway (the figure's bytes are then -1)
+        self.long_bytes_later = long_bytes_later
         self.decode = _decoder("keyed" if self.keyed else "keyless")
         self.errors = (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError)
         self._system = _decoder("system")
@@ -196,7 +223,8 @@ class FastLines:
 
         Returns ``(system chars, contents chars, tools chars, UTF-8 bytes, max output, thinking
         budget, thinking level, candidate count, media resolution, flags, system hash, first hash,
-        prefix hash, prefix chars, model, system texts, contents texts, tools texts)``.
+        prefix hash, prefix chars, model, system texts, contents texts, tools texts)``; the UTF-8
+        bytes are -1 when left to the byte-class count (``long_bytes_later``).
         """
         contents, si, si_, gc, gc_, safety, safety_, model = astuple(req)
         if len(contents) == 1:
@@ -218,15 +246,15 @@ class FastLines:
             chars = len(t)
             if t.isascii():
                 tb = chars
+            elif self.long_bytes_later and chars >= CLASS_MIN_CHARS:
+                tb = -1
             else:
                 tb = len(t.encode("utf-8", "surrogatepass")) if chars <= 1 << 20 else utf8_bytes(texts)
             first_hash = prefix_hash = prefix_chars = 0
         else:
             chars = sum(map(len, texts))
-            tb = utf8_bytes(texts)
             # prefix = first part, then the rest but the last; chained so the first is hashed once
-            first_hash = texts_hash(texts[:1])
-            prefix_hash = texts_hash(texts[1:-1], first_hash)
+            first_hash, prefix_hash, tb = _hashes_and_bytes(texts)
             prefix_chars = chars - len(texts[-1])
         if si is UNSET and si_ is UNSET:
             system = _NONE
@@ -242,7 +270,8 @@ class FastLines:
                 return None
             n, system, system_chars, system_tb, system_hash = got
             names -= n
-            tb += system_tb
+            if tb >= 0:
+                tb += system_tb
             flags = FLAG_SYSTEM
         if gc is UNSET and gc_ is UNSET:
             tools = _NONE
@@ -262,7 +291,8 @@ class FastLines:
             n, max_out, budget, level, count, mres, more, tools, tools_chars, tools_tb = got
             names -= n
             flags |= more
-            tb += tools_tb
+            if tb >= 0:
+                tb += tools_tb
         if safety is not UNSET or safety_ is not UNSET:
             if (safety := _either(safety, safety_)) is _CLASH:
                 return None

@@ -49,7 +49,9 @@ class RangeScanner:
         if gather not in GATHER:
             raise ValueError(f"gather must be one of {GATHER}, not {gather!r}")
         # the typed decode of the common request shapes (fast_request), or None to walk every line
-        self.fast = FastLines(form, checks_only=gather == "checks") if fast else None
+        self.fast = (
+            FastLines(form, checks_only=gather == "checks", long_bytes_later=gather == "classes") if fast else None
+        )
         self._line_names = 2 if form == "developer" else 1  # "key" and "request", or "request"
 
         # byte-class counts of long requests (text_classes), or None
@@ -270,9 +272,11 @@ class RangeScanner:
             else:
                 key_hash = 0
             if classes is not None and system_chars + chars + tools_chars >= CLASS_MIN_CHARS:
-                got, _ = classes.counts(itertools.chain(system, texts, tools))
+                got, nbytes = classes.counts(itertools.chain(system, texts, tools))
                 p.classes.append(n_rows)
                 p.classes.extend(got)
+                if tb < 0:  # left to the byte-class count (FastLines.long_bytes_later)
+                    tb = nbytes
             records += pack(
                 fi, base + pos, stop - pos, 1, system_chars, chars, tools_chars, tb, 0, max_out, budget, level,
                 count if count < 65535 else 65535, mres, flags, sh, fh, ph, pc, key_hash,
