@@ -59,7 +59,7 @@ def return_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> bool:
     return _mallopt(_M_MMAP_THRESHOLD, threshold)
 
 
-def reuse_large_blocks(largest: int = 32 * 1024 * 1024) -> bool:
+def reuse_large_blocks(largest: int = 4 * 1024 * 1024) -> bool:
     """Serve blocks up to ``largest`` bytes from the heap, and keep up to twice that free in it.
 
     The opposite of :func:`return_large_blocks`, for a scan worker process (which inherits that

@@ -68,9 +68,13 @@ _SETTINGS = {
     for name, canon in GENERATION_CONFIG_FIELDS.items()
 }
 
-# Distinct parts remembered (their figures, by their bytes), and their bytes: about 10 MB at most.
-_REMEMBER = 32768
-_REMEMBER_BYTES = 8 * 1024 * 1024
+# Distinct parts remembered (their figures, by their bytes), and their bytes: about 7 MB at most in
+# each scan process (a file with a different generationConfig on most lines fills it with values
+# seen once; the ones repeated come back at once). A part up to 1 MB is remembered: a long shared
+# system instruction is read once, not on every line.
+_REMEMBER = 8192
+_REMEMBER_BYTES = 4 * 1024 * 1024
+_REMEMBER_ONE = 1024 * 1024
 
 _NONE: tuple[str, ...] = ()
 _CLASH: Any = object()
@@ -317,7 +321,7 @@ class FastLines:
 
     def _remember(self, seen: dict[bytes, Any], key: bytes, figures: Any) -> Any:
         """Keep ``figures`` for ``key``; past the limits, the oldest quarter of the table is forgotten."""
-        if len(key) > _REMEMBER_BYTES // 8:
+        if len(key) > _REMEMBER_ONE:
             return figures  # rare enough to read again, too large to keep
         if len(seen) >= _REMEMBER or self._remembered + len(key) > _REMEMBER_BYTES:
             for table in (self._systems, self._configs, self._safeties):

@@ -24,7 +24,7 @@ from .text_classes import N_CLASSES
 CLASS_RECORD = 1 + N_CLASSES
 
 # A range's packed row records move to a temporary file whenever they reach this size.
-SPILL_BYTES = 32 * 1024 * 1024
+SPILL_BYTES = 8 * 1024 * 1024
 
 # One line's row columns packed in ROW_COLUMNS order (little-endian, no padding).
 _STRUCT_CODES = {"u1": "B", "i1": "b", "u2": "H", "i2": "h", "u4": "I", "i4": "i", "u8": "Q", "i8": "q"}
