@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from batchcost.cli import main
+from batchcost.planner.estimate import estimate
 from tests.planner.estimating import cost, mtok, run_estimate, sampled_file, text_req, write
 
 TUNED = """\
@@ -156,3 +157,27 @@ def test_output_limit_from_a_price_file_caps_thinking_budgets(tmp_path: Path) ->
         "5 requests set thinkingBudget above my-tuned-model's output limit (8,192; largest asked 1,000,000,000); "
         "the API cannot think past it, so the ceiling counts 8,192 thinking tokens for them"
     ]
+
+
+def test_each_local_file_is_hashed_after_the_scan_and_the_plan_carries_its_sha256(tmp_path: Path) -> None:
+    import gzip
+    import hashlib
+
+    plain = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 20)
+    packed = tmp_path / "b.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    plan = estimate([plain, packed], model="gemini-2.5-flash", offline=True)
+    want = [hashlib.sha256(p.read_bytes()).hexdigest() for p in (plain, packed)]  # the gzip file as stored
+    assert [f.sha256 for f in plan.scan.files] == want
+    assert [f["sha256"] for f in plan.to_json()["files"]] == want
+
+
+def test_a_refused_estimate_stops_its_hashing(tmp_path: Path) -> None:
+    import threading
+
+    from batchcost.errors import PricingError
+
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 5)
+    with pytest.raises(PricingError):  # refused after the scan: no model given, and none in the file
+        estimate(path, offline=True)
+    assert not [t for t in threading.enumerate() if t.name == "batchcost-sha256"]

@@ -275,9 +275,9 @@ def estimate(
         or a needed rate is unknown. TokenizerError: the asked tokenizer is not available.
     """
     from ..batchfile import scan as scan_files
+    from ..batchfile.result import checksums_later
     from ..pricing import PriceBook
-    from ..tokens import choose_counter, count_tokens
-    from ..tokens.media_tokens import MediaDefaults
+    from ..storage.locations import is_url
 
     opts = options or EstimateOptions(**kwargs)
     if options is not None and kwargs:
@@ -302,10 +302,31 @@ def estimate(
             "embedding models"
         )
 
+    # Local files are hashed after the scan, on the core the pricing and planning leave idle.
+    given_paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    hash_later = scan_result is None and opts.engine is None and not any(is_url(os.fspath(p)) for p in given_paths)
     result = scan_result or (scan_files if opts.engine is None else opts.engine.scan)(
-        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=True,
+        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=not hash_later,
         text_classes=not opts.exact,  # the sampled estimate's auxiliary figures
     )  # fmt: skip
+    finish_checksums = checksums_later(result) if hash_later else None
+    try:
+        plan = _priced(result, model, opts, book, run_date, stage, progress)
+    except BaseException:
+        if finish_checksums is not None:
+            finish_checksums(False)
+        raise
+    if finish_checksums is not None:
+        finish_checksums(True)
+    return plan
+
+
+def _priced(result: ScanResult, model: str | None, opts: EstimateOptions, book: PriceBook, run_date: datetime.date,
+            stage: Callable[[str], Any], progress: Callable[[str, int, int], None] | None) -> Plan:  # fmt: skip
+    """The rest of :func:`estimate` once the files are scanned: tokens, prices, the plan."""
+    from ..tokens import choose_counter, count_tokens
+    from ..tokens.media_tokens import MediaDefaults
+
     warnings: list[str] = []
     if model is None:
         model = result.model

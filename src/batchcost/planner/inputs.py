@@ -52,12 +52,18 @@ def _scaled(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
 
 
 def _smallest(values: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` smallest values, ties in index order: ``np.argsort(values, kind="stable")[:k]``.
+    """Indices of the ``k`` smallest values, ties at the k-th broken by index, in index order: the set
+    ``np.argsort(values, kind="stable")[:k]`` holds.
 
-    Only the values up to the k-th smallest are sorted (found in linear time), not millions of them.
+    Found in linear time (a partition, then two scans), with nothing sorted: on 1.7 M requests a sort
+    of the candidates took 0.1 s at each end of the interval.
     """
+    if k <= 0:
+        return np.zeros(0, np.int64)
     if k >= len(values):
-        return np.argsort(values, kind="stable")[:k]
+        return np.arange(len(values))
     kth = np.partition(values, k - 1)[k - 1]
-    candidates = np.flatnonzero(values <= kth)  # every value that can be among the k, ties included
-    return candidates[np.argsort(values[candidates], kind="stable")[:k]]
+    chosen = values < kth  # fewer than k: all of them are in
+    ties = np.flatnonzero(values == kth)[: k - int(chosen.sum())]
+    chosen[ties] = True
+    return np.flatnonzero(chosen)

@@ -106,8 +106,8 @@ def shard_plan_for(
         max_tokens_per_shard=max_tokens_per_shard, enqueued_token_limit=enqueued_token_limit,
         concurrent_jobs=concurrent_jobs,
     )  # fmt: skip
-    usable = np.flatnonzero(scan.rows["usable"].astype(bool))
-    ceiling_out = plan.cost.per_request_ceiling.astype(np.int64)
+    usable = np.flatnonzero(scan.rows["usable"])
+    ceiling_out = plan.cost.per_request_ceiling.astype(np.int64, copy=False)
     unknown_ceilings = int((ceiling_out[usable] < 0).sum()) if len(ceiling_out) else 0
     ceiling_out = np.maximum(ceiling_out, 0)
     high_inputs = scaled_inputs(plan.tokens, "high")
