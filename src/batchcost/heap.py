@@ -62,11 +62,12 @@ def return_large_blocks(threshold: int = LARGE_BLOCK_BYTES) -> bool:
 def reuse_large_blocks(largest: int = 4 * 1024 * 1024) -> bool:
     """Serve blocks up to ``largest`` bytes from the heap, and keep up to twice that free in it.
 
-    The opposite of :func:`return_large_blocks`, for a scan worker process (which inherits that
-    setting from the command line): it allocates and frees the same few arrays of a megabyte or so
-    for every 8 MB of lines, and each one mapped on its own is page-faulted in afresh, about 850,000
-    faults (1.6 s of system time) over 2 GB of short prompts. Its memory is bounded by its block of
-    lines either way. Returns whether the allocator took the settings.
+    The opposite of :func:`return_large_blocks`, for a scan or token-counting worker process (which
+    inherits that setting from the command line): it allocates and frees the same few buffers of a
+    megabyte or so for every 8 MB of lines or batch of texts, and each one mapped on its own is
+    page-faulted in afresh: about 850,000 faults (1.6 s of system time) for a scan of 2 GB of short
+    prompts, 4 M faults for counting 500 MB of them exactly. Its memory is bounded by its block of
+    lines or its batch either way. Returns whether the allocator took the settings.
     """
     return _mallopt(_M_MMAP_THRESHOLD, largest) and _mallopt(_M_TRIM_THRESHOLD, 2 * largest)
 

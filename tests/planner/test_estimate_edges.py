@@ -6,6 +6,7 @@ import io
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -172,12 +173,34 @@ def test_each_local_file_is_hashed_after_the_scan_and_the_plan_carries_its_sha25
     assert [f["sha256"] for f in plan.to_json()["files"]] == want
 
 
-def test_a_refused_estimate_stops_its_hashing(tmp_path: Path) -> None:
-    import threading
+def test_a_refused_estimate_stops_its_hashing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
 
     from batchcost.errors import PricingError
 
+    started: list[subprocess.Popen[str]] = []
+    real = subprocess.Popen
+
+    class Spy(real):  # type: ignore[misc,valid-type]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            started.append(self)
+
+    monkeypatch.setattr(subprocess, "Popen", Spy)
     path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 5)
     with pytest.raises(PricingError):  # refused after the scan: no model given, and none in the file
         estimate(path, offline=True)
-    assert not [t for t in threading.enumerate() if t.name == "batchcost-sha256"]
+    assert len(started) == 1 and started[0].returncode is not None  # the hashing process is gone
+
+
+def test_the_hash_is_made_here_when_no_process_can_be_started(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import hashlib
+    import subprocess
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise OSError("no processes left")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 5)
+    plan = estimate(path, model="gemini-2.5-flash", offline=True)
+    assert plan.scan.files[0].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()

@@ -330,11 +330,10 @@ def _severity(code: str) -> Severity:
     return KINDS[code][0]
 
 
-def file_sha256(path: str, chunk: int = 8 * 1024 * 1024, stop: Any = None) -> str:
+def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
     """SHA-256 of a file's bytes as stored (hashlib releases the GIL, so a thread can run this).
 
-    A URL's object is read in parallel ranges (``batchcost.storage``). ``stop`` (a
-    ``threading.Event``), once set, ends a local file's hashing early with an empty digest.
+    A URL's object is read in parallel ranges (``batchcost.storage``).
     """
     import hashlib
 
@@ -350,45 +349,56 @@ def file_sha256(path: str, chunk: int = 8 * 1024 * 1024, stop: Any = None) -> st
     view = memoryview(buf)
     with open(path, "rb", buffering=0) as fh:
         while n := fh.readinto(buf):
-            if stop is not None and stop.is_set():
-                return ""
             h.update(view[:n])
     return h.hexdigest()
 
 
 def checksums_later(result: ScanResult) -> Callable[[bool], None]:
-    """Start hashing the scanned local files on a thread; the returned ``finish(wait)`` puts each
-    file's SHA-256 in ``result.files`` (``wait=False``: stop, and leave them unset).
+    """Start hashing the scanned local files in a separate process; the returned ``finish(wait)`` puts
+    each file's SHA-256 in ``result.files`` (``wait=False``: stop it, and leave them unset).
 
     The scan keeps both cores busy, so hashing during it slows it by about half the hashing (1.5 s of
     CPU per 2 GB); the work after the scan leaves a core idle most of the time (pricing, planning),
-    and the hash runs there. A failure to read a file is raised by ``finish``, as the scan would.
+    and the hash runs there. It runs in a small new interpreter, not a thread: counting tokens forks
+    worker processes, and a fork while another thread runs can leave the child holding a lock that
+    thread had. Where no interpreter can be started, or it fails, ``finish`` hashes in this process
+    (and raises what reading the file raises, as the scan would).
     """
     import dataclasses
-    import threading
+    import subprocess
+    import sys
 
-    stop = threading.Event()
-    digests: dict[int, str] = {}
-    failed: list[BaseException] = []
-
-    def run() -> None:
+    paths = [info.path for info in result.files]
+    proc: subprocess.Popen[str] | None = None
+    if sys.executable and paths:
         try:
-            for i, info in enumerate(result.files):
-                digests[i] = file_sha256(info.path, stop=stop)
-        except BaseException as e:  # handed to finish(), in the caller's thread
-            failed.append(e)
-
-    thread = threading.Thread(target=run, name="batchcost-sha256", daemon=True)
-    thread.start()
+            proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", _HASHER, *paths], stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+            )  # fmt: skip
+        except OSError:
+            proc = None
 
     def finish(wait: bool = True) -> None:
         if not wait:
-            stop.set()
-        thread.join()
-        if not wait:
+            if proc is not None:
+                proc.kill()
+                proc.communicate()  # reaps it and closes its pipe
             return
-        if failed:
-            raise failed[0]
-        result.files[:] = [dataclasses.replace(f, sha256=digests[i]) for i, f in enumerate(result.files)]
+        digests: list[str] = []
+        if proc is not None:
+            out, _ = proc.communicate()
+            digests = out.split() if proc.returncode == 0 else []
+        if len(digests) != len(paths):
+            digests = [file_sha256(path) for path in paths]
+        result.files[:] = [dataclasses.replace(f, sha256=d) for f, d in zip(result.files, digests, strict=True)]
 
     return finish
+
+
+# What the hashing process runs: the SHA-256 of each file named, one per line.
+_HASHER = """import hashlib, sys
+for path in sys.argv[1:]:
+    with open(path, "rb") as fh:
+        print(hashlib.file_digest(fh, "sha256").hexdigest(), flush=True)
+"""

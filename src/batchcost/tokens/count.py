@@ -19,7 +19,7 @@ import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
 from ..batchfile.text_classes import add_text_classes
-from ..heap import trim_heap
+from ..heap import reuse_large_blocks, trim_heap
 from .base import RequestCounter, TextCounter
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
@@ -161,15 +161,25 @@ class _Counts:
             self.dense = np.zeros((n_rows, len(PLACES)), np.int64)
             self.dense_done = np.zeros(n_rows, bool)
         done = 0
+        # the workers reuse their large blocks (see batchcost.heap.reuse_large_blocks): with the
+        # command line's threshold, each tokenized batch's buffers were faulted in afresh
+        pool = mp.get_context("fork").Pool(n, initializer=reuse_large_blocks)
         try:
-            with mp.get_context("fork").Pool(n) as pool:
-                for rows, part in pool.imap_unordered(_count_rows_in_child, chunks):
-                    self.dense[rows] = part
-                    self.dense_done[rows] = True
-                    done += len(rows)
-                    if self.progress:
-                        self.progress(done, len(todo))
+            for rows, part in pool.imap_unordered(_count_rows_in_child, chunks):
+                self.dense[rows] = part
+                self.dense_done[rows] = True
+                done += len(rows)
+                if self.progress:
+                    self.progress(done, len(todo))
+            # Workers that are done leave on their own. `with Pool` would terminate them, and about one
+            # run in five then hung for good: a worker idle in the task queue's lock outlived the SIGTERM
+            # and the pool waited for it (seen on --exact of 500 MB of short prompts).
+            pool.close()
+        except BaseException:
+            pool.terminate()
+            raise
         finally:
+            pool.join()
             _FORK_STATE = None
 
     def _store_dense(self, rows: list[int], counts: np.ndarray) -> None:
