@@ -629,3 +629,22 @@ def test_many_line_gzip_is_scanned_block_by_block_with_rows_spilled(
         assert got.rows[name].tolist() == expected.rows[name].tolist(), name
     assert codes(got) == codes(expected) == [(12_346, "not-object")]
     assert got.sample.tolist() == expected.sample.tolist()
+
+
+def test_a_scan_for_the_checks_alone_finds_the_same_problems_and_says_what_it_left_out(tmp_path: Path) -> None:
+    lines = [GOOD % f"k{i}" for i in range(20)]
+    lines[3] = (
+        '{"key": "k1", "request": {"contents": [{"parts": [{"text": "caf\u00e9"}, {"text": "x"}]}]}}'  # repeated key
+    )
+    lines[7] = '{"key": "k7", "request": {"contents": []}}'
+    lines[9] = "not json"
+    path = write(tmp_path, lines)
+    full, checks = scan(path), scan(path, text_figures=False)
+    assert [(p.line, p.code) for p in checks.problems] == [(p.line, p.code) for p in full.problems] != []
+    assert checks.problem_counts == full.problem_counts and checks.requests == full.requests == 18
+    assert (full.text_figures, checks.text_figures) == (True, False)
+    for name in ("usable", "key_hash", "flags", "model", "offset", "nbytes"):
+        assert checks.rows[name].tolist() == full.rows[name].tolist(), name
+    assert checks.rows["text_bytes"][3] == 0 < full.rows["text_bytes"][3]  # not counted for the checks
+    with pytest.raises(ValueError):
+        scan(path, text_classes=True, text_figures=False)

@@ -204,3 +204,9 @@ def test_the_hash_is_made_here_when_no_process_can_be_started(tmp_path: Path, mo
     path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 5)
     plan = estimate(path, model="gemini-2.5-flash", offline=True)
     assert plan.scan.files[0].sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_paths_may_come_as_an_iterator(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 3)
+    plan = estimate(iter([path]), model="gemini-2.5-flash", offline=True)
+    assert plan.scan.requests == 3 and plan.scan.files[0].sha256

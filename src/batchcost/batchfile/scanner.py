@@ -90,6 +90,7 @@ def scan(
         InputError: a file cannot be read at all (missing, a directory, permission denied), or is a
             pipe, FIFO or device (it would be read more than once); for a URL also refused
             credentials, a missing backend extra, or a storage that keeps failing.
+        ValueError: ``text_classes`` without ``text_figures`` (the classes need the rows' figures).
     """
     gather = gather_of(text_classes, text_figures)
     files = plan_files(paths)

@@ -302,11 +302,12 @@ def estimate(
             "embedding models"
         )
 
-    # Local files are hashed after the scan, on the core the pricing and planning leave idle.
+    # Local files are hashed after the scan, on the core the pricing and planning leave idle. The
+    # paths are listed once: an iterator of them would be used up by the look for URLs.
     given_paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     hash_later = scan_result is None and opts.engine is None and not any(is_url(os.fspath(p)) for p in given_paths)
     result = scan_result or (scan_files if opts.engine is None else opts.engine.scan)(
-        paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=not hash_later,
+        given_paths, sample_size=opts.sample_size, seed=opts.seed, progress=stage("scan"), checksum=not hash_later,
         text_classes=not opts.exact,  # the sampled estimate's auxiliary figures
     )  # fmt: skip
     finish_checksums = checksums_later(result) if hash_later else None
