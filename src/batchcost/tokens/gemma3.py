@@ -37,6 +37,7 @@ import numpy as np
 from batchcost.errors import TokenizerError
 
 from .repeats import RepeatedTexts
+from .words import WordCounts
 
 if TYPE_CHECKING:
     import sentencepiece
@@ -691,6 +692,8 @@ class LocalCounter:
         self._processor = processor
         self._rules: _CutRules | None = None
         self._repeats = RepeatedTexts()
+        self._words: WordCounts | None = None
+        self._words_checked = False
         self._rules_dir: Path | None = None  # where the derived cut rules are kept (None: the default)
         self.description = f"Gemma 3 SentencePiece tokenizer (exact for text), model from {source.origin}"
 
@@ -728,8 +731,10 @@ class LocalCounter:
         """Return the token count of each text, in order.
 
         A long text seen recently (a shared system instruction or document) is looked up, not
-        tokenized again (:mod:`.repeats`). Texts are encoded in batches of about 256K characters; a text over 4 KB is cut at exact places into ~2 KB
-        pieces whose counts are added (see the notes above ``_LONG_CHARS``), in linear time.
+        tokenized again (:mod:`.repeats`). The rest are counted word by word, each distinct word
+        tokenized once (:mod:`.words`). Words are encoded in batches of about 256K characters; a text
+        over 4 KB with no word to cut at is cut at other exact places into ~2 KB pieces whose counts
+        are added (see the notes above ``_LONG_CHARS``), in linear time.
 
         Args:
             texts: plain strings (a lone surrogate counts as U+FFFD).
@@ -740,7 +745,18 @@ class LocalCounter:
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"count_texts expects str items, got {type(text).__name__} at index {index}")
-        return self._repeats.count(texts, self._count_all)
+        return self._repeats.count(texts, self._count_by_words)
+
+    def _count_by_words(self, texts: list[str]) -> list[int]:
+        """Count ``texts`` as the sums of their words' counts (see :mod:`.words`) when the model allows it."""
+        if not self._words_checked:
+            rules = self._cut_rules()
+            if rules.enabled:
+                self._words = WordCounts.from_rules(rules.pairs, rules.user_spans.keys())
+            self._words_checked = True
+        if self._words is None:
+            return self._count_all(texts)
+        return self._words.count(texts, self._count_all)
 
     def _count_all(self, texts: list[str]) -> list[int]:
         counts = [0] * len(texts)
