@@ -46,3 +46,30 @@ def test_peak_memory_does_not_grow_with_file_size(tmp_path: Path, workers: int) 
     # 12x the bytes for the same requests: the peak may grow by the pages in flight and one parsed
     # line, not by the file (~184 MB more).
     assert growth_mb < 40, (peak_small, peak_large)
+
+
+def test_a_column_with_one_value_on_every_line_is_held_once(tmp_path: Path) -> None:
+    from batchcost.batchfile import scan
+
+    path = tmp_path / "short.jsonl"
+    _make(path, 3000, 0)  # short prompts: no system instruction, media, model or cached content
+    result = scan(path, workers=2)
+    rows = result.rows
+    folded = {name for name, column in rows.items() if column.strides == (0,)}
+    assert {"system_chars", "system_hash", "media_parts", "model", "cached_content", "usable"} <= folded
+    assert not folded & {"offset", "key_hash", "contents_chars", "nbytes"}
+    assert int(rows["system_chars"].sum()) == 0 and result.requests == 3000
+    assert rows["usable"][[0, 1500, 2999]].tolist() == [1, 1, 1]  # reads as the whole column
+    with pytest.raises(ValueError, match="read-only"):
+        rows["system_hash"][0] = 1  # changed in place by no one: a copy is needed
+    # the same figures as unfolded columns: the file with one more line, which has a system instruction
+    # and a model, gives the same first 3,000 rows
+    system = {"parts": [{"text": "Be brief."}]}
+    extra = {"key": "s", "request": {"systemInstruction": system, "contents": [{"parts": [{"text": "hi"}]}],
+                                     "model": "models/gemini-2.5-flash"}}  # fmt: skip
+    more = tmp_path / "more.jsonl"
+    more.write_text(path.read_text() + json.dumps(extra) + "\n")
+    other = scan(more, workers=2).rows
+    assert not {name for name, column in other.items() if column.strides == (0,)} & {"system_hash", "model"}
+    for name, column in rows.items():
+        assert (other[name][:3000] == column).all(), name

@@ -108,13 +108,29 @@ class FileInfo:
         }
 
 
+def fold_constant_columns(rows: dict[str, npt.NDArray[Any]]) -> None:
+    """Replace each row column that holds one value on every line by a read-only view of that value.
+
+    A file of short prompts has no system instructions, media, models or cached contents: 9 of the
+    22 columns are zeros, 40 bytes a line (67 MB for 1.7 million requests). The view reads as the
+    whole column (indexing, sums and comparisons are unchanged) and holds one value; writing into it
+    raises ``ValueError``, so a column is copied before it is changed.
+    """
+    import numpy as np
+
+    for name, column in rows.items():
+        if len(column) > 1 and column.strides != (0,) and column[-1] == column[0] and (column == column[0]).all():
+            rows[name] = np.broadcast_to(column[:1].copy(), column.shape)
+
+
 @dataclass(slots=True)
 class ScanResult:
     """Everything one pass over the input files found.
 
     Row columns (``rows[name]``, numpy arrays, one entry per line; see :data:`ROW_COLUMNS`) and
     media columns (``media[name]``, one entry per media part; see :data:`MEDIA_COLUMNS`) keep
-    memory proportional to the request count. ``sample`` holds row indices of a uniform random
+    memory proportional to the request count; a row column with one value on every line is a
+    read-only view of that value (see :func:`fold_constant_columns`). ``sample`` holds row indices of a uniform random
     sample of usable requests (without replacement, sorted), drawn in the same pass with ``seed``.
     ``text_classes``, when the scan was asked for it, holds the byte-class counts of every usable
     request with at least :data:`~.text_classes.CLASS_MIN_CHARS` characters of text.
