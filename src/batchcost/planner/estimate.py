@@ -364,6 +364,9 @@ def _priced(result: ScanResult, model: str | None, opts: EstimateOptions, book: 
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
         row_counter=None if opts.engine is None else opts.engine.count_rows,
     )  # fmt: skip
+    forget_seen = getattr(choice.counter, "forget_seen", None)
+    if callable(forget_seen):
+        forget_seen()  # the counter's tables of words and texts seen: memory pricing and planning can use
     if choice.tokenizer_assumed:
         import dataclasses
 

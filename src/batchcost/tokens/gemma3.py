@@ -723,6 +723,18 @@ class LocalCounter:
         # each get the tokenizer once (the processor itself cannot be pickled).
         return (counter_from_source, (self.source, self.num_threads, self._rules_dir))
 
+    def forget_seen(self) -> None:
+        """Let go of the words, texts and cut rules remembered so far (memory); counts stay the same.
+
+        A sampled estimate calls this once its sample is counted: the caching advice counts only a
+        few shared prefixes after it, and the tables of words (up to ``words.MAX_WORDS``) and long
+        texts (8 MB of text) would otherwise stay through pricing and planning.
+        """
+        self._repeats = RepeatedTexts()
+        self._words = None
+        self._words_checked = False
+        self._rules = None
+
     def count_text(self, text: str) -> int:
         """Return the token count of one text."""
         return self.count_texts([text])[0]
