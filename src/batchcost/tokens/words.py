@@ -42,13 +42,13 @@ class WordCounts:
         held = sorted(set(held_before_space) - {" "})
         # Texts that hold none of these are cut before every space (str.split, the fast path).
         self._avoid = ("  ", *held)
-        # Any other text: a word is a run of spaces, then everything up to a space that does not
-        # follow a held character (regular expressions are greedy: the group takes every
-        # "…held + spaces" it can), or a run of newlines where those are free cuts.
+        # Any other text: a word is a run of spaces, then runs of other characters and held
+        # characters with the spaces after them, up to a space that follows neither; or a run of
+        # newlines where those are free cuts. Possessive quantifiers: nothing is tried twice.
         stop = " \n" if newline_cuts else " "
-        body = f"[^{stop}]*"
-        tail = f"(?:{body}[{re.escape(''.join(held))}][ ]+)*" if held else ""
-        self._words = re.compile(("\\n+|" if newline_cuts else "") + f"[ ]*{tail}{body}")
+        held_class = re.escape("".join(held))
+        body = f"(?:[^{stop}{held_class}]++|[{held_class}][ ]*+)*+" if held else f"[^{stop}]*+"
+        self._words = re.compile(("\\n+|" if newline_cuts else "") + f"[ ]*{body}")
         self._max = max_words
         self._bare: dict[str, int] = {"": 0}  # a word as it stands (findall ends with an empty one)
         self._spaced: dict[str, int] = {}  # a word after one space: the key leaves the space out
@@ -119,7 +119,7 @@ class WordCounts:
                     new_bare.add(words[0])
                 new_spaced.update(set(words[1:]).difference(spaced))
                 split.append((i, words, True))
-        ordered_bare, ordered_spaced = sorted(new_bare), sorted(new_spaced)
+        ordered_bare, ordered_spaced = list(new_bare), list(new_spaced)
         counts = count_all(ordered_bare + [" " + word for word in ordered_spaced])
         bare.update(zip(ordered_bare, counts[: len(ordered_bare)], strict=True))
         spaced.update(zip(ordered_spaced, counts[len(ordered_bare) :], strict=True))
