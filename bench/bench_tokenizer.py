@@ -7,7 +7,10 @@ Rebuilds the model from the offline package's GGUF header (timed), loads it back
 * long texts (golden documents over 4 KB, cut after newline runs into ~2 KB pieces);
 * very long texts (documents joined into ~1 MB texts), plus the same encoded whole, unchunked;
 
-each with num_threads=1 and 2. Prints MB/s (UTF-8 bytes) and tokens/s.
+each with num_threads=1 and 2. Replicated texts repeat every word, so those cases show the counter
+with its tables of words and long texts warm. The last case counts the golden texts once, with a new
+counter, with and without counting word by word: real texts of 16 kinds, where most words are new,
+the least the word table can help (batchcost.tokens.words). Prints MB/s (UTF-8 bytes) and tokens/s.
 
 Run: PYTHONPATH=src python bench/bench_tokenizer.py [--mb 50] [--golden PATH]
 """
@@ -114,6 +117,13 @@ def main() -> None:
     for threads in (1, 2):
         seconds, tokens = timed(lambda n=threads: [len(ids) for ids in processor.encode(joined, num_threads=n)])
         report(f"~1 MB texts, whole (no cut), num_threads={threads}", joined, seconds, tokens)
+    print("\nthe golden texts once, a new counter each time (num_threads=1):")
+    for by_words in (True, False):
+        counter = LocalCounter(counter1.source)
+        if not by_words:
+            counter._words_checked = True  # as if the model allowed no word cuts: whole texts are encoded
+        seconds, tokens = timed(lambda c=counter: c.count_texts(golden))
+        report("word by word" if by_words else "whole texts", golden, seconds, tokens)
 
 
 if __name__ == "__main__":
