@@ -131,3 +131,21 @@ def test_forgetting_what_was_seen_frees_the_tables_and_keeps_the_counts(
     fresh_counter.forget_seen()
     assert fresh_counter._words is None and fresh_counter._rules is None
     assert fresh_counter.count_texts(texts) == exact  # the tables are made again as needed
+
+
+def test_a_very_long_text_is_counted_whole_not_split_into_words_at_once(
+    fresh_counter: LocalCounter, golden: list[dict[str, object]]
+) -> None:
+    from batchcost.tokens.words import MAX_TEXT_CHARS
+
+    asked: list[str] = []
+    words = WordCounts(("\u2581", ">", " "))
+    long_text = "word " * (MAX_TEXT_CHARS // 5 + 1)
+    assert words.count(["a b", long_text, "b a"], lambda t: asked.extend(t) or [len(x) for x in t]) == [
+        3, len(long_text), 3,
+    ]  # fmt: skip
+    assert long_text in asked and " word" not in asked  # its words were never listed
+    docs = [str(record["text"]) for record in golden if record["category"].startswith("doc_")]  # type: ignore[union-attr]
+    joined = "\n\n".join(docs)
+    assert len(joined) > MAX_TEXT_CHARS
+    assert fresh_counter.count_texts([joined, docs[0]]) == _plain(fresh_counter, [joined, docs[0]])

@@ -23,6 +23,9 @@ from collections.abc import Callable, Iterable, Sequence
 MAX_WORDS = 200_000
 # Longer words are counted but not kept: they seldom repeat (a long word is a URL, base64, CJK text).
 MAX_WORD_CHARS = 64
+# Longer texts are counted whole, in bounded pieces (gemma3's exact cuts): split into words at once,
+# a 50 MB text would hold millions of strings.
+MAX_TEXT_CHARS = 1 << 18
 
 
 class WordCounts:
@@ -83,7 +86,7 @@ class WordCounts:
         out = [0] * len(texts)
         slow: list[int] = []
         for i, text in enumerate(texts):
-            if any(map(text.__contains__, avoid)):
+            if len(text) > MAX_TEXT_CHARS or any(map(text.__contains__, avoid)):
                 slow.append(i)
                 continue
             words = text.split(" ")
@@ -105,11 +108,14 @@ class WordCounts:
             spaced.clear()
             bare[""] = 0
         split: list[tuple[int, list[str], bool]] = []  # (index, words, cut before every space)
+        whole: list[int] = []
         new_bare: set[str] = set()
         new_spaced: set[str] = set()
         for i in slow:
             text = texts[i]
-            if any(map(text.__contains__, avoid)):
+            if len(text) > MAX_TEXT_CHARS:
+                whole.append(i)
+            elif any(map(text.__contains__, avoid)):
                 words = self._words.findall(text)
                 new_bare.update(set(words).difference(bare))
                 split.append((i, words, False))
@@ -120,9 +126,12 @@ class WordCounts:
                 new_spaced.update(set(words[1:]).difference(spaced))
                 split.append((i, words, True))
         ordered_bare, ordered_spaced = list(new_bare), list(new_spaced)
-        counts = count_all(ordered_bare + [" " + word for word in ordered_spaced])
-        bare.update(zip(ordered_bare, counts[: len(ordered_bare)], strict=True))
-        spaced.update(zip(ordered_spaced, counts[len(ordered_bare) :], strict=True))
+        n_bare, n_words = len(ordered_bare), len(ordered_bare) + len(ordered_spaced)
+        counts = count_all(ordered_bare + [" " + word for word in ordered_spaced] + [texts[i] for i in whole])
+        bare.update(zip(ordered_bare, counts[:n_bare], strict=True))
+        spaced.update(zip(ordered_spaced, counts[n_bare:n_words], strict=True))
+        for i, n in zip(whole, counts[n_words:], strict=True):
+            out[i] = n
         for i, words, spaced_after_first in split:
             if spaced_after_first:
                 out[i] = bare[words[0]] + sum(map(spaced.__getitem__, words[1:]))
