@@ -130,8 +130,9 @@ class ScanResult:
     Row columns (``rows[name]``, numpy arrays, one entry per line; see :data:`ROW_COLUMNS`) and
     media columns (``media[name]``, one entry per media part; see :data:`MEDIA_COLUMNS`) keep
     memory proportional to the request count; a row column with one value on every line is a
-    read-only view of that value (see :func:`fold_constant_columns`). ``sample`` holds row indices of a uniform random
-    sample of usable requests (without replacement, sorted), drawn in the same pass with ``seed``.
+    read-only view of that value (see :func:`fold_constant_columns`). ``sample`` holds row indices
+    of a uniform random sample of usable requests (without replacement, sorted), drawn in the same
+    pass with ``seed``.
     ``text_classes``, when the scan was asked for it, holds the byte-class counts of every usable
     request with at least :data:`~.text_classes.CLASS_MIN_CHARS` characters of text.
     """

@@ -744,9 +744,10 @@ class LocalCounter:
 
         A long text seen recently (a shared system instruction or document) is looked up, not
         tokenized again (:mod:`.repeats`). The rest are counted word by word, each distinct word
-        tokenized once (:mod:`.words`). Words are encoded in batches of about 256K characters; a text
-        over 4 KB with no word to cut at is cut at other exact places into ~2 KB pieces whose counts
-        are added (see the notes above ``_LONG_CHARS``), in linear time.
+        tokenized once (:mod:`.words`); a text over 256K characters is counted whole. What is encoded
+        (new words, such texts) goes in batches of about 256K characters, and any of it over 4 KB is
+        cut at exact places into ~2 KB pieces whose counts are added (see the notes above
+        ``_LONG_CHARS``), in linear time.
 
         Args:
             texts: plain strings (a lone surrogate counts as U+FFFD).
