@@ -4,9 +4,10 @@ Batch files repeat long texts on purpose (shared system instructions, one docume
 questions). A text is looked up by a fingerprint of its length and a few short slices, then compared
 with the one remembered: each line decodes its texts afresh, and hashing a new string reads all of it
 (a 20 KB document costs about as much to hash as to compare), while the fingerprint reads 96
-characters. The comparison makes a hit exact; two texts with the same fingerprint simply take turns. The memory forgets the texts used least recently once it
-holds more than ``max_bytes`` of them, so a stream of long texts that never repeat cannot crowd out
-memory: at most ``max_bytes`` of text plus the figures stay referenced.
+characters. The comparison makes a hit exact; two texts with the same fingerprint simply take turns.
+The memory forgets the texts used least recently once it holds more than ``max_bytes`` of them, so a
+stream of long texts that never repeat cannot crowd out memory: at most ``max_bytes`` of text plus the
+figures stay referenced.
 """
 
 from __future__ import annotations

@@ -347,7 +347,7 @@ def _severity(code: str) -> Severity:
     return KINDS[code][0]
 
 
-def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
+def file_sha256(path: str) -> str:
     """SHA-256 of a file's bytes as stored (hashlib releases the GIL, so a thread can run this).
 
     A URL's object is read in parallel ranges (``batchcost.storage``).
@@ -359,15 +359,10 @@ def file_sha256(path: str, chunk: int = 8 * 1024 * 1024) -> str:
         from ..storage import sha256
 
         return sha256(path)
-    # into one reused buffer: a new 8 MB block per read was mapped and page-faulted in afresh (the
-    # command line maps large blocks on their own), about 1 s of system time per 2 GB
-    h = hashlib.sha256()
-    buf = bytearray(chunk)
-    view = memoryview(buf)
-    with open(path, "rb", buffering=0) as fh:
-        while n := fh.readinto(buf):
-            h.update(view[:n])
-    return h.hexdigest()
+    # hashlib.file_digest reads into one reused buffer (a new 8 MB block per read was mapped and
+    # page-faulted in afresh: about 1 s of system time per 2 GB); 1.4 s per 2 GB warm here
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def checksums_later(result: ScanResult) -> Callable[[bool], None]:
