@@ -364,9 +364,7 @@ def _priced(result: ScanResult, model: str | None, opts: EstimateOptions, book: 
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
         row_counter=None if opts.engine is None else opts.engine.count_rows,
     )  # fmt: skip
-    forget_seen = getattr(choice.counter, "forget_seen", None)
-    if callable(forget_seen):
-        forget_seen()  # the counter's tables of words and texts seen: memory pricing and planning can use
+    _release(choice.counter)
     if choice.tokenizer_assumed:
         import dataclasses
 
@@ -462,6 +460,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     advice = None
     if opts.caching:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
+        _release(counter)  # the advice may have counted shared prefixes; nothing counts after it
     usable = plan.scan.rows["usable"].astype(bool)
     groups = None if advice is None or advice.row_groups is None else advice.row_groups[usable]
     out_tokens = opts.output_tokens  # seconds of speech are priced per shard as the same tokens
@@ -483,14 +482,26 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
         # would need, so the user can tell whether giving --tier matters.
         for tier in (2, 3):
             other = plan_for(tier, priced=False)  # only its shards and waves are reported
-            plan.other_tiers.append({"tier": tier, "shards": len(other.shards), "waves": len(other.waves)})
-            if len(other.waves) == 1:
+            n_shards, n_waves = len(other.shards), len(other.waves)
+            del other  # its shards' rows (8 bytes a request) are not kept while the next tier is planned
+            plan.other_tiers.append({"tier": tier, "shards": n_shards, "waves": n_waves})
+            if n_waves == 1:
                 break
     hours = 24 * max(1, len(shards.waves))
     if advice is not None and hours > 24:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours, reuse=advice)
     plan.caching = advice
     plan.shard_plan = shards
+
+
+def _release(counter: Any) -> None:
+    """Free the counter's tokenizer and tables (~45 MB; it loads them again if it counts again) for pricing and planning."""
+    release_memory = getattr(counter, "release_memory", None)
+    if callable(release_memory):
+        from ..heap import trim_heap
+
+        release_memory()
+        trim_heap()  # what they held stays in the heap's holes until it is given back
 
 
 def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:

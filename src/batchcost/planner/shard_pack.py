@@ -231,7 +231,9 @@ def plan_shards(
     fits = ~(over_b | over_t)
     del over_b, over_t
     every = bool(fits.all())
-    pos = np.arange(n, dtype=np.int64) if every else np.flatnonzero(fits)
+    # every request fits: 0..n, whose first n are the positions and (no groups) all n + 1 the unit bounds
+    count_up = np.arange(n + 1, dtype=np.int64) if every else None
+    pos = count_up[:n] if count_up is not None else np.flatnonzero(fits)
     del fits
 
     # 2. units: a cache group is one unit unless it alone exceeds a limit
@@ -282,14 +284,17 @@ def plan_shards(
         # every request is its own unit, in input order
         del gk, grouped
         members = pos
-        bounds = np.arange(m + 1, dtype=np.int64)
+        bounds = count_up if count_up is not None else np.arange(m + 1, dtype=np.int64)
         ub = nb if every else nb[pos]
         ut = tk if every else tk[pos]
         ur = None
     n_units = len(bounds) - 1
 
     def prefix(a: IntArray) -> IntArray:
-        return np.concatenate(([0], np.cumsum(a, dtype=np.int64)))
+        out = np.empty(len(a) + 1, np.int64)  # the sums made in place: no second array to concatenate
+        out[0] = 0
+        np.cumsum(a, dtype=np.int64, out=out[1:])
+        return out
 
     pb, pt = prefix(ub), prefix(ut)
     pr = bounds if ur is None else prefix(ur)  # one request a unit: the request count is the unit count

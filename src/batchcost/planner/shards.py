@@ -106,17 +106,24 @@ def shard_plan_for(
         max_tokens_per_shard=max_tokens_per_shard, enqueued_token_limit=enqueued_token_limit,
         concurrent_jobs=concurrent_jobs,
     )  # fmt: skip
+    # Arrays of one figure per request are 13.5 MB each on 1.7 M requests: each is made once, added to
+    # in place, and not indexed by the usable rows when every row is usable.
     usable = np.flatnonzero(scan.rows["usable"])
-    ceiling_out = plan.cost.per_request_ceiling.astype(np.int64, copy=False)
-    unknown_ceilings = int((ceiling_out[usable] < 0).sum()) if len(ceiling_out) else 0
-    ceiling_out = np.maximum(ceiling_out, 0)
+    everyone = len(usable) == scan.lines
+    ceiling_raw = plan.cost.per_request_ceiling.astype(np.int64, copy=False)
+    unknown_ceilings = int((ceiling_raw[usable] < 0).sum()) if len(ceiling_raw) else 0
+    with_ceiling = quota_counts == "input+output-ceiling"
+    ceiling_out = np.maximum(ceiling_raw, 0) if priced or with_ceiling else None
     high_inputs = scaled_inputs(plan.tokens, "high")
-    quota_tokens = sum(high_inputs.values(), np.zeros(scan.lines, np.int64))
-    if quota_counts == "input+output-ceiling":
+    quota_tokens = np.zeros(scan.lines, np.int64)
+    for per_request in high_inputs.values():
+        quota_tokens += per_request
+    if with_ceiling:
+        assert ceiling_out is not None
         quota_tokens += ceiling_out
     exact = plan.tokens.method == "exact"
     basis = "input tokens" + ("" if exact else " (high end of the 95% interval)")
-    if quota_counts == "input+output-ceiling":
+    if with_ceiling:
         basis += " + each request's output ceiling"
         if unknown_ceilings:
             basis += f" ({unknown_ceilings:,} requests with an unknown ceiling count their input only)"
@@ -152,21 +159,24 @@ def shard_plan_for(
         group_arr = np.asarray(groups, dtype=np.int64)
         if group_arr.shape != (scan.lines,):
             raise PlanError(f"groups must have one id per line of the input ({scan.lines}), got {group_arr.shape}")
-        group_arr = group_arr[usable]
-    nbytes = scan.rows["nbytes"][usable].astype(np.int64)
+        if not everyone:
+            group_arr = group_arr[usable]
+    nbytes = scan.rows["nbytes"].astype(np.int64) if everyone else scan.rows["nbytes"][usable].astype(np.int64)
     nbytes += 1  # the line end
-    quota_tokens = quota_tokens[usable]
+    if not everyone:
+        quota_tokens = quota_tokens[usable]
     shard_plan = plan_shards(
         nbytes=nbytes,
         tokens=quota_tokens,
         limits=limits,
         groups=group_arr,
-        rows=usable,
+        rows=None if everyone else usable,  # None: request i is row i
         token_basis=basis,
     )
-    del nbytes, quota_tokens
+    del nbytes, quota_tokens, usable
     if not priced:
         return replace(shard_plan, notes=list(dict.fromkeys([*shard_plan.notes, *notes])))
+    assert ceiling_out is not None
     shard_plan = _price_shards(plan, book, shard_plan, high_inputs, ceiling_out, output_tokens, output_ratio, notes)
     warnings = list(shard_plan.warnings)
     if limits.platform == "developer" and enqueued_token_limit is None:
