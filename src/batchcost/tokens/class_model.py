@@ -80,7 +80,7 @@ class ClassModel:
 
     def __init__(self, scan: ScanResult, n_rows: int) -> None:
         classes = scan.text_classes
-        self.where = np.full(n_rows, -1, np.int64)  # row -> index in the class table
+        self.where = np.full(n_rows, -1, np.int32)  # row -> index in the class table (int32: 4 bytes a row)
         if classes is None or not len(classes["row"]):
             self.full = self.broad = np.zeros((0, len(PRIOR)))
             return

@@ -445,12 +445,17 @@ def _with_media(
 
 
 def _summed(scan: ScanResult, per_mod: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Input tokens per request: text plus every media modality (only text when the file has no media)."""
+    """Input tokens per request: text plus every media modality.
+
+    Without media it is the text array itself (no copy of millions of rows): the estimate's arrays
+    are read, never changed (see :func:`batchcost.planner.inputs.scaled_inputs`).
+    """
+    if not len(scan.media["row"]):
+        return per_mod["text"]
     total = per_mod["text"].astype(np.int64, copy=True)
-    if len(scan.media["row"]):
-        for mod, arr in per_mod.items():
-            if mod != "text":
-                total += arr
+    for mod, arr in per_mod.items():
+        if mod != "text":
+            total += arr
     return total
 
 

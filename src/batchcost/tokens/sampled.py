@@ -92,6 +92,10 @@ class SampledText:
     note: str
 
 
+# Rows whose per-request figure is made at a time (float working arrays of 2 MB each).
+_ROWS_AT_ONCE = 1 << 18
+
+
 @dataclass
 class _Stratum:
     rows: np.ndarray  # all non-certainty rows of the stratum
@@ -364,8 +368,9 @@ def sampled_text(
     # Per request: exact where counted, the stratum's ratio times the auxiliary figure elsewhere.
     per_text = np.zeros(n_rows, np.int64)
     for h, st in strata.items():
-        r = fit.parts[h][2]
-        per_text[st.rows] = np.rint(fit.aux[st.rows] * r).astype(np.int64)
+        for lo in range(0, len(st.rows), _ROWS_AT_ONCE):  # a stratum can be millions of rows: bounded temporaries
+            rows_part = st.rows[lo : lo + _ROWS_AT_ONCE]
+            per_text[rows_part] = np.rint(fit.aux[rows_part] * fit.parts[h][2])  # whole: the cast is exact
         per_text[st.sampled] = counts.text(st.sampled)
     per_text[certain] = counts.text(certain)
     # The expected total is the sum of the per-request figures (it differs from the ratio estimate
