@@ -147,23 +147,23 @@ class _Fit:
         return num / den if den > 0 else math.inf
 
 
-def _ratio(a_pop: np.ndarray, a: np.ndarray, y: np.ndarray, h: np.ndarray,
+def _ratio(a_pop: float, big_n: int, a: np.ndarray, y: np.ndarray, h: np.ndarray,
            modelled: bool = False) -> tuple[float, float, float, float, int]:  # fmt: skip
     """(estimate, variance, ratio, residual variance, n) of a stratum's total by the ratio estimator.
 
-    ``a_pop`` is the auxiliary figure of every row of the stratum, ``a`` and ``y`` those of its
-    sampled rows and their exact tokens. The residuals come from ``h``: the sampled rows' auxiliary
+    ``a_pop`` is the sum of the auxiliary figure over the stratum's ``big_n`` rows (the estimator
+    needs no more of them), ``a`` and ``y`` the figures of its sampled rows and their exact tokens. The residuals come from ``h``: the sampled rows' auxiliary
     figures as predicted by models that did not see them (``a`` itself where there is no model).
     Their standard deviation is taken as at least ``_MIN_RESIDUAL_CV`` of the mean request where the
     auxiliary figure is the model's (``modelled``), ``_MIN_CHARS_RESIDUAL_CV`` where it is characters
     (see there).
     """
-    n, big_n = len(a), len(a_pop)
+    n = len(a)
     if n == 0:
         return float("nan"), float("inf"), float("nan"), float("inf"), 0
     sa = float(a.sum())
     r = float(y.sum()) / sa if sa > 0 else 0.0
-    est = r * float(a_pop.sum()) if sa > 0 else float(y.sum()) * big_n / n
+    est = r * a_pop if sa > 0 else float(y.sum()) * big_n / n
     if n >= big_n:
         return est, 0.0, r, 0.0, n
     if n < 2:
@@ -174,7 +174,7 @@ def _ratio(a_pop: np.ndarray, a: np.ndarray, y: np.ndarray, h: np.ndarray,
     s2 = max(s2, ((_MIN_RESIDUAL_CV if modelled else _MIN_CHARS_RESIDUAL_CV) * float(y.mean())) ** 2)
     # Wu's (1982) v2: scaled by (mean aux of the stratum / mean aux of its sample)^2, which follows
     # the ratio estimate's error better when the sample happens to hold small or large requests.
-    g = (float(a_pop.mean()) / (sa / n)) ** 2 if sa > 0 else 1.0
+    g = (a_pop / big_n / (sa / n)) ** 2 if sa > 0 else 1.0
     return est, big_n**2 * (1 - n / big_n) * s2 * g / n, r, s2, n
 
 
@@ -246,8 +246,8 @@ def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCount
                 predicted.update(ids)
                 used.append(f"{p} weights on {len(rows):,}")
     note = f"byte classes (per script: {'; '.join(used)} requests)" if used else ""
-    parts = {h: _ratio(aux[st.rows], aux[st.sampled], counts.text(st.sampled), held_out_of(held_out, st.sampled, aux),
-                       h in predicted)
+    parts = {h: _ratio(float(aux[st.rows].sum()), len(st.rows), aux[st.sampled], counts.text(st.sampled),
+                       held_out_of(held_out, st.sampled, aux), h in predicted)
              for h, st in strata.items()}  # fmt: skip
     return _Fit(parts, aux, held_out, note, predicted)
 
@@ -407,9 +407,15 @@ def _by_place(strata: dict[int, _Stratum], fit: _Fit, counts: ExactCounts, x: np
     for i, p in enumerate(PLACES):
         pe, pv = float(counts.place(certain, i).sum()), 0.0
         for h, st in strata.items():
-            share = x_place[i][st.rows] / np.maximum(x[st.rows], 1)  # every row of a stratum has text
+            # the stratum's auxiliary figures split by this place's share of each request's characters
+            # (every row of a stratum has text), summed a chunk of rows at a time: millions of rows
+            # would take five arrays of them at once
+            a_pop = 0.0
+            for lo in range(0, len(st.rows), _ROWS_AT_ONCE):
+                part = st.rows[lo : lo + _ROWS_AT_ONCE]
+                a_pop += float((fit.aux[part] * (x_place[i][part] / np.maximum(x[part], 1))).sum())
             share_s = x_place[i][st.sampled] / np.maximum(x[st.sampled], 1)
-            e, v, *_ = _ratio(fit.aux[st.rows] * share, fit.aux[st.sampled] * share_s, counts.place(st.sampled, i),
+            e, v, *_ = _ratio(a_pop, len(st.rows), fit.aux[st.sampled] * share_s, counts.place(st.sampled, i),
                               held_out_of(fit.held_out, st.sampled, fit.aux) * share_s, h in fit.predicted)  # fmt: skip
             pe += e
             pv += v
