@@ -15,9 +15,13 @@ def scaled_inputs(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
 
     Requests counted exactly keep their counts; estimated ones are scaled together. Arrays that need
     no scaling are the estimate's own (not copies: on millions of requests each copy is megabytes), so
-    callers must not change them. The result is kept with ``tokens`` (it lives as long as they do): the
-    estimate prices on each end, and the shard plan for each billing tier asks for the high end again.
+    callers must not change them. The high end is kept with ``tokens`` (it lives as long as they do):
+    the estimate prices on it, and the shard plan for each billing tier asks for it again. The low
+    end is made again when asked (once per estimate): kept, its 8 bytes a request would stay through
+    shard planning for nothing.
     """
+    if which != "high":
+        return _scaled(tokens, which)
     kept: dict[str, dict[str, np.ndarray]] = tokens.__dict__.setdefault("_scaled_inputs", {})
     if which not in kept:
         kept[which] = _scaled(tokens, which)

@@ -115,9 +115,7 @@ def shard_plan_for(
     with_ceiling = quota_counts == "input+output-ceiling"
     ceiling_out = np.maximum(ceiling_raw, 0) if priced or with_ceiling else None
     high_inputs = scaled_inputs(plan.tokens, "high")
-    quota_tokens = np.zeros(scan.lines, np.int64)
-    for per_request in high_inputs.values():
-        quota_tokens += per_request
+    quota_tokens = _total_input(high_inputs, scan.lines)
     if with_ceiling:
         assert ceiling_out is not None
         quota_tokens += ceiling_out
@@ -192,6 +190,14 @@ def shard_plan_for(
     )
 
 
+def _total_input(inputs: Mapping[str, IntArray], n: int) -> IntArray:
+    """Input tokens per request over every modality, added in place (one array of ``n``, made only when needed)."""
+    total = np.zeros(n, np.int64)
+    for per_request in inputs.values():
+        total += per_request
+    return total
+
+
 # requests priced at a time within a shard
 _PRICE_ROWS = 1 << 18
 
@@ -220,16 +226,18 @@ def _price_shards(
         notes.append(f"shards are not priced: {e}")
         return shard_plan
     exp_inputs = {k: np.asarray(v, np.int64) for k, v in plan.tokens.per_request_by_modality.items()}
-    exp_total_in = sum(exp_inputs.values(), np.zeros(plan.scan.lines, np.int64))
     raw = plan.cost.per_request_ceiling
     unknown = raw < 0 if len(raw) == plan.scan.lines else np.zeros(plan.scan.lines, bool)
-    # an unknown ceiling caps no expectation (and makes the shard's ceiling unknown)
-    cap = np.where(unknown, np.iinfo(np.int64).max, ceiling_out)
     outs: IntArray | None = None
-    if output_tokens is not None:
-        outs = np.minimum(np.full(plan.scan.lines, output_tokens, np.int64), cap)
-    elif output_ratio is not None:
-        outs = np.minimum(np.rint(exp_total_in * output_ratio).astype(np.int64), cap)
+    if output_tokens is not None or output_ratio is not None:
+        # an unknown ceiling caps no expectation (and makes the shard's ceiling unknown)
+        cap = np.where(unknown, np.iinfo(np.int64).max, ceiling_out)
+        if output_tokens is not None:
+            outs = np.minimum(cap, output_tokens)
+        else:
+            assert output_ratio is not None
+            outs = np.minimum(np.rint(_total_input(exp_inputs, plan.scan.lines) * output_ratio).astype(np.int64), cap)
+        del cap
 
     def price(rows: IntArray, inputs: Mapping[str, IntArray], out: IntArray | None) -> Decimal:
         # A slice of a shard at a time: a cost is a sum over requests (the tier is each request's own), and the
@@ -274,7 +282,9 @@ def _price_shards(
     if outs is None and batch.expected is not None and batch.floor is not None:
         # The estimate has an expectation but not the option it came from: share its output part
         # out by input tokens (stated, since it is an allocation, not a per-shard price).
-        weights = [int(exp_total_in[s.rows].sum()) for s in shard_plan.shards]
+        total_in = _total_input(exp_inputs, plan.scan.lines)
+        weights = [int(total_in[s.rows].sum()) for s in shard_plan.shards]
+        del total_in
         total_w = sum(weights) or 1
         extra = batch.expected - batch.floor
         shares = [(extra * wt / total_w).quantize(Decimal("1e-12")) for wt in weights]
