@@ -121,15 +121,15 @@ def test_rules_that_hold_newlines_or_the_replacement_character_are_respected() -
     assert held._words.findall("aq b c\n d") == ["aq b", " c", "\n", " d", ""]
 
 
-def test_forgetting_what_was_seen_frees_the_tables_and_keeps_the_counts(
+def test_releasing_memory_frees_the_tokenizer_and_tables_and_keeps_the_counts(
     fresh_counter: LocalCounter, golden: list[dict[str, object]]
 ) -> None:
     texts = [str(record["text"]) for record in golden][:400]
     exact = [int(str(record["tokens"])) for record in golden][:400]
     assert fresh_counter.count_texts(texts) == exact
     assert fresh_counter._words is not None and fresh_counter._rules is not None
-    fresh_counter.forget_seen()
-    assert fresh_counter._words is None and fresh_counter._rules is None
+    fresh_counter.release_memory()
+    assert fresh_counter._words is None and fresh_counter._rules is None and fresh_counter._processor is None
     assert fresh_counter.count_texts(texts) == exact  # the tables are made again as needed
 
 
