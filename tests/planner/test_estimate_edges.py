@@ -210,3 +210,22 @@ def test_paths_may_come_as_an_iterator(tmp_path: Path) -> None:
     path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")] * 3)
     plan = estimate(iter([path]), model="gemini-2.5-flash", offline=True)
     assert plan.scan.requests == 3 and plan.scan.files[0].sha256
+
+
+def test_a_file_with_an_invalid_line_and_a_cache_that_pays_is_planned(tmp_path: Path) -> None:
+    # The caching advice's groups are one per line; the estimate once took the usable ones before the
+    # shard plan did the same, and any invalid line then stopped the estimate with "groups must have
+    # one id per line of the input".
+    system = {"parts": [{"text": "You are a careful assistant who checks every fact twice. " * 800}]}
+    reqs = [{**text_req(f"question {i}"), "systemInstruction": system} for i in range(600)]
+    clean = write(tmp_path / "clean.jsonl", reqs)
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"key": "bad", "request": {"contents": 5}}\n' + clean.read_text())
+    plans = [run_estimate(path, "gemini-2.5-flash", output_tokens=100) for path in (clean, broken)]
+    for plan in plans:
+        assert plan["caching"]["pays"] is True
+        assert sum(s["requests"] for s in plan["shards"]["shards"]) == 600
+    # the same shards, one line further down in the file with the invalid first line
+    want = [(s["requests"], s["first_line"] + 1, s["last_line"] + 1) for s in plans[0]["shards"]["shards"]]
+    assert [(s["requests"], s["first_line"], s["last_line"]) for s in plans[1]["shards"]["shards"]] == want
+    assert len(want) == 2 and want[0][0] == 300

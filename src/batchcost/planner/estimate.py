@@ -461,8 +461,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     if opts.caching:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
         _release(counter)  # the advice may have counted shared prefixes; nothing counts after it
-    usable = plan.scan.rows["usable"].astype(bool)
-    groups = None if advice is None or advice.row_groups is None else advice.row_groups[usable]
+    groups = None if advice is None else advice.row_groups  # one per line: the shard plan takes the usable ones
     out_tokens = opts.output_tokens  # seconds of speech are priced per shard as the same tokens
     tps = plan.cost.output.audio_tokens_per_second
     if opts.output_audio_seconds is not None and tps is not None:
