@@ -241,7 +241,8 @@ def _model_cost(
     )
     return ModelCost(
         model=model, billed_model=billed, modes=modes, output=output, prices=prices, notes=notes,
-        per_request_ceiling=np.where(unknown_ceiling, -1, ceiling_out),
+        # -1 where unknown; with none unknown the ceilings themselves (a fresh array: no second copy of it)
+        per_request_ceiling=ceiling_out if ceiling_known else np.where(unknown_ceiling, -1, ceiling_out),
         per_request_output=None if outs is None else outs["expected"], rates=mode_rates,
     )  # fmt: skip
 
