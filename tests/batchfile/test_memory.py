@@ -57,7 +57,7 @@ def test_a_column_with_one_value_on_every_line_is_held_once(tmp_path: Path) -> N
     rows = result.rows
     folded = {name for name, column in rows.items() if column.strides == (0,)}
     assert {"system_chars", "system_hash", "media_parts", "model", "cached_content", "usable"} <= folded
-    assert not folded & {"offset", "key_hash", "contents_chars", "nbytes"}
+    assert not folded & {"offset", "contents_chars", "nbytes"}
     assert int(rows["system_chars"].sum()) == 0 and result.requests == 3000
     assert rows["usable"][[0, 1500, 2999]].tolist() == [1, 1, 1]  # reads as the whole column
     with pytest.raises(ValueError, match="read-only"):

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 from .problems import KINDS, Problem, Severity
 from .request import request_texts
-from .result import MEDIA_COLUMNS, ROW_COLUMNS, FileInfo, ScanResult
+from .result import MEDIA_COLUMNS, ROW_COLUMNS, SCAN_ONLY_COLUMNS, FileInfo, ScanResult
 from .scanner import FileLimits, scan
 
 __all__ = [
     "KINDS",
     "MEDIA_COLUMNS",
     "ROW_COLUMNS",
+    "SCAN_ONLY_COLUMNS",
     "FileInfo",
     "FileLimits",
     "Problem",

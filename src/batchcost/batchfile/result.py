@@ -38,10 +38,14 @@ ROW_COLUMNS: dict[str, tuple[str, str, str]] = {
     "first_hash": ("Q", "u8", "hash of the first content part, 0 when the request has one part"),
     "prefix_hash": ("Q", "u8", "hash of all content parts but the last, 0 when the request has one part"),
     "prefix_chars": ("I", "u4", "text characters in those leading parts"),
-    "key_hash": ("Q", "u8", "hash of the line's key, 0 when none"),
+    "key_hash": ("Q", "u8", "hash of the line's key, 0 when none (for the duplicate-key check; see SCAN_ONLY_COLUMNS)"),
     "model": ("H", "u2", "index into ScanResult.models (0 = request.model not given)"),
     "cached_content": ("H", "u2", "index into ScanResult.cached_contents (0 = none)"),
 }
+
+# Row columns the scan gathers for its own whole-file checks and does not keep in ScanResult.rows:
+# the key hashes serve only to find duplicate keys (13.5 MB on 1.7 million requests).
+SCAN_ONLY_COLUMNS: tuple[str, ...] = ("key_hash",)
 
 MEDIA_COLUMNS: dict[str, tuple[str, str, str]] = {
     "row": ("Q", "u8", "row of the request the part belongs to"),
@@ -127,7 +131,8 @@ def fold_constant_columns(rows: dict[str, npt.NDArray[Any]]) -> None:
 class ScanResult:
     """Everything one pass over the input files found.
 
-    Row columns (``rows[name]``, numpy arrays, one entry per line; see :data:`ROW_COLUMNS`) and
+    Row columns (``rows[name]``, numpy arrays, one entry per line; see :data:`ROW_COLUMNS`, less
+    :data:`SCAN_ONLY_COLUMNS`) and
     media columns (``media[name]``, one entry per media part; see :data:`MEDIA_COLUMNS`) keep
     memory proportional to the request count; a row column with one value on every line is a
     read-only view of that value (see :func:`fold_constant_columns`). ``sample`` holds row indices

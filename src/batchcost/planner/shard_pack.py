@@ -179,7 +179,9 @@ def plan_shards(
     Raises:
         ValueError: arrays of different lengths, negative figures, or rows not increasing.
     """
-    nb = np.asarray(nbytes, dtype=np.int64)
+    nb = np.asarray(nbytes)
+    if nb.dtype.kind not in "iu":  # an integer array is used as it is (sums below are made in int64)
+        nb = nb.astype(np.int64)
     tk = np.asarray(tokens, dtype=np.int64)
     n = len(nb)
     # Arrays of one figure per request cost 8 bytes each a request (13 MB for 1.7 M requests): none is
@@ -232,7 +234,8 @@ def plan_shards(
     del over_b, over_t
     every = bool(fits.all())
     # every request fits: 0..n, whose first n are the positions and (no groups) all n + 1 the unit bounds
-    count_up = np.arange(n + 1, dtype=np.int64) if every else None
+    # (int32 while it can hold n: these positions are the shards' rows, kept with the plan)
+    count_up = np.arange(n + 1, dtype=np.int32 if n < 2**31 - 1 else np.int64) if every else None
     pos = count_up[:n] if count_up is not None else np.flatnonzero(fits)
     del fits
 
@@ -276,8 +279,8 @@ def plan_shards(
         bounds = np.append(ustart, m)
         members = pos[order]
         del order
-        ub = np.add.reduceat(nb[members], ustart).astype(np.int64) if m else np.zeros(0, np.int64)
-        ut = np.add.reduceat(tk[members], ustart).astype(np.int64) if m else np.zeros(0, np.int64)
+        ub = np.add.reduceat(nb[members], ustart, dtype=np.int64) if m else np.zeros(0, np.int64)
+        ut = np.add.reduceat(tk[members], ustart, dtype=np.int64) if m else np.zeros(0, np.int64)
         ur = np.diff(bounds).astype(np.int64)
         del ustart
     else:

@@ -108,10 +108,11 @@ def shard_plan_for(
     )  # fmt: skip
     # Arrays of one figure per request are 13.5 MB each on 1.7 M requests: each is made once, added to
     # in place, and not indexed by the usable rows when every row is usable.
-    usable = np.flatnonzero(scan.rows["usable"])
-    everyone = len(usable) == scan.lines
+    n_usable = int(np.count_nonzero(scan.rows["usable"]))
+    everyone = n_usable == scan.lines
+    usable = None if everyone else np.flatnonzero(scan.rows["usable"])
     ceiling_raw = plan.cost.per_request_ceiling.astype(np.int64, copy=False)
-    unknown_ceilings = int((ceiling_raw[usable] < 0).sum()) if len(ceiling_raw) else 0
+    unknown_ceilings = int(((ceiling_raw if usable is None else ceiling_raw[usable]) < 0).sum()) if len(ceiling_raw) else 0
     with_ceiling = quota_counts == "input+output-ceiling"
     ceiling_out = np.maximum(ceiling_raw, 0) if priced or with_ceiling else None
     high_inputs = scaled_inputs(plan.tokens, "high")
@@ -149,7 +150,7 @@ def shard_plan_for(
         )
     if len(scan.files) > 1:
         notes.append("several input files are planned as if concatenated; lines count through them in order")
-    bad = scan.lines - len(usable)
+    bad = scan.lines - n_usable
     if bad:
         notes.append(f"{bad:,} lines with validation errors are in no shard (run `batchcost validate`)")
     group_arr = None
@@ -157,18 +158,19 @@ def shard_plan_for(
         group_arr = np.asarray(groups, dtype=np.int64)
         if group_arr.shape != (scan.lines,):
             raise PlanError(f"groups must have one id per line of the input ({scan.lines}), got {group_arr.shape}")
-        if not everyone:
+        if usable is not None:
             group_arr = group_arr[usable]
-    nbytes = scan.rows["nbytes"].astype(np.int64) if everyone else scan.rows["nbytes"][usable].astype(np.int64)
-    nbytes += 1  # the line end
-    if not everyone:
+    # the line end added: uint32 holds it (a line is at most MAX_LINE_BYTES), half the memory of int64
+    nbytes = scan.rows["nbytes"] if usable is None else scan.rows["nbytes"][usable]
+    nbytes = np.add(nbytes, 1, dtype=np.uint32)
+    if usable is not None:
         quota_tokens = quota_tokens[usable]
     shard_plan = plan_shards(
         nbytes=nbytes,
         tokens=quota_tokens,
         limits=limits,
         groups=group_arr,
-        rows=None if everyone else usable,  # None: request i is row i
+        rows=usable,  # None: request i is row i
         token_basis=basis,
     )
     del nbytes, quota_tokens, usable
