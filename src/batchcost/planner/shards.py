@@ -112,7 +112,9 @@ def shard_plan_for(
     everyone = n_usable == scan.lines
     usable = None if everyone else np.flatnonzero(scan.rows["usable"])
     ceiling_raw = plan.cost.per_request_ceiling.astype(np.int64, copy=False)
-    unknown_ceilings = int(((ceiling_raw if usable is None else ceiling_raw[usable]) < 0).sum()) if len(ceiling_raw) else 0
+    unknown_ceilings = (
+        int(((ceiling_raw if usable is None else ceiling_raw[usable]) < 0).sum()) if len(ceiling_raw) else 0
+    )
     with_ceiling = quota_counts == "input+output-ceiling"
     ceiling_out = np.maximum(ceiling_raw, 0) if priced or with_ceiling else None
     high_inputs = scaled_inputs(plan.tokens, "high")
