@@ -359,8 +359,9 @@ def count_tokens(
     else:
         method = "sampled"
         add_text_classes(scan)  # a scan made without them: read the long requests once more
+        del usable_rows  # 8 bytes a request, not wanted while the sample is counted
         est = sampled_text(
-            scan, counts, x=x, x_place=x_place, usable=usable, usable_rows=usable_rows, sample=sample, rng=rng,
+            scan, counts, x=x, x_place=x_place, usable=usable, sample=sample, rng=rng,
             largest=largest, tier_threshold=tier_threshold, min_per_stratum=min_per_stratum,
             target_halfwidth=target_halfwidth, max_sample_requests=max_sample_requests,
             max_sample_bytes=max_sample_bytes, is_api=is_api,

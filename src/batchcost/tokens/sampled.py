@@ -96,6 +96,19 @@ class SampledText:
 _ROWS_AT_ONCE = 1 << 18
 
 
+def _sum_at(values: np.ndarray, rows: np.ndarray) -> float:
+    """``float(values[rows].sum())`` a chunk of rows at a time: a stratum can be millions of rows.
+
+    Equal to the one-array sum where it matters: for integers (exact either way) and for up to
+    :data:`_ROWS_AT_ONCE` rows (one chunk).
+    """
+    if len(rows) <= _ROWS_AT_ONCE:
+        return float(values[rows].sum())
+    if values.dtype.kind in "iub":
+        return float(sum(int(values[rows[lo : lo + _ROWS_AT_ONCE]].sum()) for lo in range(0, len(rows), _ROWS_AT_ONCE)))
+    return float(sum(float(values[rows[lo : lo + _ROWS_AT_ONCE]].sum()) for lo in range(0, len(rows), _ROWS_AT_ONCE)))
+
+
 @dataclass
 class _Stratum:
     rows: np.ndarray  # all non-certainty rows of the stratum
@@ -123,7 +136,7 @@ class _Fit:
     """One round's estimate: per stratum (estimate, variance, ratio, residual variance, sample size)."""
 
     parts: dict[int, tuple[float, float, float, float, int]]
-    aux: np.ndarray  # the auxiliary figure per row (float64; characters where not modelled)
+    aux: np.ndarray  # the auxiliary figure per row (float64; characters where not modelled; x itself when none is)
     held_out: dict[int, float]  # the same for sampled rows, as predicted by a model fitted without them
     note: str
     predicted: set[int]  # strata whose auxiliary figure is the model's prediction
@@ -209,7 +222,7 @@ def _fit_group(model: ClassModel, group: list[_Stratum], rows: np.ndarray, y: np
 
 def held_out_of(held_out: dict[int, float], rows: np.ndarray, aux: np.ndarray) -> np.ndarray:
     """The held-out auxiliary figures of sampled ``rows`` (``aux`` for rows without a model)."""
-    return np.array([held_out.get(r, a) for r, a in zip(rows.tolist(), aux[rows].tolist(), strict=True)])
+    return np.array([held_out.get(r, a) for r, a in zip(rows.tolist(), aux[rows].tolist(), strict=True)], np.float64)
 
 
 def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCounts, x: np.ndarray,
@@ -225,7 +238,9 @@ def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCount
     held_out: dict[int, float] = {}
     modelled = {h: st for h, st in strata.items() if st.modelled}
     for st in modelled.values():
-        aux[st.rows] = x[st.rows]  # characters until a model says otherwise
+        for lo in range(0, len(st.rows), _ROWS_AT_ONCE):  # characters until a model says otherwise
+            part = st.rows[lo : lo + _ROWS_AT_ONCE]
+            aux[part] = x[part]
     used: list[str] = []
     predicted: set[int] = set()  # strata whose auxiliary figure is the model's
     if modelled:
@@ -246,7 +261,7 @@ def _estimate(strata: dict[int, _Stratum], model: ClassModel, counts: ExactCount
                 predicted.update(ids)
                 used.append(f"{p} weights on {len(rows):,}")
     note = f"byte classes (per script: {'; '.join(used)} requests)" if used else ""
-    parts = {h: _ratio(float(aux[st.rows].sum()), len(st.rows), aux[st.sampled], counts.text(st.sampled),
+    parts = {h: _ratio(_sum_at(aux, st.rows), len(st.rows), aux[st.sampled], counts.text(st.sampled),
                        held_out_of(held_out, st.sampled, aux), h in predicted)
              for h, st in strata.items()}  # fmt: skip
     return _Fit(parts, aux, held_out, note, predicted)
@@ -256,8 +271,13 @@ def _draw(st: _Stratum, k: int, rng: np.random.Generator) -> np.ndarray:
     k = min(k, len(st.rows) - len(st.sampled))
     if k <= 0:
         return np.zeros(0, np.int64)
-    pool = np.setdiff1d(st.rows, st.sampled, assume_unique=True)
-    pick = np.sort(rng.choice(pool, size=k, replace=False))
+    # The draw of rng.choice(np.setdiff1d(st.rows, st.sampled), k, replace=False) (the same random
+    # numbers, the same rows), without making that pool of millions of rows: positions are drawn in
+    # it and mapped to the rows'. The j-th free position is j plus the taken positions at or before it.
+    taken = np.searchsorted(st.rows, st.sampled)  # both sorted, the sampled rows among the stratum's
+    free_before = taken - np.arange(len(taken))  # free positions before each taken one (non-decreasing)
+    at = rng.choice(len(st.rows) - len(taken), size=k, replace=False)
+    pick = np.sort(st.rows[at + np.searchsorted(free_before, at, side="right")])
     st.sampled = np.union1d(st.sampled, pick)
     return pick
 
@@ -284,18 +304,27 @@ def _more(strata: dict[int, _Stratum], fit: _Fit, target_var: float, budget_byte
 
 def sampled_text(
     scan: ScanResult, counts: ExactCounts, *, x: np.ndarray, x_place: list[np.ndarray], usable: np.ndarray,
-    usable_rows: np.ndarray, sample: np.ndarray, rng: np.random.Generator, largest: int, tier_threshold: int | None,
+    sample: np.ndarray, rng: np.random.Generator, largest: int, tier_threshold: int | None,
     min_per_stratum: int, target_halfwidth: float, max_sample_requests: int, max_sample_bytes: int, is_api: bool,
 ) -> SampledText:  # fmt: skip
-    """The sampled estimate of the text tokens (see the module docstring)."""
+    """The sampled estimate of the text tokens (see the module docstring).
+
+    The requests estimated are the usable ones with text (``usable`` and ``x > 0``).
+    """
     rows = scan.rows
     n_rows = len(rows["offset"])
     text_bytes = rows["text_bytes"]  # uint32: sums below are taken as int64
+    # (the rows' indices are made only where needed: 8 bytes a request, 13.5 MB on 1.7 M requests)
     if tier_threshold is None:
         tier_risk = np.zeros(0, np.int64)
     else:
-        tier_risk = usable_rows[text_bytes[usable_rows] >= tier_threshold]
-    top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]] if largest > 0 else tier_risk[:0]
+        tier_risk = np.flatnonzero(usable & (x > 0) & (text_bytes >= tier_threshold))
+    if largest > 0:
+        usable_rows = np.flatnonzero(usable & (x > 0))
+        top = usable_rows[np.argsort(x[usable_rows], kind="stable")[::-1][:largest]]
+        del usable_rows
+    else:
+        top = tier_risk[:0]
     certain = np.union1d(tier_risk, top).astype(np.int64)
     counts.ensure(certain)
     model = ClassModel(scan, n_rows)
@@ -305,7 +334,7 @@ def sampled_text(
     strata: dict[int, _Stratum] = {}
     for h in np.unique(strata_id[strata_id >= 0]).tolist():
         members = np.flatnonzero(strata_id == h)
-        cost = float(text_bytes[members].mean()) + _REQUEST_COST_BYTES
+        cost = _sum_at(text_bytes, members) / len(members) + _REQUEST_COST_BYTES
         # the sample's rows in this stratum (rest_sample is sorted and unique, so these are too): a
         # lookup per sampled row, not a sort of the stratum's rows, which can be millions
         strata[h] = _Stratum(members, rest_sample[strata_id[rest_sample] == h], model.has(members), cost)
@@ -330,7 +359,9 @@ def sampled_text(
         _draw(st, need[h], rng)
     all_sampled = np.concatenate([st.sampled for st in strata.values()]) if strata else np.zeros(0, np.int64)
     counts.ensure(all_sampled, total_hint=len(all_sampled))
-    aux = x.astype(np.float64)
+    # The auxiliary figure: the characters themselves unless a stratum's are the model's predictions
+    # (a float copy of millions of rows is made only then).
+    aux = x.astype(np.float64) if any(st.modelled for st in strata.values()) else x
     fit = _estimate(strata, model, counts, x, aux)
     certain_total = int(counts.text(certain).sum())
     budget_n = max_sample_requests - len(all_sampled)
