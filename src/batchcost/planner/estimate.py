@@ -126,7 +126,9 @@ class EstimateOptions:
 def _cost(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Cost:
     from ..pricing import price_tokens
 
-    prompt = sum(inputs.values(), np.zeros(len(output), np.int64))
+    prompt = np.zeros(len(output), np.int64)
+    for per_request in inputs.values():
+        prompt += per_request  # in place: a sum() would make a new array of every request per modality
     return price_tokens(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output)
 
 
@@ -154,7 +156,10 @@ def _model_cost(
     ceiling_out, unknown_ceiling = output_ceiling(scan, info, notes)
     ceiling_known = not bool(unknown_ceiling.any())
     # What expectations are capped at: an unknown ceiling caps nothing (the expectation is used as given).
-    cap = np.where(unknown_ceiling, np.iinfo(np.int64).max, ceiling_out)
+    # Made only for an expectation, and only as a copy when a ceiling is unknown (8 bytes a request).
+    cap = ceiling_out
+    if not ceiling_known and (expected_out is not None or ratio is not None or output_model is not None):
+        cap = np.where(unknown_ceiling, np.iinfo(np.int64).max, ceiling_out)
     inputs = {w: scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
     outs: dict[str, np.ndarray] | None = None
     if expected_out is not None:
