@@ -116,7 +116,9 @@ def shard_plan_for(
         int(((ceiling_raw if usable is None else ceiling_raw[usable]) < 0).sum()) if len(ceiling_raw) else 0
     )
     with_ceiling = quota_counts == "input+output-ceiling"
-    ceiling_out = np.maximum(ceiling_raw, 0) if priced or with_ceiling else None
+    ceiling_out = None
+    if priced or with_ceiling:  # unknown ceilings (-1) count as 0; without any, the estimate's own array
+        ceiling_out = np.maximum(ceiling_raw, 0) if len(ceiling_raw) and int(ceiling_raw.min()) < 0 else ceiling_raw
     high_inputs = scaled_inputs(plan.tokens, "high")
     quota_tokens = _total_input(high_inputs, scan.lines)
     if with_ceiling:
