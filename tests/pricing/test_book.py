@@ -302,6 +302,26 @@ def test_unknown_model_suggests(book: PriceBook) -> None:
     assert "gemini-3.8-flash" in dated.value.suggestions
 
 
+def test_model_kind_is_model_info_kind_without_reading_prices(book: PriceBook) -> None:
+    """The check an estimate makes before its scan (are the models all embedding or all generating?)
+    reads no price, so genai-prices' 16 MB is not in the scan's forked workers."""
+    import subprocess
+    import sys
+
+    for model in book.models():
+        assert book.model_kind(model) == book.model_info(model).kind, model
+    assert book.model_kind("models/gemini-2.5-flash") == "generate"
+    with pytest.raises(UnknownModelError) as info:
+        book.model_kind("gemini-2.5-flsh")
+    assert info.value.suggestions[0] == "gemini-2.5-flash"
+    probe = (
+        "import sys; from batchcost.pricing.book import PriceBook; "
+        "PriceBook.load(None).model_kind('gemini-2.5-flash'); print('genai_prices' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_earliest_shutdown_date_is_a_warning_not_an_error(book: PriceBook) -> None:
     assert not any("may be shut down" in n for n in book.rates("gemini-3.1-flash-lite", "batch", NOV27).warnings)
     late = book.rates("gemini-3.1-flash-lite", "batch", d("2027-05-07"))

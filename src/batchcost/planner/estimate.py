@@ -300,7 +300,7 @@ def estimate(
         raise PricingError("give one of --output-tokens, --output-ratio, --calibrate-from and --pilot")
     if opts.output_audio_seconds is not None and any(given):
         raise PricingError("give --output-audio-seconds (seconds of speech) or the output in tokens, not both")
-    kinds = {name: book.model_info(name, run_date).kind for name in [model, *opts.compare] if name}
+    kinds = {name: book.model_kind(name) for name in [model, *opts.compare] if name}
     if len(set(kinds.values())) > 1:  # UnknownModelError above for a name the book lacks
         embed = ", ".join(n for n, k in kinds.items() if k == "embed")
         raise PricingError(

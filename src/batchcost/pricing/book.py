@@ -457,6 +457,17 @@ class PriceBook:
             found.append(mode)
         return found
 
+    def model_kind(self, model: str) -> str:
+        """What ``model`` (an id or alias) makes: ``ModelInfo.kind``, without reading any price.
+
+        :meth:`model_info` reads genai-prices for the grounding fees (about 16 MB once loaded); a
+        check before a scan asks this instead, so the scan's forked workers do not hold that memory.
+
+        Raises:
+            UnknownModelError: the id is not in the book (with suggestions).
+        """
+        return self._spec(self.resolve(model)[0]).kind
+
     def model_info(self, model: str, run_date: datetime.date | None = None) -> ModelInfo:
         """Non-rate facts about ``model`` (an id or alias); date-dependent ones at ``run_date``.
 
