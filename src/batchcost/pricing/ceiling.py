@@ -30,13 +30,15 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
     Where the output limit is unknown, a budget is counted as given (still a true bound) and a note
     says how to cap it.
     """
+    # One int64 array of every request is made (the ceilings, worked out in place) besides the
+    # thinking tokens: each such array is 13.5 MB on 1.7 M requests, and five were made before.
     rows = scan.rows
     usable = rows["usable"].astype(bool)
     limit = info.output_limit
-    max_out = rows["max_output_tokens"].astype(np.int64)
-    unset = max_out == UNSET
+    max_out = rows["max_output_tokens"]  # int32, read as it is
     if info.kind == "embed":
         return np.zeros(len(max_out), np.int64), np.zeros(len(max_out), bool)
+    unset = max_out == UNSET
     unknown = np.zeros(len(max_out), bool)
     if limit is None:
         unknown |= unset & usable
@@ -46,7 +48,8 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
                 "have no known output ceiling (the high end of the cost cannot be bounded for them); set "
                 "maxOutputTokens in the requests"
             )
-        out = np.where(unset, 0, max_out)
+        out = max_out.astype(np.int64)
+        out[unset] = 0
     else:
         capped = (~unset) & (max_out > limit) & usable
         if capped.any():
@@ -54,8 +57,11 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
                 f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
                 f"({limit:,}); the limit is used"
             )
-        out = np.where(unset, limit, np.minimum(max_out, limit))
-    budget = rows["thinking_budget"].astype(np.int64)
+        out = max_out.astype(np.int64)
+        np.minimum(out, limit, out=out)
+        out[unset] = limit
+    del unset
+    budget = rows["thinking_budget"]  # int32, read as it is
     level = rows["thinking_level"]
     thinking = info.thinking
     default_off = thinking is not None and thinking.default_budget == 0 and not thinking.levels
@@ -98,6 +104,9 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
                 f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
                 f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
             )
-    ceiling = (out + think) * rows["candidate_count"].astype(np.int64)
+    ceiling = out
+    ceiling += think
+    del think
+    ceiling *= rows["candidate_count"]
     ceiling[~usable | unknown] = 0
     return ceiling, unknown & usable
