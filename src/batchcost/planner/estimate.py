@@ -368,9 +368,8 @@ def _priced(result: ScanResult, model: str | None, opts: EstimateOptions, book: 
         sample_size=opts.sample_size, tier_threshold=price_tier_threshold(book, model, run_date),
         seed=opts.seed, assumptions=choice.assumptions, approx_error_pct=choice.approx_error_pct,
         media_defaults=opts.media_defaults or MediaDefaults(), progress=stage("tokens"),
-        row_counter=None if opts.engine is None else opts.engine.count_rows,
+        row_counter=None if opts.engine is None else opts.engine.count_rows, release=True,
     )  # fmt: skip
-    _release(choice.counter)
     if choice.tokenizer_assumed:
         import dataclasses
 
@@ -459,6 +458,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     storage time the jobs then need.
     """
     from ..tokens.base import TextCounter
+    from ..tokens.count import release_counter
     from .caching import advise_caching
     from .shards import shard_plan_for
 
@@ -466,7 +466,7 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
     advice = None
     if opts.caching:
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=24)
-        _release(counter)  # the advice may have counted shared prefixes; nothing counts after it
+        release_counter(counter)  # the advice may have counted shared prefixes; nothing counts after it
     groups = None if advice is None else advice.row_groups  # one per line: the shard plan takes the usable ones
     out_tokens = opts.output_tokens  # seconds of speech are priced per shard as the same tokens
     tps = plan.cost.output.audio_tokens_per_second
@@ -497,16 +497,6 @@ def _plan_caching_and_shards(plan: Plan, book: PriceBook, counter: Any, opts: Es
         advice = advise_caching(plan, book, text_counter, platform=opts.platform, hours=hours, reuse=advice)
     plan.caching = advice
     plan.shard_plan = shards
-
-
-def _release(counter: Any) -> None:
-    """Free the counter's tokenizer and tables (~45 MB; it loads them again if it counts again) for pricing and planning."""
-    release_memory = getattr(counter, "release_memory", None)
-    if callable(release_memory):
-        from ..heap import trim_heap
-
-        release_memory()
-        trim_heap()  # what they held stays in the heap's holes until it is given back
 
 
 def _served_model(book: PriceBook, model: str, run_date: datetime.date) -> str:

@@ -34,7 +34,7 @@ every request):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -306,10 +306,12 @@ def sampled_text(
     scan: ScanResult, counts: ExactCounts, *, x: np.ndarray, x_place: list[np.ndarray], usable: np.ndarray,
     sample: np.ndarray, rng: np.random.Generator, largest: int, tier_threshold: int | None,
     min_per_stratum: int, target_halfwidth: float, max_sample_requests: int, max_sample_bytes: int, is_api: bool,
+    counted: Callable[[], None] | None = None,
 ) -> SampledText:  # fmt: skip
     """The sampled estimate of the text tokens (see the module docstring).
 
-    The requests estimated are the usable ones with text (``usable`` and ``x > 0``).
+    The requests estimated are the usable ones with text (``usable`` and ``x > 0``). ``counted`` is
+    called once the last sampled request is counted, before the per-request figures are made.
     """
     rows = scan.rows
     n_rows = len(rows["offset"])
@@ -396,6 +398,8 @@ def sampled_text(
         all_sampled = np.concatenate([all_sampled, new])
         fit = _estimate(strata, model, counts, x, aux)
 
+    if counted is not None:
+        counted()
     # Per request: exact where counted, the stratum's ratio times the auxiliary figure elsewhere.
     per_text = np.zeros(n_rows, np.int64)
     for h, st in strata.items():
