@@ -163,3 +163,19 @@ def test_unusable_rows_count_zero(tmp_path: Path, local: LocalCounter) -> None:
     est = count_tokens(scan(path), model="gemini-2.5-flash", counter=local)
     assert est.requests == 2
     assert est.per_request.tolist()[2] == 0
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_release_frees_the_tokenizer_once_counted_and_changes_no_figure(tmp_path: Path, exact: bool) -> None:
+    """``release=True`` frees the counter's tokenizer (43 MB) before the per-request figures are made,
+    as the estimate asks; the figures are those of a counter that keeps it, and it counts again after."""
+    path = _mixed_file(tmp_path / "r.jsonl", 1500, seed=3)
+    result = scan(path, sample_size=200, seed=2, text_classes=True)
+    kept, freed = LocalCounter.load(offline=True, env={}), LocalCounter.load(offline=True, env={})
+    kw = {"model": "gemini-2.5-flash", "exact": exact, "target_halfwidth": 0.05}
+    a = count_tokens(result, counter=kept, **kw)  # type: ignore[arg-type]
+    b = count_tokens(result, counter=freed, release=True, **kw)  # type: ignore[arg-type]
+    assert a.method == b.method == ("exact" if exact else "sampled")
+    assert kept._processor is not None and freed._processor is None and freed._words is None
+    assert a.total == b.total and a.per_request.tolist() == b.per_request.tolist() and a.by_place == b.by_place
+    assert freed.count_text("Hello, world!") == 4  # loads it again
