@@ -28,6 +28,7 @@ from .shard_pack import plan_shards
 from .shard_types import SHARDS_SCHEMA, IntArray, Oversized, Shard, ShardPlan, line_ranges
 
 if TYPE_CHECKING:
+    from ..batchfile import ScanResult
     from ..pricing import ModelInfo, PlatformLimits, PriceBook
     from .plan import Plan
 
@@ -120,10 +121,10 @@ def shard_plan_for(
     if priced or with_ceiling:  # unknown ceilings (-1) count as 0; without any, the estimate's own array
         ceiling_out = np.maximum(ceiling_raw, 0) if len(ceiling_raw) and int(ceiling_raw.min()) < 0 else ceiling_raw
     high_inputs = scaled_inputs(plan.tokens, "high")
-    quota_tokens = _total_input(high_inputs, scan.lines)
+    quota_tokens = _total_input(high_inputs, scan)
     if with_ceiling:
         assert ceiling_out is not None
-        quota_tokens += ceiling_out
+        quota_tokens = quota_tokens + ceiling_out  # a new array: the total may be the estimate's own
     exact = plan.tokens.method == "exact"
     basis = "input tokens" + ("" if exact else " (high end of the 95% interval)")
     if with_ceiling:
@@ -196,9 +197,15 @@ def shard_plan_for(
     )
 
 
-def _total_input(inputs: Mapping[str, IntArray], n: int) -> IntArray:
-    """Input tokens per request over every modality, added in place (one array of ``n``, made only when needed)."""
-    total = np.zeros(n, np.int64)
+def _total_input(inputs: Mapping[str, IntArray], scan: ScanResult) -> IntArray:
+    """Input tokens per request over every modality, to be read only.
+
+    Without media parts every modality but text is zeros, and the text array itself is the total;
+    otherwise one array is made and the modalities added to it in place.
+    """
+    if not len(scan.media["row"]) and "text" in inputs:
+        return inputs["text"]
+    total = np.zeros(scan.lines, np.int64)
     for per_request in inputs.values():
         total += per_request
     return total
@@ -242,7 +249,7 @@ def _price_shards(
             outs = np.minimum(cap, output_tokens)
         else:
             assert output_ratio is not None
-            outs = np.minimum(np.rint(_total_input(exp_inputs, plan.scan.lines) * output_ratio).astype(np.int64), cap)
+            outs = np.minimum(np.rint(_total_input(exp_inputs, plan.scan) * output_ratio).astype(np.int64), cap)
         del cap
 
     def price(rows: IntArray, inputs: Mapping[str, IntArray], out: IntArray | None) -> Decimal:
@@ -288,7 +295,7 @@ def _price_shards(
     if outs is None and batch.expected is not None and batch.floor is not None:
         # The estimate has an expectation but not the option it came from: share its output part
         # out by input tokens (stated, since it is an allocation, not a per-shard price).
-        total_in = _total_input(exp_inputs, plan.scan.lines)
+        total_in = _total_input(exp_inputs, plan.scan)
         weights = [int(total_in[s.rows].sum()) for s in shard_plan.shards]
         del total_in
         total_w = sum(weights) or 1
