@@ -353,8 +353,12 @@ def test_shard_costs_add_up_to_the_estimate(tmp_path: Path, book: PriceBook) -> 
     )
     floor = shard_plan_for(floor_plan, book, max_requests=9)
     assert floor.cost_basis == "floor" and floor.cost == floor_plan.cost.modes["batch"].floor
+    text_before = plan.tokens.per_request_by_modality["text"].copy()
     out_ceiling = shard_plan_for(plan, book, max_requests=9, quota_counts="input+output-ceiling")
     assert out_ceiling.tokens == plan.tokens.total.high + plan.cost.output.ceiling
+    # the plan sums the estimate's own arrays without a copy, and adds the ceilings to a new one
+    assert plan.tokens.per_request_by_modality["text"].tolist() == text_before.tolist()
+    assert shard_plan_for(plan, book, max_requests=9).tokens == sp.tokens == plan.tokens.total.high
     json.dumps(sp.to_json())
 
 
