@@ -186,7 +186,9 @@ def plan_shards(
     n = len(nb)
     # Arrays of one figure per request cost 8 bytes each a request (13 MB for 1.7 M requests): none is
     # made where it would only say "no groups", "row i is row i" or "every request fits".
-    g = None if groups is None else np.asarray(groups, dtype=np.int64)
+    g = None if groups is None else np.asarray(groups)
+    if g is not None and g.dtype.kind != "i":  # signed integers as they are: -1 means none
+        g = g.astype(np.int64)
     row_ids = None if rows is None else np.asarray(rows, dtype=np.int64)
     for name, arr in (("tokens", tk), ("groups", g), ("rows", row_ids)):
         if arr is not None and arr.shape != (n,):

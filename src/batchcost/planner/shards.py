@@ -160,7 +160,9 @@ def shard_plan_for(
         notes.append(f"{bad:,} lines with validation errors are in no shard (run `batchcost validate`)")
     group_arr = None
     if groups is not None:
-        group_arr = np.asarray(groups, dtype=np.int64)
+        group_arr = np.asarray(groups)
+        if group_arr.dtype.kind != "i":  # signed integers are used as they are (the advice's are int32)
+            group_arr = group_arr.astype(np.int64)
         if group_arr.shape != (scan.lines,):
             raise PlanError(f"groups must have one id per line of the input ({scan.lines}), got {group_arr.shape}")
         if usable is not None:

@@ -113,7 +113,7 @@ def advise_caching(
 
     chosen = []
     # Requests served by the same chosen cache must go into the same batch job (shard).
-    row_groups = np.full(len(ctx.eligible), -1, np.int64)
+    row_groups = np.full(len(ctx.eligible), -1, np.int32)  # int32: 4 bytes a request, not 8
     for gid, (g, n, n_high, _) in enumerate(select_groups(ctx, order, explicit_score)):
         if g.rows is not None:
             members = g.rows[row_groups[g.rows] < 0]

@@ -266,7 +266,7 @@ class CachingAdvice:
     reason_codes: tuple[str, ...]
     notes: tuple[str, ...]
     row_groups: np.ndarray | None = field(default=None, compare=False, repr=False)
-    """Per scan row, the index of the chosen cache that serves it (-1 none); for the shard planner."""
+    """Per scan row, the index of the chosen cache that serves it (-1 none; int32); for the shard planner."""
     found: object | None = field(default=None, compare=False, repr=False)
     """The groups found, measured and counted (they do not depend on the hours): ``advise_caching(...,
     reuse=advice)`` prices them again for other hours without reading and counting the file again."""
