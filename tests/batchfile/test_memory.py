@@ -73,3 +73,27 @@ def test_a_column_with_one_value_on_every_line_is_held_once(tmp_path: Path) -> N
     assert not {name for name, column in other.items() if column.strides == (0,)} & {"system_hash", "model"}
     for name, column in rows.items():
         assert (other[name][:3000] == column).all(), name
+
+
+def test_offsets_are_uint32_while_every_line_starts_under_4_gib(tmp_path: Path) -> None:
+    import numpy as np
+
+    from batchcost.batchfile import scan
+    from batchcost.batchfile.result import narrow_offsets
+
+    path = tmp_path / "short.jsonl"
+    _make(path, 3000, 0)
+    result = scan(path, workers=2)
+    offsets = result.rows["offset"]
+    assert offsets.dtype == np.uint32 and offsets[0] == 0
+    # the lines are read back from them as before
+    first, last = (raw for _, raw in result.read_lines(np.array([0, 2999])))
+    lines = path.read_bytes().splitlines()
+    assert (bytes(first), bytes(last)) == (lines[0], lines[2999])
+    # a line at 4 GiB or later (a large gzip's decompressed offsets) keeps them 64-bit
+    rows = {"offset": np.array([0, 2**32 - 1], np.uint64)}
+    narrow_offsets(rows)
+    assert rows["offset"].dtype == np.uint32 and rows["offset"].tolist() == [0, 2**32 - 1]
+    rows = {"offset": np.array([0, 2**32], np.uint64)}
+    narrow_offsets(rows)
+    assert rows["offset"].dtype == np.uint64 and rows["offset"].tolist() == [0, 2**32]

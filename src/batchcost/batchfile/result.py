@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 # name -> (array typecode used while scanning, numpy dtype, meaning)
 ROW_COLUMNS: dict[str, tuple[str, str, str]] = {
     "file": ("H", "u2", "index into ScanResult.files"),
-    "offset": ("Q", "u8", "byte offset of the line in the (decompressed) file"),
+    "offset": ("Q", "u8", "byte offset of the line in the (decompressed) file (uint32 when all are under 4 GiB)"),
     "nbytes": ("I", "u4", "bytes of the line, without its line end"),
     "usable": ("B", "u1", "1 when the line parsed as a request whose figures can be counted"),
     "system_chars": ("I", "u4", "characters of countable text in systemInstruction"),
@@ -125,6 +125,19 @@ def fold_constant_columns(rows: dict[str, npt.NDArray[Any]]) -> None:
     for name, column in rows.items():
         if len(column) > 1 and column.strides != (0,) and column[-1] == column[0] and (column == column[0]).all():
             rows[name] = np.broadcast_to(column[:1].copy(), column.shape)
+
+
+def narrow_offsets(rows: dict[str, npt.NDArray[Any]]) -> None:
+    """Keep the lines' offsets as uint32 when every one is under 4 GiB: 4 bytes a line, not 8.
+
+    The offsets are held from the scan to the end of an estimate (6.7 MB saved on 1.7 million
+    lines); every reader turns them into Python ints or int64 before adding to them.
+    """
+    import numpy as np
+
+    offsets = rows["offset"]
+    if len(offsets) and offsets.dtype.itemsize > 4 and int(offsets.max()) < 2**32:
+        rows["offset"] = offsets.astype(np.uint32)
 
 
 @dataclass(slots=True)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..storage.locations import is_url
 from .file_checks import FileLimits, size_checks, whole_file_checks
 from .lines import MAX_LINE_BYTES, detect_form, is_gzip, open_check, readable
-from .result import SCAN_ONLY_COLUMNS, FileInfo, ScanResult, file_sha256, fold_constant_columns
+from .result import SCAN_ONLY_COLUMNS, FileInfo, ScanResult, file_sha256, fold_constant_columns, narrow_offsets
 from .sampling import chosen_rows
 from .scan_merge import Merger
 from .scan_partial import Partial, remove_leftovers
@@ -339,6 +339,7 @@ def finish_scan(m: Merger, files: list[FileInfo], seed: int, gather: str) -> Sca
     whole_file_checks(m, files, rows)
     for name in SCAN_ONLY_COLUMNS:
         del rows[name]
+    narrow_offsets(rows)
     fold_constant_columns(rows)
     sample = chosen_rows(m.sample, m.k)
     order = {f.path: i for i, f in enumerate(files)}
