@@ -35,20 +35,26 @@ def _scaled(tokens: TokenEstimate, which: str) -> dict[str, np.ndarray]:
     counted = np.zeros(len(text), bool)
     counted[tokens.counted_rows] = True
     fixed = int(text[counted].sum())
-    est = int(text[~counted].sum())
+    est = int(text.sum()) - fixed
     if est > 0 and target != tokens.by_modality["text"].expected:
         want = max(0, target - fixed)
         share = text[~counted] * (want / est)
         # Largest remainder: floor every share, then give the missing tokens one each to the requests
         # with the largest fractions, so the total is exactly the interval end (rounding each share
-        # to nearest can leave thousands of tokens over on many small requests).
-        scaled = np.floor(share).astype(np.int64)
+        # to nearest can leave thousands of tokens over on many small requests). The shares are
+        # not negative, so the cast is their floor; their array then holds scaled - share (the
+        # negated fractions), in place: on 1.7 M requests each array here is 13.5 MB.
+        scaled = share.astype(np.int64)
+        neg_fraction = np.subtract(scaled, share, out=share)
+        del share
         missing = want - int(scaled.sum())
         if missing > 0:
-            scaled[_smallest(scaled - share, missing)] += 1
+            scaled[_smallest(neg_fraction, missing)] += 1
         elif missing < 0:  # float error put a share just over a whole number: take the excess back
-            order = np.flatnonzero(scaled > 0)[np.argsort((share - scaled)[scaled > 0], kind="stable")][:-missing]
+            positive = scaled > 0
+            order = np.flatnonzero(positive)[np.argsort(-neg_fraction[positive], kind="stable")][:-missing]
             scaled[order] -= 1
+        del neg_fraction
         text = text.copy()
         text[~counted] = scaled
         per["text"] = text
