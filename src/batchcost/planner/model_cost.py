@@ -18,7 +18,7 @@ from ..errors import UnpricedError
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
 from .images import image_cost, planned_images
-from .inputs import scaled_inputs
+from .inputs import scaled_inputs, total_input
 from .mode_cost import mode_cost
 from .plan import ModeCost, ModelCost, OutputTokens
 from .speech import speech_tokens_per_second
@@ -34,9 +34,7 @@ if TYPE_CHECKING:
 def _cost(rates: ModeRates, inputs: Mapping[str, np.ndarray], output: np.ndarray) -> Cost:
     from ..pricing import price_tokens
 
-    prompt = np.zeros(len(output), np.int64)
-    for per_request in inputs.values():
-        prompt += per_request  # in place: a sum() would make a new array of every request per modality
+    prompt = total_input(inputs, len(output))
     return price_tokens(rates, prompt_tokens=prompt, input_by_modality=inputs, output_tokens=output)
 
 
@@ -75,15 +73,14 @@ def model_cost(
     elif ratio is not None:
         outs = {}
         for w, per in inputs.items():
-            total_in = sum(per.values(), np.zeros(len(ceiling_out), np.int64))
+            total_in = total_input(per, len(ceiling_out))
             outs[w] = np.minimum(np.rint(total_in * ratio).astype(np.int64), cap)
     elif output_model is not None:
         # Each end of the output from the same end of the input (a learnt output can grow with the
         # prompt): the low end is the model's low end at the input's low end, and so on. The lower of
         # the two input ends is taken for the low end (and the higher for the high end), so a fit whose
         # output falls as the prompt grows still gives a low end below the expectation.
-        zero = np.zeros(len(ceiling_out), np.int64)
-        pred = {w: output_model.predict(scan, sum(per.values(), zero), cap) for w, per in inputs.items()}
+        pred = {w: output_model.predict(scan, total_input(per, len(ceiling_out)), cap) for w, per in inputs.items()}
         expected = pred["expected"][0]
         low = np.minimum(np.minimum(pred["low"][1], pred["high"][1]), expected)
         high = np.maximum(np.maximum(pred["low"][2], pred["high"][2]), expected)

@@ -23,12 +23,12 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import PlanError
+from .inputs import scaled_inputs, total_input
 from .shard_limits import LIMIT_NAMES, PLATFORMS, ShardLimits, limits_for
 from .shard_pack import plan_shards
 from .shard_types import SHARDS_SCHEMA, IntArray, Oversized, Shard, ShardPlan, line_ranges
 
 if TYPE_CHECKING:
-    from ..batchfile import ScanResult
     from ..pricing import ModelInfo, PlatformLimits, PriceBook
     from .plan import Plan
 
@@ -95,8 +95,6 @@ def shard_plan_for(
     Raises:
         PlanError: bad limits or options. PricingError: the model is unknown to ``book``.
     """
-    from .inputs import scaled_inputs
-
     if quota_counts not in QUOTA_COUNTS:
         raise PlanError(f"--quota-counts must be one of {', '.join(QUOTA_COUNTS)}, got {quota_counts!r}")
     scan = plan.scan
@@ -121,7 +119,7 @@ def shard_plan_for(
     if priced or with_ceiling:  # unknown ceilings (-1) count as 0; without any, the estimate's own array
         ceiling_out = np.maximum(ceiling_raw, 0) if len(ceiling_raw) and int(ceiling_raw.min()) < 0 else ceiling_raw
     high_inputs = scaled_inputs(plan.tokens, "high")
-    quota_tokens = _total_input(high_inputs, scan)
+    quota_tokens = total_input(high_inputs, scan.lines, media=bool(len(scan.media["row"])))
     if with_ceiling:
         assert ceiling_out is not None
         quota_tokens = quota_tokens + ceiling_out  # a new array: the total may be the estimate's own
@@ -199,20 +197,6 @@ def shard_plan_for(
     )
 
 
-def _total_input(inputs: Mapping[str, IntArray], scan: ScanResult) -> IntArray:
-    """Input tokens per request over every modality, to be read only.
-
-    Without media parts every modality but text is zeros, and the text array itself is the total;
-    otherwise one array is made and the modalities added to it in place.
-    """
-    if not len(scan.media["row"]) and "text" in inputs:
-        return inputs["text"]
-    total = np.zeros(scan.lines, np.int64)
-    for per_request in inputs.values():
-        total += per_request
-    return total
-
-
 # requests priced at a time within a shard
 _PRICE_ROWS = 1 << 18
 
@@ -241,6 +225,7 @@ def _price_shards(
         notes.append(f"shards are not priced: {e}")
         return shard_plan
     exp_inputs = {k: np.asarray(v, np.int64) for k, v in plan.tokens.per_request_by_modality.items()}
+    has_media = bool(len(plan.scan.media["row"]))
     raw = plan.cost.per_request_ceiling
     unknown = raw < 0 if len(raw) == plan.scan.lines else np.zeros(plan.scan.lines, bool)
     outs: IntArray | None = None
@@ -251,7 +236,9 @@ def _price_shards(
             outs = np.minimum(cap, output_tokens)
         else:
             assert output_ratio is not None
-            outs = np.minimum(np.rint(_total_input(exp_inputs, plan.scan) * output_ratio).astype(np.int64), cap)
+            total_in = total_input(exp_inputs, plan.scan.lines, media=has_media)
+            outs = np.minimum(np.rint(total_in * output_ratio).astype(np.int64), cap)
+            del total_in
         del cap
 
     def price(rows: IntArray, inputs: Mapping[str, IntArray], out: IntArray | None) -> Decimal:
@@ -297,7 +284,7 @@ def _price_shards(
     if outs is None and batch.expected is not None and batch.floor is not None:
         # The estimate has an expectation but not the option it came from: share its output part
         # out by input tokens (stated, since it is an allocation, not a per-shard price).
-        total_in = _total_input(exp_inputs, plan.scan)
+        total_in = total_input(exp_inputs, plan.scan.lines, media=has_media)
         weights = [int(total_in[s.rows].sum()) for s in shard_plan.shards]
         del total_in
         total_w = sum(weights) or 1
