@@ -301,10 +301,17 @@ def plan_shards(
         np.cumsum(a, dtype=np.int64, out=out[1:])
         return out
 
-    pb, pt = prefix(ub), prefix(ut)
-    pr = bounds if ur is None else prefix(ur)  # one request a unit: the request count is the unit count
-    dims: list[_Dim] = [(pb, limits.max_bytes), (pr, limits.max_requests), (pt, token_cap)]
+    pt = prefix(ut)
     w = 2 if int(pt[-1]) > 0 else 0
+    # The bytes' prefix sums only where they can bind or balance: the units' bytes together over the
+    # cap, or no token figures to balance on. Most files fit one job's bytes (13.5 MB spared on 1.7 M).
+    pb = prefix(ub) if w == 0 or int(ub.sum(dtype=np.int64)) > limits.max_bytes else None
+    pr = bounds if ur is None else prefix(ur)  # one request a unit: the request count is the unit count
+    dims: list[_Dim] = [
+        (pb, limits.max_bytes) if pb is not None else (pt, None),  # a dimension without a cap is never read
+        (pr, limits.max_requests),
+        (pt, token_cap),
+    ]
     unit_weight = ut if w == 2 else ub
     if w == 0 and n_units:
         notes.append("no request has a token figure; shards are balanced by bytes")
@@ -337,7 +344,7 @@ def plan_shards(
                 index=i + 1,
                 rows=shard_rows,
                 requests=int(pr[e] - pr[s]),
-                bytes=int(pb[e] - pb[s]),
+                bytes=int(pb[e] - pb[s]) if pb is not None else int(ub[s:e].sum(dtype=np.int64)),
                 tokens=int(pt[e] - pt[s]),
                 cost=_sum_costs(costs, idx),
                 cost_ceiling=_sum_costs(ceilings, idx),
