@@ -80,10 +80,12 @@ class ClassModel:
 
     def __init__(self, scan: ScanResult, n_rows: int) -> None:
         classes = scan.text_classes
-        self.where = np.full(n_rows, -1, np.int32)  # row -> index in the class table (int32: 4 bytes a row)
+        # row -> index in the class table (int32: 4 bytes a row); none without a class table
+        self.where: np.ndarray | None = None
         if classes is None or not len(classes["row"]):
             self.full = self.broad = np.zeros((0, len(PRIOR)))
             return
+        self.where = np.full(n_rows, -1, np.int32)
         self.where[classes["row"]] = np.arange(len(classes["row"]))
         self.full = classes["counts"].astype(np.float64)
         groups = [[CLASS_NAMES.index(n) for n in group] for group in _BROAD]
@@ -92,7 +94,7 @@ class ClassModel:
                       id(self.broad): np.array([np.mean([PRIOR[n] for n in g]) for g in _BROAD])}  # fmt: skip
 
     def has(self, rows: np.ndarray) -> bool:
-        return bool(len(rows)) and bool((self.where[rows] >= 0).all())
+        return self.where is not None and bool(len(rows)) and bool((self.where[rows] >= 0).all())
 
     def fit(self, rows: np.ndarray, y: np.ndarray, x: np.ndarray,
             design: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:  # fmt: skip
@@ -105,6 +107,7 @@ class ClassModel:
                 break
         else:
             return None
+        assert self.where is not None  # rows with class counts (has() said so)
         prior = self.prior[id(z_all)]
         w = 1.0 / np.sqrt(np.maximum(x, 1).astype(np.float64))
         a = z_all[self.where[rows]] * w[:, None]
@@ -121,4 +124,5 @@ class ClassModel:
         return z_all, beta, p
 
     def predict(self, z_all: np.ndarray, rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
+        assert self.where is not None
         return z_all[self.where[rows]] @ beta
