@@ -26,6 +26,8 @@ MAX_WORD_CHARS = 64
 # Longer texts are counted whole, in bounded pieces (gemma3's exact cuts): split into words at once,
 # a 50 MB text would hold millions of strings.
 MAX_TEXT_CHARS = 1 << 18
+# Characters of text counted at a time (see WordCounts.count): a chunk's words are held together.
+CHUNK_CHARS = 1 << 18
 
 
 class WordCounts:
@@ -77,9 +79,27 @@ class WordCounts:
         return cls(text_held, newline_cuts=newline_cuts, max_words=max_words)
 
     def count(self, texts: Sequence[str], count_all: Callable[[list[str]], list[int]]) -> list[int]:
-        """Each text's count: the sum of its words' counts; words not seen yet are counted by ``count_all``."""
+        """Each text's count: the sum of its words' counts; words not seen yet are counted by ``count_all``.
+
+        The texts go a chunk of about :data:`CHUNK_CHARS` characters at a time: a chunk's words are
+        held together while its new ones are counted, and the words kept for later are allocated
+        among them. Thousands of texts at once held millions of small strings, and the few kept
+        pinned Python's memory arenas after the rest were freed (7,000 short prompts in one call
+        left 98 MB of arenas holding 12 MB; a chunk at a time, 15 MB more than before counting).
+        """
         with self._lock:
-            return self._count(texts, count_all)
+            if len(texts) < 2:
+                return self._count(texts, count_all)
+            out: list[int] = []
+            start, chars = 0, 0
+            for i, text in enumerate(texts):
+                chars += len(text)
+                if chars >= CHUNK_CHARS:
+                    out += self._count(texts[start : i + 1], count_all)
+                    start, chars = i + 1, 0
+            if start < len(texts):
+                out += self._count(texts[start:], count_all)
+            return out
 
     def _count(self, texts: Sequence[str], count_all: Callable[[list[str]], list[int]]) -> list[int]:
         bare, spaced, avoid = self._bare, self._spaced, self._avoid
