@@ -85,7 +85,7 @@ class WordCounts:
         held together while its new ones are counted, and the words kept for later are allocated
         among them. Thousands of texts at once held millions of small strings, and the few kept
         pinned Python's memory arenas after the rest were freed (7,000 short prompts in one call
-        left 98 MB of arenas holding 12 MB; a chunk at a time, 15 MB more than before counting).
+        left 98 MB of arenas holding 12 MB; a chunk at a time, 5 MB more than before counting).
         """
         with self._lock:
             if len(texts) < 2:
