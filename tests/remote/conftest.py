@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -23,7 +23,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-# Set before any backend is imported or any filesystem made (botocore and gcsfs read them then).
+# Set before any backend is imported or any filesystem made (botocore and gcsfs read them then); the
+# endpoints are set again to the ports the servers start on (start_on_a_free_port).
 S3_PORT = free_port()
 GCS_PORT = free_port()
 ENV = {
@@ -124,14 +125,37 @@ def http(http_server: tuple[str, Objects]) -> Iterator[tuple[str, Objects]]:
     objects.files.clear()
 
 
+def start_on_a_free_port(make: Callable[[int], Any], env_key: str, tries: int = 3) -> tuple[Any, str]:
+    """Start a server made by ``make(port)`` on a port free now; point ``env_key`` at it; its URL.
+
+    moto's and the GCS emulator's ``start()`` wait for their listening thread with no time limit,
+    and that thread dies when the port is taken (another process may take it between choosing and
+    binding: a whole run once hung here). A start that is not done within 10 s is given up and
+    tried again on another port.
+    """
+    for _ in range(tries):
+        port = free_port()
+        server = make(port)
+        starter = threading.Thread(target=server.start, daemon=True)  # left waiting if the bind failed
+        starter.start()
+        starter.join(10)
+        if not starter.is_alive():
+            url = f"http://127.0.0.1:{port}"
+            os.environ[env_key] = ENV[env_key] = url  # read when a client or filesystem is made
+            return server, url
+    pytest.fail(f"no test server for {env_key} could start on a free loopback port in {tries} tries")
+
+
 @pytest.fixture(scope="session")
 def s3_server() -> Iterator[str]:
     pytest.importorskip("s3fs", reason="s3fs is not installed (pip install 'batchcost[s3]')")
     moto_server = pytest.importorskip("moto.server", reason="moto[server] is not installed (the test extra)")
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=S3_PORT, verbose=False)
-    server.start()
+    server, url = start_on_a_free_port(
+        lambda port: moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False),
+        "AWS_ENDPOINT_URL_S3",
+    )
     try:
-        yield f"http://127.0.0.1:{S3_PORT}"
+        yield url
     finally:
         server.stop()
 
@@ -157,8 +181,9 @@ def gcs_server() -> Iterator[Any]:
     import logging
 
     logging.getLogger("gcp_storage_emulator").setLevel(logging.WARNING)
-    server = emulator.create_server("127.0.0.1", GCS_PORT, in_memory=True)
-    server.start()
+    server, _ = start_on_a_free_port(
+        lambda port: emulator.create_server("127.0.0.1", port, in_memory=True), "STORAGE_EMULATOR_HOST"
+    )
     try:
         yield server
     finally:
