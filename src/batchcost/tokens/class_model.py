@@ -78,23 +78,36 @@ class ClassModel:
     characters).
     """
 
-    def __init__(self, scan: ScanResult, n_rows: int) -> None:
+    def __init__(self, scan: ScanResult) -> None:
         classes = scan.text_classes
-        # row -> index in the class table (int32: 4 bytes a row); none without a class table
-        self.where: np.ndarray | None = None
+        # The rows with class counts (sorted, as the scan gives them), looked up by binary search: a
+        # map from every row would take 4 bytes a request (6.7 MB on 1.7 M short prompts) for the
+        # few thousand long ones. None without a class table.
+        self._rows: np.ndarray | None = None
         if classes is None or not len(classes["row"]):
             self.full = self.broad = np.zeros((0, len(PRIOR)))
             return
-        self.where = np.full(n_rows, -1, np.int32)
-        self.where[classes["row"]] = np.arange(len(classes["row"]))
-        self.full = classes["counts"].astype(np.float64)
+        self._rows = np.asarray(classes["row"])
+        # The counts as the scan keeps them (uint32): the rows fitted or predicted are made float as
+        # they are taken, with the same values a float64 copy of the whole table would give.
+        self.full = classes["counts"]
         groups = [[CLASS_NAMES.index(n) for n in group] for group in _BROAD]
-        self.broad = np.column_stack([self.full[:, g].sum(axis=1) for g in groups])
+        self.broad = np.column_stack([self.full[:, g].sum(axis=1, dtype=np.int64) for g in groups])
         self.prior = {id(self.full): np.array([PRIOR[n] for n in CLASS_NAMES]),
                       id(self.broad): np.array([np.mean([PRIOR[n] for n in g]) for g in _BROAD])}  # fmt: skip
 
+    def _index(self, rows: np.ndarray) -> np.ndarray:
+        """Each row's place in the class table (every row must have class counts: :meth:`has`)."""
+        assert self._rows is not None
+        return np.searchsorted(self._rows, rows)
+
     def has(self, rows: np.ndarray) -> bool:
-        return self.where is not None and bool(len(rows)) and bool((self.where[rows] >= 0).all())
+        """True when every one of ``rows`` has class counts."""
+        known = self._rows
+        if known is None or not len(rows) or len(rows) > len(known):
+            return False
+        at = np.minimum(np.searchsorted(known, rows), len(known) - 1)
+        return bool((known[at] == rows).all())
 
     def fit(self, rows: np.ndarray, y: np.ndarray, x: np.ndarray,
             design: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, int] | None:  # fmt: skip
@@ -107,10 +120,9 @@ class ClassModel:
                 break
         else:
             return None
-        assert self.where is not None  # rows with class counts (has() said so)
         prior = self.prior[id(z_all)]
         w = 1.0 / np.sqrt(np.maximum(x, 1).astype(np.float64))
-        a = z_all[self.where[rows]] * w[:, None]
+        a = z_all[self._index(rows)].astype(np.float64) * w[:, None]
         b = y.astype(np.float64) * w
         # the residual variance per character, from a fit without the prior, sets the prior's strength
         first = nnls(a, b)
@@ -124,5 +136,4 @@ class ClassModel:
         return z_all, beta, p
 
     def predict(self, z_all: np.ndarray, rows: np.ndarray, beta: np.ndarray) -> np.ndarray:
-        assert self.where is not None
-        return z_all[self.where[rows]] @ beta
+        return z_all[self._index(rows)].astype(np.float64) @ beta
