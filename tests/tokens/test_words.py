@@ -149,3 +149,29 @@ def test_a_very_long_text_is_counted_whole_not_split_into_words_at_once(
     joined = "\n\n".join(docs)
     assert len(joined) > MAX_TEXT_CHARS
     assert fresh_counter.count_texts([joined, docs[0]]) == _plain(fresh_counter, [joined, docs[0]])
+
+
+def test_the_first_few_short_texts_are_encoded_whole_without_cut_rules(
+    fresh_counter: LocalCounter, golden: list[dict[str, object]]
+) -> None:
+    # The caching advice counts a few shared prefixes after the counter let go of everything: they
+    # need not read the cut rules (10 MB). The counts are the same either way.
+    short = [(str(r["text"]), int(str(r["tokens"]))) for r in golden if 0 < len(str(r["text"])) <= gemma3._LONG_CHARS]
+    few = short[:3]
+    assert fresh_counter.count_texts([t for t, _ in few]) == [n for _, n in few]
+    assert fresh_counter._rules is None and fresh_counter._words is None
+    fresh_counter.release_memory()
+    assert fresh_counter.count_texts([t for t, _ in few]) == [n for _, n in few]
+    assert fresh_counter._rules is None
+    # Past _FEW_CHARS in all, words are set up (and with them the rules), and counts stay exact.
+    many = short * (gemma3._FEW_CHARS // sum(len(t) for t, _ in short) + 1)
+    assert sum(len(t) for t, _ in many) > gemma3._FEW_CHARS
+    assert fresh_counter.count_texts([t for t, _ in many]) == [n for _, n in many]
+    assert fresh_counter._words is not None
+    # A text over _LONG_CHARS is cut, which needs the rules, so it never takes the whole path.
+    other = LocalCounter(ModelSource(fresh_counter.source.data, "test build"))
+    long_text = next(
+        (t, n) for t, n in ((str(r["text"]), int(str(r["tokens"]))) for r in golden) if len(t) > gemma3._LONG_CHARS
+    )
+    assert other.count_texts([long_text[0]]) == [long_text[1]]
+    assert other._rules is not None

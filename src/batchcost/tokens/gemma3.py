@@ -127,6 +127,8 @@ _LONG_CHARS = 4096
 _CHUNK_CHARS = 2048
 # Bounds the id lists held at once (about 4 chars per token; a few MB of Python ints).
 _BATCH_CHARS = 1 << 18
+# The first texts counted after a load, up to this many characters, are encoded whole (_count_by_words).
+_FEW_CHARS = 1 << 14
 _PROBE_CHARS = 64  # places tried one by one before the vectorized search
 _SCAN_CHARS = 1 << 16  # characters per vectorized search block
 _LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
@@ -694,6 +696,7 @@ class LocalCounter:
         self._repeats = RepeatedTexts()
         self._words: WordCounts | None = None
         self._words_checked = False
+        self._whole_chars = 0  # characters encoded whole before words were set up (_count_by_words)
         self._rules_dir: Path | None = None  # where the derived cut rules are kept (None: the default)
         self.description = f"Gemma 3 SentencePiece tokenizer (exact for text), model from {source.origin}"
 
@@ -735,6 +738,7 @@ class LocalCounter:
         self._repeats = RepeatedTexts()
         self._words = None
         self._words_checked = False
+        self._whole_chars = 0
         self._rules = None
 
     def count_text(self, text: str) -> int:
@@ -764,6 +768,15 @@ class LocalCounter:
 
     def _count_by_words(self, texts: list[str]) -> list[int]:
         """Count ``texts`` as the sums of their words' counts (see :mod:`.words`) when the model allows it."""
+        if not self._words_checked:
+            chars = _short_chars(texts)
+            if chars is not None and self._whole_chars + chars <= _FEW_CHARS:
+                # The first few short texts after a load (the caching advice's shared prefixes, once
+                # the sample's counter has let go of its tables) are encoded whole: the same counts,
+                # without reading the cut rules that word counting needs (10 MB held to save the
+                # encoding of a few words). Past _FEW_CHARS in all, words pay for the rules.
+                self._whole_chars += chars
+                return self._count_all(texts)
         if not self._words_checked:
             rules = self._cut_rules()
             if rules.enabled:
@@ -812,6 +825,19 @@ class LocalCounter:
             encoded = encode([_replace_lone_surrogates(item) for item in batch], num_threads=self.num_threads)
         for owner, ids in zip(owners, encoded, strict=True):
             counts[owner] += len(ids)
+
+
+def _short_chars(texts: Sequence[str]) -> int | None:
+    """The characters of ``texts`` in all, or None when one is over ``_LONG_CHARS`` (it would be cut,
+    which needs the cut rules) or they are over ``_FEW_CHARS`` together."""
+    total = 0
+    for text in texts:
+        if len(text) > _LONG_CHARS:
+            return None
+        total += len(text)
+        if total > _FEW_CHARS:
+            return None
+    return total
 
 
 def counter_from_source(source: ModelSource, num_threads: int = 1, rules_dir: Path | None = None) -> LocalCounter:
