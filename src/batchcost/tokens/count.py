@@ -455,8 +455,11 @@ def _with_media(
     for mod in MODALITIES:
         if mod == "text":
             continue
-        arr = np.asarray(md.per_request.get(mod, np.zeros(n_rows, np.int64)), dtype=np.int64)
-        if has_media:  # without media the zeros are left untouched (no memory for millions of rows)
+        arr = md.per_request.get(mod)
+        if arr is None:
+            arr = np.broadcast_to(np.zeros(1, np.int64), (n_rows,))
+        arr = np.asarray(arr, dtype=np.int64)
+        if has_media and arr.strides != (0,):  # a modality without parts is a read-only view of one zero
             arr = arr.copy()
             arr[~usable] = 0
         per_mod[mod] = arr
