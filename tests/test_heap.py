@@ -42,3 +42,16 @@ print(anon() - before)
 def test_trim_and_threshold_never_raise() -> None:
     heap.trim_heap()
     assert heap.return_large_blocks() is GLIBC or not GLIBC
+
+
+def test_a_zeros_view_reads_as_zeros_holds_one_and_cannot_be_written() -> None:
+    import numpy as np
+
+    z = heap.zeros_view(1_000_000)
+    assert z.shape == (1_000_000,) and z.dtype == np.int64 and z.strides == (0,)
+    assert int(z.sum()) == 0 and (z[[0, 999_999]] == 0).all() and heap.is_zeros_view(z)
+    with pytest.raises(ValueError):
+        z[0] = 1
+    assert not heap.is_zeros_view(np.zeros(3, np.int64))  # zeros, but memory of their own
+    assert not heap.is_zeros_view(np.broadcast_to(np.int64(7), (3,)))  # one value, not zero
+    assert heap.is_zeros_view(heap.zeros_view(0))

@@ -526,3 +526,21 @@ def test_genai_prices_is_imported_lazily() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, env={"PYTHONPATH": str(src)}
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_unused_modalities_as_views_of_one_zero_price_as_zeros(book: PriceBook) -> None:
+    import numpy as np
+
+    from batchcost.heap import zeros_view
+
+    rates = book.rates("gemini-2.5-pro", "batch", NOV27)
+    prompt = np.array([1_000, 250_000], np.int64)
+    views = {m: zeros_view(2) for m in MODALITIES if m != "text"}
+    zeros = {m: np.zeros(2, np.int64) for m in MODALITIES if m != "text"}
+    got = price_tokens(
+        rates, prompt_tokens=prompt, input_by_modality={"text": prompt, **views}, output_tokens=zeros_view(2)
+    )
+    want = price_tokens(rates, prompt_tokens=prompt, input_by_modality={"text": prompt, **zeros}, output_tokens=[0, 0])
+    assert got == want and got.total > 0
+    with pytest.raises(ValueError, match="disagree"):  # the inputs are still checked against the prompt
+        price_tokens(rates, prompt_tokens=prompt + 1, input_by_modality={"text": prompt, **views}, output_tokens=[0, 0])

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import UnpricedError
+from ..heap import zeros_view
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
 from .images import image_cost, planned_images
@@ -114,7 +115,7 @@ def model_cost(
                 notes.append(warning)
         if price_notes is not None:
             price_notes.extend(n for n in rates.notes if n not in price_notes)
-        zero_out = np.zeros(len(ceiling_out), np.int64)
+        zero_out = zeros_view(len(ceiling_out))  # no output: 8 bytes a request for nothing otherwise
         floor = _price(rates, inputs["expected"], zero_out)
         # generated images are known from the requests: in every figure, the floor too (mode_cost adds them)
         pics = image_cost(rates, images, usable)

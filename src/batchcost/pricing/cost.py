@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from batchcost.errors import UnpricedError
+from batchcost.heap import is_zeros_view
 from batchcost.pricing.records import MODALITIES, ModeRates, Rate, frozen_map
 
 ArrayLike = Sequence[int] | npt.NDArray[np.integer[Any]]
@@ -134,9 +135,14 @@ def price_tokens(
         if rates.cache_read is not None and len({r.usd_per_mtok for r in rates.cache_read.values()}) > 1:
             notes.append("cached tokens were given without a modality split and are priced at the text cache-read rate")
 
-    counted = np.zeros(n, dtype=np.int64)
-    for arr in (*inputs.values(), *cached.values()):
-        counted += arr
+    # (a modality no request uses is a view of one zero: with one array left, it is the sum itself)
+    held = [arr for arr in (*inputs.values(), *cached.values()) if not is_zeros_view(arr)]
+    if len(held) == 1:
+        counted = held[0]
+    else:
+        counted = np.zeros(n, dtype=np.int64)
+        for arr in held:
+            counted += arr
     mismatch = np.flatnonzero(counted != prompt)
     if mismatch.size:
         i = int(mismatch[0])

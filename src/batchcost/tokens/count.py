@@ -19,7 +19,7 @@ import numpy as np
 
 from ..batchfile.request import PLACES, request_texts
 from ..batchfile.text_classes import add_text_classes
-from ..heap import reuse_large_blocks, trim_heap
+from ..heap import is_zeros_view, reuse_large_blocks, trim_heap, zeros_view
 from .base import RequestCounter, TextCounter
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
@@ -456,10 +456,8 @@ def _with_media(
         if mod == "text":
             continue
         arr = md.per_request.get(mod)
-        if arr is None:
-            arr = np.broadcast_to(np.zeros(1, np.int64), (n_rows,))
-        arr = np.asarray(arr, dtype=np.int64)
-        if has_media and arr.strides != (0,):  # a modality without parts is a read-only view of one zero
+        arr = zeros_view(n_rows) if arr is None else np.asarray(arr, dtype=np.int64)
+        if has_media and not is_zeros_view(arr):  # a modality without parts stays a view of one zero
             arr = arr.copy()
             arr[~usable] = 0
         per_mod[mod] = arr
@@ -478,7 +476,7 @@ def _summed(scan: ScanResult, per_mod: Mapping[str, np.ndarray]) -> np.ndarray:
         return per_mod["text"]
     total = per_mod["text"].astype(np.int64, copy=True)
     for mod, arr in per_mod.items():
-        if mod != "text":
+        if mod != "text" and not is_zeros_view(arr):
             total += arr
     return total
 

@@ -375,6 +375,8 @@ def media_tokens(
     """
     import numpy as np
 
+    from ..heap import zeros_view
+
     family, family_note = _family(model)
     notes: list[str] = [
         f"Media tokens by the {'Gemini 2.x' if family == 'gemini2' else 'Gemini 3'} rules for model {model!r} "
@@ -389,7 +391,7 @@ def media_tokens(
     # A modality without parts is a read-only view of one zero, not millions of them: summed or
     # indexed it reads as zeros, and it holds no memory (four int64 arrays of zeros were 54 MB on
     # 1.7 M short prompts). A modality with parts gets its own array below.
-    no_parts = np.broadcast_to(np.zeros(1, np.int64), (n_rows,))
+    no_parts = zeros_view(n_rows)
     per_request: dict[str, npt.NDArray[np.int64]] = {m: no_parts for m in MODALITIES[1:]}
     if n == 0:
         return MediaTokens(MappingProxyType(per_request), 0, MappingProxyType({}), tuple(notes))
