@@ -55,3 +55,30 @@ def test_a_zeros_view_reads_as_zeros_holds_one_and_cannot_be_written() -> None:
     assert not heap.is_zeros_view(np.zeros(3, np.int64))  # zeros, but memory of their own
     assert not heap.is_zeros_view(np.broadcast_to(np.int64(7), (3,)))  # one value, not zero
     assert heap.is_zeros_view(heap.zeros_view(0))
+
+
+@pytest.mark.parametrize(
+    ("setup", "want"),
+    [
+        ("", False),  # numpy not loaded yet: it reads the variable the command line set
+        ("import numpy", False),  # already loaded: its own switch is turned off
+        ("os.environ['NUMPY_MADVISE_HUGEPAGE'] = '1'", "numpy's own"),  # the user's choice stands
+    ],
+)
+def test_the_command_line_stops_numpys_huge_page_advice(setup: str, want: object) -> None:
+    # numpy's _set_madvise_hugepage returns the setting it replaces: how the test reads it.
+    code = f"""
+import os, sys
+os.environ.pop("NUMPY_MADVISE_HUGEPAGE", None)
+{setup}
+from batchcost.heap import no_huge_pages
+no_huge_pages()
+import numpy
+from numpy._core.multiarray import _set_madvise_hugepage
+print(os.environ["NUMPY_MADVISE_HUGEPAGE"], _set_madvise_hugepage(False))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    if want == "numpy's own":
+        assert out[0] == "1" and out[1] == "True"  # numpy advises huge pages on Linux when told to
+    else:
+        assert out == ["0", "False"]

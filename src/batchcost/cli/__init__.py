@@ -179,10 +179,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         PricingError,
         TokenizerError,
     )
-    from ..heap import return_large_blocks
+    from ..heap import no_huge_pages, return_large_blocks
     from ..redact import redact
 
     return_large_blocks()  # per-request arrays go back to the system when freed (see batchcost.heap)
+    no_huge_pages()  # no stalls while the kernel compacts memory for numpy's huge pages (see batchcost.heap)
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     words = list(sys.argv[1:] if argv is None else argv)
