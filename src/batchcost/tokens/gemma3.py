@@ -593,8 +593,18 @@ def _rules_from_json(blob: bytes) -> _CutRules | None:
         if len(keys) > 1 and not bool((keys[1:] > keys[:-1]).all()):
             return None  # searchsorted needs them sorted and unique
         pairs = frozenset(chr(k >> 21) + chr(k & 0x1FFFFF) for k in keys.tolist())
+        # A user-defined piece is listed under every pair it holds, and many pairs list the same
+        # pieces: each piece and each set of them is kept once (37,917 piece strings were 6,408
+        # pieces in 777 sets for Gemma 3; the rules are held while a sample is counted).
+        piece_memo: dict[str, str] = {}
+        set_memo: dict[frozenset[str], frozenset[str]] = {}
+
+        def piece_set(pieces: list[str]) -> frozenset[str]:
+            got = frozenset(piece_memo.setdefault(str(p), str(p)) for p in pieces)
+            return set_memo.setdefault(got, got)
+
         spans = {
-            str(pair): tuple((int(o), int(n), frozenset(str(p) for p in pieces)) for o, n, pieces in groups)
+            str(pair): tuple((int(o), int(n), piece_set(pieces)) for o, n, pieces in groups)
             for pair, groups in doc["user_spans"].items()
         }
         runs = {str(char): (int(rule[0]), int(rule[1])) for char, rule in doc["runs"].items()}
