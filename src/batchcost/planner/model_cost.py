@@ -67,10 +67,17 @@ def model_cost(
     cap = ceiling_out
     if not ceiling_known and (expected_out is not None or ratio is not None or output_model is not None):
         cap = np.where(unknown_ceiling, np.iinfo(np.int64).max, ceiling_out)
-    inputs = {w: scaled_inputs(tokens, w) for w in ("expected", "low", "high")}
+    # An output learnt from the prompt or a ratio of it needs every end of the input at once; otherwise
+    # the low end is priced on its own and let go before the high end is made (on 1.7 M requests each
+    # end is 13.5 MB, and making one takes 27 MB of working arrays: with the other held, that was the
+    # peak of pricing).
+    one_end_at_a_time = expected_out is not None or (ratio is None and output_model is None)
+    ends_held = ("expected",) if one_end_at_a_time else ("expected", "low", "high")
+    inputs = {w: scaled_inputs(tokens, w) for w in ends_held}
     outs: dict[str, np.ndarray] | None = None
     if expected_out is not None:
-        outs = {w: np.minimum(expected_out, cap) for w in inputs}
+        capped_out = np.minimum(expected_out, cap)  # the same for every end: one array, read only
+        outs = dict.fromkeys(("expected", "low", "high"), capped_out)
     elif ratio is not None:
         outs = {}
         for w, per in inputs.items():
@@ -100,22 +107,28 @@ def model_cost(
     mode_rates: dict[str, ModeRates] = {}
     prices: list[PriceUsed] = []
     billed = info.id
-    for mode in book.modes(model, run_date) or ["standard", "batch"]:
+    mode_order = book.modes(model, run_date) or ["standard", "batch"]
+    for mode in mode_order:
         try:
-            rates = book.rates(model, mode, run_date)
+            mode_rates[mode] = book.rates(model, mode, run_date)
         except UnpricedError as e:
             if not allow_unpriced:
                 raise
             modes[mode] = ModeCost.not_priced(mode, str(e))
-            continue
+    zero_out = zeros_view(len(ceiling_out))  # no output: 8 bytes a request for nothing otherwise
+    low_costs: dict[str, Cost] = {}
+    if one_end_at_a_time:
+        low = scaled_inputs(tokens, "low")
+        low_costs = {m: _cost(r, low, zero_out if outs is None else outs["low"]) for m, r in mode_rates.items()}
+        del low
+        inputs["high"] = scaled_inputs(tokens, "high")
+    for mode, rates in mode_rates.items():
         billed = rates.model
-        mode_rates[mode] = rates
         for warning in rates.warnings:  # ModelCost.notes are shown as warnings
             if warning not in notes:
                 notes.append(warning)
         if price_notes is not None:
             price_notes.extend(n for n in rates.notes if n not in price_notes)
-        zero_out = zeros_view(len(ceiling_out))  # no output: 8 bytes a request for nothing otherwise
         floor = _price(rates, inputs["expected"], zero_out)
         # generated images are known from the requests: in every figure, the floor too (mode_cost adds them)
         pics = image_cost(rates, images, usable)
@@ -128,7 +141,9 @@ def model_cost(
             for note in mt.notes:
                 if note not in notes:
                     notes.append(note)
-        ends = {w: _cost(rates, inputs[w], zero_out if outs is None else outs[w]) for w in inputs}
+        ends = {w: low_costs[mode] if w == "low" and one_end_at_a_time else
+                   _cost(rates, inputs[w], zero_out if outs is None else outs[w])
+                for w in ("expected", "low", "high")}  # fmt: skip
         modes[mode] = mode_cost(mode, floor, ceiling, ends, outs is not None, mt, pics)
         for component, modality, above, rate in rates.rates():
             if component == "output_image" and (images is None or not int(images.tokens[usable].sum())):
@@ -138,6 +153,7 @@ def model_cost(
             if component == "cache_read":
                 continue  # no cached tokens are priced by estimate (see the caching advice)
             prices.append(PriceUsed.of(rates, component, modality, above, rate))
+    modes = {mode: modes[mode] for mode in mode_order if mode in modes}  # in the book's order, priced or not
     if not modes:
         raise UnpricedError(f"no mode of {model} is priced on {run_date}")
     output = OutputTokens(
