@@ -65,15 +65,3 @@ def test_an_interval_end_is_scaled_as_before_and_adds_up(values: list[int], data
         if total - fixed > 0:
             assert int(got.sum()) == target
         assert got[counted_rows].tolist() == text[counted_rows].tolist()  # counted requests keep their counts
-
-
-def test_the_total_input_of_text_and_unused_modalities_is_the_text_array_itself() -> None:
-    from batchcost.heap import zeros_view
-    from batchcost.planner.inputs import total_input
-
-    text = np.array([3, 0, 7], np.int64)
-    image = np.array([0, 258, 0], np.int64)
-    unused = {"text": text, "audio": zeros_view(3), "video": zeros_view(3)}
-    assert total_input(unused, 3) is text  # nothing to add: no new array of 8 bytes a request
-    assert total_input({**unused, "image": image}, 3).tolist() == [3, 258, 7]
-    assert total_input({"audio": zeros_view(3)}, 3).tolist() == [0, 0, 0]

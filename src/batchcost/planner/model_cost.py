@@ -18,8 +18,9 @@ from ..errors import UnpricedError
 from ..heap import zeros_view
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
+from ..tokens.totals import total_input
 from .images import image_cost, planned_images
-from .inputs import scaled_inputs, total_input
+from .inputs import scaled_inputs
 from .mode_cost import mode_cost
 from .plan import ModeCost, ModelCost, OutputTokens
 from .speech import speech_tokens_per_second

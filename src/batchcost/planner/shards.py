@@ -23,7 +23,8 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import PlanError
-from .inputs import scaled_inputs, total_input
+from ..tokens.totals import total_input
+from .inputs import scaled_inputs
 from .shard_limits import LIMIT_NAMES, PLATFORMS, ShardLimits, limits_for
 from .shard_pack import plan_shards
 from .shard_types import SHARDS_SCHEMA, IntArray, Oversized, Shard, ShardPlan, line_ranges

@@ -24,6 +24,7 @@ from .base import RequestCounter, TextCounter
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
 from .sampled import sampled_text
+from .totals import total_input
 
 __all__ = [
     "DEFAULT_SAMPLE_BYTES", "TIER_THRESHOLD", "Interval", "RowCounter", "TokenEstimate", "count_rows", "count_tokens",
@@ -413,7 +414,7 @@ def count_tokens(
     md, per_mod, by_modality, total = _with_media(scan, model, per_text, text_total, media_defaults or MediaDefaults())
     if len(scan.media["row"]):
         notes.extend(md.notes)
-    per_request = _summed(scan, per_mod)
+    per_request = total_input(per_mod, n_rows, media=bool(len(scan.media["row"])))
 
     # Requests above the tier: certainty rows are exact in text; media is by rule.
     above = None if tier_threshold is None else Interval.exact(int((per_request > tier_threshold).sum()))
@@ -466,21 +467,6 @@ def _with_media(
     return md, per_mod, by_modality, total
 
 
-def _summed(scan: ScanResult, per_mod: Mapping[str, np.ndarray]) -> np.ndarray:
-    """Input tokens per request: text plus every media modality.
-
-    Without media it is the text array itself (no copy of millions of rows): the estimate's arrays
-    are read, never changed (see :func:`batchcost.planner.inputs.scaled_inputs`).
-    """
-    if not len(scan.media["row"]):
-        return per_mod["text"]
-    total = per_mod["text"].astype(np.int64, copy=True)
-    for mod, arr in per_mod.items():
-        if mod != "text" and not is_zeros_view(arr):
-            total += arr
-    return total
-
-
 def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: MediaDefaults) -> TokenEstimate:
     """The same text counts with another model's media token rules (for ``--compare``).
 
@@ -491,7 +477,7 @@ def retarget(estimate: TokenEstimate, scan: ScanResult, model: str, defaults: Me
 
     text = estimate.per_request_by_modality["text"]
     md, per_mod, by_modality, total = _with_media(scan, model, text, estimate.by_modality["text"], defaults)
-    per_request = _summed(scan, per_mod)
+    per_request = total_input(per_mod, len(text), media=bool(len(scan.media["row"])))
     return dataclasses.replace(
         estimate, model=model, total=total, by_modality=by_modality, per_request=per_request,
         per_request_by_modality=per_mod,
