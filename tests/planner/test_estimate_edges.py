@@ -12,7 +12,7 @@ import pytest
 
 from batchcost.cli import main
 from batchcost.planner.estimate import estimate
-from tests.planner.estimating import cost, mtok, run_estimate, sampled_file, text_req, write
+from tests.planner.estimating import NOV27, cost, mtok, run_estimate, sampled_file, text_req, write
 
 TUNED = """\
 models:
@@ -229,3 +229,30 @@ def test_a_file_with_an_invalid_line_and_a_cache_that_pays_is_planned(tmp_path: 
     want = [(s["requests"], s["first_line"] + 1, s["last_line"] + 1) for s in plans[0]["shards"]["shards"]]
     assert [(s["requests"], s["first_line"], s["last_line"]) for s in plans[1]["shards"]["shards"]] == want
     assert len(want) == 2 and want[0][0] == 300
+
+
+def test_a_mode_not_priced_keeps_its_place_and_the_others_are_priced_as_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # model_cost resolves every mode's rates before pricing any: the plan must still list the modes in
+    # the book's order, a mode that could not be priced where it stands.
+    from batchcost.errors import UnpricedError
+    from batchcost.pricing import PriceBook
+
+    path = write(tmp_path / "r.jsonl", [text_req("hello there, a short prompt", maxOutputTokens=100)] * 3)
+    both = run_estimate(path, "gemini-2.5-flash", output_tokens=50)
+    real_rates, real_modes = PriceBook.rates, PriceBook.modes
+    listed = real_modes(PriceBook.load(), "gemini-2.5-flash", NOV27)
+
+    def no_batch(self: PriceBook, model: str, mode: str, run_date: Any) -> Any:
+        if mode == "batch":
+            raise UnpricedError("no batch price in this test")
+        return real_rates(self, model, mode, run_date)
+
+    # a book that lists batch among the model's modes but cannot price it when asked
+    monkeypatch.setattr(PriceBook, "rates", no_batch)
+    monkeypatch.setattr(PriceBook, "modes", lambda self, model, run_date: list(listed))
+    got = run_estimate(path, "gemini-2.5-flash", output_tokens=50, allow_unpriced=True, shards=False, caching=False)
+    assert list(got["cost"]) == list(both["cost"]) and list(got["cost"])[:2] == ["standard", "batch"]
+    assert got["cost"]["batch"] == {"not_priced": "no batch price in this test"}
+    assert got["cost"]["standard"] == both["cost"]["standard"]
