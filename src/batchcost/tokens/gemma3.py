@@ -787,7 +787,6 @@ class LocalCounter:
                 # encoding of a few words). Past _FEW_CHARS in all, words pay for the rules.
                 self._whole_chars += chars
                 return self._count_all(texts)
-        if not self._words_checked:
             rules = self._cut_rules()
             if rules.enabled:
                 self._words = WordCounts.from_rules(rules.pairs, rules.user_spans.keys())
