@@ -47,7 +47,7 @@ from batchcost.pricing.overlay_fields import (
     read_provenance,
     read_provenance_and_facts,
     readers,
-)  # fmt: skip
+)
 from batchcost.pricing.overlay_types import AliasSpec, GenaiPricesSpec, Key, ModelSpec, Overlay, Route, Rule, Val
 from batchcost.pricing.records import MODES, STATUSES, TOKENIZERS, Provenance, frozen_map
 from batchcost.pricing.sources import parse_registry
