@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from batchcost.tokens import gemma3
+from batchcost.tokens import gemma3, gemma3_model
 from batchcost.tokens.gemma3 import LocalCounter, ModelSource
 from tests.golden import golden_records
 
@@ -34,7 +34,7 @@ def gemma3_build(tmp_path_factory: pytest.TempPathFactory) -> tuple[ModelSource,
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(tempfile, "tempdir", str(genai_tmp))
-        patch.setattr(gemma3, "_download_via_genai", no_download)
+        patch.setattr(gemma3_model, "_download_via_genai", no_download)
         started = time.perf_counter()
         source = gemma3.find_model(offline=True, cache_dir=cache_dir, env={})
         seconds = time.perf_counter() - started

@@ -18,8 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sentencepiece import sentencepiece_model_pb2 as pb
 
-from batchcost.tokens import gemma3
-from batchcost.tokens.gemma3 import _CHUNK_CHARS, _LONG_CHARS, LocalCounter, ModelSource, _cut_rules, _CutRules
+from batchcost.tokens import cuts, gemma3
+from batchcost.tokens.cuts import CHUNK_CHARS, LONG_CHARS, CutRules, derive_cut_rules
+from batchcost.tokens.gemma3 import LocalCounter, ModelSource
 from tests.golden import golden_records
 
 
@@ -29,19 +30,19 @@ def processor(gemma3_model_bytes: bytes) -> spm.SentencePieceProcessor:
 
 
 @pytest.fixture(scope="module")
-def rules(gemma3_counter: LocalCounter) -> _CutRules:
+def rules(gemma3_counter: LocalCounter) -> CutRules:
     return gemma3_counter._cut_rules()
 
 
-def _pieces(text: str, rules: _CutRules) -> list[str]:
-    return list(gemma3._split_long(text, rules))
+def _pieces(text: str, rules: CutRules) -> list[str]:
+    return list(cuts.split_long(text, rules))
 
 
-def _assert_exact(processor: spm.SentencePieceProcessor, rules: _CutRules, text: str) -> list[str]:
+def _assert_exact(processor: spm.SentencePieceProcessor, rules: CutRules, text: str) -> list[str]:
     """Cut ``text``; the pieces must rebuild it, be long enough, and encode to the ids of the whole."""
     pieces = _pieces(text, rules)
     assert "".join(pieces) == text
-    assert all(len(piece) >= _CHUNK_CHARS for piece in pieces[:-1])
+    assert all(len(piece) >= CHUNK_CHARS for piece in pieces[:-1])
     joined = list(itertools.chain.from_iterable(processor.encode(pieces)))
     assert joined == processor.encode(text), f"cut at {list(itertools.accumulate(map(len, pieces)))[:-1]}"
     return pieces
@@ -64,7 +65,7 @@ def test_newline_runs_are_the_only_pieces_holding_a_newline(gemma3_model_bytes: 
         assert piece.type == pb.ModelProto.SentencePiece.USER_DEFINED
 
 
-def test_pair_rule_has_the_known_free_places_and_none_inside_pieces(rules: _CutRules) -> None:
+def test_pair_rule_has_the_known_free_places_and_none_inside_pieces(rules: CutRules) -> None:
     # after a newline run, before a space that ends a word, between a digit and a letter or two digits
     for pair in ("\nx", "x\n", "a\n", "x ", ". ", "1a", "a1", "12", "\U0001f642\U0001f44d"):
         assert rules.free_at(pair, 1), pair
@@ -78,7 +79,7 @@ def test_pair_rule_has_the_known_free_places_and_none_inside_pieces(rules: _CutR
     assert rules.free_at("a\ud800", 1) is rules.free_at("a\ufffd", 1)  # a lone surrogate counts as U+FFFD
 
 
-def test_run_rules_cover_whitespace_runs_and_the_runs_of_normal_pieces(rules: _CutRules) -> None:
+def test_run_rules_cover_whitespace_runs_and_the_runs_of_normal_pieces(rules: CutRules) -> None:
     assert rules.enabled
     assert rules.runs["\n"] == rules.runs[" "] == rules.runs["\t"] == (31, 1)  # frozen user-defined runs
     assert rules.runs["a"] == (8, 4 * 31)  # "aa", "aaaa", "aaaaaaaa"; margin (1 + log2 8) * 31
@@ -91,7 +92,7 @@ def test_a_model_with_another_normalizer_is_never_cut(gemma3_model_bytes: bytes)
     model = pb.ModelProto()
     model.ParseFromString(gemma3_model_bytes)
     model.normalizer_spec.add_dummy_prefix = True  # every piece would get a "▁" of its own
-    rules = _cut_rules(model.SerializeToString())
+    rules = derive_cut_rules(model.SerializeToString())
     assert not rules.enabled
     text = "word " * 3000
     assert _pieces(text, rules) == [text]
@@ -101,9 +102,9 @@ def test_a_model_with_another_normalizer_is_never_cut(gemma3_model_bytes: bytes)
 
 
 def test_long_golden_texts_cut_into_chunks_give_identical_ids(
-    processor: spm.SentencePieceProcessor, rules: _CutRules, golden: list[dict[str, Any]]
+    processor: spm.SentencePieceProcessor, rules: CutRules, golden: list[dict[str, Any]]
 ) -> None:
-    long_texts = [row["text"] for row in golden if len(row["text"]) > _LONG_CHARS]
+    long_texts = [row["text"] for row in golden if len(row["text"]) > LONG_CHARS]
     assert len(long_texts) >= 100
     cut = sum(len(_assert_exact(processor, rules, text)) > 1 for text in long_texts)
     assert cut == len(long_texts)
@@ -111,7 +112,7 @@ def test_long_golden_texts_cut_into_chunks_give_identical_ids(
 
 @pytest.mark.parametrize("shape", ["one line", "no whitespace", "as is"])
 def test_all_golden_texts_joined_give_identical_ids(
-    processor: spm.SentencePieceProcessor, rules: _CutRules, shape: str
+    processor: spm.SentencePieceProcessor, rules: CutRules, shape: str
 ) -> None:
     """2.7 MB of golden text in one string, as one line, without any whitespace, and as it is."""
     texts = _golden_texts()
@@ -122,11 +123,11 @@ def test_all_golden_texts_joined_give_identical_ids(
     elif shape == "no whitespace":
         text = re.sub(r"\s+", "", text)
     pieces = _assert_exact(processor, rules, text)
-    assert max(map(len, pieces)) < 4 * _CHUNK_CHARS  # a free place comes soon in every kind of text
+    assert max(map(len, pieces)) < 4 * CHUNK_CHARS  # a free place comes soon in every kind of text
 
 
 def test_synthetic_texts_with_long_newline_runs_cut_exactly(
-    processor: spm.SentencePieceProcessor, rules: _CutRules, gemma3_model_bytes: bytes
+    processor: spm.SentencePieceProcessor, rules: CutRules, gemma3_model_bytes: bytes
 ) -> None:
     counter = LocalCounter(ModelSource(gemma3_model_bytes, "test"))
     fragments = [text for text in _golden_texts() if 0 < len(text) < 400]
@@ -164,31 +165,31 @@ def _no_space_kinds(rng: random.Random) -> dict[str, str]:
 
 @pytest.mark.parametrize("kind", list(_no_space_kinds(random.Random(0))))
 def test_text_without_spaces_or_newlines_is_cut_exactly(
-    processor: spm.SentencePieceProcessor, rules: _CutRules, kind: str
+    processor: spm.SentencePieceProcessor, rules: CutRules, kind: str
 ) -> None:
     text = _no_space_kinds(random.Random(7))[kind]
     assert " " not in text and "\n" not in text and len(text) > 20_000
     pieces = _assert_exact(processor, rules, text)
-    assert len(pieces) >= len(text) // (4 * _CHUNK_CHARS)  # cut every few KB, not left whole
+    assert len(pieces) >= len(text) // (4 * CHUNK_CHARS)  # cut every few KB, not left whole
 
 
 # --- exact inside runs of one character -----------------------------------------------------------------
 
 
-def _first_run_cut(rules: _CutRules, char: str, run_start: int) -> int:
+def _first_run_cut(rules: CutRules, char: str, run_start: int) -> int:
     """Where the run rule cuts a run of ``char`` that starts at ``run_start`` and the piece at 0."""
     block, _ = rules.runs[char]
-    lo = _CHUNK_CHARS
+    lo = CHUNK_CHARS
     return run_start + -(-(lo - run_start) // block) * block
 
 
-def test_every_run_rule_cuts_exactly_at_its_margin(processor: spm.SentencePieceProcessor, rules: _CutRules) -> None:
+def test_every_run_rule_cuts_exactly_at_its_margin(processor: spm.SentencePieceProcessor, rules: CutRules) -> None:
     """For every character with a run rule: runs that end exactly at, just past and one short of the
     margin after the first aligned cut, at the start of the text and after a free place, followed by
     text that may merge into the run's end (then text enough to make the whole long)."""
     rng = random.Random(11)
     tails = ["", "x", "\n", " end", "b" * 40, "<b>", "12", "\u4e16\u754c", "=", ".", "a"]
-    filler = " " + " ".join(_golden_texts()[:20])[:_LONG_CHARS]
+    filler = " " + " ".join(_golden_texts()[:20])[:LONG_CHARS]
     checked = 0
     for char, (block, margin) in sorted(rules.runs.items()):
         for lead in ("", "x" if char == "\n" else "\n"):
@@ -209,7 +210,7 @@ def test_every_run_rule_cuts_exactly_at_its_margin(processor: spm.SentencePieceP
 
 @pytest.mark.parametrize("char", ["a", "=", ".", "x", "-", "A", " ", "\n", "\t", "*", "/", "\u2014"])
 def test_long_runs_are_cut_every_few_kb_and_stay_exact(
-    processor: spm.SentencePieceProcessor, rules: _CutRules, char: str
+    processor: spm.SentencePieceProcessor, rules: CutRules, char: str
 ) -> None:
     rng = random.Random(char)
     for _ in range(3):
@@ -217,11 +218,11 @@ def test_long_runs_are_cut_every_few_kb_and_stay_exact(
         text = lead + char * rng.randrange(20_000, 60_000) + rng.choice(["", "z", "\n", char + "b"])
         pieces = _assert_exact(processor, rules, text)
         if lead in ("", "\n"):  # the run starts at a free place: it is cut all along
-            assert len(pieces) >= len(text) // (2 * _CHUNK_CHARS)
+            assert len(pieces) >= len(text) // (2 * CHUNK_CHARS)
 
 
 def test_a_run_whose_start_may_merge_with_what_precedes_is_not_cut_inside(
-    processor: spm.SentencePieceProcessor, rules: _CutRules
+    processor: spm.SentencePieceProcessor, rules: CutRules
 ) -> None:
     assert not rules.free_at("ba", 1)  # "b" + "aaaa..." may merge at the start and shift the run's blocks
     text = "b" * 3000 + "a" * 30_000
@@ -229,17 +230,17 @@ def test_a_run_whose_start_may_merge_with_what_precedes_is_not_cut_inside(
     assert all(not (3000 < boundary < 33_000) for boundary in itertools.accumulate(map(len, pieces)))
 
 
-def test_periodic_text_with_no_free_place_stays_whole(rules: _CutRules) -> None:
+def test_periodic_text_with_no_free_place_stays_whole(rules: CutRules) -> None:
     text = "loremipsum" * 1000
     assert not any(rules.free_at(text, place) for place in range(1, 12))
     assert _pieces(text, rules) == [text]
-    assert _pieces("a\n" * 2000, rules) == ["a\n" * 2000]  # exactly _LONG_CHARS: not cut
+    assert _pieces("a\n" * 2000, rules) == ["a\n" * 2000]  # exactly LONG_CHARS: not cut
 
 
 # --- the cutter against the rule written plainly -----------------------------------------------------------
 
 
-def _free_plain(text: str, start: int, place: int, rules: _CutRules) -> bool:
+def _free_plain(text: str, start: int, place: int, rules: CutRules) -> bool:
     """The rules read literally: a free pair, or an aligned place deep enough in a run with a free start."""
     if rules.free_at(text, place):
         return True
@@ -254,13 +255,13 @@ def _free_plain(text: str, start: int, place: int, rules: _CutRules) -> bool:
     return (place - run_start) % block == 0 and place + margin <= run_end
 
 
-def _split_plain(text: str, rules: _CutRules) -> list[str]:
-    """Cut at the first free place at or after every _CHUNK_CHARS, trying places one by one (slow)."""
+def _split_plain(text: str, rules: CutRules) -> list[str]:
+    """Cut at the first free place at or after every CHUNK_CHARS, trying places one by one (slow)."""
     pieces: list[str] = []
     start = 0
-    while len(text) - start > _LONG_CHARS:
+    while len(text) - start > LONG_CHARS:
         cut = next(
-            (place for place in range(start + _CHUNK_CHARS, len(text)) if _free_plain(text, start, place, rules)),
+            (place for place in range(start + CHUNK_CHARS, len(text)) if _free_plain(text, start, place, rules)),
             None,
         )
         if cut is None:
@@ -275,7 +276,7 @@ _ALPHABET = ["word", "x", " ", "  ", ">", "<", "\n", "\n\n", "\u00e9", "\u6f22\u
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_cuts_equal_the_plain_rule(processor: spm.SentencePieceProcessor, rules: _CutRules, seed: int) -> None:
+def test_cuts_equal_the_plain_rule(processor: spm.SentencePieceProcessor, rules: CutRules, seed: int) -> None:
     rng = random.Random(seed)
     weights = [rng.choice([0, 1, 20]) for _ in _ALPHABET]
     weights[-1] += 1
@@ -309,7 +310,7 @@ def test_any_text_is_cut_exactly(gemma3_counter: LocalCounter, parts: list[str])
     rules = gemma3_counter._cut_rules()
     pieces = _pieces(text, rules)
     assert "".join(pieces) == text
-    uncut = gemma3_counter._processor.encode(gemma3._replace_lone_surrogates(text))
+    uncut = gemma3_counter._processor.encode(cuts.replace_lone_surrogates(text))
     assert gemma3_counter.count_texts([text]) == [len(uncut)]
 
 
@@ -318,7 +319,7 @@ def test_any_text_is_cut_exactly(gemma3_counter: LocalCounter, parts: list[str])
 
 @pytest.mark.parametrize("kind", ["run", "base64", "periodic", "prose"])
 def test_the_cut_search_reads_each_character_a_bounded_number_of_times(
-    rules: _CutRules, monkeypatch: pytest.MonkeyPatch, kind: str
+    rules: CutRules, monkeypatch: pytest.MonkeyPatch, kind: str
 ) -> None:
     """Counted, not timed: the characters the vectorized search and the run rule read, over a 2 MB line."""
     rng = random.Random(kind)
@@ -330,25 +331,25 @@ def test_the_cut_search_reads_each_character_a_bounded_number_of_times(
         "prose": ("the cat sat on the mat; " * (size // 24)),
     }[kind]
     read = [0]
-    first_free, run_cut = _CutRules.first_free, _CutRules.run_cut
+    first_free, run_cut = CutRules.first_free, CutRules.run_cut
 
-    def counting_first_free(self: _CutRules, text: str, lo: int, hi: int) -> int | None:
+    def counting_first_free(self: CutRules, text: str, lo: int, hi: int) -> int | None:
         read[0] += hi - lo
         return first_free(self, text, lo, hi)
 
-    def counting_run_cut(self: _CutRules, text: str, start: int, lo: int) -> int | None:
+    def counting_run_cut(self: CutRules, text: str, start: int, lo: int) -> int | None:
         read[0] += lo - start
         return run_cut(self, text, start, lo)
 
-    monkeypatch.setattr(_CutRules, "first_free", counting_first_free)
-    monkeypatch.setattr(_CutRules, "run_cut", counting_run_cut)
+    monkeypatch.setattr(CutRules, "first_free", counting_first_free)
+    monkeypatch.setattr(CutRules, "run_cut", counting_run_cut)
     pieces = _pieces(text, rules)
     assert "".join(pieces) == text
     assert read[0] <= 2 * len(text)
     if kind == "periodic":
         assert len(pieces) == 2 and pieces[1] == "\nend"
     else:
-        assert max(map(len, pieces)) <= 2 * _CHUNK_CHARS
+        assert max(map(len, pieces)) <= 2 * CHUNK_CHARS
 
 
 def test_a_long_text_is_encoded_in_bounded_batches(
@@ -367,4 +368,4 @@ def test_a_long_text_is_encoded_in_bounded_batches(
     texts = ["short", long_text, "tail text"]
     assert gemma3_counter.count_texts(texts) == [len(processor.encode(text)) for text in texts]
     assert len(batches) >= 8
-    assert max(batches) < 50_000 + 2 * _CHUNK_CHARS
+    assert max(batches) < 50_000 + 2 * CHUNK_CHARS

@@ -18,7 +18,7 @@ import sentencepiece as spm
 from sentencepiece import sentencepiece_model_pb2 as pb
 
 from batchcost.errors import TokenizerError
-from batchcost.tokens import gemma3, gguf_model
+from batchcost.tokens import gemma3, gemma3_model, gguf_model
 from batchcost.tokens.base import TextCounter
 from batchcost.tokens.gemma3 import (
     CACHE_FILENAME,
@@ -46,7 +46,7 @@ def isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     def no_network() -> bytes:
         raise ConnectionError("no network in tests")
 
-    monkeypatch.setattr(gemma3, "_download_via_genai", no_network)
+    monkeypatch.setattr(gemma3_model, "_download_via_genai", no_network)
 
 
 @pytest.fixture
@@ -347,7 +347,7 @@ def test_genai_cache_with_another_hash_is_ignored(
 def test_genai_cache_is_used_when_the_hash_matches(
     cache_dir: Path, gemma3_model_bytes: bytes, built: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gemma3, "GEMMA3_SHA256", hashlib.sha256(gemma3_model_bytes).hexdigest())
+    monkeypatch.setattr(gemma3_model, "GEMMA3_SHA256", hashlib.sha256(gemma3_model_bytes).hexdigest())
     genai_file = _write(gemma3.genai_cache_path(), gemma3_model_bytes)
     source = find_model(offline=True, cache_dir=cache_dir, env={})
     assert source.origin == f"google-genai cache {genai_file}"
@@ -363,7 +363,7 @@ def test_offline_never_downloads(cache_dir: Path, no_offline_package: None, monk
     def must_not_download() -> bytes:
         pytest.fail("offline=True called the download")
 
-    monkeypatch.setattr(gemma3, "_download_via_genai", must_not_download)
+    monkeypatch.setattr(gemma3_model, "_download_via_genai", must_not_download)
     with pytest.raises(TokenizerError) as caught:
         find_model(offline=True, cache_dir=cache_dir, env={})
     message = str(caught.value)
@@ -378,8 +378,8 @@ def test_offline_never_downloads(cache_dir: Path, no_offline_package: None, monk
 def test_download_is_the_last_resort_and_is_cached(
     cache_dir: Path, gemma3_model_bytes: bytes, no_offline_package: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gemma3, "GEMMA3_SHA256", hashlib.sha256(gemma3_model_bytes).hexdigest())
-    monkeypatch.setattr(gemma3, "_download_via_genai", lambda: gemma3_model_bytes)
+    monkeypatch.setattr(gemma3_model, "GEMMA3_SHA256", hashlib.sha256(gemma3_model_bytes).hexdigest())
+    monkeypatch.setattr(gemma3_model, "_download_via_genai", lambda: gemma3_model_bytes)
     source = find_model(cache_dir=cache_dir, env={})
     assert source.origin == "google-genai download"
     assert (cache_dir / CACHE_FILENAME).read_bytes() == gemma3_model_bytes
@@ -388,12 +388,12 @@ def test_download_is_the_last_resort_and_is_cached(
 def test_a_download_with_the_wrong_hash_or_an_error_is_reported(
     cache_dir: Path, gemma3_model_bytes: bytes, no_offline_package: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(gemma3, "_download_via_genai", lambda: gemma3_model_bytes)
+    monkeypatch.setattr(gemma3_model, "_download_via_genai", lambda: gemma3_model_bytes)
     digest = hashlib.sha256(gemma3_model_bytes).hexdigest()
     with pytest.raises(TokenizerError, match=f"google-genai download: refused, SHA-256 {digest}"):
         find_model(cache_dir=cache_dir, env={})
     assert not (cache_dir / CACHE_FILENAME).exists()
-    monkeypatch.setattr(gemma3, "_download_via_genai", lambda: (_ for _ in ()).throw(OSError("unreachable")))
+    monkeypatch.setattr(gemma3_model, "_download_via_genai", lambda: (_ for _ in ()).throw(OSError("unreachable")))
     with pytest.raises(TokenizerError, match=r"google-genai download: failed \(OSError: unreachable\)"):
         find_model(cache_dir=cache_dir, env={})
 

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from batchcost.tokens import gemma3
+from batchcost.tokens import cuts, gemma3
 from batchcost.tokens.gemma3 import LocalCounter, ModelSource
 from batchcost.tokens.words import MAX_WORD_CHARS, WordCounts
 
@@ -16,7 +16,7 @@ from batchcost.tokens.words import MAX_WORD_CHARS, WordCounts
 def _plain(counter: LocalCounter, texts: list[str]) -> list[int]:
     """Counts of the whole texts, encoded as they stand (no words, no repeats)."""
     encode = counter._processor.encode
-    return [len(ids) for ids in encode([gemma3._replace_lone_surrogates(text) for text in texts])]
+    return [len(ids) for ids in encode([cuts.replace_lone_surrogates(text) for text in texts])]
 
 
 @pytest.fixture
@@ -156,7 +156,7 @@ def test_the_first_few_short_texts_are_encoded_whole_without_cut_rules(
 ) -> None:
     # The caching advice counts a few shared prefixes after the counter let go of everything: they
     # need not read the cut rules (10 MB). The counts are the same either way.
-    short = [(str(r["text"]), int(str(r["tokens"]))) for r in golden if 0 < len(str(r["text"])) <= gemma3._LONG_CHARS]
+    short = [(str(r["text"]), int(str(r["tokens"]))) for r in golden if 0 < len(str(r["text"])) <= cuts.LONG_CHARS]
     few = short[:3]
     assert fresh_counter.count_texts([t for t, _ in few]) == [n for _, n in few]
     assert fresh_counter._rules is None and fresh_counter._words is None
@@ -171,7 +171,7 @@ def test_the_first_few_short_texts_are_encoded_whole_without_cut_rules(
     # A text over _LONG_CHARS is cut, which needs the rules, so it never takes the whole path.
     other = LocalCounter(ModelSource(fresh_counter.source.data, "test build"))
     long_text = next(
-        (t, n) for t, n in ((str(r["text"]), int(str(r["tokens"]))) for r in golden) if len(t) > gemma3._LONG_CHARS
+        (t, n) for t, n in ((str(r["text"]), int(str(r["tokens"]))) for r in golden) if len(t) > cuts.LONG_CHARS
     )
     assert other.count_texts([long_text[0]]) == [long_text[1]]
     assert other._rules is not None

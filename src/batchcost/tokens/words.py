@@ -3,7 +3,7 @@
 Gemma 3's tokenizer never makes a token that spans the place before a space that ends a word: no piece
 of its vocabulary holds a character followed by "▁" (its escaped space) except the few that
 :meth:`WordCounts.from_rules` reads from the model's cut rules (``>`` and ``▁`` itself), so that place is a
-*free cut* (see the notes above ``_LONG_CHARS`` in :mod:`.gemma3`): a text's count is the sum of the
+*free cut* (see the notes in :mod:`.cuts`): a text's count is the sum of the
 counts of its *words*, a word being a run of spaces and what follows it up to the next free place.
 The places around a run of newlines are free cuts too (only the newline runs hold a newline).
 
