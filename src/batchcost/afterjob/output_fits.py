@@ -1,7 +1,7 @@
 """Fitting output tokens on observations: the settings groups, the competing estimators (mean, ratio
 to input, ratio to maxOutputTokens, affine in input) chosen by leave-one-out error, and their robust
-covariances. :mod:`.calibrate` describes the model and the interval and builds the
-:class:`~.calibrate.OutputModel` from these fits.
+covariances. :mod:`.calibrate` describes the model and the interval; :mod:`.output_model` builds
+the :class:`~.output_model.OutputModel` from these fits.
 """
 
 from __future__ import annotations
@@ -9,16 +9,11 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..batchfile.request import UNSET
 from ..batchfile.schema import THINKING_LEVELS
-
-if TYPE_CHECKING:
-    pass
-
 
 DESIGNS: tuple[str, ...] = ("mean", "input", "max_output", "affine_input")
 """Estimators, in order of preference when they fit equally well."""
