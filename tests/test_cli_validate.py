@@ -165,3 +165,25 @@ def test_sigterm_exits_143_and_leaves_no_spill_files(tmp_path: Path) -> None:
     assert proc.returncode == 143, (out, err)
     assert "terminated" in err and "Traceback" not in err
     assert glob.glob(spills) == []  # the workers' temporary files are removed as on Ctrl-C
+
+
+def test_ctrl_c_during_an_import_still_exits_130_under_python_m(tmp_path: Path) -> None:
+    """A Ctrl-C can land while a module is imported lazily, inside the ``exec`` of a string that
+    ``dataclasses`` or ``namedtuple`` runs. CPython then marks the KeyboardInterrupt unhandled, even
+    though the command catches it, and ``python -m`` kills itself with SIGINT at exit (returncode -2)
+    instead of exiting 130, as the Dask Ctrl-C test once saw on CI."""
+    probe = tmp_path / "interrupt_probe.py"
+    probe.write_text(
+        "import runpy\n"
+        "import batchcost.cli\n"
+        "def interrupted(words):\n"
+        "    exec('raise KeyboardInterrupt')  # as an import that creates a dataclass when Ctrl-C lands\n"
+        "batchcost.cli._calibrate_from_values = interrupted\n"
+        "runpy.run_module('batchcost', run_name='__main__')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "interrupt_probe", "validate", str(EXAMPLES / "batch_requests.jsonl")],
+        capture_output=True, text=True, timeout=60,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT / "src")])},
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout, proc.stderr) == (130, "", "\nbatchcost: interrupted\n")
