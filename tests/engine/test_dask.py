@@ -246,3 +246,23 @@ def test_ctrl_c_stops_the_local_cluster_without_a_traceback(tmp_path: Path) -> N
     assert "Traceback" not in err and err.strip().endswith("batchcost: interrupted")
     _gone, alive = psutil.wait_procs(children, timeout=20)
     assert not alive
+
+
+def test_a_ctrl_c_while_closing_waits_for_the_cluster_to_close(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ctrl-C as the run ends lands in the cluster's close: it must not stop the close half-way,
+    or Dask's exit handler waits about ten seconds on the half-closed cluster before the command exits."""
+    before = signal.getsignal(signal.SIGINT)
+    eng = DaskEngine(workers=1)
+    eng.start()
+    cluster, real_close = eng.cluster, eng.cluster.close
+
+    def ctrl_c_then_close(*args: object, **kwargs: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.05)  # the handler runs here, in the middle of the close
+        real_close(*args, **kwargs)
+
+    monkeypatch.setattr(cluster, "close", ctrl_c_then_close)
+    with pytest.raises(KeyboardInterrupt):
+        eng.close()
+    assert cluster.status.name == "closed" and not cluster.workers
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C handled as it was before the engine

@@ -79,9 +79,8 @@ class DaskEngine:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
-        interrupted = self.interrupted
         self.close()
-        if interrupted and kind is None:
+        if self.interrupted and kind is None:
             raise KeyboardInterrupt  # a Ctrl-C that landed where Dask swallows exceptions
 
     def start(self) -> None:
@@ -162,12 +161,17 @@ class DaskEngine:
             ) from None
 
     def close(self) -> None:
-        """Disconnect, and stop the local cluster if this engine started it."""
+        """Disconnect, and stop the local cluster if this engine started it.
+
+        A Ctrl-C while closing waits until the cluster is closed, then raises KeyboardInterrupt:
+        interrupted half-way, the close is left to Dask's exit handler, which waits about ten
+        seconds on the half-closed cluster before the command can exit.
+        """
         client, cluster = self.client, self.cluster
         self.client = self.cluster = None
+        heard: list[int] = []
         if self.sigint is not None:
-            signal.signal(signal.SIGINT, self.sigint)
-            self.sigint = None
+            signal.signal(signal.SIGINT, lambda signum, frame: heard.append(signum))
         try:
             if client is not None:
                 if self.scheduler:  # the user's cluster: the tokenizer is not left on its workers
@@ -176,10 +180,17 @@ class DaskEngine:
                             client.unregister_worker_plugin(name)
                 client.close()
         finally:
-            if cluster is not None:
-                cluster.close()
-                self._restore_environ()
-            self.registered.clear()
+            try:
+                if cluster is not None:
+                    cluster.close()
+                    self._restore_environ()
+                self.registered.clear()
+            finally:
+                if self.sigint is not None:
+                    signal.signal(signal.SIGINT, self.sigint)
+                    self.sigint = None
+        if heard:
+            raise KeyboardInterrupt
 
     @property
     def n_workers(self) -> int:
