@@ -129,7 +129,9 @@ def test_the_line_waits_a_second_so_short_runs_stay_clean() -> None:
     shown.stage("scanning", "bytes")
     shown.update(1, 2)
     assert stream.getvalue() == ""
-    time.sleep(0.6)  # the timer draws even a stage that reports nothing more
+    deadline = time.monotonic() + 10  # the timer draws even a stage that reports nothing more
+    while "scanning" not in stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.05)  # polled, not a fixed sleep: a loaded CI machine may run the timer late
     assert "scanning" in stream.getvalue()
     shown.close()
     assert "\x1b[?25h" in stream.getvalue().rpartition("scanning")[2]  # the cursor is given back
