@@ -20,13 +20,13 @@ import contextlib
 import datetime
 import difflib
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
 
 from batchcost.errors import PricingError, UnknownModelError, UnpricedError
-from batchcost.money import exact
 from batchcost.pricing import gp
+from batchcost.pricing.changes import events_between, lifecycle_events
 from batchcost.pricing.overlay import (
     Key,
     ModelSpec,
@@ -38,11 +38,11 @@ from batchcost.pricing.overlay import (
     merge_overrides,
     read_override_file,
 )
+from batchcost.pricing.price_rows import price_rows
 from batchcost.pricing.records import (
     MODALITIES,
     MODES,
     GroundingFee,
-    LifecycleEvent,
     ModelInfo,
     ModeRates,
     PlatformLimits,
@@ -53,11 +53,7 @@ from batchcost.pricing.records import (
     ThinkingDefaults,
     frozen_map,
 )
-from batchcost.pricing.tool_fees import maps_fee, unit_plural, with_mode
-
-_TOKENS = "USD/1M tokens"
-_STORAGE = "USD/1M tokens/hour"
-_DAY = datetime.timedelta(days=1)
+from batchcost.pricing.tool_fees import maps_fee, with_mode
 
 
 def normalise_model_id(model: str) -> str:
@@ -503,7 +499,7 @@ class PriceBook:
             tokenizer=spec.tokenizer,
             enqueued_token_limits=frozen_map(spec.enqueued_tokens),
             grounding=None if spec.unpriced else self._grounding(spec, "standard", day),
-            events=self._events(spec),
+            events=lifecycle_events(spec),
             successors=spec.shutdown.successors if spec.shutdown is not None else (),
             in_genai_prices=spec.genai_prices is not None,
             priced=spec.unpriced is None,
@@ -512,67 +508,6 @@ class PriceBook:
             provenance=spec.provenance,
             fact_provenance=spec.fact_provenance,
         )
-
-    def _events(self, spec: ModelSpec) -> tuple[LifecycleEvent, ...]:
-        events = [LifecycleEvent(e.date, e.kind, e.text, e.provenance.cite()) for e in spec.events]
-        if spec.released is not None:
-            events.append(LifecycleEvent(spec.released, "release", f"{spec.id} released", spec.provenance.cite()))
-        for route in spec.routing:
-            billed = route.to if route.billing == "target" else spec.id
-            events.append(
-                LifecycleEvent(
-                    route.start,
-                    "routing",
-                    f"{spec.id} routed to {route.to} (billed at {billed} rates)",
-                    route.provenance.cite(),
-                )
-            )
-        if spec.shutdown is not None:
-            events.append(
-                LifecycleEvent(
-                    spec.shutdown.date,
-                    "shutdown",
-                    f"{spec.id} shut down (successors: {', '.join(spec.shutdown.successors) or 'none named'})",
-                    spec.shutdown.provenance.cite(),
-                )
-            )
-        return tuple(sorted(events, key=lambda e: (e.date, e.kind)))
-
-    def _chain(self, model_id: str) -> list[ModelSpec]:
-        """The model and every model it may be routed to."""
-        chain: list[ModelSpec] = []
-        todo = [model_id]
-        while todo:
-            current = todo.pop()
-            if any(s.id == current for s in chain):
-                continue
-            spec = self._spec(current)
-            chain.append(spec)
-            todo.extend(r.to for r in spec.routing)
-        return chain
-
-    def _breakpoints(self, chain: Iterable[ModelSpec]) -> set[datetime.date]:
-        days: set[datetime.date] = set()
-        for spec in chain:
-            gp_model = self._gp(spec)
-            if gp_model is not None:
-                days |= gp_model.breakpoints()
-            for block in (*spec.prices, *spec.cache_storage):
-                if block.start is not None:
-                    days.add(block.start)
-                if block.end is not None:
-                    days.add(block.end + _DAY)
-            days.update(r.start for r in spec.routing)
-            days.update(e.date for e in spec.events)
-            if spec.shutdown is not None:
-                days.add(spec.shutdown.date)
-        return days
-
-    def _state(self, model: str, mode: str, day: datetime.date) -> ModeRates | str:
-        try:
-            return self.rates(model, mode, day)
-        except PricingError as exc:
-            return str(exc)
 
     def events_between(
         self, model: str, start: datetime.date, end: datetime.date, mode: str | None = None
@@ -592,30 +527,7 @@ class PriceBook:
         Raises:
             UnknownModelError: the id is not in the book.
         """
-        model_id, _ = self.resolve(model)
-        modes = [mode] if mode else list(MODES)
-        chain = self._chain(model_id)
-        messages: list[str] = []
-        for day in sorted(self._breakpoints(chain)):
-            if not start < day <= end:
-                continue
-            for m in modes:
-                before, after = self._state(model, m, day - _DAY), self._state(model, m, day)
-                messages.extend(_describe_change(day, m, before, after))
-        for spec in chain:
-            for event in spec.events:
-                # price and intro-end events show up above as computed rate changes
-                if start < event.date <= end and event.kind not in ("price", "intro-end"):
-                    messages.append(f"{event.date}: {event.text} ({event.provenance.cite()})")
-        messages = list(dict.fromkeys(messages))
-        if messages:
-            lim = self.limits()
-            messages.append(
-                f"a batch job targets completion within {lim.target_turnaround_hours} h and expires after "
-                f"{lim.expiry_hours} h, so it may run across these changes; whether it is billed at submit-time or "
-                "completion-time rates is UNKNOWN: budget for the higher, or submit after the change"
-            )
-        return messages
+        return events_between(self, model, start, end, mode)
 
     def limits(self) -> PlatformLimits:
         """Batch platform limits with provenance (from the overlay and any user files)."""
@@ -636,157 +548,13 @@ class PriceBook:
         Raises:
             UnknownModelError: a requested id is not in the book.
         """
-        ids = self.models() if models is None else list(dict.fromkeys(self.resolve(m)[0] for m in models))
-        rows: list[PriceRow] = []
-        for model_id in ids:
-            rows.extend(self._model_rows(model_id, run_date))
-        return rows
-
-    def _offers(self, spec: ModelSpec, mode: str) -> bool:
-        if mode == "standard" or mode in spec.derive or any(b.mode == mode for b in spec.prices):
-            return True
-        gp_model = self._gp(spec)
-        return gp_model is not None and gp_model.has_mode(mode)
-
-    def _model_rows(self, model_id: str, day: datetime.date) -> list[PriceRow]:
-        spec = self._spec(model_id)
-
-        def unpriced_row(mode: str, note: str, billed: str = model_id) -> PriceRow:
-            return PriceRow(
-                model_id,
-                billed,
-                mode,
-                "",
-                "",
-                "",
-                None,
-                _TOKENS,
-                spec.provenance.source,
-                spec.provenance.checked,
-                False,
-                False,
-                note,
-                spec.provenance.sources,
-            )
-
-        try:
-            billed, _, _ = self._route(model_id, "standard", day)
-        except PricingError as exc:
-            return [unpriced_row("", str(exc))]
-        if billed.unpriced is not None:
-            return [unpriced_row("", f"not priced: {billed.unpriced}", billed.id)]
-        rows: list[PriceRow] = []
-        standard: ModeRates | None = None
-        for mode in MODES:
-            if not self._offers(billed, mode):
-                continue
-            try:
-                mr = self.rates(model_id, mode, day)
-            except UnpricedError as exc:
-                rows.append(unpriced_row(mode, str(exc), billed.id))
-                continue
-            if mode == "standard":
-                standard = mr
-            rows.extend(_rate_rows(model_id, mr))
-        if standard is not None:
-            if standard.cache_storage is not None:
-                prov = standard.cache_storage.provenance
-                rows.append(
-                    PriceRow(
-                        model_id,
-                        standard.model,
-                        "",
-                        "cache_storage",
-                        "",
-                        "",
-                        standard.cache_storage.usd_per_mtok,
-                        _STORAGE,
-                        prov.source,
-                        prov.checked,
-                        prov.derived,
-                        prov.overridden,
-                        prov.note,
-                        prov.sources,
-                    )
-                )
-            g = standard.grounding
-            if g is not None:
-                rows.append(
-                    PriceRow(
-                        model_id,
-                        standard.model,
-                        "",
-                        "grounding",
-                        "",
-                        "",
-                        g.usd_per_1k,
-                        f"USD/1k {g.unit[:-1] + 'ies' if g.unit.endswith('y') else g.unit + 's'}",
-                        g.provenance.source,
-                        g.provenance.checked,
-                        g.provenance.derived,
-                        g.provenance.overridden,
-                        f"free: {g.free_allowance}" if g.free_allowance else "",
-                        g.provenance.sources,
-                    )
-                )
-            maps = standard.maps_grounding
-            if maps is not None:
-                rows.append(
-                    PriceRow(
-                        model_id, standard.model, "", "maps_grounding", "", "", maps.usd_per_1k,
-                        f"USD/1k {unit_plural(maps.unit)}", maps.provenance.source, maps.provenance.checked,
-                        maps.provenance.derived, maps.provenance.overridden,
-                        f"free: {maps.free_allowance}" if maps.free_allowance else "", maps.provenance.sources,
-                    )
-                )  # fmt: skip
-        return rows
+        return price_rows(self, run_date, models)
 
 
 def _image_rate(values: Mapping[Key, Val]) -> Rate | None:
     """The image-output rate (USD per 1M image tokens) of an image-output model, else None."""
     val = values.get(("output_image", ""))
     return None if val is None or val.base is None else Rate(val.base, val.provenance)
-
-
-def _rate_rows(model_id: str, mr: ModeRates) -> list[PriceRow]:
-    groups: dict[tuple[str, bool, Decimal, Provenance], list[str]] = {}
-    for component, modality, above, rate in mr.rates():
-        groups.setdefault((component, above, rate.usd_per_mtok, rate.provenance), []).append(modality)
-    rows: list[PriceRow] = []
-    for (component, above, usd, prov), modalities in groups.items():
-        if component in ("output", "output_image"):
-            label = ""
-        elif len(modalities) == len(MODALITIES):
-            label = "all"
-        else:
-            label = "+".join(modalities)
-        if mr.tier_threshold is None:
-            tier = ""
-        else:
-            k = f"{mr.tier_threshold // 1000}k" if mr.tier_threshold % 1000 == 0 else f"{mr.tier_threshold:,}"
-            tier = f">{k}" if above else f"<={k}"
-        note = prov.note
-        if mr.model != model_id:
-            note = f"billed as {mr.model}" + (f"; {note}" if note else "")
-        rows.append(
-            PriceRow(
-                model_id,
-                mr.model,
-                mr.mode,
-                component,
-                label,
-                tier,
-                usd,
-                _TOKENS,
-                prov.source,
-                prov.checked,
-                prov.derived,
-                prov.overridden,
-                note,
-                prov.sources,
-            )
-        )
-    return rows
 
 
 def _derivation_note(
@@ -803,53 +571,6 @@ def _derivation_note(
     if not lead:
         sentence = sentence[0].upper() + sentence[1:]
     return f"{lead}{sentence}" + (f"; {rule.provenance.note}" if rule.provenance.note else "")
-
-
-def _describe_change(day: datetime.date, mode: str, before: ModeRates | str, after: ModeRates | str) -> list[str]:
-    """Human lines for what changes in ``mode`` between the day before ``day`` and ``day``."""
-    if isinstance(after, str):
-        return [] if after == before else [f"{day}: {mode}: {after}"]
-    if isinstance(before, str):
-        return [f"{day}: {mode} becomes priced ({after.model})"]
-    lines: list[str] = []
-    if before.model != after.model:  # the same for every mode: said once
-        lines.append(f"{day}: billed as {after.model} instead of {before.model}")
-    old = {(c, m, a): r.usd_per_mtok for c, m, a, r in before.rates()}
-    new = {(c, m, a): r.usd_per_mtok for c, m, a, r in after.rates()}
-    tiers = [False] + ([True] if before.tier_threshold is not None and after.tier_threshold is not None else [])
-    changes: list[str] = []
-    labels = {"input": "input", "cache_read": "cached input", "output": "output"}
-    for above in tiers:
-        for component in ("input", "cache_read", "output"):
-            keys = sorted(k for k in set(old) | set(new) if k[0] == component and k[2] == above)
-            pairs: dict[tuple[Decimal | None, Decimal | None], list[str]] = {}
-            for key in keys:
-                if old.get(key) != new.get(key):
-                    pairs.setdefault((old.get(key), new.get(key)), []).append(key[1])
-            for (a, b), where in pairs.items():
-                scope = [] if len(where) == len(keys) or component == "output" else where
-                if above:
-                    scope.append(f">{before.tier_threshold:,} prompt tokens")
-                label = f"{labels[component]} ({', '.join(scope)})" if scope else labels[component]
-                a_text = exact(a) if a is not None else "unknown"
-                b_text = exact(b) if b is not None else "unknown"
-                changes.append(f"{label} {a_text} -> {b_text}")
-    if before.tier_threshold != after.tier_threshold:
-        if after.tier_threshold is None:
-            changes.append(f"the >{before.tier_threshold:,}-prompt-token tier no longer applies (flat rates)")
-        else:
-            changes.append(f"requests above {after.tier_threshold:,} prompt tokens pay higher rates")
-    if changes:
-        lines.append(f"{day}: {after.model} {mode} rates change per 1M tokens: {'; '.join(changes)}")
-    s_old = before.cache_storage.usd_per_mtok if before.cache_storage else None
-    s_new = after.cache_storage.usd_per_mtok if after.cache_storage else None
-    if s_old != s_new and mode == "standard":
-        lines.append(
-            f"{day}: {after.model} explicit-cache storage "
-            f"{exact(s_old) if s_old is not None else 'unknown'} -> {exact(s_new) if s_new is not None else 'unknown'}"
-            " per 1M tokens per hour"
-        )
-    return lines
 
 
 def same_model(book: PriceBook, a: str, b: str) -> bool:
