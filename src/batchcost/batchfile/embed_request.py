@@ -6,7 +6,7 @@ Developer API only) carries one ``EmbedContentRequest`` per line: ``content`` (o
 ``outputDimensionality``. A request is an embed request when it has ``content`` or an embed-only
 field and no ``contents``.
 
-The walk fills the same :class:`~batchcost.batchfile.request.RequestInfo` a generation request
+The walk fills the same :class:`~batchcost.batchfile.request_info.RequestInfo` a generation request
 does (its texts under ``contents``, its media parts), so the scan, the token counter and the
 sampling need nothing else; the row's ``FLAG_EMBED`` bit tells later stages that the request has no
 output to price. The ``title`` is counted as input text: the model reads it with the content.
@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .problems import quoted
+from .request_info import RequestInfo
 
-# The walker and the RequestInfo are request.py's (which imports this module to route, so this one
-# cannot import it back): typed loosely here.
+# The walker is request.py's, which imports this module to route, so this one cannot import it
+# back: typed loosely here.
 Walker = Any
-RequestInfo = Any
 
 FLAG_EMBED = 2048
 """Bit of ``RequestInfo.flags`` (and the scan's ``flags`` column): an embedding request."""
