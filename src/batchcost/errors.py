@@ -37,6 +37,11 @@ class InputError(BatchcostError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # raised in a scan worker, it reaches the command pickled: rebuilt from both arguments
+        return type(self), (self.path, self.message)
 
 
 class OutputError(BatchcostError):
@@ -50,6 +55,11 @@ class OutputError(BatchcostError):
     def __init__(self, path: str, message: str) -> None:
         super().__init__(f"{path}: {message}")
         self.path = path
+        self.message = message
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        # raised in a scan worker, it reaches the command pickled: rebuilt from both arguments
+        return type(self), (self.path, self.message)
 
 
 class TokenizerError(BatchcostError):
@@ -79,6 +89,9 @@ class UnknownModelError(PricingError, LookupError):
         )
         self.model = model
         self.suggestions = list(suggestions)
+
+    def __reduce__(self) -> tuple[type, tuple[str, list[str]]]:
+        return type(self), (self.model, self.suggestions)
 
 
 class UnpricedError(PricingError):

@@ -648,3 +648,51 @@ def test_a_scan_for_the_checks_alone_finds_the_same_problems_and_says_what_it_le
     assert checks.rows["text_bytes"][3] == 0 < full.rows["text_bytes"][3]  # not counted for the checks
     with pytest.raises(ValueError):
         scan(path, text_classes=True, text_figures=False)
+
+
+# -- files of junk lines: a file of newlines, or a gzip that inflates to gigabytes of them ---------------
+
+
+def test_a_million_junk_lines_stop_the_scan_with_one_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(line_check_mod, "MAX_JUNK_LINES", 1_000)
+    good = [GOOD % f"k{i}" for i in range(50)]
+    # at the limit: every line is still checked and counted (short junk of other kinds counts too)
+    at_limit = write(tmp_path, good + [""] * 990 + ["{}"] * 5 + ["0"] * 5)
+    result = scan(at_limit)
+    assert result.problem_counts == {"blank-line": 990, "key-missing": 5, "request-missing": 5, "not-object": 5}
+    assert result.requests == 50
+    # one more, in a plain file, a gzip, and a plain file scanned by two forked workers
+    over = write(tmp_path, good + [""] * 1_001 + good, name="over.jsonl")
+    packed = tmp_path / "over.jsonl.gz"
+    packed.write_bytes(gzip.compress(over.read_bytes()))
+    for path in (over, packed):
+        with pytest.raises(InputError) as e:
+            scan(path)
+        assert str(e.value) == (
+            f"{path}: more than 1,000 lines are blank or too short to be requests (under 16 bytes); this does not "
+            "look like a batch file, so the check stopped: remove those lines (e.g. `grep -v '^[[:space:]]*$'`) "
+            "or give the right file"
+        )
+    monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    big = write(tmp_path, good * 40 + [""] * 1_001, name="big.jsonl")  # the junk in the second worker's range
+    with pytest.raises(InputError, match="more than 1,000 lines are blank"):  # raised there, pickled here
+        scan(big, workers=2)
+    code, out, err = run_cli("validate", str(packed))
+    assert (code, out) == (2, "") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_lines_checked_in_blocks_of_at_most_so_many_give_the_same_scan(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lines = [GOOD % f"k{i}" for i in range(3_000)]
+    lines[5], lines[99], lines[100], lines[2_500] = "", "null", "", '{"key": "k1", "request": {}}'
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + '\n{"key": "cut", "request": {"conte', encoding="utf-8")  # no last newline
+    expected = scan(path, sample_size=40, seed=2)
+    monkeypatch.setattr(line_check_mod, "_BLOCK_LINES", 100)  # the last line alone in a block of its own too
+    got = scan(path, sample_size=40, seed=2)
+    for name in expected.rows:
+        assert got.rows[name].tolist() == expected.rows[name].tolist(), name
+    assert codes(got) == codes(expected)
+    assert (3_001, "truncated") in codes(got) and (6, "blank-line") in codes(got)
+    assert got.sample.tolist() == expected.sample.tolist()

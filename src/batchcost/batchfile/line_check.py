@@ -15,6 +15,7 @@ import re
 import zlib
 from typing import Any
 
+from ..errors import InputError
 from .fast_request import FastLines
 from .lines import MAX_LINE_BYTES
 from .media import MEDIA_KINDS
@@ -25,6 +26,14 @@ from .sampling import file_key, offer, offer_many, priority
 from .scan_partial import ROW_RECORD, Partial
 from .text_classes import CLASS_MIN_CHARS, ClassCounter
 
+# A line shorter than this with an error (a blank line, "{}", "0") cannot be a near-miss request, and
+# each still costs a row of figures (about 90 bytes) kept until the scan ends. Past this many of them
+# the scan stops: a file of them, or a gzip that inflates to gigabytes of newlines, would otherwise
+# take memory and disk by the gigabyte and minutes of work before saying the obvious.
+JUNK_LINE_BYTES = 16
+MAX_JUNK_LINES = 1_000_000
+# Lines checked as one block at most (see scan_lines).
+_BLOCK_LINES = 65_536
 _I32 = 2**31 - 1
 _U32 = 2**32 - 1
 _SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}")
@@ -37,6 +46,23 @@ GATHER = ("checks", "rows", "classes")
 
 # The value of RangeScanner._parse for a line that is not JSON (``None`` is the JSON value null).
 _BAD: Any = object()
+
+
+class TooManyJunkLines(Exception):
+    """More than :data:`MAX_JUNK_LINES` lines of a range are blank or too short to be requests, with errors.
+
+    The scan's callers turn it into an :class:`~batchcost.errors.InputError` naming the file (:func:`junk_error`).
+    """
+
+
+def junk_error(path: str) -> InputError:
+    """What the user is told when a file's scan stopped on :class:`TooManyJunkLines`."""
+    return InputError(
+        path,
+        f"more than {MAX_JUNK_LINES:,} lines are blank or too short to be requests (under {JUNK_LINE_BYTES} "
+        "bytes); this does not look like a batch file, so the check stopped: remove those lines "
+        "(e.g. `grep -v '^[[:space:]]*$'`) or give the right file",
+    )
 
 
 class RangeScanner:
@@ -69,6 +95,7 @@ class RangeScanner:
         self._cache_ids: dict[str, int] = {"": 0}
         self.walker = Walker(self._report)
         self._pack = ROW_RECORD.pack
+        self._junk = 0  # lines with errors shorter than JUNK_LINE_BYTES
 
     def _report(self, code: str, message: str) -> None:
         p = self.p
@@ -80,6 +107,10 @@ class RangeScanner:
             self._line_error = True
 
     def _empty_row(self, offset: int, nbytes: int) -> None:
+        if nbytes < JUNK_LINE_BYTES:
+            self._junk += 1
+            if self._junk > MAX_JUNK_LINES:
+                raise TooManyJunkLines
         # a line over 4 GiB is unusable anyway (line-too-long): clamp it into the u4 column
         self.p.records += self._pack(
             self.file_index, offset, min(nbytes, _U32), 0, 0, 0, 0, 0, 0, UNSET, UNSET, -1, 1, -1, 0, 0, 0, 0, 0, 0,
@@ -431,19 +462,25 @@ def scan_lines(sc: RangeScanner, buf: Any, mv: memoryview, lo: int, hi: int, bas
         if nl < 0:
             sc.p.last_line_no_newline = True
         return
-    stops = []
+    last_stop = hi if at_end else -1
     pos = lo
     while pos < hi:
-        nl = find(b"\n", pos, hi)
-        if nl < 0:
-            stops.append(hi)
-            break
-        stops.append(nl)
-        pos = nl + 1
-    sc.block(mv, lo, stops, name_colons(buf, lo, hi, stops), base, hi if at_end else -1)
-    if stops and stops[-1] == hi:
-        sc.p.last_line_no_newline = True
-    sc.p.flush_if_full()  # once a block: a block adds at most ~20 bytes of records per byte of lines
+        # at most _BLOCK_LINES lines at a time: a block of tiny lines (a file of newlines) would
+        # otherwise make lists of a Python int per line for megabytes of them before checking one
+        start = pos
+        stops = []
+        while pos < hi and len(stops) < _BLOCK_LINES:
+            nl = find(b"\n", pos, hi)
+            if nl < 0:
+                stops.append(hi)
+                pos = hi
+                break
+            stops.append(nl)
+            pos = nl + 1
+        sc.block(mv, start, stops, name_colons(buf, start, pos, stops), base, last_stop)
+        if stops[-1] == hi:
+            sc.p.last_line_no_newline = True
+        sc.p.flush_if_full()  # once a block: a block adds at most ~20 bytes of records per byte of lines
 
 
 def _a(noun: str) -> str:

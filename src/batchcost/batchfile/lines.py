@@ -120,8 +120,11 @@ def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
                 if buf is None:
                     continue
                 for raw in buf[:n].splitlines():
+                    line = raw.strip()
+                    if not line:  # blank: not worth an exception each (a file can be nothing else)
+                        continue
                     try:
-                        head = decode(raw.strip().removeprefix(b"\xef\xbb\xbf"))
+                        head = decode(line.removeprefix(b"\xef\xbb\xbf"))
                     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
                         continue
                     if head.key is not msgspec.UNSET:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ..heap import reuse_large_blocks
 from ..storage.locations import is_url
-from .line_check import RangeScanner, scan_lines
+from .line_check import RangeScanner, TooManyJunkLines, junk_error, scan_lines
 from .lines import MAX_LINE_BYTES, LineFiller, open_binary, stream_blocks
 from .problems import escaped
 from .scan_partial import Partial
@@ -154,6 +154,8 @@ def scan_range(task: RangeTask) -> Partial:
                     pos = stop
                     if _counters is not None:
                         _counters[slot] = pos - start
+            except TooManyJunkLines:
+                raise junk_error(path) from None
             except BaseException as e:
                 _forget_views(e)
                 raise
@@ -178,7 +180,10 @@ def _scan_url_range(sc: RangeScanner, url: str, start: int, end: int, slot: int,
 
     try:
         with BlockReader(url, start, end) as fh:
-            _scan_stream(sc, fh.read, fh.tell, progress, [0], start)
+            try:
+                _scan_stream(sc, fh.read, fh.tell, progress, [0], start)
+            except TooManyJunkLines:
+                raise junk_error(url) from None
         if sc.p.spill is not None or worker:
             sc.p.spill_all()
     except BaseException:
@@ -199,6 +204,8 @@ def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: in
         with open_binary(path) as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
                 _scan_stream(sc, LineFiller(fh).read, raw_fh.tell, progress, at)
+            except TooManyJunkLines:
+                raise junk_error(path) from None
             except (OSError, EOFError, zlib.error) as e:
                 pos = at[0]
                 sc.broken_stream(
@@ -224,7 +231,10 @@ def scan_stream(path: str, file_index: int, form: str, seed: int, k: int, keep: 
     sc = RangeScanner(form, file_index, seed, k, keep, gather=gather)
     try:
         with open_binary(path) as fh:
-            _scan_stream(sc, fh.read, fh.tell, progress, [0])
+            try:
+                _scan_stream(sc, fh.read, fh.tell, progress, [0])
+            except TooManyJunkLines:
+                raise junk_error(path) from None
         if sc.p.spill is not None:
             sc.p.spill_all()
     except BaseException:
