@@ -118,6 +118,17 @@ def test_embedding_requests_are_checked_by_their_own_rules(tmp_path: Path) -> No
     assert "from 128 to 3,072 for gemini-embedding-001" in messages
 
 
+def test_output_dimensionality_is_read_as_proto3_json_reads_an_integer(tmp_path: Path) -> None:
+    text = [{"text": "a product description"}]
+    given = [768, "768", " 768 ", 768.0, "4096", True, "768.5", 768.5, "many"]
+    path = _write(
+        tmp_path / "dims.jsonl",
+        [_embed(text, model="models/gemini-embedding-001", outputDimensionality=d) for d in given],
+    )
+    bad = {p.line for p in scan(path).problems if p.code == "bad-value"}
+    assert bad == {5, 6, 7, 8, 9}  # quoted and whole-float values are integers; 4,096 is over 3,072
+
+
 def test_a_file_mixing_embedding_and_generation_requests_is_refused(tmp_path: Path) -> None:
     path = _write(
         tmp_path / "mixed.jsonl",

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .problems import quoted
-from .request_info import RequestInfo
+from .request_info import RequestInfo, as_int
 
 # The walker is request.py's, which imports this module to route, so this one cannot import it
 # back: typed loosely here.
@@ -134,7 +134,7 @@ def walk_embed(walker: Walker, req: dict[str, Any], info: RequestInfo) -> None:
     dims = fields.get("outputDimensionality")
     if dims is not None:
         low, high = (rules.min_dims, rules.max_dims) if rules is not None else _ANY_DIMS
-        n = dims if isinstance(dims, int) and not isinstance(dims, bool) else _int(dims)
+        n = as_int(dims)
         if n is None or not low <= n <= high:
             which = info.model if rules is not None else "Gemini embedding models"
             report(
@@ -215,15 +215,3 @@ def _media_rules(walker: Walker, info: RequestInfo, rules: EmbedModelRules) -> N
                 f"a {m.pages}-page PDF; {info.model} takes PDFs up to {rules.max_pdf_pages} pages "
                 "(third-party figure): split it",
             )
-
-
-def _int(value: Any) -> int | None:
-    """proto3 JSON integers may be quoted ("768")."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str):
-        try:
-            return int(value.strip())
-        except ValueError:
-            return None
-    return None
