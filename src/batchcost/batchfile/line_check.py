@@ -48,15 +48,8 @@ GATHER = ("checks", "rows", "classes")
 _BAD: Any = object()
 
 
-class TooManyJunkLines(Exception):
-    """More than :data:`MAX_JUNK_LINES` lines of a range are blank or too short to be requests, with errors.
-
-    The scan's callers turn it into an :class:`~batchcost.errors.InputError` naming the file (:func:`junk_error`).
-    """
-
-
 def junk_error(path: str) -> InputError:
-    """What the user is told when a file's scan stopped on :class:`TooManyJunkLines`."""
+    """What the user is told when a file's scan stopped on :data:`MAX_JUNK_LINES` junk lines."""
     return InputError(
         path,
         f"more than {MAX_JUNK_LINES:,} lines are blank or too short to be requests (under {JUNK_LINE_BYTES} "
@@ -69,7 +62,7 @@ class RangeScanner:
     """Checks lines one by one and fills a :class:`~.scan_partial.Partial`."""
 
     def __init__(self, form: str, file_index: int, seed: int, sample_size: int, keep: int,
-                 owner: int | None = None, gather: str = "rows", fast: bool = True) -> None:  # fmt: skip
+                 owner: int | None = None, gather: str = "rows", fast: bool = True, path: str = "") -> None:  # fmt: skip
         import msgspec
 
         if gather not in GATHER:
@@ -96,6 +89,7 @@ class RangeScanner:
         self.walker = Walker(self._report)
         self._pack = ROW_RECORD.pack
         self._junk = 0  # lines with errors shorter than JUNK_LINE_BYTES
+        self.path = path  # the file, for the one error that stops the scan
 
     def _report(self, code: str, message: str) -> None:
         p = self.p
@@ -110,7 +104,7 @@ class RangeScanner:
         if nbytes < JUNK_LINE_BYTES:
             self._junk += 1
             if self._junk > MAX_JUNK_LINES:
-                raise TooManyJunkLines
+                raise junk_error(self.path)
         # a line over 4 GiB is unusable anyway (line-too-long): clamp it into the u4 column
         self.p.records += self._pack(
             self.file_index, offset, min(nbytes, _U32), 0, 0, 0, 0, 0, 0, UNSET, UNSET, -1, 1, -1, 0, 0, 0, 0, 0, 0,

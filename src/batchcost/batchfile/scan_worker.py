@@ -22,7 +22,7 @@ from typing import Any
 
 from ..heap import reuse_large_blocks
 from ..storage.locations import is_url
-from .line_check import RangeScanner, TooManyJunkLines, junk_error, scan_lines
+from .line_check import RangeScanner, scan_lines
 from .lines import MAX_LINE_BYTES, LineFiller, open_binary, stream_blocks
 from .problems import escaped
 from .scan_partial import Partial
@@ -121,7 +121,7 @@ def _close(mm: mmap.mmap) -> None:
 def scan_range(task: RangeTask) -> Partial:
     """Check the lines of one byte range of a plain file (in a worker process when ``task`` says so)."""
     path, file_index, form, seed, k, keep, start, end, slot, worker, gather = task
-    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, gather)
+    sc = RangeScanner(form, file_index, seed, k, keep, os.getppid() if worker else None, gather, path=path)
     if is_url(path):
         return _scan_url_range(sc, path, start, end, slot, worker)
     try:
@@ -154,8 +154,6 @@ def scan_range(task: RangeTask) -> Partial:
                     pos = stop
                     if _counters is not None:
                         _counters[slot] = pos - start
-            except TooManyJunkLines:
-                raise junk_error(path) from None
             except BaseException as e:
                 _forget_views(e)
                 raise
@@ -180,10 +178,7 @@ def _scan_url_range(sc: RangeScanner, url: str, start: int, end: int, slot: int,
 
     try:
         with BlockReader(url, start, end) as fh:
-            try:
-                _scan_stream(sc, fh.read, fh.tell, progress, [0], start)
-            except TooManyJunkLines:
-                raise junk_error(url) from None
+            _scan_stream(sc, fh.read, fh.tell, progress, [0], start)
         if sc.p.spill is not None or worker:
             sc.p.spill_all()
     except BaseException:
@@ -198,14 +193,12 @@ def scan_gzip(path: str, file_index: int, form: str, seed: int, k: int, keep: in
 
     ``path`` may be a URL: its compressed bytes are then read in parallel ranges (``batchcost.storage``).
     """
-    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather)
+    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather, path=path)
     at = [0]  # the position after the last byte checked
     try:
         with open_binary(path) as raw_fh, gzip.GzipFile(fileobj=raw_fh) as fh:
             try:
                 _scan_stream(sc, LineFiller(fh).read, raw_fh.tell, progress, at)
-            except TooManyJunkLines:
-                raise junk_error(path) from None
             except (OSError, EOFError, zlib.error) as e:
                 pos = at[0]
                 sc.broken_stream(
@@ -228,13 +221,10 @@ def scan_stream(path: str, file_index: int, form: str, seed: int, k: int, keep: 
 
     The lines go through the same per-line checks as a mapped range, so the figures are the same.
     """
-    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather)
+    sc = RangeScanner(form, file_index, seed, k, keep, gather=gather, path=path)
     try:
         with open_binary(path) as fh:
-            try:
-                _scan_stream(sc, fh.read, fh.tell, progress, [0])
-            except TooManyJunkLines:
-                raise junk_error(path) from None
+            _scan_stream(sc, fh.read, fh.tell, progress, [0])
         if sc.p.spill is not None:
             sc.p.spill_all()
     except BaseException:
