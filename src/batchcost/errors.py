@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from .text import one_line
+
 
 class BatchcostError(Exception):
     """Base class: a user-facing problem with a clear message (no traceback needed)."""
@@ -35,7 +37,7 @@ class InputError(BatchcostError):
     """
 
     def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{one_line(path)}: {message}")
         self.path = path
         self.message = message
 
@@ -53,7 +55,7 @@ class OutputError(BatchcostError):
     """
 
     def __init__(self, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
+        super().__init__(f"{one_line(path)}: {message}")
         self.path = path
         self.message = message
 

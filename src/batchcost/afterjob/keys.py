@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..batchfile.results import UNREADABLE, ResultSet
+from ..text import one_line
 
 if TYPE_CHECKING:
     pass
@@ -84,7 +85,7 @@ def check_keys(
         want = (expected_sha256 or {}).get(path)
         if want and want != found.sha256:
             warnings.append(
-                f"{path} has changed since the plan was made (SHA-256 differs): the estimate may describe another file"
+                f"{one_line(str(path))} has changed since the plan was made (SHA-256 differs): the estimate may describe another file"
             )
     result_keys = [k for k in rs.keys if k is not None]
     if rs.form != "developer" or forms != {"developer"}:
@@ -112,4 +113,4 @@ def keyless_results(rs: ResultSet) -> tuple[int, str | None]:
     if not len(rows):
         return 0, None
     info, line = rs.locate(int(rows[0]))  # rows are in reading order: file by file, line by line
-    return len(rows), f"{info.path}:{line}"
+    return len(rows), f"{one_line(info.path)}:{line}"

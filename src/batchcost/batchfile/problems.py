@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, ClassVar
 
+from ..text import one_line
+
 
 class Severity(StrEnum):
     ERROR = "error"
@@ -135,7 +137,7 @@ class Problem:
         return self.kinds[self.code][1]
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.line else self.path
+        where = f"{one_line(self.path)}:{self.line}" if self.line else one_line(self.path)
         return f"{where}: {self.severity.value}: {self.message}"
 
     def to_json(self) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, TextIO
 
 import click
 
+from ..text import one_line, shell_word
 from .common import EXIT_CODES_HELP, EXIT_OK, Streams, verbatim
 
 CANCEL_HELP = """\
@@ -53,5 +54,5 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
         stdout.write("no job to cancel: every submitted job has ended\n")
     if waiting:
         stdout.write(f"{waiting} shard(s) not submitted will not be\n")
-    stdout.write(f"recorded in {journal.path}; next: batchcost collect {args.folder}\n")
+    stdout.write(f"recorded in {one_line(str(journal.path))}; next: batchcost collect {shell_word(args.folder)}\n")
     return EXIT_OK

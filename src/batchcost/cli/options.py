@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 import click
 
+from ..text import one_line
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Whole-number options are per-request or per-shard figures: beyond these bounds they are typing
@@ -270,7 +272,8 @@ def report_format(path: str | None, formats: tuple[str, ...], option: str = "--r
     named = next((f for f in formats if suffix in FORMAT_SUFFIXES[f]), None)
     if named is None:
         raise click.UsageError(
-            f"{option} {path}: batchcost writes {suffix_list(formats)} reports", click.get_current_context(silent=True)
+            f"{option} {one_line(str(path))}: batchcost writes {suffix_list(formats)} reports",
+            click.get_current_context(silent=True),
         )
     return named
 

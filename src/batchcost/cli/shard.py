@@ -6,6 +6,7 @@ from typing import Any, TextIO
 
 import click
 
+from ..text import one_line
 from . import options as opt
 from .common import (
     EXIT_CODES_HELP,
@@ -169,7 +170,9 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     if not args.quiet:
         written = sum(s["bytes"] for s in doc["shards"])
         count = len(doc["shards"])
-        stderr.write(f"wrote {count:,} shard{'s' if count != 1 else ''} ({human_size(written)}) and {manifest.path}\n")
+        stderr.write(
+            f"wrote {count:,} shard{'s' if count != 1 else ''} ({human_size(written)}) and {one_line(str(manifest.path))}\n"
+        )
     if args.format == "json":
         stdout.write(json.dumps(doc, indent=2) + "\n")
     else:

@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import click
 
+from ..text import one_line, shell_word
 from . import options as opt
 from .common import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, Streams, verbatim
 
@@ -122,6 +123,7 @@ def run(args: Any, stdout: TextIO, stderr: TextIO, *, sleep: Any = time.sleep) -
     elif outcome.waiting:
         stdout.write(f"{len(outcome.waiting)} shard(s) wait for the next wave: run the same command again later\n")
     stdout.write(
-        f"recorded in {outcome.journal.path}; next: batchcost status {folder} --watch, then batchcost collect {folder}\n"
+        f"recorded in {one_line(str(outcome.journal.path))}; next: batchcost status {shell_word(folder)} --watch, "
+        f"then batchcost collect {shell_word(folder)}\n"
     )
     return EXIT_BUDGET if outcome.stopped else EXIT_OK

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..errors import OutputError
 from ..outputs import describe_oserror
+from ..text import one_line
 
 if TYPE_CHECKING:
     from .apply_cache import CacheRewrite
@@ -215,7 +216,7 @@ def copy_ranges(
         if len(data) != end - start:
             from ..errors import PlanError
 
-            raise PlanError(f"{path} changed since it was scanned (size differs); run the command again")
+            raise PlanError(f"{one_line(path)} changed since it was scanned (size differs); run the command again")
         if last_sink not in (-1, k):
             sinks[last_sink].close()
         last_sink = k

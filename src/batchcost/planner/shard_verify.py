@@ -25,6 +25,7 @@ import numpy as np
 from ..batchfile.lines import open_binary
 from ..errors import InputError, OutputError
 from ..storage.locations import is_url, join, parent
+from ..text import one_line
 from .shard_folder import SHARD_NAME, TEMP_NAME, shown_name
 from .shard_manifest import InputInfo, Manifest, ShardFile
 
@@ -153,17 +154,10 @@ def verify_manifest(path: str | os.PathLike[str], *, progress: Progress | None =
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
     # Paths in the messages come from the manifest, a file: escaped, so that each problem stays one line.
-    problems = [_one_line(p) for p in ([] if result.ok else [result.message]) + _unlisted(manifest, base)]
+    problems = [one_line(p) for p in ([] if result.ok else [result.message]) + _unlisted(manifest, base)]
     if not problems:
-        return VerifyResult(True, _one_line(result.message), result.lines, result.shards)
+        return VerifyResult(True, one_line(result.message), result.lines, result.shards)
     return VerifyResult(False, problems[0], result.lines, result.shards, tuple(problems))
-
-
-def _one_line(text: str) -> str:
-    """``text`` with control characters (line breaks, terminal escapes) shown as escapes."""
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def _unlisted(manifest: Manifest, base: str) -> list[str]:

@@ -46,6 +46,7 @@ from ..batchfile.lines import open_binary, readable
 from ..errors import InputError, OutputError, PlanError
 from ..outputs import describe_oserror, new_file_mode, write_atomic
 from ..storage.locations import is_url
+from ..text import one_line, shell_word
 from .shard_folder import SHARD_NAME, TEMP_NAME, check_out_dir, is_shard_set_file, make_dir, remove_old
 from .shard_manifest import MANIFEST_NAME, MANIFEST_SCHEMA, InputInfo, Manifest, ShardFile, manifest_for, with_caches
 from .shard_sinks import FileSink, ObjectSink, copy_ranges, line_runs
@@ -107,8 +108,8 @@ def _check_plan(scan: ScanResult, shard_plan: ShardPlan) -> None:
         total = sum(blocking.values())
         kinds = ", ".join(f"{code} ({n:,})" for code, n in blocking.items())
         raise PlanError(
-            f"{info.path} has {total:,} validation error{'s' if total != 1 else ''} ({kinds}); sharding it would "
-            f"spread them over the shards: fix them first (`batchcost validate {info.path}` lists them)"
+            f"{one_line(info.path)} has {total:,} validation error{'s' if total != 1 else ''} ({kinds}); sharding it would "
+            f"spread them over the shards: fix them first (`batchcost validate {shell_word(info.path)}` lists them)"
         )
     if shard_plan.oversized:
         first = shard_plan.oversized[0]
@@ -283,13 +284,15 @@ def _copy_all(scan: ScanResult, shard_plan: ShardPlan, sinks: Sequence[FileSink 
     hasher.join()
     sha = digest.get("sha256")
     if sha is None:
-        raise PlanError(f"{info.path} could not be read again to hash it; check it is still there")
+        raise PlanError(f"{one_line(info.path)} could not be read again to hash it; check it is still there")
     if input_sha256 is not None and sha != input_sha256:
-        raise PlanError(f"{info.path} changed since it was scanned (its SHA-256 differs); run the command again")
+        raise PlanError(
+            f"{one_line(info.path)} changed since it was scanned (its SHA-256 differs); run the command again"
+        )
     for s, sink in zip(shard_plan.shards, sinks, strict=True):
         if sink.bytes - sink.rewritten_delta != s.bytes or sink.lines != s.requests:
             raise PlanError(
-                f"{info.path} changed since it was scanned (shard {s.index} came out {sink.bytes:,} bytes, "
+                f"{one_line(info.path)} changed since it was scanned (shard {s.index} came out {sink.bytes:,} bytes, "
                 f"planned {s.bytes:,}); run the command again"
             )
     manifest = manifest_for(
@@ -358,10 +361,12 @@ def _copy_plain(
         try:
             mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
         except ValueError:  # an empty file cannot be mapped
-            raise PlanError(f"{path} changed since it was scanned (it is empty now); run the command again") from None
+            raise PlanError(
+                f"{one_line(path)} changed since it was scanned (it is empty now); run the command again"
+            ) from None
     if len(mm) != size:
         mm.close()
-        raise PlanError(f"{path} changed since it was scanned (size differs); run the command again")
+        raise PlanError(f"{one_line(path)} changed since it was scanned (size differs); run the command again")
     # The map is closed on success only. When an exception (Ctrl-C included) unwinds through
     # sink.write, the chunk being written is still referenced by the traceback's frames, and
     # closing a map with a live view raises BufferError in place of the real exception (Ctrl-C
@@ -422,7 +427,9 @@ def _copy_gzip(
             next_report = _CHUNK
             for row, line in enumerate(fh):
                 if row >= lines:
-                    raise PlanError(f"{path} changed since it was scanned (more lines); run the command again")
+                    raise PlanError(
+                        f"{one_line(path)} changed since it was scanned (more lines); run the command again"
+                    )
                 i = owner[row]
                 if i in wanted:
                     sink = sinks[i]

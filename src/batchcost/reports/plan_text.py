@@ -16,7 +16,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..money import money, money_column
-from ..text import plural
+from ..text import one_line, plural
 from .terminal import MODE_NAMES, cost_rows, floor_what, output_units, price_rows, table, tool_fee_lines
 
 MAX_LINES = 15
@@ -59,7 +59,7 @@ def answer(plan: Mapping[str, Any]) -> str:
 def _scope(plan: Mapping[str, Any]) -> str:
     v = plan["validation"]
     files = plan["files"]
-    where = files[0]["path"].rsplit("/", 1)[-1] if len(files) == 1 else plural(len(files), "file")
+    where = one_line(files[0]["path"].rsplit("/", 1)[-1]) if len(files) == 1 else plural(len(files), "file")
     if v["valid"]:
         state = f"{plural(plan['requests'], 'request')} in {where}, all valid"
     else:

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from ..text import plural
+from ..text import one_line, plural
 
 
 def _fmt_est(c: Mapping[str, Any]) -> tuple[str, str]:
@@ -133,7 +133,7 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
 
     t, c = doc["tokens"], doc["cost"]
     d = c["detail"]
-    files = ", ".join(f["path"].rsplit("/", 1)[-1] for f in doc["files"])
+    files = ", ".join(one_line(f["path"].rsplit("/", 1)[-1]) for f in doc["files"])
     lines = textwrap.wrap(
         f"Actual cost {money(c['total'])} ({doc['mode']} on {doc['model']}, {plural(doc['succeeded'], 'billed request')})",
         width=width,
@@ -195,7 +195,7 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
         total = sum(doc["problem_counts"].values()) or len(doc["problems"])
         lines += ["", "Problems" + (f" (3 of {total:,}; -v shows more)" if total > 3 else "")]
         for p in doc["problems"][:3]:
-            where = f"{p['path']}:{p['line']}: {p['severity']}: " if p["line"] else f"{p['path']}: "
+            where = f"{one_line(p['path'])}:{p['line']}: {p['severity']}: " if p["line"] else f"{one_line(p['path'])}: "
             lines += textwrap.wrap(
                 where + p["message"], width=width, initial_indent="  ", subsequent_indent="    ", max_lines=2,
                 placeholder=" … (-v)", break_on_hyphens=False,
@@ -219,7 +219,7 @@ def _full_text(doc: Mapping[str, Any]) -> str:
 
     t = doc["tokens"]
     c = doc["cost"]
-    files = ", ".join(f["path"] for f in doc["files"])
+    files = ", ".join(one_line(f["path"]) for f in doc["files"])
     billed = doc["billed_model"]
     model = doc["model"] if billed == doc["model"] else f"{doc['model']} (billed as {billed})"
     lines = [
@@ -306,9 +306,9 @@ def _full_text(doc: Mapping[str, Any]) -> str:
     if doc["problems"]:
         lines += ["", "Problems"]
         lines += [
-            f"  {p['path']}:{p['line']}: {p['severity']}: {p['message']}"
+            f"  {one_line(p['path'])}:{p['line']}: {p['severity']}: {p['message']}"
             if p["line"]
-            else f"  {p['path']}: {p['message']}"
+            else f"  {one_line(p['path'])}: {p['message']}"
             for p in doc["problems"]
         ]
         shown = len(doc["problems"])

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..money import money
-from ..text import plural
+from ..text import one_line, plural, shell_word
 from .plan_text import duration
 from .terminal import money_columns, table
 
@@ -72,7 +72,7 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
     """
     s = doc["shards"]
     width = max(60, width)
-    files = ", ".join(f["path"].rsplit("/", 1)[-1] for f in doc["files"])
+    files = ", ".join(one_line(f["path"].rsplit("/", 1)[-1]) for f in doc["files"])
     platform = "Vertex AI" if s["platform"] == "vertex" else "Gemini Developer API"
     t = s["totals"]
     basis = s["cost_basis"] or "not priced"
@@ -145,7 +145,7 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
         for n in s["notes"]:
             out += wrap(n, indent="  - ")
     if not blocking and s.get("submittable", True) and s["shards"]:
-        paths = " ".join(f["path"] for f in doc["files"])
+        paths = " ".join(shell_word(f["path"]) for f in doc["files"])
         out += ["", f"Next: batchcost shard {paths} -m {doc['model']} --out DIR"]
     if not verbose:
         out.append("-v: the limits and their sources, every shard, and the notes")

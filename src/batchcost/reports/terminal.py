@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..money import money, money_column
+from ..text import one_line
 
 MODE_NAMES = {
     "standard": "standard (sync)",
@@ -227,7 +228,7 @@ def shard_phrase(plan: Mapping[str, Any]) -> str:
 def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> str:
     t = plan["tokens"]
     lines = [headline(plan), ""]
-    files = ", ".join(f["path"] for f in plan["files"])
+    files = ", ".join(one_line(f["path"]) for f in plan["files"])
     billed = plan["billed_model"]
     model = plan["model"] if billed == plan["model"] else f"{plan['model']} (billed as {billed})"
     lines += [
@@ -337,7 +338,8 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
     t = plan["tokens"]
     out = [f"### {md_text(headline(plan))}", ""]
     files = [
-        md_code(f["path"]) + (f" ({f['bytes']:,} bytes, SHA-256 {md_code(f['sha256'])})" if f.get("sha256") else "")
+        md_code(one_line(f["path"]))
+        + (f" ({f['bytes']:,} bytes, SHA-256 {md_code(f['sha256'])})" if f.get("sha256") else "")
         for f in plan["files"]
     ]
     out.append(f"- **Files:** {', '.join(files)}")
@@ -390,7 +392,7 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
     if problems:
         out += ["", "**First problems**", ""]
         out += [
-            f"- {md_code(str(p['path']) + ':' + str(p['line']))} {md_code(p['code'])}: {md_text(p['message'])}"
+            f"- {md_code(one_line(str(p['path'])) + ':' + str(p['line']))} {md_code(p['code'])}: {md_text(p['message'])}"
             for p in problems
         ]
     if plan["warnings"]:

@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..text import plural
+from ..text import one_line, plural
 
 
 def summary_line(doc: Mapping[str, Any]) -> str:
     """``requests.jsonl: valid: 3 requests in 3 lines, 358 bytes; 0 errors, 0 warnings``."""
     files = doc["files"]
     verdict = "valid" if doc["valid"] else "INVALID"
-    what = f"{len(files)} files" if len(files) > 1 else files[0]["path"] if files else "no files"
+    what = f"{len(files)} files" if len(files) > 1 else one_line(files[0]["path"]) if files else "no files"
     return (
         f"{what}: {verdict}: {plural(doc['requests'], 'request')} in {plural(doc['lines'], 'line')}, "
         f"{_size(doc['bytes'])}; {plural(doc['errors'], 'error')}, {plural(doc['warnings'], 'warning')}"
@@ -29,7 +29,8 @@ def render_text(doc: Mapping[str, Any]) -> str:
         shown = kind["shown"]
         out.append(f"{kind['severity']}: {kind['title']} ({kind['code']}): {kind['count']:,}")
         for p in shown:
-            out.append(f"  {p['path']}:{p['line']}: {p['message']}" if p["line"] else f"  {p['path']}: {p['message']}")
+            where = one_line(p["path"])
+            out.append(f"  {where}:{p['line']}: {p['message']}" if p["line"] else f"  {where}: {p['message']}")
         if kind["count"] > len(shown):
             out.append(f"  ... and {kind['count'] - len(shown):,} more")
     out.append(summary_line(doc))

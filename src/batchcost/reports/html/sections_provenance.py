@@ -6,6 +6,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...text import one_line
 from ..terminal import price_rows
 from .context import FileRow, PriceRow
 from .display import file_name, size
@@ -77,7 +78,7 @@ def file_row(f: Mapping[str, Any]) -> FileRow:
     lines = f.get("lines")
     requests = f.get("requests")
     return FileRow(
-        name=file_name(f.get("path", "")),
+        name=one_line(file_name(f.get("path", ""))),
         size=size(f.get("bytes")),
         lines="-" if lines is None else f"{lines:,}",
         requests="-" if requests is None else f"{requests:,}",

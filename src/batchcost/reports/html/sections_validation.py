@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ...text import one_line
 from .context import ProblemRow, ValidationSection
 from .display import count, file_name
 
@@ -19,7 +20,7 @@ def validation_section(plan: Mapping[str, Any]) -> ValidationSection:
     )
     problems = [
         ProblemRow(
-            file_name(p.get("path", "")), "-" if p.get("line") is None else f"{p['line']:,}", str(p.get("code", "")),
+            one_line(file_name(p.get("path", ""))), "-" if p.get("line") is None else f"{p['line']:,}", str(p.get("code", "")),
             str(p.get("severity", "")), str(p.get("message", "")),
         )
         for p in (v.get("problems") or [])[:FIRST_PROBLEMS]

@@ -1,0 +1,115 @@
+"""File names as messages show them: one line per problem and no terminal controls, whatever the name holds.
+
+A file may be named with a newline, an ``ESC [`` sequence or bytes that are not UTF-8. Printed as they
+stand, the first splits a problem over two lines, the second restyles (or retitles) the user's
+terminal, the third writes an invalid byte. Messages show such names escaped, as ``ls -b`` does, and
+commands suggested for pasting quote them so that the shell reads the same name back.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from batchcost.cli import main
+from batchcost.text import one_line, shell_word
+
+GOOD = '{"key": "a", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}\n'
+
+
+def run(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(list(argv), stdout=out, stderr=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("requests.jsonl", "requests.jsonl"),
+        ("two words.jsonl", "two words.jsonl"),
+        ("a\\b.jsonl", "a\\b.jsonl"),  # printable: left as it is
+        ("bad\nname.jsonl", "bad\\nname.jsonl"),
+        ("tab\there\r.jsonl", "tab\\there\\r.jsonl"),
+        ("esc\x1b[31mred.jsonl", "esc\\x1b[31mred.jsonl"),
+        ("title\x1b]0;pwned\x07.jsonl", "title\\x1b]0;pwned\\x07.jsonl"),
+        ("nel\x85.jsonl", "nel\\x85.jsonl"),
+        ("rtl\u202etxt.jsonl", "rtl\\u202etxt.jsonl"),
+        (os.fsdecode(b"caf\xe9.jsonl"), "caf\\xe9.jsonl"),  # a byte that is not UTF-8, as ls -b shows it
+        ("back\\slash\n", "back\\\\slash\\n"),  # escaped: a backslash doubles, so no escape can be faked
+    ],
+)
+def test_one_line_escapes_what_does_not_print(name: str, shown: str) -> None:
+    assert one_line(name) == shown
+    assert "\n" not in one_line(name) and "\x1b" not in one_line(name)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash to read the words back")
+@pytest.mark.parametrize(
+    "name",
+    ["plain.jsonl", "two words.jsonl", "it's.jsonl", "bad\nname.jsonl", "esc\x1b[31m'q'.jsonl",
+     "nel\x85.jsonl", "rtl\u202etxt.jsonl", "back\\slash\t.jsonl", os.fsdecode(b"caf\xe9.jsonl")],
+)  # fmt: skip
+def test_shell_word_reads_back_as_the_same_name(name: str) -> None:
+    word = shell_word(name)
+    assert "\n" not in word and "\x1b" not in word
+    got = subprocess.run(["bash", "-c", f"printf %s {word}"], capture_output=True, check=True).stdout
+    assert got == os.fsencode(name)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (b"bad\nname.jsonl", "bad\\nname.jsonl"),
+        (b"esc\x1b[31mred.jsonl", "esc\\x1b[31mred.jsonl"),
+        (b"caf\xe9.jsonl", "caf\\xe9.jsonl"),
+    ],
+)
+def test_validate_shows_each_problem_on_one_line_whatever_the_file_name(tmp_path: Path, raw: bytes, shown: str) -> None:
+    path = os.path.join(os.fsencode(tmp_path), raw)
+    with open(path, "w") as fh:
+        fh.write(GOOD + "{oops\n")
+    code, out, err = run("validate", os.fsdecode(path))
+    assert code == 1, err
+    where = one_line(os.fsdecode(os.fsencode(tmp_path))) + "/" + shown
+    assert out.splitlines() == [
+        "error: not JSON (not-json): 1",
+        f"  {where}:2: not valid JSON: object keys must be strings (byte 1); each line must be one JSON object",
+        f"{where}: INVALID: 1 request in 2 lines, 75 bytes; 1 error, 0 warnings",
+    ]
+    assert "\x1b" not in out + err
+
+
+def test_errors_about_a_file_stay_on_one_line(tmp_path: Path) -> None:
+    missing = str(tmp_path / "no\nsuch\x1b[2J.jsonl")
+    code, out, err = run("validate", missing)
+    assert code == 2 and out == ""
+    assert err == f"batchcost: error: {one_line(missing)}: no such file; check the path\n"
+
+
+def test_the_estimate_names_the_file_escaped(tmp_path: Path) -> None:
+    path = tmp_path / "ok\nname.jsonl"
+    path.write_text(GOOD)
+    code, out, err = run("estimate", str(path), "-m", "gemini-2.5-flash", "--output-tokens", "10")
+    assert code == 0, err
+    assert "  1 request in ok\\nname.jsonl, all valid" in out.splitlines()[1]
+    code, out, err = run(
+        "estimate", str(path), "-m", "gemini-2.5-flash", "--output-tokens", "10", "--format", "markdown"
+    )
+    assert code == 0, err
+    assert f"`{one_line(str(path))}`" in out
+
+
+@pytest.mark.parametrize("name", ["two words.jsonl", "ok\nname.jsonl"])
+def test_the_suggested_shard_command_quotes_the_file(tmp_path: Path, name: str) -> None:
+    path = tmp_path / name
+    path.write_text(GOOD)
+    code, out, err = run("plan", str(path), "-m", "gemini-2.5-flash")
+    assert code == 0, err
+    assert f"Next: batchcost shard {shell_word(str(path))} -m gemini-2.5-flash --out DIR" in out.splitlines()
+    assert shell_word(str(path)).endswith("/two words.jsonl'" if " " in name else "/ok\\nname.jsonl'")
