@@ -6,6 +6,7 @@ import errno
 import io
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,23 @@ def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), stdout=out, stderr=err)
     return code, out.getvalue(), err.getvalue()
+
+
+def limit_rows(out: str) -> dict[str, tuple[str, str]]:
+    """The -v Limits table: each limit's value and its source, read from the numbered note the row points to."""
+    block = out.split("\nLimits\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    notes: dict[str, str] = {}
+    rows: dict[str, tuple[str, str]] = {}
+    last = ""
+    for line in block[1:]:  # the header first
+        if row := re.fullmatch(r"  (\S.*?) {2,}(\S.*?) {2,}\[(\d+)\]", line):
+            rows[row[1]] = (row[2], row[3])
+        elif note := re.fullmatch(r"  \[(\d+)\] (.*)", line):
+            last = note[1]
+            notes[last] = note[2]
+        else:
+            notes[last] += " " + line.strip()
+    return {label: (value, notes[number]) for label, (value, number) in rows.items()}
 
 
 def write(path: Path, n: int, *, crlf: bool = False, last_newline: bool = True) -> Path:
@@ -48,9 +66,10 @@ def test_plan_table(tmp_path: Path) -> None:
     assert len(out.splitlines()) <= 15
     code, out, err = run("plan", str(src), *COMMON, "--max-requests", "8", "--output-tokens", "100", "-v")
     assert code == 0, err
-    limits = {ln.split("  ")[1]: ln.split() for ln in out.splitlines() if ln.startswith("  ") and "  " in ln[2:]}
-    assert limits["requests per shard"][-2:] == ["8", "--max-requests"]
-    assert "3,000,000" in limits["enqueued tokens (all jobs in flight)"]
+    limits = limit_rows(out)
+    assert limits["requests per shard"] == ("8", "--max-requests")
+    assert limits["enqueued tokens (all jobs in flight)"][0] == "3,000,000"
+    assert "batch enqueued-token quota, tier 1" in limits["enqueued tokens (all jobs in flight)"][1]
     assert "billing tier 1 assumed" in out  # the notes
 
 
@@ -82,8 +101,9 @@ def test_plan_on_vertex_and_unknown_quota(tmp_path: Path) -> None:
     common = [a if a != "gemini-2.5-flash" else "gemini-3.8-flash" for a in COMMON]
     code, out, _ = run("plan", str(src), *common, "-v")
     assert code == 0
-    assert "enqueued tokens (all jobs in flight)       no limit  UNKNOWN" in out
-    assert "give --enqueued-token-limit T" in out
+    value, source = limit_rows(out)["enqueued tokens (all jobs in flight)"]
+    assert value == "no limit" and source.startswith("UNKNOWN")
+    assert "give --enqueued-token-limit T" in out  # the warning says what to do
     code, out, _ = run("plan", str(src), *common, "--enqueued-token-limit", "1000", "--format", "json")
     assert json.loads(out)["shards"]["limits"]["enqueued_tokens"]["value"] == 1000
 
@@ -584,3 +604,13 @@ def test_every_kind_of_out_folder(
         kind, {"notes.txt": unrelated["notes.txt"]}
     )
     assert run("shard", "--verify", str(out / "manifest.json"))[0] == 0
+
+
+def test_plan_verbose_notes_and_limits_read_at_100_columns(tmp_path: Path) -> None:
+    src = write(tmp_path / "req.jsonl", 5)
+    code, out, err = run("plan", str(src), "-m", "gemini-3.8-flash", "--offline", "-v")
+    assert code == 0, err
+    assert max(len(line) for line in out.splitlines() if not line.startswith("Next: ")) <= 100, out  # a command
+    notes = out.split("\nNotes\n", 1)[1].split("\n\n", 1)[0].splitlines()
+    assert all(line.startswith(("  - ", "    ")) and not line.startswith("  -   ") for line in notes), notes
+    assert limit_rows(out)["bytes per shard"][0] == "2,000,000,000"

@@ -129,3 +129,17 @@ def test_the_json_ranks_the_comparison_as_the_screen_does(compared: dict[str, An
         assert Decimal(o["vs_chosen"]) == Decimal(o["expected"]) - Decimal(chosen["expected"])
     assert any(n.startswith("gemini-2.5-flash-lite has no flex, priority rates") for n in ranked["notes"])
     assert small["comparison"] is None
+
+
+def test_verbose_prices_fit_100_columns_with_each_source_once_as_a_note(compared: dict[str, Any]) -> None:
+    text = render_plan_screen(compared, verbose=True, width=100)
+    assert max(len(line) for line in text.splitlines()) <= 100, text
+    block = text.split("Prices used (USD per 1M tokens)\n", 1)[1].splitlines()
+    rows = [line for line in block[1:] if not line.startswith(("  [", "      "))]
+    notes = [line for line in block if line.startswith("  [")]
+    pointed = {line.split()[-1] for line in rows}
+    assert pointed == {f"[{n}]" for n in range(1, len(notes) + 1)}  # every row points to a note, every note is used
+    sources = {p["source"] + (" (derived)" if p.get("derived") else "") for p in compared["prices"]}
+    assert len(notes) == len(sources)  # each source once, however many rates it gives
+    first = next(p for p in compared["prices"] if not p.get("derived"))
+    assert any(" ".join(line.split()[1:]).startswith(first["source"][:40]) for line in notes)

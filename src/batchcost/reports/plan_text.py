@@ -17,7 +17,7 @@ from typing import Any
 
 from ..money import money, money_column
 from ..text import one_line, plural
-from .terminal import MODE_NAMES, cost_rows, floor_what, output_units, price_rows, table, tool_fee_lines
+from .terminal import MODE_NAMES, cost_rows, floor_what, footnoted, output_units, price_rows, table, tool_fee_lines
 
 MAX_LINES = 15
 MAX_WARNINGS = 3
@@ -323,7 +323,7 @@ def render_plan_screen(plan: Mapping[str, Any], *, verbose: bool = False, width:
                 n, width=width, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False
             )
     lines += ["", "Prices used (USD per 1M tokens)"]
-    lines += ["  " + r for r in table(price_rows(plan["prices"]), "lllrrll")]
+    lines += footnoted(price_rows(plan["prices"]), width, "lllrrll")
     return "\n".join(lines) + "\n"
 
 

@@ -118,7 +118,7 @@ def render_text(doc: Mapping[str, Any], *, verbose: bool = False, width: int = 1
     the estimate against the actual, the key check and the first warnings. ``verbose`` adds the cost
     table, the contributors to the difference, problems, notes and the prices used.
     """
-    return _full_text(doc) if verbose else _screen(doc, max(60, width))
+    return _full_text(doc, max(60, width)) if verbose else _screen(doc, max(60, width))
 
 
 def _screen(doc: Mapping[str, Any], width: int) -> str:
@@ -214,7 +214,9 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _full_text(doc: Mapping[str, Any]) -> str:
+def _full_text(doc: Mapping[str, Any], width: int) -> str:
+    import textwrap
+
     from .terminal import money, table
 
     t = doc["tokens"]
@@ -280,7 +282,9 @@ def _full_text(doc: Mapping[str, Any]) -> str:
             rows = [[x["name"], _signed_money(x["usd"]), x["explanation"]] for x in v["contributors"]]
             lines += ["    " + r for r in table(rows, "lrl")]
         for note in v.get("notes") or ():
-            lines.append(f"  - {note}")
+            lines += textwrap.wrap(
+                note, width=width, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False
+            )
     k = doc.get("keys")
     if k:
         lines += ["", "Keys"]
@@ -315,15 +319,18 @@ def _full_text(doc: Mapping[str, Any]) -> str:
         total = sum(doc["problem_counts"].values())
         if total > shown:
             lines.append(f"  ... {total - shown:,} more (counts by kind: {doc['problem_counts']})")
-    if doc["warnings"]:
-        lines += ["", "Warnings"] + [f"  - {w}" for w in doc["warnings"]]
-    if doc["notes"]:
-        lines += ["", "Notes"] + [f"  - {n}" for n in doc["notes"]]
-    from .terminal import price_rows
+    for title, items in (("Warnings", doc["warnings"]), ("Notes", doc["notes"])):
+        if items:
+            lines += ["", title]
+            for item in items:
+                lines += textwrap.wrap(
+                    item, width=width, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False
+                )
+    from .terminal import footnoted, price_rows
 
     if doc["prices"]:
         lines += ["", "Prices used (USD per 1M tokens)"]
-        lines += ["  " + r for r in table(price_rows(doc["prices"]), "lllrrll")]
+        lines += footnoted(price_rows(doc["prices"]), width, "lllrrll")
     return "\n".join(lines) + "\n"
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from ..money import money
 from ..text import one_line, plural, shell_word
 from .plan_text import duration
-from .terminal import money_columns, table
+from .terminal import footnoted, money_columns, table
 
 _LIMIT_LABELS = {
     "max_bytes": "bytes per shard",
@@ -114,7 +114,7 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
             entry = s["limits"][name]
             value = "no limit" if entry["value"] is None else f"{entry['value']:,}"
             rows.append((label, value, entry["source"]))
-        out += ["  " + line for line in table(rows, "lrl")]
+        out += footnoted([("limit", "value", "source"), *rows], width, "lrl")
     if s["shards"]:
         out += ["", *_shard_grid(s, basis, _MAX_ROWS if verbose else _COMPACT_ROWS)]
     if s["oversized"]:
@@ -143,7 +143,9 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
     if verbose and s["notes"]:
         out += ["", "Notes"]
         for n in s["notes"]:
-            out += wrap(n, indent="  - ")
+            out += textwrap.wrap(
+                n, width=width, initial_indent="  - ", subsequent_indent="    ", break_on_hyphens=False
+            )
     if not blocking and s.get("submittable", True) and s["shards"]:
         paths = " ".join(shell_word(f["path"]) for f in doc["files"])
         out += ["", f"Next: batchcost shard {paths} -m {doc['model']} --out DIR"]

@@ -56,6 +56,34 @@ def table(rows: Sequence[Sequence[str]], align: str) -> list[str]:
     return out
 
 
+def footnoted(rows: Sequence[Sequence[str]], width: int, align: str, *, indent: str = "  ") -> list[str]:
+    """Rows (the header first) whose last column is a source, as a table with the sources as notes.
+
+    Each distinct source gets a number; the table shows ``[n]`` in its last column and the notes
+    under it give each source once, wrapped to ``width`` (a source names a page, its URL and the
+    date it was checked, too long for a column at 100 characters).
+    """
+    numbers: dict[str, int] = {}
+    grid = [list(rows[0])]
+    for r in rows[1:]:
+        grid.append([*r[:-1], f"[{numbers.setdefault(r[-1], len(numbers) + 1)}]" if r[-1] else ""])
+    return [indent + line for line in table(grid, align)] + source_notes(numbers, width, indent)
+
+
+def source_notes(numbers: Mapping[str, int], width: int, indent: str = "  ") -> list[str]:
+    """``[n] source`` for each numbered source, wrapped to ``width`` under its number (URLs unbroken)."""
+    import textwrap
+
+    out: list[str] = []
+    for source, number in numbers.items():
+        out += textwrap.wrap(
+            source, width=width, initial_indent=f"{indent}[{number}] ",
+            subsequent_indent=" " * (len(indent) + len(str(number)) + 3), break_on_hyphens=False,
+            break_long_words=False,
+        )  # fmt: skip
+    return out
+
+
 def money_columns(rows: list[list[Any]], columns: Sequence[int]) -> list[list[Any]]:
     """Format the amounts in ``columns`` of ``rows`` (header first) with one precision per column."""
     body = rows[1:]
@@ -474,8 +502,6 @@ def _markdown_caching(c: Any) -> list[str]:
 
 def render_prices_text(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -> str:
     """The price book as text: one table per model, sources as numbered notes under it (rows stay narrow)."""
-    import textwrap
-
     by_model: dict[tuple[str, str], list[Mapping[str, Any]]] = {}
     for r in rows:
         by_model.setdefault((r["model"], r["billed_model"]), []).append(r)
@@ -498,9 +524,5 @@ def render_prices_text(rows: Sequence[Mapping[str, Any]], *, width: int = 100) -
             out.append("")
         out.append(model if billed == model else f"{model} (billed as {billed})")
         out += ["  " + line for line in table(grid, "llllrll")]
-        for source, number in sources.items():
-            out += textwrap.wrap(
-                source, width=width, initial_indent=f"  [{number}] ", subsequent_indent=" " * (len(str(number)) + 5),
-                break_on_hyphens=False, break_long_words=False,
-            )  # fmt: skip
+        out += source_notes(sources, width)
     return "\n".join(out) + "\n"
