@@ -268,3 +268,26 @@ def test_output_paths_never_lose_an_input(work: Path, name: str, kind: str) -> N
     else:
         assert code in (0, 1), err  # 1: reconcile of results with problems; the output is written either way
         assert (work / target).is_file() and (work / target).read_bytes() != b"old"
+
+
+@pytest.mark.parametrize(
+    ("content", "first"),
+    [
+        ("", "empty.jsonl: error: file is empty; a batch file holds one JSON request per line"),
+        (
+            "\n{oops\n",
+            "empty.jsonl:1: error: blank line; remove it (every line must be one request) (and 2 more errors)",
+        ),
+    ],
+)
+@pytest.mark.parametrize("command", ["estimate", "plan"])
+def test_nothing_to_price_names_the_first_error_and_how_to_see_the_rest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, content: str, first: str, command: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("empty.jsonl").write_text(content)
+    code, out, err = run(command, "empty.jsonl", *MODEL)
+    assert (code, out) == (1, "")
+    assert err == (
+        f"batchcost: error: no usable request to price: {first}; `batchcost validate empty.jsonl` lists every problem\n"
+    )

@@ -226,7 +226,7 @@ def _priced(result: ScanResult, model: str | None, opts: EstimateOptions, book: 
         offline=opts.offline, env=opts.env, platform=opts.platform, api_progress=stage("tokens"),
     )  # fmt: skip
     if result.requests == 0:
-        raise BatchcostError("no usable requests to price; run `batchcost validate` to see the problems")
+        raise BatchcostError(_nothing_to_price(result))
     tokens = count_tokens(
         result, model=_served_model(book, model, run_date), counter=choice.counter, exact=opts.exact,
         sample_size=opts.sample_size, tier_threshold=price_tier_threshold(book, model, run_date),
@@ -408,3 +408,17 @@ def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
             "for the options that supply one)"
         )
     return out
+
+
+def _nothing_to_price(result: ScanResult) -> str:
+    """Why no request can be priced, in one line: the first error and how to list the rest."""
+    from ..batchfile.problems import Severity
+    from ..text import plural, shell_word
+
+    errors = [p for p in result.problems if p.severity is Severity.ERROR]
+    # a line's error says more than the file's summary ("no line holds a usable request")
+    errors.sort(key=lambda p: (p.code == "no-requests", p.line == 0, p.path, p.line))
+    first = f": {errors[0]}" if errors else ""
+    more = f" (and {plural(result.errors - 1, 'more error')})" if result.errors > 1 else ""
+    names = " ".join(shell_word(f.path) for f in result.files)
+    return f"no usable request to price{first}{more}; `batchcost validate {names}` lists every problem"
