@@ -104,7 +104,8 @@ def plan_text(doc: Mapping[str, Any]) -> str:
     lines.append(
         f"  {plural(len(doc['warnings']), 'warning')}, {plural(len(doc['notes']), 'note')}: plan.warnings, plan.notes"
     )
-    lines.append(f"  tables    {PLAN_TABLES}>")
+    # the method names whole: clipped, the last one read "plan.compar..."
+    lines.append("  tables    plan.requests(), .shards(), .prices(), .caching_candidates(), .compare()>")
     return "\n".join(_clip(line) for line in lines[:MAX_LINES])
 
 
