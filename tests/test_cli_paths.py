@@ -113,3 +113,51 @@ def test_the_suggested_shard_command_quotes_the_file(tmp_path: Path, name: str) 
     assert code == 0, err
     assert f"Next: batchcost shard {shell_word(str(path))} -m gemini-2.5-flash --out DIR" in out.splitlines()
     assert shell_word(str(path)).endswith("/two words.jsonl'" if " " in name else "/ok\\nname.jsonl'")
+
+
+LONG = "n" * 300  # longer than a file name may be (255 bytes): the system answers ENAMETOOLONG
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", LONG + ".jsonl"],
+        ["estimate", "IN", "-m", "gemini-2.5-flash", "-o", LONG + ".json"],
+        ["estimate", "IN", "-m", "gemini-2.5-flash", "--report", LONG + ".html"],
+        ["estimate", "IN", "-m", "gemini-2.5-flash", "--per-request", LONG + ".csv"],
+        ["estimate", "IN", "-m", "gemini-2.5-flash", "--prices", LONG + ".yaml"],
+        ["estimate", "IN", "-m", "gemini-2.5-flash", "--tokenizer-model", LONG + ".model"],
+        ["prices", "--prices", LONG + ".yaml"],
+        ["shard", "IN", "-m", "gemini-2.5-flash", "--out", LONG],
+        ["shard", "IN", "-m", "gemini-2.5-flash", "--out", "shards", "--stem", LONG],
+        ["status", LONG],
+        ["collect", LONG],
+        ["cancel", LONG],
+        ["reconcile", LONG + ".jsonl", "-m", "gemini-2.5-flash"],
+    ],
+)
+def test_a_name_too_long_is_one_line_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("in.jsonl").write_text(GOOD)
+    code, _, err = run(*[a if a != "IN" else "in.jsonl" for a in argv])
+    assert code == 2, err
+    assert err.count("\n") == 1 and err.startswith("batchcost: error: ") and "too long" in err.lower(), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl"]  # nothing written, nothing half-made
+
+
+def test_an_unexpected_system_error_on_a_file_is_one_line_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from batchcost import outputs
+
+    def failing(*_: object) -> None:
+        raise OSError(errno.EIO, "Input/output error", os.fsdecode(b"disk\n\xe9.json"))
+
+    monkeypatch.setattr(outputs, "check_outputs", failing)
+    path = tmp_path / "in.jsonl"
+    path.write_text(GOOD)
+    code, out, err = run("estimate", str(path), "-m", "gemini-2.5-flash", "-o", str(tmp_path / "x.json"))
+    assert (code, out) == (2, "")
+    assert err == "batchcost: error: disk\\n\\xe9.json: cannot be used: Input/output error\n"

@@ -78,11 +78,17 @@ def check_outputs(inputs: Iterable[PathLike], outputs: Iterable[PathLike | None]
             if os.fspath(out).endswith("/"):
                 raise OutputError(str(out), "is a folder (a prefix); give an object name inside it")
             continue  # a bucket's prefixes need no creating; a missing bucket fails when written
-        if path.is_dir():
+        try:
+            is_folder = path.is_dir()
+            folder = path.parent
+            folder_ok = folder.is_dir()
+            folder_there = folder_ok or folder.exists()
+        except OSError as e:  # pathlib lets a name too long (ENAMETOOLONG) through, unlike a missing one
+            raise OutputError(str(out), f"cannot be written: {describe_oserror(e)}") from None
+        if is_folder:
             raise OutputError(str(out), "is a folder; give a file name inside it")
-        folder = path.parent
-        if not folder.is_dir():
-            what = "is not a folder" if folder.exists() else "does not exist"
+        if not folder_ok:
+            what = "is not a folder" if folder_there else "does not exist"
             raise OutputError(str(out), f"cannot be written: folder {str(folder)!r} {what}; create it first")
 
 
@@ -129,11 +135,15 @@ def write_atomic(path: PathLike, data: str | bytes) -> None:
         write_bytes(os.fspath(path), data.encode("utf-8") if isinstance(data, str) else data)
         return
     target = Path(path)
-    if target.is_symlink():
-        # replace the file the link points to, not the link (a rename over the link would cut it)
-        target = Path(os.path.realpath(target))
+    try:
+        if target.is_symlink():
+            # replace the file the link points to, not the link (a rename over the link would cut it)
+            target = Path(os.path.realpath(target))
+        is_folder = target.is_dir()
+    except OSError as e:  # a name too long: pathlib raises it where a missing name gives False
+        raise OutputError(str(path), f"cannot be written: {describe_oserror(e)}") from None
     folder = target.parent
-    if target.is_dir():
+    if is_folder:
         raise OutputError(str(path), "is a folder; give a file name inside it")
     try:
         mode = os.stat(target).st_mode

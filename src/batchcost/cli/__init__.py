@@ -227,3 +227,11 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), sys.stdout.fileno())
         return EXIT_OK
+    except OSError as e:
+        # Last line of defence for a path the system refuses where no check expected it (a name
+        # too long, an I/O error): one line naming the file, not a traceback.
+        from ..text import one_line
+
+        name = e.filename if isinstance(e.filename, str) else os.fsdecode(e.filename) if e.filename else None
+        stderr.write(f"batchcost: error: {one_line(name) + ': ' if name else ''}cannot be used: {e.strerror or e}\n")
+        return EXIT_USAGE

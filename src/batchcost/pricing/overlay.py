@@ -472,9 +472,13 @@ def read_override_file(path: str | os.PathLike[str]) -> tuple[Any, str, datetime
     """
     p = Path(path)
     shown = str(path)
-    if not p.exists():
+    try:
+        there, folder = p.exists(), p.is_dir()
+    except OSError as exc:  # a name too long: pathlib raises where a missing name gives False
+        raise InputError(shown, f"cannot be read: {exc.strerror or exc}; check the --prices path") from None
+    if not there:
         raise InputError(shown, "price file not found; check the --prices path")
-    if p.is_dir():
+    if folder:
         raise InputError(shown, "is a directory; --prices expects a YAML file")
     try:
         text = p.read_text(encoding="utf-8")

@@ -137,9 +137,13 @@ class Journal:
         if where.name == JOURNAL_NAME or where.name == MANIFEST_NAME:
             where = where.parent
         path = where / JOURNAL_NAME
-        if not where.is_dir():
+        try:
+            folder_there, journal_there = where.is_dir(), path.is_file()
+        except OSError as exc:  # a name too long: pathlib raises where a missing name gives False
+            raise InputError(str(folder), f"cannot be used: {exc.strerror or exc}") from None
+        if not folder_there:
             raise InputError(str(folder), "no such folder; give the folder `batchcost shard` wrote and `submit` used")
-        if not path.is_file():
+        if not journal_there:
             raise InputError(
                 str(path),
                 "no such file: nothing was submitted from this folder; run `batchcost submit DIR/manifest.json`",

