@@ -696,3 +696,78 @@ def test_lines_checked_in_blocks_of_at_most_so_many_give_the_same_scan(
     assert codes(got) == codes(expected)
     assert (3_001, "truncated") in codes(got) and (6, "blank-line") in codes(got)
     assert got.sample.tolist() == expected.sample.tolist()
+
+
+_SCAN_RANGE = scanner_mod.scan_range
+
+
+def _scan_then_append(task: Any) -> Any:
+    """A range scanned while a pipeline still writes the file (module level: scan workers get it pickled)."""
+    part = _SCAN_RANGE(task)
+    with open(task[0], "a") as fh:
+        fh.write(GOOD % "late" + "\n")
+    return part
+
+
+def _killed_in_the_second_range(task: Any) -> Any:
+    """The second range's worker dies as the OOM killer, or a SIGBUS on a shrunk mapped file, would end it."""
+    import signal
+
+    if task[8] == 1:  # the range's index
+        os.kill(os.getpid(), signal.SIGKILL)
+    return _SCAN_RANGE(task)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_file_that_changes_while_it_is_scanned_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
+    monkeypatch.setattr(scanner_mod, "scan_range", _scan_then_append)
+    monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    with pytest.raises(InputError) as e:
+        scan(path, workers=workers)
+    assert str(e.value) == (
+        f"{path}: changed while batchcost read it (still being written, or replaced); run again once the file is "
+        "complete"
+    )
+
+
+def test_a_file_that_changes_while_it_is_estimated_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchcost.planner import estimate as estimate_mod
+
+    path = write(tmp_path, [GOOD % f"k{i}" for i in range(20)])
+    real = estimate_mod._priced
+
+    def priced_then_rewrite(*args: Any, **kwargs: Any) -> Any:
+        plan = real(*args, **kwargs)
+        path.write_text(GOOD % "other" + "\n")  # replaced after the scan, while the sample was counted
+        return plan
+
+    monkeypatch.setattr(estimate_mod, "_priced", priced_then_rewrite)
+    code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline")
+    assert (code, out) == (2, "")
+    assert err == f"batchcost: error: {path}: changed while batchcost read it (still being written, or replaced); run " \
+        "again once the file is complete\n"  # fmt: skip
+
+
+def test_a_scan_worker_that_is_killed_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from batchcost.errors import EngineError
+
+    path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
+    monkeypatch.setattr(scanner_mod, "scan_range", _killed_in_the_second_range)
+    monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    raised: list[BaseException] = []
+
+    def run_scan() -> None:
+        try:
+            scan(path, workers=2)
+        except BaseException as e:
+            raised.append(e)
+
+    t = threading.Thread(target=run_scan, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the scan hung waiting for a dead worker"
+    assert len(raised) == 1 and isinstance(raised[0], EngineError), raised
+    assert str(raised[0]) == f"a process scanning {path} was killed before it finished (out of memory?); run again"

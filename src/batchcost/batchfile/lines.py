@@ -93,6 +93,39 @@ def open_check(path: str) -> int:
     return st.st_size
 
 
+# What says a local file is the one that was scanned: its size, modification time (ns) and inode.
+Stamp = tuple[int, int, int]
+
+
+def file_stamp(path: str) -> Stamp | None:
+    """``(size, mtime_ns, inode)`` of a local file, or None for a URL or a file that cannot be looked at."""
+    if is_url(path):
+        return None
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+def check_unchanged(path: str, source: str, stamp: Stamp | None) -> None:
+    """Raise InputError when the local file at ``source`` is no longer the one stamped before it was read.
+
+    A file still being written (a pipeline's output, a download) or replaced while batchcost reads it
+    would otherwise give figures for a mix of its old and new contents, with nothing to say so.
+    """
+    if stamp is not None and file_stamp(source) != stamp:
+        raise changed_while_read(path)
+
+
+def changed_while_read(path: str) -> InputError:
+    """The error for a file that changed while it was read (see :func:`check_unchanged`)."""
+    return InputError(
+        path,
+        "changed while batchcost read it (still being written, or replaced); run again once the file is complete",
+    )
+
+
 def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
     """``developer`` or ``vertex``, by the first ``limit`` object lines that have "key" or "request".
 

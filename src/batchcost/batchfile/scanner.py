@@ -23,9 +23,21 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..errors import EngineError
 from ..storage.locations import is_url
+from ..text import one_line
 from .file_checks import FileLimits, size_checks, whole_file_checks
-from .lines import MAX_LINE_BYTES, detect_form, is_gzip, open_check, readable
+from .lines import (
+    MAX_LINE_BYTES,
+    Stamp,
+    changed_while_read,
+    check_unchanged,
+    detect_form,
+    file_stamp,
+    is_gzip,
+    open_check,
+    readable,
+)
 from .result import SCAN_ONLY_COLUMNS, FileInfo, ScanResult, file_sha256, fold_constant_columns, narrow_offsets
 from .sampling import chosen_rows
 from .scan_merge import Merger
@@ -126,6 +138,7 @@ class FileTask:
     compressed: bool
     form: str
     source: str
+    stamp: Stamp | None = None  # size, mtime and inode of a local source when planned (file_stamp)
 
 
 # What scanning one file gives: its partials in line order, its data size (decompressed for gzip),
@@ -151,9 +164,12 @@ def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
     tasks = []
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         src = readable(path)  # a URL's --cache-dir copy is read on the local fast path; problems name the URL
+        stamp = file_stamp(src)
+        if stamp is not None and stamp[0] != size:
+            raise changed_while_read(path)  # grew or shrank since open_check looked
         compressed = size >= 2 and is_gzip(src)
         form = detect_form(src, compressed) if size else "developer"
-        tasks.append(FileTask(path, fi, size, compressed, form, src))
+        tasks.append(FileTask(path, fi, size, compressed, form, src, stamp))
     return tasks
 
 
@@ -196,7 +212,15 @@ def _merge_files(files: Sequence[FileTask], parts_of: PartsOf, merger: Merger, l
             if progress is not None:
                 progress(base + done, total)
 
-        parts, data_size, digest = parts_of(f, report) if f.size else ([], 0, None)
+        try:
+            parts, data_size, digest = parts_of(f, report) if f.size else ([], 0, None)
+        except WorkerLost:
+            # Reading a mapped file that shrank kills the reader (SIGBUS): say so when that is why.
+            check_unchanged(f.path, f.source, f.stamp)
+            raise EngineError(
+                f"a process scanning {one_line(f.path)} was killed before it finished (out of memory?); run again"
+            ) from None
+        check_unchanged(f.path, f.source, f.stamp)  # the parts are of the file as it was planned
         if checksum and digest is None:
             digest = file_sha256(f.source)
         line_base = 0
@@ -205,7 +229,9 @@ def _merge_files(files: Sequence[FileTask], parts_of: PartsOf, merger: Merger, l
             merger.add(part, f.path, line_base)
             line_base += part.lines
             del part
-        info = FileInfo(f.path, f.size, data_size, f.compressed, f.form, line_base, first_row, digest)
+        info = FileInfo(
+            f.path, f.size, data_size, f.compressed, f.form, line_base, first_row, digest, f.stamp, f.source
+        )
         infos.append(info)
         done_before += f.size
         report(f.size)
@@ -261,6 +287,10 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
     return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest, gather)
 
 
+class WorkerLost(Exception):
+    """A scan process ended without a result (killed by a signal: out of memory, or SIGBUS on a shrunk file)."""
+
+
 def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, ranges: list[tuple[int, int]],
                    report: Callable[[int], None], digest: list[str] | None, gather: str) -> list[Partial]:  # fmt: skip
     import multiprocessing as mp
@@ -269,7 +299,10 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     counters = ctx.Array("q", len(ranges), lock=False)
     tasks = [(path, fi, form, seed, k, keep, a, b, i, True, gather) for i, (a, b) in enumerate(ranges)]
+    others = {p.pid for p in ctx.active_children()}
     pool = ctx.Pool(len(ranges), initializer=init_worker, initargs=(counters, ctx.Lock()))
+    # A Pool replaces a worker that dies and waits for its task for ever: the workers are watched.
+    workers = {p.pid for p in ctx.active_children()} - others
     hasher = None
     if digest is not None:
         # This process only waits for the workers: hash the file meanwhile (started after the fork).
@@ -280,6 +313,8 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
         while not result.ready():
             result.wait(0.2)
             report(sum(counters))
+            if not result.ready() and not workers <= {p.pid for p in ctx.active_children()}:
+                raise WorkerLost("a worker process ended without its result")
         parts = result.get()
         pool.close()
     except BaseException:

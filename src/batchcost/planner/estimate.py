@@ -145,6 +145,7 @@ def estimate(
         or a needed rate is unknown. TokenizerError: the asked tokenizer is not available.
     """
     from ..batchfile import scan as scan_files
+    from ..batchfile.lines import check_unchanged
     from ..batchfile.result import checksums_later
     from ..pricing import PriceBook
     from ..storage.locations import is_url
@@ -189,6 +190,10 @@ def estimate(
         raise
     if finish_checksums is not None:
         finish_checksums(True)
+    # The sample was read again to count it and the files were hashed after the scan: all of it
+    # must be of the files the scan saw.
+    for f in result.files:
+        check_unchanged(f.path, f.source or f.path, f.stamp)
     return plan
 
 
