@@ -179,3 +179,42 @@ def test_release_frees_the_tokenizer_once_counted_and_changes_no_figure(tmp_path
     assert kept._processor is not None and freed._processor is None and freed._words is None
     assert a.total == b.total and a.per_request.tolist() == b.per_request.tolist() and a.by_place == b.by_place
     assert freed.count_text("Hello, world!") == 4  # loads it again
+
+
+def _killed_counting(rows: list[int]) -> object:
+    """A counting worker that dies as the out-of-memory killer would end it (module level: sent to the pool)."""
+    import os
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable")
+
+
+def test_a_counting_worker_that_is_killed_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from batchcost.errors import EngineError
+    from batchcost.tokens import count as count_mod
+    from batchcost.tokens.heuristic import HeuristicCounter
+
+    path = write_requests(tmp_path / "r.jsonl", [f"request number {i}" for i in range(64)])
+    result = scan(path)
+    monkeypatch.setattr(count_mod, "_PARALLEL_BYTES", 1)
+    monkeypatch.setattr(count_mod, "_count_rows_in_child", _killed_counting)
+    monkeypatch.setattr(count_mod.os, "cpu_count", lambda: 2)
+    raised: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            count_tokens(result, model="gemini-2.5-flash", counter=HeuristicCounter(), exact=True)
+        except BaseException as e:
+            raised.append(e)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    t.join(60)
+    assert not t.is_alive(), "the count hung waiting for a dead worker"
+    assert len(raised) == 1 and isinstance(raised[0], EngineError), raised
+    assert "a process counting tokens was killed before it finished" in str(raised[0])

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from ..errors import EngineError
 from ..storage.locations import is_url
 from ..text import one_line
+from ..workers import WorkerLost, check_workers, live_children, started_workers
 from .file_checks import FileLimits, size_checks, whole_file_checks
 from .lines import (
     MAX_LINE_BYTES,
@@ -287,10 +288,6 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
     return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest, gather)
 
 
-class WorkerLost(Exception):
-    """A scan process ended without a result (killed by a signal: out of memory, or SIGBUS on a shrunk file)."""
-
-
 def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, ranges: list[tuple[int, int]],
                    report: Callable[[int], None], digest: list[str] | None, gather: str) -> list[Partial]:  # fmt: skip
     import multiprocessing as mp
@@ -299,10 +296,9 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     ctx = mp.get_context("fork" if "fork" in methods else "spawn")
     counters = ctx.Array("q", len(ranges), lock=False)
     tasks = [(path, fi, form, seed, k, keep, a, b, i, True, gather) for i, (a, b) in enumerate(ranges)]
-    others = {p.pid for p in ctx.active_children()}
+    others = live_children(ctx)
     pool = ctx.Pool(len(ranges), initializer=init_worker, initargs=(counters, ctx.Lock()))
-    # A Pool replaces a worker that dies and waits for its task for ever: the workers are watched.
-    workers = {p.pid for p in ctx.active_children()} - others
+    workers = started_workers(ctx, others)  # watched: a Pool waits for a dead worker's task for ever
     hasher = None
     if digest is not None:
         # This process only waits for the workers: hash the file meanwhile (started after the fork).
@@ -313,8 +309,8 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
         while not result.ready():
             result.wait(0.2)
             report(sum(counters))
-            if not result.ready() and not workers <= {p.pid for p in ctx.active_children()}:
-                raise WorkerLost("a worker process ended without its result")
+            if not result.ready():
+                check_workers(ctx, workers)
         parts = result.get()
         pool.close()
     except BaseException:

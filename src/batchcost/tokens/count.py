@@ -17,9 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..batchfile.lines import check_unchanged
 from ..batchfile.request import PLACES, request_texts
 from ..batchfile.text_classes import add_text_classes
+from ..errors import EngineError
 from ..heap import is_zeros_view, reuse_large_blocks, trim_heap, zeros_view
+from ..workers import WorkerLost, check_workers, live_children, started_workers
 from .base import RequestCounter, TextCounter
 from .interval import Interval
 from .media_tokens import MODALITIES, MediaDefaults, MediaTokens, media_tokens
@@ -164,9 +167,29 @@ class _Counts:
         done = 0
         # the workers reuse their large blocks (see batchcost.heap.reuse_large_blocks): with the
         # command line's threshold, each tokenized batch's buffers were faulted in afresh
-        pool = mp.get_context("fork").Pool(n, initializer=reuse_large_blocks)
+        ctx = mp.get_context("fork")
+        others = live_children(ctx)
+        pool = ctx.Pool(n, initializer=reuse_large_blocks)
+        workers = started_workers(ctx, others)  # watched: a Pool waits for a dead worker's task for ever
         try:
-            for rows, part in pool.imap_unordered(_count_rows_in_child, chunks):
+            results = pool.imap_unordered(_count_rows_in_child, chunks)
+            while True:
+                try:
+                    rows, part = results.next(timeout=0.2)
+                except StopIteration:
+                    break
+                except mp.TimeoutError:
+                    try:
+                        check_workers(ctx, workers)
+                    except WorkerLost:
+                        # the rows are read from the files again: a file that shrank kills its reader
+                        for f in self.scan.files:
+                            check_unchanged(f.path, f.source or f.path, f.stamp)
+                        raise EngineError(
+                            "a process counting tokens was killed before it finished (out of memory?); run again, "
+                            "or without --exact"
+                        ) from None
+                    continue
                 self.dense[rows] = part
                 self.dense_done[rows] = True
                 done += len(rows)
