@@ -127,7 +127,10 @@ def test_thinking_ceilings(tmp_path: Path) -> None:
     assert plan["tokens"]["output"]["expected"] is None
     assert plan["cost"]["batch"]["expected"] is None
     assert any("expected output is unknown" in w for w in plan["warnings"])
-    assert any("1 requests think without a thinkingBudget" in w for w in plan["warnings"])
+    assert (  # one request: the count, its verb and "each" agree
+        "1 request thinks without a thinkingBudget bound on gemini-2.5-flash; the output ceiling allows 65,536 "
+        "thinking tokens (billed as output); set thinkingBudget to tighten it"
+    ) in plan["warnings"]
     # ceiling = input (4 one-token texts) + output ceiling at batch rates
     assert cost(plan, "batch", "ceiling") == mtok("0.15", 4) + mtok("1.25", 66_136)
 
