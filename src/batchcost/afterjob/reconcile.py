@@ -89,7 +89,7 @@ from ..money import usd
 from ..pricing.book import same_model
 from ..pricing.used import PriceUsed
 from ..storage.locations import is_url
-from ..text import plural
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -477,7 +477,8 @@ def _model_warnings(
     for version, n in rs.model_versions().items():
         if version and not (same_model(book, version, billed) or same_model(book, version, book.resolve(model)[0])):
             out.append(
-                f"{n:,} results were produced by {version!r} but are priced as {model!r}; pass --model {version} "
+                f"{plural(n, 'result')} {agree(n, 'was', 'were')} produced by {version!r} but "
+                f"{agree(n, 'is', 'are')} priced as {model!r}; pass --model {version} "
                 "if that is the model that ran"
             )
     if plan is not None and plan.get("model"):
