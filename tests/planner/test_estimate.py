@@ -251,6 +251,23 @@ def test_cli_invalid_input_still_estimates_but_exits_1(tmp_path: Path) -> None:
     assert json.loads(out)["validation"]["errors"] == 1
 
 
+def test_cli_one_invalid_line_is_counted_in_the_singular(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")])
+    with path.open("a") as fh:
+        fh.write("{broken\n")
+    base = ("estimate", str(path), "--model", "gemini-2.5-flash-lite", "--offline", "--output-tokens", "10", "-q")
+    code, out, _ = cli(*base)
+    assert code == 1
+    text = " ".join(out.split())  # the warnings are wrapped to the terminal's width
+    assert "1 usable request in a.jsonl; INVALID: 1 error (" in text
+    assert (
+        "the input has 1 validation error (1 line not priced); the API would reject it: run `batchcost validate`"
+    ) in text
+    code, out, _ = cli(*base, "--format", "markdown")
+    assert code == 1 and "; INVALID (1 error); 1 shard in 1 wave\n" in out
+    assert "- **Validation:** INVALID, 1 error (`not-json` 1)\n" in out
+
+
 def test_cli_prices_text_is_one_table_per_model_with_numbered_sources() -> None:
     code, out, _ = cli("prices", "--model", "gemini-2.5-flash-lite", "--run-date", "2026-11-27")
     assert code == 0
