@@ -273,7 +273,7 @@ def _send(caller: Caller, model: str, body: Mapping[str, Any]) -> tuple[dict[str
             raise ApiError(f"the pilot's generateContent call was refused ({failure.summary}); {hint}") from None
         if not failure.retryable:
             return None, failure.summary, failed.attempts
-        return None, f"{failure.summary} (after {failed.attempts} attempts)", failed.attempts
+        return None, f"{failure.summary} (after {plural(failed.attempts, 'attempt')})", failed.attempts
     if not isinstance(payload, dict):
         return None, "the answer was not a JSON object", attempts
     return payload, None, attempts
