@@ -194,7 +194,8 @@ def plan_shards(
     for name, arr in (("tokens", tk), ("groups", g), ("rows", row_ids)):
         if arr is not None and arr.shape != (n,):
             raise ValueError(
-                f"{name} has shape {arr.shape}; nbytes has {n} entries and every array needs one per request"
+                f"{name} has shape {arr.shape}; nbytes has {plural(n, 'entry', 'entries')} and every array needs one "
+                "per request"
             )
     if n and (int(nb.min()) < 1 or int(tk.min()) < 0):
         raise ValueError("bytes must be at least 1 per request (the line end) and tokens must not be negative")

@@ -66,7 +66,7 @@ def _array(name: str, values: ArrayLike, n: int | None) -> npt.NDArray[np.int64]
         raise ValueError(f"{name} must hold whole token counts (int), got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries but prompt_tokens has {n}")
+        raise ValueError(f"{name} has {plural(arr.shape[0], 'entry', 'entries')} but prompt_tokens has {n}")
     if arr.size and int(arr.min()) < 0:
         raise ValueError(f"{name} has negative token counts")
     return arr

@@ -81,8 +81,8 @@ _DEFAULTS = MediaDefaults()  # frozen: one shared default for media_tokens
 # --- whole columns ------------------------------------------------------------------------------
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 def _s(n: int) -> str:
@@ -219,7 +219,10 @@ def _columns(
         col = media.get(name)
         arr = np.full(n, -1, dtype) if col is None else np.asarray(col).astype(dtype, copy=False)
         if len(arr) != n:
-            raise ValueError(f"media column {name!r} has {len(arr):,} entries, 'kind' has {n:,}: pass whole columns")
+            raise ValueError(
+                f"media column {name!r} has {_plural(len(arr), 'entry', 'entries')}, 'kind' has {n:,}: "
+                "pass whole columns"
+            )
         out[name] = arr
     if n and (kind.min() < 0 or kind.max() >= len(MEDIA_KINDS)):
         raise ValueError(f"media 'kind' codes must index MEDIA_KINDS (0..{len(MEDIA_KINDS) - 1})")
@@ -234,7 +237,10 @@ def _columns(
     else:
         rr = np.asarray(request_resolution).astype(np.int16, copy=False)
         if len(rr) != n_rows:
-            raise ValueError(f"request_resolution has {len(rr):,} entries for {n_rows:,} rows: pass the whole column")
+            raise ValueError(
+                f"request_resolution has {_plural(len(rr), 'entry', 'entries')} for {_plural(n_rows, 'row')}: "
+                "pass the whole column"
+            )
         if n_rows and (rr.min() < -1 or rr.max() >= len(MEDIA_RESOLUTIONS)):
             raise ValueError("request_resolution codes must index MEDIA_RESOLUTIONS, or be -1")
         out["request_resolution"] = rr[row]
