@@ -213,7 +213,7 @@ def _contributors(
         (
             "input tokens",
             x1 - a_tool - (floor - e_fees),
-            f"{prompt:,} prompt tokens" + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
+            plural(prompt, "prompt token") + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
         ),
         ("tool-use tokens", a_tool, f"{tool:,} tool-use prompt tokens (tool results fed back), not in the estimate"),
         (

@@ -38,6 +38,11 @@ def _interval(d: Mapping[str, Any]) -> str:
     return f"{d['expected']:,} ({d['low']:,}-{d['high']:,})"
 
 
+def _tokens_word(d: Mapping[str, Any]) -> str:
+    """The word after a token figure: "token" for an exact count of one, else "tokens" (``1 (1-2) tokens``)."""
+    return agree(d["expected"] if d["low"] == d["high"] else 2, "token", "tokens")
+
+
 def _method(t: Mapping[str, Any]) -> str:
     m = t["method"]
     if m == "exact":
@@ -238,7 +243,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
         f"File       {files}",
         f"Model      {model}, prices of {plan['run_date']}",
         f"Requests   {plan['requests']:,}",
-        f"Input      {_interval(t['input'])} tokens ({_method(t)})",
+        f"Input      {_interval(t['input'])} {_tokens_word(t['input'])} ({_method(t)})",
     ]
     mods = [f"{k} {_interval(v)}" for k, v in t["input"]["by_modality"].items() if v["expected"] or k == "text"]
     lines.append(f"           {'; '.join(mods)}")
