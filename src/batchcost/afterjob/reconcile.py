@@ -393,8 +393,9 @@ def reconcile(
 
     if missing:
         warnings.append(
-            f"the plan's input file(s) {', '.join(missing)} are not found here, so result keys are not checked "
-            "against them; pass --requests FILE"
+            f"the plan's input {agree(len(missing), 'file', 'files')} {', '.join(missing)} "
+            f"{agree(len(missing), 'is', 'are')} not found here, so result keys are not checked against "
+            f"{agree(len(missing), 'it', 'them')}; pass --requests FILE"
         )
     keys = check_keys(rs, inputs, sha) if inputs else None
     if keys is not None:

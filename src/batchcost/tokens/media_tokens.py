@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchcost.batchfile.media import MEDIA_KINDS
 from batchcost.batchfile.schema import MEDIA_RESOLUTIONS
+from batchcost.text import agree
 
 from .media_rules import (
     AUDIO_KIND,
@@ -276,7 +277,8 @@ def _rule_notes(c: _Counts) -> list[str]:
         reqs = len(np.unique(c.row[c.req_ultra]))
         notes.append(
             f"{_plural(reqs, 'request')} set generationConfig.mediaResolution to ULTRA_HIGH, which Google allows "
-            "per part only (https://ai.google.dev/gemini-api/docs/gemini-3; media-resolution doc): the API may reject them. Their media are priced as HIGH."
+            "per part only (https://ai.google.dev/gemini-api/docs/gemini-3; media-resolution doc): the API may reject "
+            f"{agree(reqs, 'it', 'them')}. {agree(reqs, 'Its', 'Their')} media are priced as HIGH."
         )
     if n_img:
         if g3:
@@ -410,7 +412,7 @@ def _gap_notes(by_kind: Mapping[str, int], filled: Mapping[str, int], defaults: 
         )
     if filled.get("pdf"):
         notes.append(
-            f"{_plural(filled['pdf'], 'PDF')} with unknown pages priced as {defaults.pdf_pages} pages each "
+            f"{_plural(filled['pdf'], 'PDF')} with unknown pages priced as {_plural(defaults.pdf_pages, 'page')} each "
             "(--pdf-pages, user figure)."
         )
     if filled.get("video"):
