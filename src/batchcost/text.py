@@ -8,6 +8,15 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+def agree(n: int, one: str, many: str) -> str:
+    """The word that agrees with a count of ``n``: ``one`` when it is 1, else ``many``.
+
+    For the verb or pronoun after a count: ``f"{plural(n, 'request')} {agree(n, 'thinks', 'think')}"``
+    reads "1 request thinks", "2 requests think".
+    """
+    return one if n == 1 else many
+
+
 _ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 

@@ -140,10 +140,16 @@ def test_a_file_mixing_embedding_and_generation_requests_is_refused(tmp_path: Pa
 
 def test_the_model_must_match_the_kind_of_request(tmp_path: Path) -> None:
     path = _write(tmp_path / "e.jsonl", [_embed([{"text": "hello"}], model="gemini-embedding-001")])
-    with pytest.raises(PricingError, match="embedding requests"):
+    with pytest.raises(PricingError, match=r"the file holds 1 embedding request \(content"):
         estimate(path, model="gemini-2.5-flash-lite", run_date=DAY, tokenizer="heuristic")
     with pytest.raises(PricingError, match="only be compared with embedding models"):
         estimate(path, run_date=DAY, tokenizer="heuristic", compare=["gemini-2.5-flash-lite"])
+    with pytest.raises(
+        PricingError,
+        match=r"^gemini-embedding-001 embeds and the other model generates: an embedding batch can only be compared "
+        r"with embedding models$",
+    ):  # refused before the scan when the model is given
+        estimate(path, model="gemini-embedding-001", run_date=DAY, compare=["gemini-2.5-flash-lite"])
     plan = estimate(path, run_date=DAY, tokenizer="heuristic", compare=["gemini-embedding-2"])
     assert [c.model for c in plan.compared] == ["gemini-embedding-2"]
 

@@ -127,7 +127,10 @@ def test_thinking_ceilings(tmp_path: Path) -> None:
     assert plan["tokens"]["output"]["expected"] is None
     assert plan["cost"]["batch"]["expected"] is None
     assert any("expected output is unknown" in w for w in plan["warnings"])
-    assert any("1 requests think without a thinkingBudget" in w for w in plan["warnings"])
+    assert (  # one request: the count, its verb and "each" agree
+        "1 request thinks without a thinkingBudget bound on gemini-2.5-flash; the output ceiling allows 65,536 "
+        "thinking tokens (billed as output); set thinkingBudget to tighten it"
+    ) in plan["warnings"]
     # ceiling = input (4 one-token texts) + output ceiling at batch rates
     assert cost(plan, "batch", "ceiling") == mtok("0.15", 4) + mtok("1.25", 66_136)
 
@@ -246,6 +249,23 @@ def test_cli_invalid_input_still_estimates_but_exits_1(tmp_path: Path) -> None:
     code, out, _ = cli("estimate", str(path), "--model", "gemini-2.5-flash-lite", "--offline", "--format", "json")
     assert code == 1
     assert json.loads(out)["validation"]["errors"] == 1
+
+
+def test_cli_one_invalid_line_is_counted_in_the_singular(tmp_path: Path) -> None:
+    path = write(tmp_path / "a.jsonl", [text_req("Hello, world!")])
+    with path.open("a") as fh:
+        fh.write("{broken\n")
+    base = ("estimate", str(path), "--model", "gemini-2.5-flash-lite", "--offline", "--output-tokens", "10", "-q")
+    code, out, _ = cli(*base)
+    assert code == 1
+    text = " ".join(out.split())  # the warnings are wrapped to the terminal's width
+    assert "1 usable request in a.jsonl; INVALID: 1 error (" in text
+    assert (
+        "the input has 1 validation error (1 line not priced); the API would reject it: run `batchcost validate`"
+    ) in text
+    code, out, _ = cli(*base, "--format", "markdown")
+    assert code == 1 and "; INVALID (1 error); 1 shard in 1 wave\n" in out
+    assert "- **Validation:** INVALID, 1 error (`not-json` 1)\n" in out
 
 
 def test_cli_prices_text_is_one_table_per_model_with_numbered_sources() -> None:

@@ -95,6 +95,18 @@ def test_thinking_budget_is_capped_at_the_model_limit(tmp_path: Path) -> None:
     assert "2 requests" in warning and "1,000,000,000" in warning and "65,536" in warning
 
 
+def test_one_request_over_the_thinking_limit_is_said_in_the_singular(tmp_path: Path) -> None:
+    reqs = [
+        text_req("a", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 70_000}),
+        text_req("b", maxOutputTokens=100, thinkingConfig={"thinkingBudget": 50}),
+    ]
+    plan = run_estimate(write(tmp_path / "t.jsonl", reqs), "gemini-2.5-flash")
+    assert (
+        "1 request sets thinkingBudget above gemini-2.5-flash's output limit (65,536; largest asked 70,000); the API "
+        "cannot think past it, so the ceiling counts 65,536 thinking tokens for it"
+    ) in plan["warnings"]
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_interval_ends_map_token_bounds_to_cost_bounds(tmp_path: Path, seed: int) -> None:
     path = sampled_file(tmp_path / "big.jsonl", 6000, seed)

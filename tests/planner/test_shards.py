@@ -228,7 +228,7 @@ def test_cache_group_over_a_limit_is_split_with_a_note() -> None:
         nbytes=[10] * 8, tokens=[1] * 8, groups=groups, limits=ShardLimits(max_bytes=10_000, max_requests=4)
     )
     assert [s.requests for s in p.shards] == [4, 4]
-    assert any("1 cache group alone exceed a per-job limit" in n and "6 requests" in n for n in p.notes)
+    assert any("1 cache group alone exceeds a per-job limit" in n and "6 requests" in n for n in p.notes)
 
 
 def test_waves_respect_concurrency() -> None:

@@ -59,10 +59,11 @@ def test_cached_tokens_by_modality() -> None:
 def test_inconsistent_counts_are_rejected() -> None:
     rates = packaged_book().rates("gemini-2.5-flash", "batch", NOV27)
     with pytest.raises(
-        ValueError, match=r"request 1: non-cached input \(90\) \+ cached \(0\) != prompt_tokens \(100\)"
+        ValueError,
+        match=r"request 1: non-cached input \(90\) \+ cached \(0\) != prompt_tokens \(100\); 1 request disagrees$",
     ):
         price_tokens(rates, prompt_tokens=[10, 100], input_by_modality={"text": [10, 90]}, output_tokens=[1, 1])
-    with pytest.raises(ValueError, match="has 1 entries but prompt_tokens has 2"):
+    with pytest.raises(ValueError, match="has 1 entry but prompt_tokens has 2"):
         price_tokens(rates, prompt_tokens=[10, 100], input_by_modality={"text": [10]}, output_tokens=[1, 1])
     with pytest.raises(ValueError, match="unknown modality"):
         price_tokens(rates, prompt_tokens=[10], input_by_modality={"smell": [10]}, output_tokens=[1])

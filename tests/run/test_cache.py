@@ -77,7 +77,7 @@ def test_apply_cache_rewrites_members_keeps_other_lines_and_verifies(tmp_path: P
     assert [s["index"] for s in cache["shards"]] == [1, 2, 3]
     assert [r for s in cache["shards"] for r in s["lines"]] == [[1, 4], [5, 8], [9, 12]]
     assert doc["caches_not_applied"] == []
-    assert "cache-1 (advice system-1): applied to 12 requests in shard(s) 1, 2, 3" in out["text"]
+    assert "cache-1 (advice system-1): applied to 12 requests in shards 1, 2, 3" in out["text"]
 
     lines = shard_lines(manifest)
     assert lines[-1] == original[-1]  # not served by the cache: byte for byte

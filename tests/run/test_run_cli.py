@@ -27,7 +27,7 @@ def test_the_whole_run_through_the_cli(tmp_path: Path, fake: FakeBatch, env: dic
     folder = manifest.parent
     code, out, err = cli("submit", str(manifest), "--yes", "--poll", "0.01")
     assert code == 0, err
-    assert "submitted 3 job(s)" in out and "shard 3: created batches/" in err
+    assert "submitted 3 jobs\n" in out and "shard 3: created batches/" in err
     assert len(fake.jobs) == 3 and len(fake.files) == 3
     assert sorted(j.display_name for j in fake.jobs) == [
         f"batchcost-shard-00{i}-{s['sha256'][:16]}" for i, s in enumerate(json.loads(manifest.read_text())["shards"], 1)
@@ -38,7 +38,7 @@ def test_the_whole_run_through_the_cli(tmp_path: Path, fake: FakeBatch, env: dic
 
     code, out, _ = cli("status", str(folder))
     assert code == 4  # still running
-    assert out.count(" running ") == 3 and "total: 3 shard(s): 3 running; 5 requests" in out
+    assert out.count(" running ") == 3 and "total: 3 shards: 3 running; 5 requests" in out
     code, out, _ = cli("status", str(folder), "--watch", "--interval", "0.01")
     assert code == 0 and "3 succeeded; 5 requests: 5 succeeded, 0 failed, 0 pending" in out
 
@@ -87,15 +87,15 @@ def test_cancel_then_collect_writes_retry(tmp_path: Path, fake: FakeBatch, env: 
     folder = manifest.parent
     code, out, err = cli("submit", str(manifest), "--yes", "--no-wait")
     assert code == 0, err
-    assert "submitted 1 job(s)" in out and "2 shard(s) wait for the next wave" in out
+    assert "submitted 1 job\n" in out and "\n2 shards wait for the next wave" in out
     code, out, _ = cli("cancel", str(folder), "-q")
-    assert code == 0 and "cancelled 1 job(s): shard(s) 1" in out and "2 shard(s) not submitted will not be" in out
+    assert code == 0 and "cancelled 1 job: shard 1\n" in out and "\n2 shards not submitted will not be" in out
     code, _, err = cli("submit", str(manifest), "--yes")
     assert code == 2 and "this run was cancelled at" in err
     code, out, _ = cli("collect", str(folder))
     assert code == 1  # requests without a result
     # the fake's cancelled job finished every other request: k1 has a result, k2 and shards 2-3 do not
     assert (folder / "retry.jsonl").read_bytes() == b"".join(lines[1:])
-    assert "4 request(s) to run again" in out
+    assert "\n4 requests to run again" in out
     code, _, _ = cli("status", str(folder))
     assert code == 1  # a cancelled job

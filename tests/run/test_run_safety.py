@@ -177,7 +177,7 @@ def test_status_rows_age_and_time_left_and_a_running_submit_keeps_the_journal(tm
     text = render_status(journal, summary)
     assert (
         text.splitlines()[1].split()[-4:] == ["1h", "05m", "1d", "22h"]
-        and "total: 1 shard(s): 1 running; 2 requests: 0 succeeded, 0 failed, 2 pending" in text
+        and "total: 1 shard: 1 running; 2 requests: 0 succeeded, 0 failed, 2 pending" in text
     )
 
 

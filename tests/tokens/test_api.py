@@ -280,7 +280,7 @@ def test_sdk_retry_options_of_a_given_client_cannot_double_send(server: FakeGemi
     client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=server.base_url, retry_options=eager))
     server.set_faults(Fault(500, nth=1))
     counter = ApiCounter(MODEL, client=client, max_retries=0)
-    with pytest.raises(ApiError, match="1 attempts"):
+    with pytest.raises(ApiError, match=r"\(request 0 of 1, 1 attempt\)"):
         counter.count_requests([text_request("once only")])
     assert len(server.received) == 1  # the SDK's own 5 attempts were overridden per call
     client.close()

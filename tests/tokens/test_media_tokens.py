@@ -344,7 +344,7 @@ def test_optional_columns_may_be_missing() -> None:
         ({"row": np.array([0]), "kind": np.array([0]), "width": np.array([1, 2])}, 1, None, "'width' has 2"),
         ({"row": np.array([0]), "kind": np.array([7])}, 1, None, "'kind' codes"),
         ({"kind": np.array([0])}, 1, None, "need 'row'"),
-        (parts({"kind": "image"}), 1, np.array([-1, -1]), "request_resolution has 2 entries for 1 rows"),
+        (parts({"kind": "image"}), 1, np.array([-1, -1]), "request_resolution has 2 entries for 1 row:"),
         (parts({"kind": "image"}), 1, np.array([9]), "request_resolution codes"),
     ],
 )

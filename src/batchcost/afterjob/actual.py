@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..batchfile.results import MODALITIES, OK, ResultSet
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     from ..pricing import ModeRates
@@ -249,11 +250,14 @@ def _tool_fees(rs: ResultSet, rates: ModeRates) -> tuple[Decimal, dict[str, int]
         name = TOOL_NAMES[tool]
         if fee is None or fee.usd_per_1k is None:
             notes.append(
-                f"{name}: the results show {used:,} uses but the price book has no fee for {rates.model}: not "
+                f"{name}: the results show {plural(used, 'use')} but the price book has no fee for {rates.model}: not "
                 "included; add one with --prices FILE"
             )
             continue
         total += fee_usd(fee, used)
         if fee.factor_assumed and rates.mode != "standard":
-            notes.append(f"{name}: {used:,} {unit_plural(fee.unit)} priced at the full fee in {rates.mode} (assumed)")
+            notes.append(
+                f"{name}: {used:,} {agree(used, fee.unit, unit_plural(fee.unit))} priced at the full fee in "
+                f"{rates.mode} (assumed)"
+            )
     return total, units, notes

@@ -46,6 +46,7 @@ import numpy as np
 
 from ..batchfile.request import UNSET
 from ..errors import InputError, PricingError
+from ..text import agree, plural
 from .output_fits import (
     AFFINE_GAIN,
     DESIGN_NAMES,
@@ -101,7 +102,9 @@ def _join(rs: ResultSet, ok: np.ndarray, requests: Sequence[str] | None, warning
 
     sc = scan(list(requests), sample_size=0)
     if sc.errors:
-        warnings.append(f"the requests file has {sc.errors:,} validation errors; run `batchcost validate` on it")
+        warnings.append(
+            f"the requests file has {plural(sc.errors, 'validation error')}; run `batchcost validate` on it"
+        )
     usable = sc.rows["usable"].astype(bool)
     forms = {f.form for f in sc.files}
     rows_ok = np.flatnonzero(ok)
@@ -121,7 +124,9 @@ def _join(rs: ResultSet, ok: np.ndarray, requests: Sequence[str] | None, warning
         missing = int((target < 0).sum())
         if missing:
             warnings.append(
-                f"{missing:,} results have no request with their key in the requests file; their settings are unknown"
+                f"{plural(missing, 'result')} {agree(missing, 'has', 'have')} no request with "
+                f"{agree(missing, 'its', 'their')} key in the requests file; {agree(missing, 'its', 'their')} "
+                "settings are unknown"
             )
     else:
         need = ~cols["known"]
@@ -142,7 +147,8 @@ def _join(rs: ResultSet, ok: np.ndarray, requests: Sequence[str] | None, warning
                 + (
                     ""
                     if len(order) == len(input_rows)
-                    else f"; and the counts differ ({len(order):,} results, {len(input_rows):,} request lines)"
+                    else f"; and the counts differ ({plural(len(order), 'result')}, "
+                    f"{plural(len(input_rows), 'request line')})"
                 )
             )
     hit = target >= 0
@@ -223,12 +229,13 @@ def calibrate_from(
     if rs.errors:
         first = rs.problems[0] if rs.problems else None
         warnings.append(
-            f"{rs.errors:,} lines of the results could not be used" + (f" (first: {first})" if first else "")
+            f"{plural(rs.errors, 'line')} of the results could not be used" + (f" (first: {first})" if first else "")
         )
     if rs.succeeded < MIN_RESULTS:
         raise InputError(
             paths[0],
-            f"has {rs.succeeded} successful result(s) with usageMetadata; calibration needs at least {MIN_RESULTS}: "
+            f"has {plural(rs.succeeded, 'successful result')} with usageMetadata; calibration needs at least "
+            f"{MIN_RESULTS}: "
             "give a results file of a job that ran, or use --pilot N",
         )
     book = book or PriceBook.load()
@@ -252,12 +259,15 @@ def calibrate_from(
     joined: dict[str, np.ndarray] = {}
     obs = observations_from_results(rs, req_paths, warnings, joined)
     if rs.failed:
-        warnings.append(f"{rs.failed:,} failed results are left out of the calibration")
+        warnings.append(
+            f"{plural(rs.failed, 'failed result')} {agree(rs.failed, 'is', 'are')} left out of the calibration"
+        )
     named = ", ".join(f"{v}" for v in versions if v) or "model not named"
     settings = sorted({str(g) for g in obs.group})
     described = settings[0] if len(settings) == 1 else f"{len(settings)} settings"
     prefix = (
-        f"calibrated on {', '.join(os.path.basename(p) for p in paths)} ({len(obs):,} {named} results, {described})"
+        f"calibrated on {', '.join(os.path.basename(p) for p in paths)} ({plural(len(obs), f'{named} result')}, "
+        f"{described})"
     )
     from .tool_use import learn_tool_use
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from ..batchfile.results import MODALITIES, OK, ResultSet
 from ..errors import InputError
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     from ..pricing import PriceBook
@@ -49,9 +50,11 @@ def fill_embedding_usage(
     if not ok.any():
         return rs, []
     if not inputs:
+        n_ok = int(ok.sum())
         raise InputError(
             rs.files[0].path if rs.files else "results",
-            f"{int(ok.sum()):,} embedding results carry no usageMetadata, so their cost is counted from the job's "
+            f"{plural(n_ok, 'embedding result')} {agree(n_ok, 'carries', 'carry')} no usageMetadata, so "
+            f"{agree(n_ok, 'its', 'their')} cost is counted from the job's "
             "input file: pass --requests FILE (or --plan PLAN.json made from it)",
         )
     from ..batchfile import scan
@@ -86,7 +89,8 @@ def fill_embedding_usage(
     if missing:
         raise InputError(
             os.fspath(inputs[0]),
-            f"{missing:,} embedding results have no matching key in this input, so their input tokens cannot be "
+            f"{plural(missing, 'embedding result')} {agree(missing, 'has', 'have')} no matching key in this input, "
+            f"so {agree(missing, 'its', 'their')} input tokens cannot be "
             "counted: give the job's own input file with --requests",
         )
     return dataclasses.replace(rs, rows=rows), notes

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..batchfile.results import UNREADABLE, ResultSet
-from ..text import one_line
+from ..text import agree, one_line, plural
 
 if TYPE_CHECKING:
     pass
@@ -92,11 +92,14 @@ def check_keys(
         results_n = int((rs.rows["status"] != UNREADABLE).sum())
         n_in = len(keys)
         note = (
-            f"Vertex AI lines carry no key, so results cannot be matched to requests; the input has {n_in:,} lines "
-            f"and the results {results_n:,}"
+            "Vertex AI lines carry no key, so results cannot be matched to requests; the input has "
+            f"{plural(n_in, 'line')} and the results {results_n:,}"
         )
         if results_n != n_in:
-            warnings.append(f"{n_in - results_n:+,} lines differ between the input ({n_in:,}) and the results")
+            d = n_in - results_n
+            warnings.append(
+                f"{d:+,} {agree(abs(d), 'line differs', 'lines differ')} between the input ({n_in:,}) and the results"
+            )
         return KeyCheck(list(inputs), n_in, 0, [], [], note, warnings)
     # Lines without a key are left out of the comparison, not a reason to skip it.
     without_key, first = keyless_results(rs)

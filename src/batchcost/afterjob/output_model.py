@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..batchfile.request import UNSET
+from ..text import agree, plural
 from .output_fits import (
     MIN_GROUP,
     SETTINGS_UNKNOWN,
@@ -201,8 +202,9 @@ class OutputModel:
             if not unknown_only and key not in self.groups:
                 known = ", ".join(self.groups) or "none"
                 out.append(
-                    f"{n:,} requests use {key}, which the {self.kind} results do not include with at least "
-                    f"{MIN_GROUP} results (settings fitted: {known}); they are predicted from all {fit.n:,} results "
+                    f"{plural(n, 'request')} {agree(n, 'uses', 'use')} {key}, which the {self.kind} results do not "
+                    f"include with at least {MIN_GROUP} results (settings fitted: {known}); "
+                    f"{agree(n, 'it is', 'they are')} predicted from all {fit.n:,} results "
                     f"pooled ({fit.rule()})"
                 )
             sel = usable & (keys == key) & (max_out != UNSET)

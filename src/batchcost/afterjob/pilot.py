@@ -47,7 +47,7 @@ from ..gemini import (
     call_options,
     env_value,
 )
-from ..text import plural
+from ..text import agree, plural
 from .calibrate import MIN_RESULTS, Observations, OutputModel, fit_output_model, settings_keys
 
 if TYPE_CHECKING:
@@ -210,9 +210,14 @@ def sample_pilot(
             break
         take(queues[stratum], min(n, len(usable)) - len(chosen))
     if duplicates:
-        notes.append(f"{duplicates:,} sampled requests repeated another's body and were replaced (or dropped)")
+        notes.append(
+            f"{plural(duplicates, 'sampled request')} repeated another's body and {agree(duplicates, 'was', 'were')} "
+            "replaced (or dropped)"
+        )
     if len(chosen) < n:
-        notes.append(f"the file has {len(chosen):,} distinct usable requests to pilot, fewer than the {n:,} asked")
+        notes.append(
+            f"the file has {plural(len(chosen), 'distinct usable request')} to pilot, fewer than the {n:,} asked"
+        )
     rows = np.array(sorted(chosen), dtype=np.int64)
     r = scan.rows
     text_bound = r["text_bytes"][rows].astype(np.int64) + TURN_OVERHEAD_TOKENS
@@ -225,9 +230,11 @@ def sample_pilot(
     unknown = out < 0  # -1 marks a ceiling nobody can bound (as in the plan's per-request ceilings)
     if bool(unknown.any()):
         out = np.maximum(out, 0)
+        n_unknown = int(unknown.sum())
         notes.append(
-            f"{int(unknown.sum()):,} pilot requests have no known output ceiling (no maxOutputTokens and an "
-            "unknown model limit): their output is not in the maximum"
+            f"{plural(n_unknown, 'pilot request')} {agree(n_unknown, 'has', 'have')} no known output ceiling (no "
+            f"maxOutputTokens and an unknown model limit): {agree(n_unknown, 'its', 'their')} output is not in the "
+            "maximum"
         )
     rates = book.rates(model, "standard", run_date)
     cost = price_tokens(rates, prompt_tokens=prompt, input_by_modality=by_mod, output_tokens=out)
@@ -266,7 +273,7 @@ def _send(caller: Caller, model: str, body: Mapping[str, Any]) -> tuple[dict[str
             raise ApiError(f"the pilot's generateContent call was refused ({failure.summary}); {hint}") from None
         if not failure.retryable:
             return None, failure.summary, failed.attempts
-        return None, f"{failure.summary} (after {failed.attempts} attempts)", failed.attempts
+        return None, f"{failure.summary} (after {plural(failed.attempts, 'attempt')})", failed.attempts
     if not isinstance(payload, dict):
         return None, "the answer was not a JSON object", attempts
     return payload, None, attempts
@@ -346,7 +353,7 @@ def run_pilot(
     key = (api_key or "").strip() or env_value(environ, "GEMINI_API_KEY") or env_value(environ, "GOOGLE_API_KEY")
     if client is None and not key:
         raise CredentialsError(
-            f"--pilot sends {n:,} requests to the Gemini API and needs an API key: {KEY_HELP}; nothing was sent"
+            f"--pilot sends {plural(n, 'request')} to the Gemini API and needs an API key: {KEY_HELP}; nothing was sent"
         )
     if concurrency < 1 or not max_rps > 0 or not time_limit_s > 0 or max_retries < 0:
         raise ValueError("concurrency, max_rps and time_limit_s must be positive and max_retries not negative")
@@ -421,7 +428,8 @@ def run_pilot(
         why = "the time limit passed" if caller.timed_out else "the requests failed"
         detail = "; ".join(f"{k} x{v}" for k, v in failures.items())
         raise ApiError(
-            f"the pilot measured {int(ok.sum())} of {total} requests ({why}{': ' + detail if detail else ''}); "
+            f"the pilot measured {int(ok.sum())} of {total} {agree(total, 'request', 'requests')} "
+            f"({why}{': ' + detail if detail else ''}); "
             f"at least {MIN_RESULTS} are needed: retry later, raise the time limit, or use --calibrate-from"
         )
     spent = price_results(rs, book.rates(model, "standard", run_date)).total
@@ -439,12 +447,15 @@ def run_pilot(
     warnings = list(sample.notes)
     if caller.timed_out:
         warnings.append(
-            f"the pilot's time limit ({time_limit_s:g} s) passed: {len(rows):,} of {total:,} requests were measured"
+            f"the pilot's time limit ({time_limit_s:g} s) passed: {len(rows):,} of {plural(total, 'request')} "
+            f"{agree(len(rows), 'was', 'were')} measured"
         )
     if failures:
         listed = "; ".join(f"{k} x{v}" for k, v in failures.items())
+        n_failed = sum(failures.values())
         warnings.append(
-            f"{sum(failures.values()):,} pilot requests failed (the batch job would likely fail them too): {listed}"
+            f"{plural(n_failed, 'pilot request')} failed (the batch job would likely fail "
+            f"{agree(n_failed, 'it', 'them')} too): {listed}"
         )
     warnings.append(
         "pilot outputs come from the synchronous API; the batch job is assumed to produce outputs of the same length"

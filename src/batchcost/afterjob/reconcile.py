@@ -89,7 +89,7 @@ from ..money import usd
 from ..pricing.book import same_model
 from ..pricing.used import PriceUsed
 from ..storage.locations import is_url
-from ..text import plural
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -393,8 +393,9 @@ def reconcile(
 
     if missing:
         warnings.append(
-            f"the plan's input file(s) {', '.join(missing)} are not found here, so result keys are not checked "
-            "against them; pass --requests FILE"
+            f"the plan's input {agree(len(missing), 'file', 'files')} {', '.join(missing)} "
+            f"{agree(len(missing), 'is', 'are')} not found here, so result keys are not checked against "
+            f"{agree(len(missing), 'it', 'them')}; pass --requests FILE"
         )
     keys = check_keys(rs, inputs, sha) if inputs else None
     if keys is not None:
@@ -477,7 +478,8 @@ def _model_warnings(
     for version, n in rs.model_versions().items():
         if version and not (same_model(book, version, billed) or same_model(book, version, book.resolve(model)[0])):
             out.append(
-                f"{n:,} results were produced by {version!r} but are priced as {model!r}; pass --model {version} "
+                f"{plural(n, 'result')} {agree(n, 'was', 'were')} produced by {version!r} but "
+                f"{agree(n, 'is', 'are')} priced as {model!r}; pass --model {version} "
                 "if that is the model that ran"
             )
     if plan is not None and plan.get("model"):

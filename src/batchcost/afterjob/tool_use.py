@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ..text import plural
+
 if TYPE_CHECKING:
     from ..batchfile.results import ResultSet
 
@@ -138,7 +140,7 @@ def learn_tool_use(rs: ResultSet, flags: np.ndarray | None, label: str) -> ToolU
     n_maps = int(maps.sum())
     mg = PerRequest.of(((grounded[maps] & GROUNDED_MAPS) > 0).astype(np.float64)) if n_maps else None
     source = (
-        f"learnt from {label}: {n:,} results with Google Search, {q.expected:.2f} search queries each "
+        f"learnt from {label}: {plural(n, 'result')} with Google Search, {q.expected:.2f} search queries each "
         f"(95% {q.low:.2f} to {q.high:.2f}), {g.expected:.0%} grounded, {t.expected:,.0f} tool-result tokens each"
     )
     if n_maps:

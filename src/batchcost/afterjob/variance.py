@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..batchfile.results import OK, ResultSet
 from ..errors import PricingError, UnpricedError
 from ..money import usd
+from ..text import plural
 
 if TYPE_CHECKING:
     from ..pricing import PriceBook
@@ -141,7 +142,7 @@ def variance_of(
     plan_requests = plan.get("requests")
     if rs.failed and plan_requests:
         notes.append(
-            f"{rs.failed:,} of the plan's {int(plan_requests):,} requests failed and "
+            f"{rs.failed:,} of the plan's {plural(int(plan_requests), 'request')} failed and "
             f"{'was' if rs.failed == 1 else 'were'} not billed; the estimate priced every request"
         )
     return {
@@ -200,7 +201,7 @@ def _contributors(
     # the plan's floor holds its expected tool fees: they are compared with the actual fees apart
     e_fees = _planned_fees((plan.get("cost") or {}).get(mode) or {}) or Decimal(0)
     a_fees = at_plan.by_component.get("tool_fees", Decimal(0))
-    units = "; ".join(f"{n:,} {k.replace('_', ' ')}" for k, n in at_plan.tool_units.items()) or "no grounding used"
+    units = "; ".join(_units(n, k) for k, n in at_plan.tool_units.items()) or "no grounding used"
     a_in = at_plan.by_component["input"]
     a_tool = at_plan.detail["tool_use_input"]
     a_cached = at_plan.by_component["cached_input"]
@@ -212,7 +213,7 @@ def _contributors(
         (
             "input tokens",
             x1 - a_tool - (floor - e_fees),
-            f"{prompt:,} prompt tokens" + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
+            plural(prompt, "prompt token") + (f" vs {int(est_in):,} estimated" if est_in is not None else ""),
         ),
         ("tool-use tokens", a_tool, f"{tool:,} tool-use prompt tokens (tool results fed back), not in the estimate"),
         (
@@ -223,7 +224,7 @@ def _contributors(
         (
             "output tokens",
             a_out - e_out,
-            f"{output:,} output tokens ({thoughts:,} thinking)"
+            f"{plural(output, 'output token')} ({thoughts:,} thinking)"
             + (f" vs {int(est_out):,} expected" if est_out is not None else "; the plan had no output expectation"),
         ),
     ]
@@ -240,6 +241,13 @@ def _contributors(
     out = [{"name": n, "usd": usd(v), "explanation": text} for n, v, text in parts if v]
     out.sort(key=lambda c: -abs(Decimal(c["usd"])))
     return out
+
+
+def _units(n: int, key: str) -> str:
+    """A tool-fee count in words: ``2,000 search queries``, ``1 search query``, ``1 maps grounded prompt``."""
+    many = key.replace("_", " ")
+    one = many[: -len("ies")] + "y" if many.endswith("ies") else many.removesuffix("s")
+    return plural(n, one, many)
 
 
 def _planned_fees(plan_cost: Mapping[str, Any]) -> Decimal | None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ..text import plural
 from .problems import quoted
 from .request_info import RequestInfo, as_int
 
@@ -191,7 +192,7 @@ def _media_rules(walker: Walker, info: RequestInfo, rules: EmbedModelRules) -> N
     if not rules.media:
         walker.report(
             "embed-media",
-            f"{info.model} embeds text only, but the request has {len(info.media)} media part(s); use "
+            f"{info.model} embeds text only, but the request has {plural(len(info.media), 'media part')}; use "
             "gemini-embedding-2 for images, audio, video and PDF, or send text",
         )
         return

@@ -18,6 +18,7 @@ import difflib
 import hashlib
 from typing import Any
 
+from ..text import plural
 from . import schema
 from .embed_request import (
     FLAG_EMBED,  # re-exported with the other flag bits
@@ -407,7 +408,7 @@ class Walker:
         if raw is None:
             report(
                 "inline-bad-base64",
-                f"{where}.inlineData.data is not valid base64 ({len(data):,} characters); "
+                f"{where}.inlineData.data is not valid base64 ({plural(len(data), 'character')}); "
                 "encode the file bytes with standard base64",
             )
             return

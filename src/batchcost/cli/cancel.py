@@ -7,7 +7,7 @@ from typing import Any, TextIO
 
 import click
 
-from ..text import one_line, shell_word
+from ..text import agree, one_line, plural, shell_word
 from .common import EXIT_CODES_HELP, EXIT_OK, Streams, verbatim
 
 CANCEL_HELP = """\
@@ -49,10 +49,11 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
     journal, cancelled = cancel(args.folder, notify=say)
     waiting = sum(1 for s in journal.shards if s["state"] == "not_submitted")
     if cancelled:
-        stdout.write(f"cancelled {len(cancelled)} job(s): shard(s) {', '.join(map(str, cancelled))}\n")
+        n = len(cancelled)
+        stdout.write(f"cancelled {plural(n, 'job')}: {agree(n, 'shard', 'shards')} {', '.join(map(str, cancelled))}\n")
     else:
         stdout.write("no job to cancel: every submitted job has ended\n")
     if waiting:
-        stdout.write(f"{waiting} shard(s) not submitted will not be\n")
+        stdout.write(f"{plural(waiting, 'shard')} not submitted will not be\n")
     stdout.write(f"recorded in {one_line(str(journal.path))}; next: batchcost collect {shell_word(args.folder)}\n")
     return EXIT_OK

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..text import plural
 from . import options as opt
 from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_PROBLEMS, Streams, verbatim
 
@@ -114,7 +115,7 @@ def render_collected(done: Collected) -> str:
 
         lines += ["", "Caches (shard --apply-cache): real cost against the advice", *cache_lines(done.caches)]
     if done.retry_path is not None:
-        lines.append(f"{done.retry_lines:,} request(s) to run again, byte for byte: {done.retry_path}")
+        lines.append(f"{plural(done.retry_lines, 'request')} to run again, byte for byte: {done.retry_path}")
     if done.reconcile_path is not None and done.reconciliation is not None:
         lines += ["", f"Reconciliation of every result collected ({done.reconcile_path})", ""]
         return "\n".join(lines) + "\n" + render_text(done.reconciliation.to_json())

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..text import agree, plural
 from . import options as opt
 from .common import (
     EXIT_BUDGET,
@@ -213,7 +214,7 @@ def pilot_confirm(args: Any, stderr: TextIO, shown: Display) -> Callable[[Any], 
         from ..reports.terminal import money
 
         stderr.write(
-            f"--pilot sends {args.pilot:,} requests to the Gemini API now, synchronously, at standard rates: "
+            f"--pilot sends {plural(args.pilot, 'request')} to the Gemini API now, synchronously, at standard rates: "
             f"at most {money(max_usd)}.\n"
         )
         if args.yes:
@@ -221,7 +222,7 @@ def pilot_confirm(args: Any, stderr: TextIO, shown: Display) -> Callable[[Any], 
         if not stdin_is_a_terminal():
             stderr.write("batchcost: no terminal to ask for confirmation; pass --yes to send the pilot\n")
             return False
-        stderr.write("Send them? [y/N] ")
+        stderr.write(f"Send {agree(args.pilot, 'it', 'them')}? [y/N] ")
         stderr.flush()
         return click.get_text_stream("stdin").readline().strip().lower() in ("y", "yes")
 

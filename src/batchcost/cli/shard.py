@@ -6,7 +6,7 @@ from typing import Any, TextIO
 
 import click
 
-from ..text import one_line
+from ..text import agree, one_line, plural
 from . import options as opt
 from .common import (
     EXIT_CODES_HELP,
@@ -189,13 +189,16 @@ def render_applied_caches(doc: dict[str, Any]) -> str:
     lines = ["", "caches (--apply-cache):"]
     for c in doc["caches"]:
         shards = ", ".join(str(s["index"]) for s in c["shards"])
+        n = c["unmatched"]
         skipped = (
-            f"; {c['unmatched']:,} member(s) did not match its content exactly and were copied as they are"
-            if c["unmatched"]
+            f"; {plural(n, 'member')} did not match its content exactly and {agree(n, 'was', 'were')} copied as "
+            f"{agree(n, 'it is', 'they are')}"
+            if n
             else ""
         )
         lines.append(
-            f"  {c['id']} (advice {c['candidate']}): applied to {c['requests']:,} requests in shard(s) {shards}, "
+            f"  {c['id']} (advice {c['candidate']}): applied to {plural(c['requests'], 'request')} in "
+            f"{agree(len(c['shards']), 'shard', 'shards')} {shards}, "
             f"{c['tokens']:,} tokens, TTL {c['ttl_hours']} h; `batchcost submit` creates it, `collect` deletes it{skipped}"
         )
     for c in doc["caches_not_applied"]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..text import plural
 from . import options as opt
 from .common import EXIT_CODES_HELP, EXIT_OK, EXIT_PROBLEMS, Streams, verbatim
 
@@ -118,7 +119,8 @@ def render_status(journal: Journal, summary: Summary) -> str:
     states = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(summary.states.items()))
     lines = [
         *table([head, *rows], "rllrrrrrr"),
-        f"total: {len(summary.rows)} shard(s): {states}; {summary.requests:,} requests: {summary.succeeded:,} "
+        f"total: {plural(len(summary.rows), 'shard')}: {states}; {plural(summary.requests, 'request')}: "
+        f"{summary.succeeded:,} "
         f"succeeded, {summary.failed:,} failed, {summary.pending:,} pending",
     ]
     if summary.stopped:

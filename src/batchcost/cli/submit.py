@@ -9,7 +9,7 @@ from typing import Any, TextIO
 
 import click
 
-from ..text import one_line, shell_word
+from ..text import agree, one_line, plural, shell_word
 from . import options as opt
 from .common import EXIT_BUDGET, EXIT_CODES_HELP, EXIT_OK, EXIT_USAGE, Streams, verbatim
 
@@ -88,7 +88,8 @@ def run(args: Any, stdout: TextIO, stderr: TextIO, *, sleep: Any = time.sleep) -
     yes = bool(args.yes)
     if args.budget is None and not yes:
         question = (
-            f"submit {pre.shards:,} batch job(s) ({pre.requests:,} requests, {pre.waves} wave(s)) on {pre.model}, "
+            f"submit {plural(pre.shards, 'batch job')} ({plural(pre.requests, 'request')}, "
+            f"{plural(pre.waves, 'wave')}) on {pre.model}, "
             f"estimated {figure}?"
         )
         if not sys.stdin.isatty():
@@ -116,12 +117,17 @@ def run(args: Any, stdout: TextIO, stderr: TextIO, *, sleep: Any = time.sleep) -
     folder = str(outcome.journal.folder)
     made, found = len(outcome.submitted), len(outcome.adopted)
     stdout.write(
-        f"submitted {made} job(s)" + (f"; {found} found from an earlier interrupted run" if found else "") + "\n"
+        f"submitted {plural(made, 'job')}"
+        + (f"; {found} found from an earlier interrupted run" if found else "")
+        + "\n"
     )
     if outcome.stopped:
-        stdout.write(f"stopped: {outcome.stopped}; {len(outcome.waiting)} shard(s) not submitted\n")
+        stdout.write(f"stopped: {outcome.stopped}; {plural(len(outcome.waiting), 'shard')} not submitted\n")
     elif outcome.waiting:
-        stdout.write(f"{len(outcome.waiting)} shard(s) wait for the next wave: run the same command again later\n")
+        n = len(outcome.waiting)
+        stdout.write(
+            f"{plural(n, 'shard')} {agree(n, 'waits', 'wait')} for the next wave: run the same command again later\n"
+        )
     stdout.write(
         f"recorded in {one_line(str(outcome.journal.path))}; next: batchcost status {shell_word(folder)} --watch, "
         f"then batchcost collect {shell_word(folder)}\n"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import PricingError
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
@@ -42,13 +43,13 @@ def check_kind(scan: ScanResult, model: str, kind: str) -> bool:
     n_gen = int(usable.sum()) - n_embed
     if kind == "embed" and n_gen:
         raise PricingError(
-            f"{model} is an embedding model but the file holds {n_gen:,} generation requests (contents); give a "
-            "generation model with --model, or a file of embedding requests (content)"
+            f"{model} is an embedding model but the file holds {plural(n_gen, 'generation request')} (contents); "
+            "give a generation model with --model, or a file of embedding requests (content)"
         )
     if kind != "embed" and n_embed:
         raise PricingError(
-            f"the file holds {n_embed:,} embedding requests (content, not contents) but {model} generates; give an "
-            "embedding model with --model, e.g. gemini-embedding-001 or gemini-embedding-2"
+            f"the file holds {plural(n_embed, 'embedding request')} (content, not contents) but {model} generates; "
+            "give an embedding model with --model, e.g. gemini-embedding-001 or gemini-embedding-2"
         )
     return kind == "embed"
 
@@ -65,6 +66,7 @@ def input_limit_warnings(scan: ScanResult, tokens: TokenEstimate, model: str, li
     if not n:
         return []
     return [
-        f"{n:,} requests are estimated above {model}'s input limit of {limit:,} tokens per request (largest "
-        f"{int(per_request[over].max()):,}); the API may reject or truncate them: split their text"
+        f"{plural(n, 'request')} {agree(n, 'is', 'are')} estimated above {model}'s input limit of {limit:,} tokens per "
+        f"request (largest {int(per_request[over].max()):,}); the API may reject or truncate {agree(n, 'it', 'them')}: "
+        f"split {agree(n, 'its', 'their')} text"
     ]

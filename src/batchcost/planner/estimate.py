@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from ..errors import BatchcostError, PricingError
+from ..text import agree, plural
 from .embed import NO_OUTPUT_NOTE, check_kind, input_limit_warnings
 from .expectation import output_expectation
 from .model_cost import model_cost
@@ -167,9 +168,11 @@ def estimate(
         raise PricingError("give --output-audio-seconds (seconds of speech) or the output in tokens, not both")
     kinds = {name: book.model_kind(name) for name in [model, *opts.compare] if name}
     if len(set(kinds.values())) > 1:  # UnknownModelError above for a name the book lacks
-        embed = ", ".join(n for n, k in kinds.items() if k == "embed")
+        embed = [n for n, k in kinds.items() if k == "embed"]
+        others = len(kinds) - len(embed)
         raise PricingError(
-            f"{embed} embed(s) and the other models generate: an embedding batch can only be compared with "
+            f"{', '.join(embed)} {agree(len(embed), 'embeds', 'embed')} and the other "
+            f"{agree(others, 'model generates', 'models generate')}: an embedding batch can only be compared with "
             "embedding models"
         )
 
@@ -397,20 +400,20 @@ def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
     if result.errors:
         bad = result.lines - result.requests
         out.append(
-            f"the input has {result.errors:,} validation errors ({bad:,} lines not priced); the API would reject "
-            "them: run `batchcost validate`"
+            f"the input has {plural(result.errors, 'validation error')} ({plural(bad, 'line')} not priced); the API "
+            f"would reject {agree(bad, 'it', 'them')}: run `batchcost validate`"
         )
     flags = result.rows["flags"][result.rows["usable"].astype(bool)]
     n_cached = int(((flags & FLAG_CACHED_CONTENT) > 0).sum())
     if n_cached:
         out.append(
-            f"{n_cached:,} requests reference a cachedContent; the cached tokens are not in the file and are not "
-            "counted or priced"
+            f"{plural(n_cached, 'request')} {agree(n_cached, 'references', 'reference')} a cachedContent; the cached "
+            "tokens are not in the file and are not counted or priced"
         )
-    if tokens.unknown_media_parts:
+    if n_media := tokens.unknown_media_parts:
         out.append(
-            f"{tokens.unknown_media_parts:,} media parts have no known size and are not counted (see the notes "
-            "for the options that supply one)"
+            f"{plural(n_media, 'media part')} {agree(n_media, 'has', 'have')} no known size and "
+            f"{agree(n_media, 'is', 'are')} not counted (see the notes for the options that supply one)"
         )
     return out
 

@@ -18,6 +18,7 @@ from ..errors import UnpricedError
 from ..heap import zeros_view
 from ..pricing.ceiling import output_ceiling
 from ..pricing.used import PriceUsed
+from ..text import agree, plural
 from ..tokens.totals import total_input
 from .images import image_cost, planned_images
 from .inputs import scaled_inputs
@@ -98,8 +99,9 @@ def model_cost(
         capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
         if capped:
             notes.append(
-                f"{capped:,} requests can produce fewer output tokens than the expectation (their ceiling is lower); "
-                "the ceiling is used for them"
+                f"{plural(capped, 'request')} can produce fewer output tokens than the expectation "
+                f"({agree(capped, 'its', 'their')} ceiling is lower); "
+                f"the ceiling is used for {agree(capped, 'it', 'them')}"
             )
     usable = scan.rows["usable"].astype(bool)
     used_modalities = {k: int(v[usable].sum()) for k, v in tokens.per_request_by_modality.items()}

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from ..text import agree, plural
 from .shard_limits import ShardLimits
 from .shard_types import IntArray, Oversized, Shard, ShardPlan
 
@@ -193,7 +194,8 @@ def plan_shards(
     for name, arr in (("tokens", tk), ("groups", g), ("rows", row_ids)):
         if arr is not None and arr.shape != (n,):
             raise ValueError(
-                f"{name} has shape {arr.shape}; nbytes has {n} entries and every array needs one per request"
+                f"{name} has shape {arr.shape}; nbytes has {plural(n, 'entry', 'entries')} and every array needs one "
+                "per request"
             )
     if n and (int(nb.min()) < 1 or int(tk.min()) < 0):
         raise ValueError("bytes must be at least 1 per request (the line end) and tokens must not be negative")
@@ -230,7 +232,8 @@ def plan_shards(
         warnings.append(
             f"{n_rows:,} request{'s' if n_rows != 1 else ''} alone exceed{'s' if n_rows == 1 else ''} a per-job limit "
             f"and cannot be submitted as {'they are' if n_rows != 1 else 'it is'} (first: {first.describe()}); "
-            "they are in no shard: shorten or split those requests yourself, or raise the limit if yours is higher"
+            f"{agree(n_rows, 'it is', 'they are')} in no shard: shorten or split "
+            f"{agree(n_rows, 'that request', 'those requests')} yourself, or raise the limit if yours is higher"
         )
     fits = ~(over_b | over_t)
     del over_b, over_t
@@ -264,9 +267,11 @@ def plan_shards(
             too_big |= sums["tokens"] > token_cap
         intact[gpos] = ~too_big[inv]
         if too_big.any():
+            n_big = int(too_big.sum())
             notes.append(
-                f"{int(too_big.sum()):,} cache group{'s' if too_big.sum() != 1 else ''} alone exceed a per-job limit "
-                f"(largest: {int(sums['max_requests'][too_big].max()):,} requests); their requests are kept next to "
+                f"{plural(n_big, 'cache group')} alone {agree(n_big, 'exceeds', 'exceed')} a per-job limit "
+                f"(largest: {plural(int(sums['max_requests'][too_big].max()), 'request')}); "
+                f"{agree(n_big, 'its', 'their')} requests are kept next to "
                 "each other but spread over consecutive shards (each shard then needs the cache on its own)"
             )
         order = np.lexsort((pos, key))
@@ -326,7 +331,8 @@ def plan_shards(
         if len(alt_waves) < len(wave_lists):
             notes.append(
                 f"planned wave by wave so each wave fills the enqueued-token quota: {len(alt_ranges):,} shards "
-                f"(the fewest possible is {len(ranges):,}) in {len(alt_waves)} waves instead of {len(wave_lists)}"
+                f"(the fewest possible is {len(ranges):,}) in {plural(len(alt_waves), 'wave')} "
+                f"instead of {len(wave_lists)}"
             )
             ranges, wave_lists = alt_ranges, alt_waves
     if limits.concurrent_jobs is None and len(ranges) > 1:

@@ -25,7 +25,7 @@ import numpy as np
 from ..batchfile.lines import open_binary
 from ..errors import InputError, OutputError
 from ..storage.locations import is_url, join, parent
-from ..text import one_line
+from ..text import agree, one_line, plural
 from .shard_folder import SHARD_NAME, TEMP_NAME, shown_name
 from .shard_manifest import InputInfo, Manifest, ShardFile
 
@@ -225,7 +225,7 @@ def _verify(manifest: Manifest, base: str, pool: Any, progress: Progress | None)
             n,
         )
     if n != inp.lines:
-        return VerifyResult(False, f"input {inp.path} has {n:,} lines; the manifest says {inp.lines:,}", n)
+        return VerifyResult(False, f"input {inp.path} has {plural(n, 'line')}; the manifest says {inp.lines:,}", n)
     input_digests = bytes(digests)
     del digests
 
@@ -279,7 +279,8 @@ def _verify(manifest: Manifest, base: str, pool: Any, progress: Progress | None)
         )
     return VerifyResult(
         True,
-        f"ok: all {n:,} input lines are in exactly one of {len(manifest.shards):,} shards, once, byte for "
+        f"ok: all {plural(n, 'input line')} {agree(n, 'is', 'are')} in exactly one of "
+        f"{plural(len(manifest.shards), 'shard')}, once, byte for "
         f"byte{added}; every SHA-256 matches and every shard is within its limits",
         n,
         len(manifest.shards),
@@ -319,13 +320,13 @@ def _check_shard(
             )
     if count < len(expected):
         return (
-            f"shard {s.path} ends after {count:,} lines; the manifest lists {len(expected):,}: input line "
+            f"shard {s.path} ends after {plural(count, 'line')}; the manifest lists {len(expected):,}: input line "
             f"{expected[count]:,} is missing from it"
         )
     if nbytes != s.bytes:
         return f"shard {s.path} is {nbytes:,} bytes; the manifest says {s.bytes:,}"
     if count != s.requests:
-        return f"shard {s.path} has {count:,} lines; the manifest says {s.requests:,} requests"
+        return f"shard {s.path} has {plural(count, 'line')}; the manifest says {plural(s.requests, 'request')}"
     return None
 
 

@@ -23,6 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import PlanError
+from ..text import agree, plural
 from ..tokens.totals import total_input
 from .inputs import scaled_inputs
 from .shard_limits import LIMIT_NAMES, PLATFORMS, ShardLimits, limits_for
@@ -129,7 +130,10 @@ def shard_plan_for(
     if with_ceiling:
         basis += " + each request's output ceiling"
         if unknown_ceilings:
-            basis += f" ({unknown_ceilings:,} requests with an unknown ceiling count their input only)"
+            basis += (
+                f" ({plural(unknown_ceilings, 'request')} with an unknown ceiling "
+                f"{agree(unknown_ceilings, 'counts its', 'count their')} input only)"
+            )
     notes: list[str] = []
     if quota_counts == "input":
         notes.append(
@@ -156,7 +160,10 @@ def shard_plan_for(
         notes.append("several input files are planned as if concatenated; lines count through them in order")
     bad = scan.lines - n_usable
     if bad:
-        notes.append(f"{bad:,} lines with validation errors are in no shard (run `batchcost validate`)")
+        notes.append(
+            f"{plural(bad, 'line')} with validation errors {agree(bad, 'is', 'are')} in no shard "
+            "(run `batchcost validate`)"
+        )
     group_arr = None
     if groups is not None:
         group_arr = np.asarray(groups)
@@ -364,8 +371,9 @@ def _spend_checks(shard_plan: ShardPlan, pl: PlatformLimits, limits: ShardLimits
             pass  # within one 10-minute window: nothing to say
         elif minutes / 60 > hours_available:
             out.append(
-                f"{text}: longer than the {hours_available} h the waves target; expect 429 RESOURCE_EXHAUSTED and jobs "
-                "that may expire: submit fewer shards at once or move up a tier"
+                f"{text}: longer than the {hours_available} h "
+                f"{agree(len(shard_plan.waves), 'the wave targets', 'the waves target')}; "
+                "expect 429 RESOURCE_EXHAUSTED and jobs that may expire: submit fewer shards at once or move up a tier"
             )
         else:
             notes.append(text)

@@ -25,6 +25,7 @@ import numpy as np
 
 from ..money import usd
 from ..pricing.tool_fees import TOOL_NAMES, fee_usd, unit_plural
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     from ..afterjob.tool_use import PerRequest, ToolUse
@@ -179,8 +180,8 @@ def price_tools(
         g = rates.grounding
         if g is None:
             notes.append(
-                f"{n_search:,} requests use Grounding with Google Search but the price book has no Search fee for "
-                f"{rates.model}: not included; add one with --prices FILE"
+                f"{plural(n_search, 'request')} {agree(n_search, 'uses', 'use')} Grounding with Google Search but "
+                f"the price book has no Search fee for {rates.model}: not included; add one with --prices FILE"
             )
         else:
             per = exp.queries if g.unit == "search query" else exp.grounded
@@ -189,8 +190,9 @@ def price_tools(
         m = rates.maps_grounding
         if m is None:
             notes.append(
-                f"{n_maps:,} requests use Grounding with Google Maps but no Maps fee is known for {rates.model}: "
-                "not included; add one under tool_fees.google_maps with --prices FILE"
+                f"{plural(n_maps, 'request')} {agree(n_maps, 'uses', 'use')} Grounding with Google Maps but no "
+                f"Maps fee is known for {rates.model}: not included; add one under tool_fees.google_maps with "
+                "--prices FILE"
             )
         else:
             fees.append(_fee("google_maps", m, n_maps, exp.maps_grounded, None))
@@ -244,7 +246,7 @@ def describe_fee(f: ToolFee) -> str:
     rate = "fee unknown" if f.usd_per_1k is None else f"${f.usd_per_1k:,.2f}/1k"
     units = f.units["expected"]
     shown = f"{units:,.0f}" if units == units.to_integral() else f"{units:,.1f}"
-    return f"{TOOL_NAMES[f.tool]}: {shown} {unit_plural(f.unit)} x {rate}"
+    return f"{TOOL_NAMES[f.tool]}: {shown} {f.unit if units == 1 else unit_plural(f.unit)} x {rate}"
 
 
 def shard_tool_fees(mt: ModeTools, flags: np.ndarray) -> tuple[Decimal, Decimal]:
@@ -304,13 +306,14 @@ def tool_warnings(requests: Mapping[str, int], exp: ToolExpectation) -> list[str
     n_search, n_maps = requests.get("google_search", 0), requests.get("google_maps", 0)
     if exp.assumed and n_search:
         out.append(
-            f"{n_search:,} requests use Grounding with Google Search: its fee is priced at 1 search query (or grounded "
-            "prompt) per request, a floor (a prompt may issue several); give --search-queries N or --calibrate-from "
-            "RESULTS for an expectation"
+            f"{plural(n_search, 'request')} {agree(n_search, 'uses', 'use')} Grounding with Google Search: "
+            "its fee is priced at 1 search query (or grounded prompt) per request, a floor (a prompt may issue "
+            "several); give --search-queries N or --calibrate-from RESULTS for an expectation"
         )
     if exp.maps_assumed and n_maps:
         out.append(
-            f"{n_maps:,} requests use Grounding with Google Maps: its fee is priced at 1 grounded prompt per request"
+            f"{plural(n_maps, 'request')} {agree(n_maps, 'uses', 'use')} Grounding with Google Maps: its fee is priced "
+            "at 1 grounded prompt per request"
         )
     return out
 
@@ -324,8 +327,9 @@ def allowance_notes(modes: Iterable[Any], free_units: int | None) -> list[str]:
             if f.free_allowance:
                 if f.tool == "google_search" and free_units:
                     out.append(
-                        f"{name}: free allowance {f.free_allowance}; {free_units:,} free {unit_plural(f.unit)} are "
-                        "subtracted (--search-free-queries)"
+                        f"{name}: free allowance {f.free_allowance}; {free_units:,} free "
+                        f"{agree(free_units, f'{f.unit} is', f'{unit_plural(f.unit)} are')} subtracted "
+                        "(--search-free-queries)"
                     )
                 else:
                     hint = "; give --search-free-queries N with what is left of it" if f.tool == "google_search" else ""

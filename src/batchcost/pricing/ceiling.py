@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..batchfile.request import UNSET
+from ..text import agree, plural
 
 if TYPE_CHECKING:
     from ..batchfile import ScanResult
@@ -42,20 +43,21 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
     unknown = np.zeros(len(max_out), bool)
     if limit is None:
         unknown |= unset & usable
-        if unknown.any():
+        if n_unknown := int(unknown.sum()):
             notes.append(
-                f"the output limit of {info.id} is unknown, so {int(unknown.sum()):,} requests without maxOutputTokens "
-                "have no known output ceiling (the high end of the cost cannot be bounded for them); set "
-                "maxOutputTokens in the requests"
+                f"the output limit of {info.id} is unknown, so {plural(n_unknown, 'request')} without maxOutputTokens "
+                f"{agree(n_unknown, 'has', 'have')} no known output ceiling (the high end of the cost cannot be "
+                f"bounded for {agree(n_unknown, 'it', 'them')}); set maxOutputTokens in the "
+                f"{agree(n_unknown, 'request', 'requests')}"
             )
         out = max_out.astype(np.int64)
         out[unset] = 0
     else:
         capped = (~unset) & (max_out > limit) & usable
-        if capped.any():
+        if n_capped := int(capped.sum()):
             notes.append(
-                f"{int(capped.sum()):,} requests ask for maxOutputTokens above {info.id}'s output limit "
-                f"({limit:,}); the limit is used"
+                f"{plural(n_capped, 'request')} {agree(n_capped, 'asks', 'ask')} for maxOutputTokens above "
+                f"{info.id}'s output limit ({limit:,}); the limit is used"
             )
         out = max_out.astype(np.int64)
         np.minimum(out, limit, out=out)
@@ -70,39 +72,42 @@ def output_ceiling(scan: ScanResult, info: ModelInfo, notes: list[str]) -> tuple
     think[explicit] = budget[explicit]
     if limit is not None:
         over = explicit & usable & (budget > limit)
-        if over.any():
+        if n_over := int(over.sum()):
             think[over] = limit
             notes.append(
-                f"{int(over.sum()):,} requests set thinkingBudget above {info.id}'s output limit ({limit:,}; largest "
-                f"asked {int(budget[over].max()):,}); the API cannot think past it, so the ceiling counts {limit:,} "
-                "thinking tokens for them"
+                f"{plural(n_over, 'request')} {agree(n_over, 'sets', 'set')} thinkingBudget above {info.id}'s output "
+                f"limit ({limit:,}; largest asked {int(budget[over].max()):,}); the API cannot think past it, so the "
+                f"ceiling counts {limit:,} thinking tokens for {agree(n_over, 'it', 'them')}"
             )
     else:
         asked = explicit & usable & ~unknown
-        if asked.any():
+        if n_asked := int(asked.sum()):
             # The budget is still a true bound (the API never thinks past it), only maybe a loose one.
+            whose = plural(n_asked, "request's", "requests'")
             notes.append(
-                f"the output limit of {info.id} is unknown, so {int(asked.sum()):,} requests' thinkingBudget is "
+                f"the output limit of {info.id} is unknown, so {whose} thinkingBudget is "
                 f"counted as given in the ceiling (largest {int(budget[asked].max()):,}); the API caps thinking at "
                 f"the model's limit, so give output_limit for {info.id} in --prices to cap it there"
             )
     open_ended = (budget == -1) | ((budget == UNSET) & ((level >= 0) | (not default_off)))
     open_ended &= usable
-    if open_ended.any():
+    if n_open := int(open_ended.sum()):
         bound: int | None = limit
         if thinking is not None and thinking.default_budget and thinking.default_budget > 0:
             bound = thinking.default_budget
         if bound is None:
             unknown |= open_ended
             notes.append(
-                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}, whose limits are "
-                "unknown: their thinking has no known ceiling; set thinkingBudget to bound it"
+                f"{plural(n_open, 'request')} {agree(n_open, 'thinks', 'think')} without a thinkingBudget bound on "
+                f"{info.id}, whose limits are unknown: {agree(n_open, 'its', 'their')} thinking has no known ceiling; "
+                "set thinkingBudget to bound it"
             )
         else:
             think[open_ended] = bound
             notes.append(
-                f"{int(open_ended.sum()):,} requests think without a thinkingBudget bound on {info.id}; the output "
-                f"ceiling allows {bound:,} thinking tokens each (billed as output); set thinkingBudget to tighten it"
+                f"{plural(n_open, 'request')} {agree(n_open, 'thinks', 'think')} without a thinkingBudget bound on "
+                f"{info.id}; the output ceiling allows {bound:,} thinking tokens{agree(n_open, '', ' each')} "
+                "(billed as output); set thinkingBudget to tighten it"
             )
     ceiling = out
     ceiling += think

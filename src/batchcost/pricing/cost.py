@@ -20,6 +20,7 @@ import numpy.typing as npt
 from batchcost.errors import UnpricedError
 from batchcost.heap import is_zeros_view
 from batchcost.pricing.records import MODALITIES, ModeRates, Rate, frozen_map
+from batchcost.text import agree, plural
 
 ArrayLike = Sequence[int] | npt.NDArray[np.integer[Any]]
 COMPONENTS: tuple[str, ...] = ("input", "cached_input", "output")
@@ -65,7 +66,7 @@ def _array(name: str, values: ArrayLike, n: int | None) -> npt.NDArray[np.int64]
         raise ValueError(f"{name} must hold whole token counts (int), got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
     if n is not None and arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} entries but prompt_tokens has {n}")
+        raise ValueError(f"{name} has {plural(arr.shape[0], 'entry', 'entries')} but prompt_tokens has {n}")
     if arr.size and int(arr.min()) < 0:
         raise ValueError(f"{name} has negative token counts")
     return arr
@@ -149,7 +150,7 @@ def price_tokens(
         raise ValueError(
             f"request {i}: non-cached input ({int(counted[i]) - sum(int(a[i]) for a in cached.values())}) + "
             f"cached ({sum(int(a[i]) for a in cached.values())}) != prompt_tokens ({int(prompt[i])}); "
-            f"{mismatch.size} request(s) disagree"
+            f"{plural(mismatch.size, 'request')} {agree(mismatch.size, 'disagrees', 'disagree')}"
         )
 
     above = prompt > rates.tier_threshold if rates.tier_threshold is not None else None
@@ -182,7 +183,8 @@ def price_tokens(
     if out_below + out_high:
         if rates.output is None:
             raise UnpricedError(
-                f"{rates.model} {rates.mode}: {out_below + out_high:,} output tokens but the model has no output rate"
+                f"{rates.model} {rates.mode}: {plural(out_below + out_high, 'output token')} but the model has no "
+                "output rate"
             )
         low_o, high_o = pick(rates.output, rates.output_above)
         output_cost = _money(out_below, low_o) + _money(out_high, high_o)

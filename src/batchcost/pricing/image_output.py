@@ -22,6 +22,7 @@ import numpy as np
 
 from ..batchfile.output_request import FLAG_NO_IMAGE_OUT, IMAGE_SIZE_MASK, IMAGE_SIZE_SHIFT, IMAGE_SIZES
 from ..errors import UnpricedError
+from ..text import plural
 from .records import Source
 
 if TYPE_CHECKING:
@@ -101,7 +102,7 @@ def image_output(scan: ScanResult, rule: ImageOutputRule) -> ImageOutput:
     tokens = images * per_code[codes]
     sizes = ", ".join(f"{k} {v:,}" for k, v in rule.tokens_per_image.items())
     note = (
-        f"{int(images.sum()):,} generated images ({int(tokens.sum()):,} image output tokens): tokens per image by "
-        f"imageConfig.imageSize {sizes}, {rule.default_size} when not given ({rule.source.short()})"
+        f"{plural(int(images.sum()), 'generated image')} ({int(tokens.sum()):,} image output tokens): tokens per "
+        f"image by imageConfig.imageSize {sizes}, {rule.default_size} when not given ({rule.source.short()})"
     )
     return ImageOutput(images, tokens, note)

@@ -52,6 +52,7 @@ from batchcost.pricing.overlay_types import AliasSpec, GenaiPricesSpec, Key, Mod
 from batchcost.pricing.records import MODES, STATUSES, TOKENIZERS, Provenance, frozen_map
 from batchcost.pricing.sources import parse_registry
 from batchcost.pricing.tool_fee_rows import ToolFeeTable, parse_tool_fees
+from batchcost.text import plural
 
 __all__ = [
     "FORMAT", "Key", "ModelSpec", "Overlay", "Route", "Rule", "Val", "load_packaged_overlay", "load_yaml_text",
@@ -338,7 +339,7 @@ def _raise_errors(ctx: Ctx) -> None:
         shown = ctx.errors[:30]
         more = f"\n  ... and {len(ctx.errors) - 30} more" if len(ctx.errors) > 30 else ""
         raise PricingError(
-            f"{ctx.file}: invalid price file ({len(ctx.errors)} problem(s)); fix these entries:\n  "
+            f"{ctx.file}: invalid price file ({plural(len(ctx.errors), 'problem')}); fix these entries:\n  "
             + "\n  ".join(shown)
             + more
         )

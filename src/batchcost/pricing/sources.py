@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from batchcost.pricing.records import Source
+from batchcost.text import agree
 
 MODEL_FACTS: tuple[str, ...] = (
     "status",
@@ -64,7 +65,11 @@ def parse_registry(raw: Any, report: Report, base: Mapping[str, Source] | None =
             continue
         unknown = set(item) - {"title", "url"}
         if unknown:
-            report(where, f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (allowed: title, url)")
+            report(
+                where,
+                f"unknown {agree(len(unknown), 'key', 'keys')} {', '.join(sorted(map(str, unknown)))} "
+                "(allowed: title, url)",
+            )
         title = _text(item.get("title"))
         url = _text(item.get("url"))
         if not title:
@@ -119,7 +124,11 @@ def _reference(
         return None
     unknown = set(item) - {"id", "title", "url", "quote", "for"}
     if unknown:
-        report(where, f"unknown key(s) {', '.join(sorted(map(str, unknown)))} (allowed: id, title, url, quote, for)")
+        report(
+            where,
+            f"unknown {agree(len(unknown), 'key', 'keys')} {', '.join(sorted(map(str, unknown)))} "
+            "(allowed: id, title, url, quote, for)",
+        )
     quote = _text(item.get("quote"))
     facts = _facts(item.get("for"), report, f"{where}.for")
     if "id" in item:

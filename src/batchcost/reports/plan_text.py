@@ -80,7 +80,7 @@ def _tokens(plan: Mapping[str, Any]) -> str:
     elif t["method"] == "exact":
         how = f"exact ({t['tokenizer']} tokenizer)"
     elif t["method"] == "sampled":
-        how = f"{inp['low']:,}-{inp['high']:,} at 95%, from {t['counted_exactly']:,} requests counted"
+        how = f"{inp['low']:,}-{inp['high']:,} at 95%, from {plural(t['counted_exactly'], 'request')} counted"
         if t.get("tokenizer_assumed"):
             how += " (Gemma 3 counts, the model's own tokenizer assumed, -v)"
     else:
@@ -160,7 +160,7 @@ def _caching(plan: Mapping[str, Any]) -> str | None:
     reasons = [r["text"] for r in explicit.get("reasons") or [] if r.get("text")]
     if reasons:
         top = candidates[0]
-        what = f"the best shared prefix ({top['prefix_tokens']:,} tokens, {plural(top['requests'], 'request')})"
+        what = f"the best shared prefix ({plural(top['prefix_tokens'], 'token')}, {plural(top['requests'], 'request')})"
         return f"does not pay for {what}: " + "; ".join(reasons)
     return "does not pay: " + str(c.get("reason") or c.get("summary") or "")
 

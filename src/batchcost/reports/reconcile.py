@@ -238,11 +238,13 @@ def _full_text(doc: Mapping[str, Any], width: int) -> str:
     lines.append(f"Requests   {req}")
     media = [f"{m} {n:,}" for m, n in t["prompt_by_modality"].items() if n and m != "text"]
     lines.append(
-        f"Prompt     {t['prompt']:,} tokens"
+        f"Prompt     {plural(t['prompt'], 'token')}"
         + (f" ({'; '.join(media)})" if media else "")
         + f"; cached {t['cached']:,}; tool-use {t['tool_use']:,}"
     )
-    lines.append(f"Output     {t['output']:,} tokens = answers {t['candidates']:,} + thinking {t['thoughts']:,}")
+    lines.append(
+        f"Output     {plural(t['output'], 'token')} = answers {t['candidates']:,} + thinking {t['thoughts']:,}"
+    )
     if t["stopped_at_max_tokens"]:
         lines.append(f"           {plural(t['stopped_at_max_tokens'], 'answer')} stopped at maxOutputTokens")
     if doc["requests_above_threshold"]:
@@ -337,9 +339,9 @@ def _full_text(doc: Mapping[str, Any], width: int) -> str:
 def _tool_units(tokens: Mapping[str, Any]) -> str:
     """``2,000 Google Search queries; 10 Google Maps grounded prompts``: what the tool fees count."""
     names = {
-        "search_queries": "Google Search queries",
-        "search_grounded_prompts": "prompts grounded with Google Search",
-        "maps_grounded_prompts": "prompts grounded with Google Maps",
+        "search_queries": ("Google Search query", "Google Search queries"),
+        "search_grounded_prompts": ("prompt grounded with Google Search", "prompts grounded with Google Search"),
+        "maps_grounded_prompts": ("prompt grounded with Google Maps", "prompts grounded with Google Maps"),
     }
-    parts = [f"{n:,} {names.get(k, k)}" for k, n in (tokens.get("tool_units") or {}).items()]
+    parts = [plural(n, *names.get(k, (k, k))) for k, n in (tokens.get("tool_units") or {}).items()]
     return "; ".join(parts) or "grounding"

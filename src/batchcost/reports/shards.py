@@ -26,7 +26,7 @@ _MAX_ROWS = 30
 
 def _lines(ranges: Sequence[Sequence[int]]) -> str:
     parts = [f"{a:,}" if a == b else f"{a:,}-{b:,}" for a, b in ranges[:2]]
-    more = f" (+{len(ranges) - 2} ranges)" if len(ranges) > 2 else ""
+    more = f" (+{plural(len(ranges) - 2, 'range')})" if len(ranges) > 2 else ""
     return ", ".join(parts) + more
 
 
@@ -93,8 +93,8 @@ def render_shard_plan(doc: Mapping[str, Any], *, verbose: bool = False, width: i
         cost = f"; batch {money(t['cost'])} {basis} (ceiling {ceiling})"
     billed = f"; billed as {doc['billed_model']}" if doc["billed_model"] != doc["model"] else ""
     out += wrap(
-        f"{t['requests']:,} requests, {t['bytes']:,} bytes, {t['tokens']:,} tokens ({s['token_basis']}) "
-        f"in {files}{cost}{billed}"
+        f"{plural(t['requests'], 'request')}, {t['bytes']:,} bytes, {plural(t['tokens'], 'token')} "
+        f"({s['token_basis']}) in {files}{cost}{billed}"
     )
     where = platform
     if s["tier"] is not None:
@@ -161,7 +161,7 @@ def render_written_shards(doc: Mapping[str, Any], manifest_path: str) -> str:
     total_requests = sum(s["requests"] for s in shards)
     total_bytes = sum(s["bytes"] for s in shards)
     out = [
-        f"wrote {len(shards):,} shard{'s' if len(shards) != 1 else ''} ({total_requests:,} requests, "
+        f"wrote {len(shards):,} shard{'s' if len(shards) != 1 else ''} ({plural(total_requests, 'request')}, "
         f"{total_bytes:,} bytes) and {manifest_path}",
     ]
     rows = [("shard", "wave", "requests", "bytes", "tokens", f"cost ({doc['cost_basis'] or 'not priced'})")]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from ..money import money, money_column
-from ..text import one_line
+from ..text import agree, one_line, plural
 
 MODE_NAMES = {
     "standard": "standard (sync)",
@@ -25,7 +25,7 @@ MODE_NAMES = {
 
 def ceiling_tokens(value: int | None) -> str:
     """An output ceiling in tokens; None means some request has no known ceiling (never shown as 0)."""
-    return "unknown (see warnings)" if value is None else f"{value:,} tokens"
+    return "unknown (see warnings)" if value is None else plural(value, "token")
 
 
 def tokens(n: int | None) -> str:
@@ -38,12 +38,20 @@ def _interval(d: Mapping[str, Any]) -> str:
     return f"{d['expected']:,} ({d['low']:,}-{d['high']:,})"
 
 
+def _tokens_word(d: Mapping[str, Any]) -> str:
+    """The word after a token figure: "token" for an exact count of one, else "tokens" (``1 (1-2) tokens``)."""
+    return agree(d["expected"] if d["low"] == d["high"] else 2, "token", "tokens")
+
+
 def _method(t: Mapping[str, Any]) -> str:
     m = t["method"]
     if m == "exact":
         return f"exact, {t['tokenizer']} tokenizer"
     if m == "sampled":
-        return f"sampled: {t['counted_exactly']:,} requests counted exactly, 95% interval; {t['tokenizer']} tokenizer"
+        return (
+            f"sampled: {plural(t['counted_exactly'], 'request')} counted exactly, 95% interval; "
+            f"{t['tokenizer']} tokenizer"
+        )
     return f"APPROXIMATE (±{t['approx_error_pct']:g}%): heuristic counter, no exact tokenizer was used"
 
 
@@ -100,7 +108,7 @@ def output_units(out: Mapping[str, Any]) -> str:
     the expectation and ceiling in seconds of speech, at the assumed audio tokens per second.
     """
     if out.get("images") is not None:
-        return f"plus {out['images']:,} images = {out['image_tokens']:,} image tokens"
+        return f"plus {plural(out['images'], 'image')} = {out['image_tokens']:,} image tokens"
     audio = out.get("audio_seconds")
     if audio is None:
         return ""
@@ -205,7 +213,7 @@ def tool_fee_lines(plan: Mapping[str, Any], mode: str = "batch") -> list[str]:
             f"; {mode} treated as {'not discounted' if Decimal(f['mode_factor']) == 1 else 'x ' + f['mode_factor']}"
             + (" (assumed: Google does not say)" if f["mode_factor_assumed"] else "")
         )  # fmt: skip
-        line = f"{name}: {f['requests']:,} requests x {each} = {cost}{factor}"
+        line = f"{name}: {plural(f['requests'], 'request')} x {each} = {cost}{factor}"
         if f.get("free_allowance"):
             taken = f.get("free_units_subtracted")
             hint = " (--search-free-queries N)" if f["tool"] == "google_search" else ""
@@ -225,7 +233,7 @@ def tool_fee_lines(plan: Mapping[str, Any], mode: str = "batch") -> list[str]:
 def headline(plan: Mapping[str, Any]) -> str:
     """The answer in one line."""
     batch = plan["cost"].get("batch", {})
-    valid = "valid" if plan["validation"]["valid"] else f"INVALID ({plan['validation']['errors']:,} errors)"
+    valid = "valid" if plan["validation"]["valid"] else f"INVALID ({plural(plan['validation']['errors'], 'error')})"
     model = plan["model"]
     if "not_priced" in batch or not batch:
         return f"Batch on {model}: not priced; {valid}{shard_phrase(plan)}"
@@ -263,7 +271,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
         f"File       {files}",
         f"Model      {model}, prices of {plan['run_date']}",
         f"Requests   {plan['requests']:,}",
-        f"Input      {_interval(t['input'])} tokens ({_method(t)})",
+        f"Input      {_interval(t['input'])} {_tokens_word(t['input'])} ({_method(t)})",
     ]
     mods = [f"{k} {_interval(v)}" for k, v in t["input"]["by_modality"].items() if v["expected"] or k == "text"]
     lines.append(f"           {'; '.join(mods)}")
@@ -273,7 +281,7 @@ def render_plan_text(plan: Mapping[str, Any], *, show_prices: bool = True) -> st
     if output_units(out):  # images, or seconds of speech
         lines.append(f"           {output_units(out)}")
     if t["above_200k"] and t["above_200k"]["expected"]:
-        lines.append(f"Over 200k  {t['above_200k']['expected']:,} requests in the >200k prompt tier")
+        lines.append(f"Over 200k  {plural(t['above_200k']['expected'], 'request')} in the >200k prompt tier")
     lines += ["", "Cost (USD, whole file)"]
     lines += ["  " + r for r in table(cost_rows(plan["cost"], _images(plan)), "lrrrrr")]
     saving = plan.get("savings", {}).get("batch_vs_standard")
@@ -390,10 +398,10 @@ def render_plan_markdown(plan: Mapping[str, Any], *, max_problems: int = 5) -> s
         out.append(f"- **Over 200k:** {n:,} request{'s' if n != 1 else ''} in the \\>200k prompt tier")
     v = plan["validation"]
     if v["valid"]:
-        out.append("- **Validation:** valid" + (f" ({v['warnings']:,} warnings)" if v.get("warnings") else ""))
+        out.append("- **Validation:** valid" + (f" ({plural(v['warnings'], 'warning')})" if v.get("warnings") else ""))
     else:
         kinds = ", ".join(f"{md_code(k)} {n:,}" for k, n in (v.get("problem_counts") or {}).items())
-        out.append(f"- **Validation:** INVALID, {v['errors']:,} errors" + (f" ({kinds})" if kinds else ""))
+        out.append(f"- **Validation:** INVALID, {plural(v['errors'], 'error')}" + (f" ({kinds})" if kinds else ""))
     out += ["", *_md_table(cost_rows(plan["cost"], _images(plan)), "lrrrrr")]
     tool_lines = tool_fee_lines(plan)
     if tool_lines:
@@ -470,7 +478,13 @@ def _markdown_shards(s: Any) -> list[str]:
         out += ["<details><summary>Shards</summary>", "", *_md_table(rows, "lllrrrr"), "", "</details>"]
     oversized = s.get("oversized") or []
     if oversized:
-        out += ["", f"**{len(oversized):,} requests cannot be submitted** (each alone exceeds a per-job limit):", ""]
+        n_over = len(oversized)
+        out += [
+            "",
+            f"**{plural(n_over, 'request')} cannot be submitted** ({agree(n_over, 'it', 'each')} alone exceeds a "
+            "per-job limit):",
+            "",
+        ]
         out += [
             f"- line {tokens(o.get('line'))}: {tokens(o.get('figure'))} > {tokens(o.get('allowed'))} "
             f"({md_code(o.get('limit', ''))})"

@@ -41,4 +41,4 @@ def _size(n: int) -> str:
     for unit, div in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
         if n >= div:
             return f"{n / div:,.1f} {unit}"
-    return f"{n} bytes"
+    return plural(n, "byte")

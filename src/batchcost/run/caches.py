@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError, PricingError
+from ..text import agree, plural
 from .journal import Journal, iso
 from .remote import EXPIRY, TERMINAL, Remote, parse_time
 
@@ -69,8 +70,9 @@ def ensure_caches(journal: Journal, remote: Remote, say: Callable[[str], None]) 
             if gone and todo:
                 raise InputError(
                     str(journal.path),
-                    f"{cache['id']} ({cache['name']}) is deleted or expired while {len(todo)} shard(s) that use it are not "
-                    "submitted; `batchcost collect` gathers what finished and writes the rest to retry.jsonl",
+                    f"{cache['id']} ({cache['name']}) is deleted or expired while {plural(len(todo), 'shard')} that "
+                    f"{agree(len(todo), 'uses it is', 'use it are')} not submitted; `batchcost collect` gathers what "
+                    "finished and writes the rest to retry.jsonl",
                 )
             continue
         if not todo:

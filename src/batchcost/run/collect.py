@@ -401,7 +401,7 @@ def collect(
             import json
 
             write_atomic(reconcile_path, json.dumps(reconciliation.to_json(), indent=2) + "\n")
-        journal.event(None, "collected", f"{len(outcomes)} shard(s); {retry_lines} request(s) to retry")
+        journal.event(None, "collected", f"{plural(len(outcomes), 'shard')}; {plural(retry_lines, 'request')} to retry")
         journal.save()
         costs: list[CacheCost] = []
         if journal.doc.get("caches"):

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from ..text import plural
 from .journal import Clock, FolderLock, Journal, folder_lock, iso, utc_now
 from .remote import EXPIRY, TERMINAL, JobInfo, Remote, parse_time
 
@@ -211,7 +212,7 @@ def cancel(
         waiting = [s for s in journal.shards if s["state"] == "not_submitted"]
         if waiting and not journal.doc.get("stopped"):
             journal.doc["stopped"] = f"cancelled at {journal.now()}"
-            journal.event(None, "cancelled", f"{len(waiting)} shard(s) not submitted will not be")
+            journal.event(None, "cancelled", f"{plural(len(waiting), 'shard')} not submitted will not be")
         journal.save()
         live = [c for c in journal.doc.get("caches") or [] if c["name"] and c["deleted_at"] is None]
         if live:

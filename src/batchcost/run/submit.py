@@ -21,6 +21,7 @@ from typing import Any
 
 from ..errors import BatchcostError, InputError
 from ..money import usd
+from ..text import agree, plural
 from .journal import Clock, Journal, folder_lock, utc_now
 from .remote import TERMINAL, Remote, parse_time
 from .status import record_job
@@ -255,7 +256,8 @@ class _Run:
             self.journal.save()
             done = True
             self.say(
-                f"shard {shard['index']}: {shard['state']}; {outcome.succeeded:,} results cost {_money(outcome.actual)} "
+                f"shard {shard['index']}: {shard['state']}; {plural(outcome.succeeded, 'result')} "
+                f"{agree(outcome.succeeded, 'costs', 'cost')} {_money(outcome.actual)} "
                 f"(estimate {_money(outcome.estimate)})"
             )
         return done
@@ -316,7 +318,7 @@ def submit(
     pre = preflight(manifest, budget_basis)
     if limit is None and not yes:
         raise NeedsConfirmation(
-            f"submitting {pre.shards:,} job(s) costs up to {_money(pre.high)} ({pre.basis or 'not priced'}); "
+            f"submitting {plural(pre.shards, 'job')} costs up to {_money(pre.high)} ({pre.basis or 'not priced'}); "
             "pass --budget USD, or --yes to confirm"
         )
     if limit is not None and pre.high is None:
@@ -391,7 +393,8 @@ def _loop(run: _Run, wait: bool, poll_s: float, max_poll_s: float, sleep: Callab
         delay = poll_s if changed else min(max_poll_s, delay * 1.5)
         flying = run.in_flight()
         run.say(
-            f"waiting for the next wave: {len(flying)} job(s) in flight holding "
-            f"{sum(int(s['tokens']) for s in flying):,} tokens, {len(todo)} shard(s) to go; next check in {delay:.0f} s"
+            f"waiting for the next wave: {plural(len(flying), 'job')} in flight holding "
+            f"{sum(int(s['tokens']) for s in flying):,} tokens, {plural(len(todo), 'shard')} to go; "
+            f"next check in {delay:.0f} s"
         )
         sleep(delay)

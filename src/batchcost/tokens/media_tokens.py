@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from batchcost.batchfile.media import MEDIA_KINDS
 from batchcost.batchfile.schema import MEDIA_RESOLUTIONS
+from batchcost.text import agree
 
 from .media_rules import (
     AUDIO_KIND,
@@ -81,8 +82,8 @@ _DEFAULTS = MediaDefaults()  # frozen: one shared default for media_tokens
 # --- whole columns ------------------------------------------------------------------------------
 
 
-def _plural(n: int, word: str) -> str:
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+def _plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {many or word + 's'}"
 
 
 def _s(n: int) -> str:
@@ -219,7 +220,10 @@ def _columns(
         col = media.get(name)
         arr = np.full(n, -1, dtype) if col is None else np.asarray(col).astype(dtype, copy=False)
         if len(arr) != n:
-            raise ValueError(f"media column {name!r} has {len(arr):,} entries, 'kind' has {n:,}: pass whole columns")
+            raise ValueError(
+                f"media column {name!r} has {_plural(len(arr), 'entry', 'entries')}, 'kind' has {n:,}: "
+                "pass whole columns"
+            )
         out[name] = arr
     if n and (kind.min() < 0 or kind.max() >= len(MEDIA_KINDS)):
         raise ValueError(f"media 'kind' codes must index MEDIA_KINDS (0..{len(MEDIA_KINDS) - 1})")
@@ -234,7 +238,10 @@ def _columns(
     else:
         rr = np.asarray(request_resolution).astype(np.int16, copy=False)
         if len(rr) != n_rows:
-            raise ValueError(f"request_resolution has {len(rr):,} entries for {n_rows:,} rows: pass the whole column")
+            raise ValueError(
+                f"request_resolution has {_plural(len(rr), 'entry', 'entries')} for {_plural(n_rows, 'row')}: "
+                "pass the whole column"
+            )
         if n_rows and (rr.min() < -1 or rr.max() >= len(MEDIA_RESOLUTIONS)):
             raise ValueError("request_resolution codes must index MEDIA_RESOLUTIONS, or be -1")
         out["request_resolution"] = rr[row]
@@ -270,7 +277,8 @@ def _rule_notes(c: _Counts) -> list[str]:
         reqs = len(np.unique(c.row[c.req_ultra]))
         notes.append(
             f"{_plural(reqs, 'request')} set generationConfig.mediaResolution to ULTRA_HIGH, which Google allows "
-            "per part only (https://ai.google.dev/gemini-api/docs/gemini-3; media-resolution doc): the API may reject them. Their media are priced as HIGH."
+            "per part only (https://ai.google.dev/gemini-api/docs/gemini-3; media-resolution doc): the API may reject "
+            f"{agree(reqs, 'it', 'them')}. {agree(reqs, 'Its', 'Their')} media are priced as HIGH."
         )
     if n_img:
         if g3:
@@ -404,7 +412,7 @@ def _gap_notes(by_kind: Mapping[str, int], filled: Mapping[str, int], defaults: 
         )
     if filled.get("pdf"):
         notes.append(
-            f"{_plural(filled['pdf'], 'PDF')} with unknown pages priced as {defaults.pdf_pages} pages each "
+            f"{_plural(filled['pdf'], 'PDF')} with unknown pages priced as {_plural(defaults.pdf_pages, 'page')} each "
             "(--pdf-pages, user figure)."
         )
     if filled.get("video"):

@@ -42,6 +42,7 @@ import numpy as np
 
 from ..batchfile.request import PLACES
 from ..batchfile.text_classes import CLASS_MIN_CHARS
+from ..text import plural
 from .class_model import ClassModel
 from .interval import Interval, t975
 
@@ -430,19 +431,21 @@ def sampled_text(
     total = Interval(int(grand), max(certain_total, math.floor(grand - half)), math.ceil(grand + half))
     by_place = None if is_api else _by_place(strata, fit, counts, x, x_place, certain, q)
     sampled_n = len(all_sampled)
-    certainty = f" and {len(certain):,} certainty requests" if len(certain) else ""
+    certainty = f" and {plural(len(certain), 'certainty request')}" if len(certain) else ""
     if len(tier_risk):
         certainty += f" (every request with at least {tier_threshold:,} bytes of text)"
     modelled = fit.model_used
+    degrees = f"{dof:,.0f} degree{'' if f'{dof:,.0f}' == '1' else 's'}" if math.isfinite(dof) else ""
     note = (
-        f"{sampled_n:,} sampled requests{certainty} counted exactly; the rest estimated in {len(strata)} strata "
+        f"{sampled_n:,} sampled requests{certainty} counted exactly; the rest estimated in "
+        f"{plural(len(strata), 'stratum', 'strata')} "
         "(script x size) by the ratio of tokens to "
         + (f"tokens predicted from {fit.note} for requests of {CLASS_MIN_CHARS:,}+ characters and to " if modelled
            else "")
         + "characters"
         + (" for shorter ones" if modelled else "")
         + "; 95% interval from that estimator's variance"
-        + (f" (t, {dof:,.0f} degrees of freedom)" if math.isfinite(dof) else "")
+        + (f" (t, {degrees} of freedom)" if degrees else "")
     )  # fmt: skip
     return SampledText(total, per_text, by_place, np.union1d(certain, all_sampled), sampled_n, note)
 

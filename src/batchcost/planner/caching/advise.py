@@ -13,6 +13,7 @@ import numpy as np
 
 from ...errors import PlanError, PricingError
 from ...money import exact
+from ...text import agree, plural
 from ..plan import ModeCost
 from .groups import Context, Group, exact_groups, measure, template_groups
 from .prices import Priced, Rates, price
@@ -95,7 +96,8 @@ def advise_caching(
     ctx, groups, ratio = found.ctx, found.groups, found.ratio
     if found.excluded:
         notes.append(
-            f"{found.excluded:,} requests already reference a cachedContent and are left out (one cache per request)"
+            f"{plural(found.excluded, 'request')} already {agree(found.excluded, 'references', 'reference')} a "
+            f"cachedContent and {agree(found.excluded, 'is', 'are')} left out (one cache per request)"
         )
 
     priced = {id(g): price(rates, g, g.n, round(g.n * g.high_share)) for g in groups}
@@ -229,7 +231,8 @@ def _candidate(cid: str, g: Group, p: Priced, r: Rates, counter: TextCounter | N
     removed = ", ".join(g.removed)
     how = (
         f"create one cachedContent for {r.batch.model} holding {' + '.join(g.cached)}, with a TTL covering "
-        f"{r.hours} h (the default TTL is {DEFAULT_TTL_HOURS} h); in each of the {g.n:,} requests remove {removed} "
+        f"{r.hours} h (the default TTL is {DEFAULT_TTL_HOURS} h); "
+        f"in {'the request' if g.n == 1 else f'each of the {g.n:,} requests'} remove {removed} "
         'and add "cachedContent": "cachedContents/<id>" at request level (not inside generationConfig); '
         "delete the cache when the last job ends"
     )
@@ -343,7 +346,8 @@ def _advice(
         batch_cached = _lowered(batch_mc, saving)
         per_hour = sum((c.storage for c in chosen), Decimal(0)) / r.hours
         notes.append(
-            f"storage of the recommended cache(s) costs {exact(per_hour.quantize(Decimal('0.0001')))} per hour: "
+            f"storage of the recommended {agree(len(chosen), 'cache', 'caches')} costs "
+            f"{exact(per_hour.quantize(Decimal('0.0001')))} per hour: "
             f"if the jobs run longer than {r.hours} h (a job expires after {r.expiry_hours} h) the saving shrinks by "
             "that much an hour"
         )
@@ -400,7 +404,8 @@ def _why_not(candidates: Sequence[CacheCandidate], r: Rates) -> tuple[str, tuple
         reasons = [("not-priced", "explicit caching could not be priced")]
     text = "; ".join(t for _, t in reasons)
     lead = (
-        f"the largest shared prefix ({best.description}, {best.requests:,} requests, {best.prefix_tokens:,} tokens): "
+        f"the largest shared prefix ({best.description}, {plural(best.requests, 'request')}, "
+        f"{plural(best.prefix_tokens, 'token')}): "
     )
     if len(candidates) > 1:
         text += f" ({len(candidates)} shared prefixes checked)"

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ...text import agree, plural
+
 if TYPE_CHECKING:
     from ...batchfile import ScanResult
 
@@ -271,7 +273,7 @@ def _check_tools(ctx: Context, g: Group, rep_req: Mapping[str, Any], known: Mapp
         return False
     if g.n > len(check):
         g.notes.append(
-            f"tools/toolConfig were identical in the {len(check)} requests checked and are assumed identical "
+            f"tools/toolConfig were identical in the {plural(len(check), 'request')} checked and are assumed identical "
             f"in all {g.n:,} (the scan keeps no hash of them); the cache holds them"
         )
     return True
@@ -319,8 +321,8 @@ def measure(ctx: Context, g: Group, req: Mapping[str, Any], known: Mapping[int, 
     g.media, g.unknown_media = _prefix_media(ctx, g.rep, n_media, with_system)
     if g.unknown_media:
         g.notes.append(
-            f"{g.unknown_media} media part(s) of the prefix have no known size and are not in its tokens "
-            "(a lower bound)"
+            f"{plural(g.unknown_media, 'media part')} of the prefix {agree(g.unknown_media, 'has', 'have')} no known "
+            f"size and {agree(g.unknown_media, 'is', 'are')} not in its tokens (a lower bound)"
         )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import ROUND_FLOOR, Decimal, localcontext
 from typing import TYPE_CHECKING
 
+from ...text import agree, plural
 from .groups import Group
 from .records import ExplicitOption, ImplicitOption
 
@@ -109,7 +110,7 @@ def _explicit(
         blockers.append(
             (
                 "prefix-too-small",
-                f"the prefix is {t_total:,} tokens, below the {r.minimum:,}-token minimum assumed for {model}",
+                f"the prefix is {plural(t_total, 'token')}, below the {r.minimum:,}-token minimum assumed for {model}",
             )
         )
     elif t_total == 0:
@@ -153,7 +154,8 @@ def _explicit(
                 reasons.append(
                     (
                         "too-few-requests",
-                        f"{n:,} requests share the prefix; with {r.hours} h of storage it pays from {be_n:,} requests",
+                        f"{plural(n, 'request')} {agree(n, 'shares', 'share')} the prefix; with {r.hours} h of storage "
+                        f"it pays from {be_n:,} requests",
                     )
                 )
             if be_h is not None and be_h > 0:
@@ -196,7 +198,7 @@ def _implicit(r: Rates, g: Group, t_total: int, n_low: int, n_high: int, no_cach
         reasons.append(
             (
                 "prefix-too-small",
-                f"the prefix is {t_total:,} tokens, below {model}'s implicit-cache minimum of {minimum:,}",
+                f"the prefix is {plural(t_total, 'token')}, below {model}'s implicit-cache minimum of {minimum:,}",
             )
         )
     return ImplicitOption(available, reads, no_cache - reads, tuple(reasons))

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...money import exact, usd
+from ...text import plural
 from ..plan import ModeCost
 
 __all__ = [
@@ -285,7 +286,7 @@ class CachingAdvice:
         caches = "1 explicit cache" if len(self.chosen) == 1 else f"{len(self.chosen)} explicit caches"
         pct = f" ({self.saving_percent}% of the batch {self.basis} cost)" if self.saving_percent is not None else ""
         shown = self.saving.quantize(Decimal("0.01") if self.saving >= 1 else Decimal("0.0001"))
-        return f"use {caches} for {n:,} requests: saves {exact(shown)}{pct}"
+        return f"use {caches} for {plural(n, 'request')}: saves {exact(shown)}{pct}"
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready dict (USD as exact decimal strings) for the plan's ``caching`` key."""

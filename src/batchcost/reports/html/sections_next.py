@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ...money import money
-from ...text import shell_word
+from ...text import agree, shell_word
 from ..plan_text import duration
 from .context import Step
 from .display import count, file_name, sentence
@@ -68,10 +68,11 @@ def _arg(value: Any) -> str:
 
 def _fix_step(plan: Mapping[str, Any]) -> Step:
     v = plan["validation"]
+    n = int(v["errors"])
     return Step(
         "Fix the invalid lines",
-        f"{count(int(v['errors']), 'line')} fail validation: the API rejects them and `batchcost shard` refuses a "
-        "file with errors. This lists each with its line number and what to change:",
+        f"{count(n, 'line')} {agree(n, 'fails', 'fail')} validation: the API rejects {agree(n, 'it', 'them')} and "
+        "`batchcost shard` refuses a file with errors. This lists each with its line number and what to change:",
         f"batchcost validate {_arg(_name(plan))}",
         "shell",
     )
@@ -101,7 +102,7 @@ def _cap_step(plan: Mapping[str, Any]) -> Step | None:
         after = [
             # Twice the expectation, not the expectation itself: it is an average, and an answer longer
             # than the cap is cut off and still billed (a rerun costs more than the headroom).
-            f"{2 * per:,} is twice the {per:,} output tokens per request this plan expects (thinking included)"
+            f"{2 * per:,} is twice the {count(per, 'output token')} per request this plan expects (thinking included)"
             + (f"; the thinking budget is the {per:,} expected" if thinks else "")
             + ". An answer that reaches the cap is cut off (finishReason MAX_TOKENS) and still billed: pick a cap "
             "above your longest expected answer, and try it on a few requests first.",
@@ -111,9 +112,9 @@ def _cap_step(plan: Mapping[str, Any]) -> Step | None:
             ', "thinkingConfig": {"thinkingBudget": THINKING_THE_TASK_NEEDS}}' if thinks else "}"
         )
         after = [
-            f"The plan expects {expected:,} output tokens in all for {count(requests, 'request')}; the cap applies to "
-            "each request, so set it a little above the longest answer you expect. An answer that reaches the cap "
-            "is cut off (finishReason MAX_TOKENS) and still billed.",
+            f"The plan expects {count(expected, 'output token')} in all for {count(requests, 'request')}; the cap "
+            "applies to each request, so set it a little above the longest answer you expect. An answer that "
+            "reaches the cap is cut off (finishReason MAX_TOKENS) and still billed.",
         ]
     if thinks:
         after.append("Requests that think without a `thinkingBudget` can bill thinking up to the model's limit.")
@@ -284,9 +285,11 @@ def _shard_step(plan: Mapping[str, Any]) -> Step:
     if any(p.get("overridden") for p in plan.get("prices") or []):
         after.append("Add the same --prices file(s) this plan used, so the manifest's costs match this report.")
     if s.get("oversized"):
+        n_over = len(s["oversized"])
         after.append(
-            f"{count(len(s['oversized']), 'request')} alone exceed a per-job limit (see Shard plan) and stop the "
-            "shard command: shorten or split them first."
+            f"{count(n_over, 'request')} alone {agree(n_over, 'exceeds', 'exceed')} a per-job limit (see Shard plan) "
+            f"and {agree(n_over, 'stops', 'stop')} the shard command: shorten or split {agree(n_over, 'it', 'them')} "
+            "first."
         )
     return Step("Write the shards", text, "\n".join(code), "shell", after)
 

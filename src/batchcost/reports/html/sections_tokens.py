@@ -19,7 +19,7 @@ def method_label(t: Mapping[str, Any]) -> str:
         return f"Exact: every request counted with the {t['tokenizer']} tokenizer"
     if m == "sampled":
         return (
-            f"Sampled: {t['counted_exactly']:,} requests counted exactly with the {t['tokenizer']} tokenizer, "
+            f"Sampled: {count(t['counted_exactly'], 'request')} counted exactly with the {t['tokenizer']} tokenizer, "
             "the rest extrapolated; ranges are 95% intervals"
         )
     err = t.get("approx_error_pct")

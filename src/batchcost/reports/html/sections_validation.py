@@ -27,7 +27,7 @@ def validation_section(plan: Mapping[str, Any]) -> ValidationSection:
     ]  # fmt: skip
     total = sum(n for _, n in counts)
     if v["valid"] and not total:
-        summary = f"Every line is a valid batch request ({plan['requests']:,} requests)."
+        summary = f"Every line is a valid batch request ({count(plan['requests'], 'request')})."
     elif v["valid"]:
         summary = f"Valid, with {count(v.get('warnings', 0), 'warning')}."
     else:
@@ -37,5 +37,5 @@ def validation_section(plan: Mapping[str, Any]) -> ValidationSection:
         )
     more = ""
     if total > len(problems):
-        more = f"Showing the first {len(problems):,} of {total:,} problems; `batchcost validate` lists them all."
+        more = f"Showing the first {len(problems):,} of {count(total, 'problem')}; `batchcost validate` lists them all."
     return ValidationSection(bool(v["valid"]), summary, [(k, f"{n:,}") for k, n in counts], problems, more)
