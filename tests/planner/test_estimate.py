@@ -146,6 +146,19 @@ def test_output_ratio_and_cap_at_ceiling(tmp_path: Path) -> None:
     assert plan["tokens"]["output"]["expected"] == 8 + 1
 
 
+def test_only_usable_requests_are_said_to_be_capped_below_the_expectation(tmp_path: Path) -> None:
+    path = write(tmp_path / "o.jsonl", [text_req("a", maxOutputTokens=5), text_req("b", maxOutputTokens=500)])
+    with path.open("a") as fh:
+        fh.write("{oops\n" * 3)  # unusable lines: a ceiling of 0, and not priced
+    plan = run_estimate(path, "gemini-2.5-flash-lite", output_tokens=10)
+    capped = [n for n in plan["warnings"] + plan["notes"] if "fewer output tokens than the expectation" in n]
+    assert capped == [
+        "1 request can produce fewer output tokens than the expectation (its ceiling is lower); the ceiling is used "
+        "for it"
+    ]
+    assert plan["tokens"]["output"]["expected"] == 5 + 10
+
+
 def test_override_file_marks_rates_overridden(tmp_path: Path) -> None:
     prices = tmp_path / "negotiated.yaml"
     prices.write_text(

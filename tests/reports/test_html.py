@@ -579,3 +579,14 @@ def test_html_golden_without_chart_bodies(full_html: str) -> None:
     if UPDATE:
         golden.write_text(page, encoding="utf-8")
     assert page == golden.read_text(encoding="utf-8"), f"{golden} differs; BATCHCOST_UPDATE_GOLDEN=1 rewrites it"
+
+
+def test_the_fix_step_counts_lines_and_errors_apart() -> None:
+    from batchcost.planner.estimate import EstimateOptions, estimate
+
+    examples = Path(__file__).resolve().parents[2] / "examples"
+    plan = estimate([examples / "broken_requests.jsonl"], model="gemini-2.5-flash",
+                    options=EstimateOptions(offline=True)).to_json()  # fmt: skip
+    assert (plan["validation"]["errors"], plan["files"][0]["lines"] - plan["requests"]) == (5, 4)
+    text = " ".join(BeautifulSoup(render_html(plan), "html.parser").get_text().split())
+    assert "4 lines fail validation (5 errors): the API rejects them" in text

@@ -89,7 +89,7 @@ from ..money import usd
 from ..pricing.book import same_model
 from ..pricing.used import PriceUsed
 from ..storage.locations import is_url
-from ..text import agree, plural
+from ..text import agree, one_line, plural
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -393,7 +393,7 @@ def reconcile(
 
     if missing:
         warnings.append(
-            f"the plan's input {agree(len(missing), 'file', 'files')} {', '.join(missing)} "
+            f"the plan's input {agree(len(missing), 'file', 'files')} {', '.join(map(one_line, missing))} "
             f"{agree(len(missing), 'is', 'are')} not found here, so result keys are not checked against "
             f"{agree(len(missing), 'it', 'them')}; pass --requests FILE"
         )

@@ -95,15 +95,17 @@ def model_cost(
         low = np.minimum(np.minimum(pred["low"][1], pred["high"][1]), expected)
         high = np.maximum(np.maximum(pred["low"][2], pred["high"][2]), expected)
         outs = {"expected": expected, "low": low, "high": high}
+    usable = scan.rows["usable"].astype(bool)
     if outs is not None:
-        capped = int((outs["expected"] < (expected_out if expected_out is not None else outs["expected"])).sum())
+        # counted among the usable requests: an unusable line's ceiling is 0, and it is not priced
+        below = outs["expected"] < (expected_out if expected_out is not None else outs["expected"])
+        capped = int((below & usable).sum())
         if capped:
             notes.append(
                 f"{plural(capped, 'request')} can produce fewer output tokens than the expectation "
                 f"({agree(capped, 'its', 'their')} ceiling is lower); "
                 f"the ceiling is used for {agree(capped, 'it', 'them')}"
             )
-    usable = scan.rows["usable"].astype(bool)
     used_modalities = {k: int(v[usable].sum()) for k, v in tokens.per_request_by_modality.items()}
     images = planned_images(scan, info.id, price_notes)
     modes: dict[str, ModeCost] = {}

@@ -67,12 +67,19 @@ def _arg(value: Any) -> str:
 
 
 def _fix_step(plan: Mapping[str, Any]) -> Step:
-    v = plan["validation"]
-    n = int(v["errors"])
+    n = int(plan["validation"]["errors"])
+    # errors are not lines: one line can hold several, and a file's own problem (empty) holds none
+    bad = max(0, sum(int(f.get("lines") or 0) for f in plan["files"]) - int(plan["requests"]))
+    what = (
+        f"{count(bad, 'line')} {agree(bad, 'fails', 'fail')} validation ({count(n, 'error')}): the API rejects "
+        f"{agree(bad, 'it', 'them')}"
+        if bad
+        else f"The input has {count(n, 'validation error')}: the API rejects it"
+    )
     return Step(
         "Fix the invalid lines",
-        f"{count(n, 'line')} {agree(n, 'fails', 'fail')} validation: the API rejects {agree(n, 'it', 'them')} and "
-        "`batchcost shard` refuses a file with errors. This lists each with its line number and what to change:",
+        f"{what} and `batchcost shard` refuses a file with errors. This lists each with its line number and what to "
+        "change:",
         f"batchcost validate {_arg(_name(plan))}",
         "shell",
     )
