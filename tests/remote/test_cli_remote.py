@@ -190,3 +190,32 @@ def test_a_large_object_is_split_across_processes_with_the_same_figures(
         import hashlib
 
         assert remote.files[0].sha256 == hashlib.sha256(CONTENT).hexdigest()
+
+
+@pytest.mark.parametrize("store", ["s3", "gs"])
+def test_an_object_replaced_during_the_estimate_is_an_error(
+    store: str, s3: Any, gcs: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from batchcost.planner import estimate as estimate_mod
+
+    data = VALID
+    if store == "s3":
+        s3.pipe("test-bucket/run/live.jsonl", data)
+        url, fs, key = "s3://test-bucket/run/live.jsonl", s3, "test-bucket/run/live.jsonl"
+    else:
+        gcs.pipe("test-bucket/run/live.jsonl", data)
+        url, fs, key = "gs://test-bucket/run/live.jsonl", gcs, "test-bucket/run/live.jsonl"
+    real = estimate_mod._priced
+
+    def priced_then_replace(*args: Any, **kwargs: Any) -> Any:
+        plan = real(*args, **kwargs)
+        fs.pipe(key, data[: len(data) // 2])  # another writer replaces the object while it is estimated
+        return plan
+
+    monkeypatch.setattr(estimate_mod, "_priced", priced_then_replace)
+    code, out, err = run("estimate", url, "-m", "gemini-2.5-flash", "--offline")
+    assert (code, out) == (2, ""), err
+    assert err == (
+        f"batchcost: error: {url}: changed while batchcost read it (still being written, or replaced); run again "
+        "once the file is complete\n"
+    )

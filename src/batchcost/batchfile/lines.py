@@ -93,14 +93,21 @@ def open_check(path: str) -> int:
     return st.st_size
 
 
-# What says a local file is the one that was scanned: its size, modification time (ns) and inode.
-Stamp = tuple[int, int, int]
+# What says a file is the one that was scanned: a local file's size, modification time (ns) and inode,
+# or an object's size and version tag (ETag, generation...).
+Stamp = tuple[int, int | str, int | str]
 
 
 def file_stamp(path: str) -> Stamp | None:
-    """``(size, mtime_ns, inode)`` of a local file, or None for a URL or a file that cannot be looked at."""
+    """The :data:`Stamp` of a file or object, or None when it cannot be looked at."""
     if is_url(path):
-        return None
+        from ..storage import version
+
+        try:
+            size, tag = version(path)
+        except InputError:
+            return None
+        return (size, tag, "")
     try:
         st = os.stat(path)
     except OSError:
@@ -109,12 +116,17 @@ def file_stamp(path: str) -> Stamp | None:
 
 
 def check_unchanged(path: str, source: str, stamp: Stamp | None) -> None:
-    """Raise InputError when the local file at ``source`` is no longer the one stamped before it was read.
+    """Raise InputError when the file (or object) at ``source`` is no longer the one stamped before it was read.
 
     A file still being written (a pipeline's output, a download) or replaced while batchcost reads it
     would otherwise give figures for a mix of its old and new contents, with nothing to say so.
     """
-    if stamp is not None and file_stamp(source) != stamp:
+    if stamp is None:
+        return
+    now = file_stamp(source)
+    if now is None and is_url(source):
+        return  # the store did not answer (after its retries): that is not a sign of change
+    if now != stamp:
         raise changed_while_read(path)
 
 

@@ -89,7 +89,7 @@ class FileInfo:
         lines: lines in the file (a last line without a newline counts).
         first_row: index of the file's first line in the row columns.
         sha256: SHA-256 of the file as stored, when the scan was asked for it.
-        stamp: size, modification time and inode of a local file when it was scanned
+        stamp: size, modification time and inode of a local file (size and version tag of an object) when it was scanned
             (:func:`~.lines.check_unchanged` tells whether it still is that file); not in the JSON.
         source: where the file was read (``path``, or a URL's ``--cache-dir`` copy); not in the JSON.
     """
@@ -102,7 +102,7 @@ class FileInfo:
     lines: int
     first_row: int
     sha256: str | None = None
-    stamp: tuple[int, int, int] | None = None
+    stamp: tuple[int, int | str, int | str] | None = None
     source: str | None = None
 
     def to_json(self) -> dict[str, Any]:

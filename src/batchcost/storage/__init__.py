@@ -42,6 +42,7 @@ from .reading import (
     read_ranges,
     sha256,
     size,
+    version,
 )
 from .writing import Upload, listdir, open_output, remove, write_bytes
 
@@ -73,5 +74,6 @@ __all__ = [
     "remove",
     "sha256",
     "size",
+    "version",
     "write_bytes",
 ]

@@ -16,14 +16,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..errors import OutputError
-from .backends import filesystem
 from .locations import is_url, local_path, normalise
-from .reading import BlockReader, retry
+from .reading import BlockReader, version
 
 # The folder in use (None: no cache), and the copies this process already made or found.
 _state: dict[str, Any] = {"dir": None, "copies": {}}
-
-_VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "LastModified", "last_modified", "updated", "mtime")
 
 
 @contextlib.contextmanager
@@ -53,10 +50,7 @@ def cached(name: str) -> str | None:
     copies: dict[str, str] = _state["copies"]
     if name in copies:
         return copies[name]
-    fs, path = filesystem(name)
-    info = retry(name, lambda: fs.info(path))
-    size = int(info.get("size") or 0)
-    tag = next((str(info[k]) for k in _VERSION_KEYS if info.get(k) is not None), "")
+    size, tag = version(name)
     key = hashlib.sha256(f"{normalise(name)}\n{size}\n{tag}".encode()).hexdigest()[:24]
     base = name.rstrip("/").rpartition("/")[2] or "object"
     target = os.path.join(folder, f"{key}-{base}")

@@ -49,6 +49,19 @@ def size(loc: Name) -> int:
     return int(value)
 
 
+# What an object store says changes with an object's contents (the first one a backend gives is used).
+VERSION_KEYS = ("ETag", "etag", "generation", "md5Hash", "LastModified", "last_modified", "updated", "mtime")
+
+
+def version(loc: Name) -> tuple[int, str]:
+    """An object's size and version tag (ETag, generation or modification time; "" when none is given)."""
+    name = _name(loc)
+    fs, path = filesystem(name)
+    info = retry(name, lambda: fs.info(path))
+    tag = next((str(info[k]) for k in VERSION_KEYS if info.get(k) is not None), "")
+    return int(info.get("size") or 0), tag
+
+
 def exists(loc: Name) -> bool:
     """True when the file or object exists (a missing bucket is False; other failures raise InputError)."""
     name = _name(loc)
