@@ -178,8 +178,9 @@ def test_speech_options_are_refused_for_a_model_that_does_not_speak(speech_file:
 
 def test_the_text_and_html_reports_say_seconds_of_speech_and_images(speech_file: Path, image_file: Path) -> None:
     from batchcost.reports.html import render_html
+    from batchcost.reports.markdown import render_plan_markdown
     from batchcost.reports.plan_text import render_plan_screen
-    from batchcost.reports.terminal import render_plan_markdown, render_plan_text
+    from batchcost.reports.terminal import render_plan_text
 
     speech = estimate(speech_file, model="gemini-2.5-flash-preview-tts", run_date=DAY, tokenizer="heuristic",
                       output_audio_seconds=5).to_json()  # fmt: skip

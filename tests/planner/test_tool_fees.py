@@ -17,9 +17,9 @@ import pytest
 from batchcost.afterjob.calibrate import calibrate_from
 from batchcost.afterjob.reconcile import reconcile
 from batchcost.documents import load
+from batchcost.reports.markdown import render_plan_markdown
 from batchcost.reports.plan_text import render_plan_screen
 from batchcost.reports.reconcile import render_text
-from batchcost.reports.terminal import render_plan_markdown
 from tests.planner.estimating import run_estimate, text_req, write
 
 DEC4 = datetime.date(2026, 12, 4)

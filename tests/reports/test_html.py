@@ -26,8 +26,9 @@ from batchcost.reports.html import (
     write_report,
 )
 from batchcost.reports.html.display import sentence
+from batchcost.reports.markdown import md_code, md_text, render_plan_markdown
 from batchcost.reports.plan_text import cheapest, compare_rows, missing_modes
-from batchcost.reports.terminal import headline, md_code, md_text, money, rate, render_plan_markdown
+from batchcost.reports.terminal import headline, money, rate
 
 from .conftest import XSS, load, xss_plan
 

@@ -162,7 +162,7 @@ def estimate_document(
     import json
 
     from ..planner.estimate import EstimateOptions, estimate
-    from ..reports import terminal
+    from ..reports.markdown import render_plan_markdown
 
     options = EstimateOptions(
         run_date=args.run_date, tokenizer=args.tokenizer, tokenizer_model=args.tokenizer_model,
@@ -181,7 +181,7 @@ def estimate_document(
     if fmt == "json":
         text = json.dumps(doc, indent=2) + "\n"
     elif fmt == "markdown":
-        text = terminal.render_plan_markdown(doc)
+        text = render_plan_markdown(doc)
     elif fmt == "csv":
         from .tables import cost_rows, to_csv
 

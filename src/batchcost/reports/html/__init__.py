@@ -128,7 +128,8 @@ def render_html(plan_json: Mapping[str, Any]) -> str:
 
 def render_report(plan_json: Mapping[str, Any], format: str = "html") -> str:
     """Render a plan in one of :data:`REPORT_FORMATS` ("html", "markdown", "text")."""
-    from ..terminal import render_plan_markdown, render_plan_text
+    from ..markdown import render_plan_markdown
+    from ..terminal import render_plan_text
 
     if format == "html":
         return render_html(plan_json)
