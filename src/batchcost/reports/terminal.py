@@ -1,7 +1,8 @@
 """Plain-text renderings of a plan (``batchcost.plan/1`` JSON) and of the price book, and their helpers.
 
 Renderers take the plan's JSON document, not the Python objects, so that ``batchcost report
-plan.json`` renders a saved plan exactly as ``estimate`` would have. Amounts are rounded only here.
+plan.json`` renders a saved plan exactly as ``estimate`` would have. Amounts are rounded only in the renderers,
+by :func:`money` and :func:`money_columns`.
 The Markdown rendering (:mod:`.markdown`) builds on the helpers here.
 """
 
