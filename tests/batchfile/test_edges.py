@@ -771,3 +771,27 @@ def test_a_scan_worker_that_is_killed_is_an_error_not_a_hang(tmp_path: Path, mon
     assert not t.is_alive(), "the scan hung waiting for a dead worker"
     assert len(raised) == 1 and isinstance(raised[0], EngineError), raised
     assert str(raised[0]) == f"a process scanning {path} was killed before it finished (out of memory?); run again"
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_a_file_cut_short_between_the_scan_and_the_count_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, packed: bool
+) -> None:
+    from batchcost.planner import estimate as estimate_mod
+
+    plain = write(tmp_path, [GOOD % f"k{i}" for i in range(300)])
+    path = plain
+    if packed:
+        path = tmp_path / "in.jsonl.gz"
+        path.write_bytes(gzip.compress(plain.read_bytes()))
+    real = estimate_mod._priced
+
+    def cut_then_price(*args: Any, **kwargs: Any) -> Any:
+        os.truncate(path, path.stat().st_size // 3)  # the sample is read again from a shorter file
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(estimate_mod, "_priced", cut_then_price)
+    code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline", "--sample-size", "300")
+    assert (code, out) == (2, ""), err
+    assert err == f"batchcost: error: {path}: changed while batchcost read it (still being written, or replaced); run " \
+        "again once the file is complete\n"  # fmt: skip

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import gzip
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import InputError
 from ..storage.locations import is_url
-from .lines import readable
+from .lines import check_unchanged, readable
 from .problems import Problem, Severity
 
 if TYPE_CHECKING:
@@ -243,12 +245,16 @@ class ScanResult:
                 continue
             file_rows = wanted[a:b]  # a view: rows of one file are contiguous
             src = readable(info.path)  # a URL's --cache-dir copy, if one is in use
-            if info.compressed:
-                yield from _read_gzip_rows(src, file_rows, self.rows)
-            elif is_url(src):
-                yield from _read_remote_rows(src, file_rows, self.rows)
-            else:
-                yield from _read_plain_rows(src, file_rows, self.rows)
+            try:
+                if info.compressed:
+                    yield from _read_gzip_rows(src, file_rows, self.rows)
+                elif is_url(src):
+                    yield from _read_remote_rows(src, file_rows, self.rows)
+                else:
+                    yield from _read_plain_rows(src, file_rows, self.rows)
+            except (OSError, EOFError, zlib.error) as e:  # a gzip cut short, a file gone: changed since the scan?
+                check_unchanged(info.path, info.source or info.path, info.stamp)
+                raise InputError(info.path, f"cannot be read again: {getattr(e, 'strerror', None) or e}") from None
 
     def read_requests(self, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, Any]]]:
         """Yield ``(row, request object)`` for usable rows (the ``request`` of each line)."""
@@ -256,8 +262,17 @@ class ScanResult:
 
         decoder = msgspec.json.Decoder()
         for r, raw in self.read_lines(rows):
-            obj = decoder.decode(raw.removeprefix(b"\xef\xbb\xbf"))
-            yield r, obj["request"]
+            try:
+                obj = decoder.decode(raw.removeprefix(b"\xef\xbb\xbf"))
+                request = obj["request"]
+            except (msgspec.DecodeError, KeyError, TypeError):
+                # the line was a usable request when scanned: the file has changed since, or it is another file
+                info = next(f for f in self.files if f.first_row <= r < f.first_row + f.lines)
+                check_unchanged(info.path, info.source or info.path, info.stamp)
+                raise InputError(
+                    info.path, f"line {r - info.first_row + 1:,} no longer reads as it did when scanned; run again"
+                ) from None
+            yield r, request
 
 
 # rows turned into Python ints at a time (a list per row of millions would cost ~70 bytes a row)
