@@ -718,6 +718,13 @@ def _killed_in_the_second_range(task: Any) -> Any:
     return _SCAN_RANGE(task)
 
 
+def _killed_at_once(task: Any) -> Any:
+    """A worker that dies on its first range."""
+    import signal
+
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_a_file_that_changes_while_it_is_scanned_is_an_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
@@ -751,17 +758,22 @@ def test_a_file_that_changes_while_it_is_estimated_is_an_error(tmp_path: Path, m
         "again once the file is complete\n"  # fmt: skip
 
 
-def test_a_scan_worker_that_is_killed_is_an_error_not_a_hang(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_scan_worker_that_is_killed_is_an_error_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
     from batchcost.errors import EngineError
 
     path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
-    monkeypatch.setattr(scanner_mod, "scan_range", _killed_in_the_second_range)
+    monkeypatch.setattr(scanner_mod, "scan_range", _killed_in_the_second_range if workers == 2 else _killed_at_once)
     monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    # one range above this size is scanned by a worker too: a SIGBUS there is reported, not this process's end
+    monkeypatch.setattr(scanner_mod, "IN_PROCESS_MAX_BYTES", 1)
     raised: list[BaseException] = []
 
     def run_scan() -> None:
         try:
-            scan(path, workers=2)
+            scan(path, workers=workers)
         except BaseException as e:
             raised.append(e)
 

@@ -52,6 +52,11 @@ __all__ = [
 
 # Files at least this large are split across processes.
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+# Larger files are scanned by a worker process even when one range covers them. A mapped file that
+# shrinks kills whoever reads past its new end (SIGBUS): a worker's death is reported, this process's
+# own would end the command with "Bus error" and nothing else. Smaller files are read in well under
+# 0.1 s, so the fork is not worth it.
+IN_PROCESS_MAX_BYTES = 8 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
 
@@ -268,7 +273,7 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         nparts = workers if size >= PARALLEL_MIN_BYTES else 1
         ranges = line_ranges(mm, size, nparts)
-    if len(ranges) == 1:
+    if len(ranges) == 1 and size <= IN_PROCESS_MAX_BYTES:
         counters = [0]
         use_counters(counters)
         stop = threading.Event()
