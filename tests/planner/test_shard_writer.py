@@ -259,6 +259,27 @@ def test_input_changed_after_scan_is_caught(tmp_path: Path) -> None:
     assert not res.ok and res.message.startswith(f"input {src} changed since the shards were written")
 
 
+def test_input_cut_short_while_shards_are_copied_is_a_plan_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Copied through a map, the bytes past the new end killed the process with SIGBUS; read with
+    # pread, the short read says the file changed.
+    src = make_file(tmp_path / "c.jsonl", [line(i, "x" * 50) for i in range(30)], [b"\n"] * 30)
+    result = scan(src)
+    monkeypatch.setattr(shard_writer, "_CHUNK", 64)
+    real_write = shard_sinks.FileSink.write
+
+    def write_then_cut(self: Any, data: Any, lines: int) -> None:
+        real_write(self, data, lines)
+        os.truncate(src, 100)
+
+    monkeypatch.setattr(shard_sinks.FileSink, "write", write_then_cut)
+    with pytest.raises(PlanError) as e:
+        write_shards(result, plan_for(result, max_requests=10), tmp_path / "out")
+    assert str(e.value) == f"{src} changed since it was scanned (size differs); run the command again"
+    assert not (tmp_path / "out").exists()  # the folder this run made goes again, with its temporary files
+
+
 # -- tampering -----------------------------------------------------------------------------------------
 
 

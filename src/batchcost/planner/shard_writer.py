@@ -2,7 +2,7 @@
 
 :func:`write_shards` copies every input line into its shard byte for byte (its own line end kept,
 CRLF included; a last line without a newline gets ``"\\n"``, and the manifest records that). Plain
-input is read through ``mmap`` (runs of consecutive lines are copied as one slice); gzip input is
+input is read with ``pread`` (runs of consecutive lines are copied as one slice); gzip input is
 streamed. Memory is proportional to the number of requests, never to the bytes. With
 ``rewrite`` (``shard --apply-cache``) the lines an advised cache serves are rewritten to reference
 it instead (:mod:`~batchcost.planner.apply_cache`); every other line is still copied.
@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
-import mmap
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -357,48 +356,43 @@ def _copy_plain(
     if size == 0:
         return
     done = 0
+    # Read with pread, not through a map: a mapped file that shrinks kills its reader (SIGBUS), and
+    # this is the command's own process; a short read is a file that changed since it was scanned.
+    changed = f"{one_line(path)} changed since it was scanned (size differs); run the command again"
     with open(path, "rb") as fh:
-        try:
-            mm = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ)
-        except ValueError:  # an empty file cannot be mapped
-            raise PlanError(
-                f"{one_line(path)} changed since it was scanned (it is empty now); run the command again"
-            ) from None
-    if len(mm) != size:
-        mm.close()
-        raise PlanError(f"{one_line(path)} changed since it was scanned (size differs); run the command again")
-    # The map is closed on success only. When an exception (Ctrl-C included) unwinds through
-    # sink.write, the chunk being written is still referenced by the traceback's frames, and
-    # closing a map with a live view raises BufferError in place of the real exception (Ctrl-C
-    # then exited 1, not 130). Left open, the map goes with its last view.
-    mv = memoryview(mm)
-    for s, sink in zip(shard_plan.shards, sinks, strict=True):
-        if not len(s.rows):
-            continue
-        for lines, start, end, newline, row in line_runs(s.rows, offsets, nbytes, size, rewrite):
-            if row >= 0 and rewrite is not None:
-                new = rewrite.rewrite(row, bytes(mv[start:end]))
-                if new is not None:
-                    sink.write(new, 1)
-                    sink.rewritten_delta += len(new) - (end - start) - (1 if newline else 0)
-                    done += end - start
-                    continue
-            pos = start
-            while pos < end:
-                stop = min(end, pos + _CHUNK)
-                chunk = mv[pos:stop]
-                sink.write(chunk, 0)
-                chunk.release()
-                pos = stop
-            if newline:
-                sink.write(b"\n", 0)
-            sink.lines += lines
-            done += end - start
-            if progress is not None:
-                progress(done, size)
-        sink.close()
-    mv.release()
-    mm.close()
+        fd = fh.fileno()
+        if os.fstat(fd).st_size != size:
+            raise PlanError(changed)
+
+        def read(start: int, end: int) -> bytes:
+            data = os.pread(fd, end - start, start)
+            if len(data) != end - start:
+                raise PlanError(changed)
+            return data
+
+        for s, sink in zip(shard_plan.shards, sinks, strict=True):
+            if not len(s.rows):
+                continue
+            for lines, start, end, newline, row in line_runs(s.rows, offsets, nbytes, size, rewrite):
+                if row >= 0 and rewrite is not None:
+                    new = rewrite.rewrite(row, read(start, end))
+                    if new is not None:
+                        sink.write(new, 1)
+                        sink.rewritten_delta += len(new) - (end - start) - (1 if newline else 0)
+                        done += end - start
+                        continue
+                pos = start
+                while pos < end:
+                    stop = min(end, pos + _CHUNK)
+                    sink.write(read(pos, stop), 0)
+                    pos = stop
+                if newline:
+                    sink.write(b"\n", 0)
+                sink.lines += lines
+                done += end - start
+                if progress is not None:
+                    progress(done, size)
+            sink.close()
 
 
 def _copy_gzip(
