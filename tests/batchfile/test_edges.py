@@ -735,8 +735,7 @@ def test_a_file_that_changes_while_it_is_scanned_is_an_error(
     with pytest.raises(InputError) as e:
         scan(path, workers=workers)
     assert str(e.value) == (
-        f"{path}: changed while batchcost read it (still being written, or replaced); run again once the file is "
-        "complete"
+        f"{path}: changed since it was scanned (still being written, or replaced); run again once the file is complete"
     )
 
 
@@ -754,7 +753,7 @@ def test_a_file_that_changes_while_it_is_estimated_is_an_error(tmp_path: Path, m
     monkeypatch.setattr(estimate_mod, "_priced", priced_then_rewrite)
     code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline")
     assert (code, out) == (2, "")
-    assert err == f"batchcost: error: {path}: changed while batchcost read it (still being written, or replaced); run " \
+    assert err == f"batchcost: error: {path}: changed since it was scanned (still being written, or replaced); run " \
         "again once the file is complete\n"  # fmt: skip
 
 
@@ -805,5 +804,5 @@ def test_a_file_cut_short_between_the_scan_and_the_count_is_an_error(
     monkeypatch.setattr(estimate_mod, "_priced", cut_then_price)
     code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline", "--sample-size", "300")
     assert (code, out) == (2, ""), err
-    assert err == f"batchcost: error: {path}: changed while batchcost read it (still being written, or replaced); run " \
+    assert err == f"batchcost: error: {path}: changed since it was scanned (still being written, or replaced); run " \
         "again once the file is complete\n"  # fmt: skip

@@ -216,6 +216,6 @@ def test_an_object_replaced_during_the_estimate_is_an_error(
     code, out, err = run("estimate", url, "-m", "gemini-2.5-flash", "--offline")
     assert (code, out) == (2, ""), err
     assert err == (
-        f"batchcost: error: {url}: changed while batchcost read it (still being written, or replaced); run again "
+        f"batchcost: error: {url}: changed since it was scanned (still being written, or replaced); run again "
         "once the file is complete\n"
     )

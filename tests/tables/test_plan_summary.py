@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
+import pytest
 from bs4 import BeautifulSoup
 
 from batchcost.planner.summary_tables import CACHING_COLUMNS, COMPARE_COLUMNS, PRICE_COLUMNS, SHARD_COLUMNS
@@ -69,3 +71,17 @@ def test_repr_fits_ten_lines_and_cards_show_the_summary(tmp_path: Path) -> None:
     assert {"Batch cost", "Standard (sync)", "Requests", "Input tokens", "Output tokens", "Shards"} <= set(titles)
     batch = plan.to_json()["cost"]["batch"]
     assert f"${float(batch['expected']):.4f}"[:5] in soup.get_text()
+
+
+def test_the_request_table_of_a_file_changed_since_the_estimate_is_an_error(tmp_path: Path) -> None:
+    from batchcost.errors import InputError
+
+    path = varied(tmp_path / "r.jsonl", 30)
+    plan = plan_of(path, output_tokens=200)
+    assert plan.requests().key.notna().all()
+    os.truncate(path, path.stat().st_size // 2)  # the keys are read back by the scan's offsets
+    with pytest.raises(InputError) as e:
+        plan.requests()
+    assert str(e.value) == (
+        f"{path}: changed since it was scanned (still being written, or replaced); run again once the file is complete"
+    )

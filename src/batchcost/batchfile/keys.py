@@ -23,7 +23,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..storage.locations import is_url
-from .lines import readable
+from .lines import check_unchanged, readable
 
 WINDOW = 48  # bytes looked at per line first: '{"key": "' and keys of up to 38 bytes
 WIDE_WINDOW = 512  # the second look, for the lines whose key did not end in the first
@@ -59,7 +59,8 @@ def read_keys(scan: _Scan) -> npt.NDArray[np.object_]:
     """The ``key`` of every row of the scan (object array of str, None where a line has none).
 
     Raises:
-        InputError: never; a file that cannot be opened raises ``OSError`` (it was readable when scanned).
+        InputError: a file changed since it was scanned (its keys would be read from other bytes).
+        OSError: a file cannot be opened (it was readable when scanned).
     """
     n = len(scan.rows["offset"])
     keys = np.full(n, None, dtype=object)
@@ -76,6 +77,8 @@ def read_keys(scan: _Scan) -> npt.NDArray[np.object_]:
     rest = np.concatenate(slow) if slow else np.zeros(0, np.int64)
     if len(rest):
         _slow_keys(scan, rest, keys)
+    for info in scan.files:  # read by the scan's offsets: only right in the bytes the scan saw
+        check_unchanged(info.path, info.source or info.path, info.stamp)
     return keys
 
 

@@ -134,7 +134,7 @@ def changed_while_read(path: str) -> InputError:
     """The error for a file that changed while it was read (see :func:`check_unchanged`)."""
     return InputError(
         path,
-        "changed while batchcost read it (still being written, or replaced); run again once the file is complete",
+        "changed since it was scanned (still being written, or replaced); run again once the file is complete",
     )
 
 
