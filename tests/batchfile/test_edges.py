@@ -806,3 +806,28 @@ def test_a_file_cut_short_between_the_scan_and_the_count_is_an_error(
     assert (code, out) == (2, ""), err
     assert err == f"batchcost: error: {path}: changed since it was scanned (still being written, or replaced); run " \
         "again once the file is complete\n"  # fmt: skip
+
+
+def _no_room(*_: Any, **__: Any) -> Any:
+    import errno
+
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_temporary_folder_is_one_line_naming_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tempfile
+    import types
+
+    path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
+    # the scan's own temporary files only (multiprocessing makes its shared memory with mkstemp too);
+    # the workers are forked, so they see the stand-in
+    room = types.SimpleNamespace(mkstemp=_no_room, gettempdir=tempfile.gettempdir)
+    monkeypatch.setattr(partial_mod, "tempfile", room)
+    monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
+    monkeypatch.setattr(scanner_mod, "IN_PROCESS_MAX_BYTES", 1)
+    code, out, err = run_cli("validate", str(path))
+    assert (code, out) == (2, "")
+    assert err == (
+        f"batchcost: error: {tempfile.gettempdir()}: the scan's temporary files cannot be written here: the disk is "
+        "full; free some space or write elsewhere (or set TMPDIR to another folder)\n"
+    )

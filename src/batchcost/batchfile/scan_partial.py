@@ -15,6 +15,7 @@ import os
 import struct
 import tempfile
 from array import array
+from collections.abc import Iterator
 from typing import Any
 
 from .result import MEDIA_COLUMNS, ROW_COLUMNS
@@ -40,9 +41,26 @@ def record_dtype() -> Any:
 
 
 def _spill_file(owner: int) -> str:
-    fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{owner}-", suffix=".columns")
+    with spill_errors():
+        fd, path = tempfile.mkstemp(prefix=f"batchcost-scan-{owner}-", suffix=".columns")
     os.close(fd)
     return path
+
+
+@contextlib.contextmanager
+def spill_errors() -> Iterator[None]:
+    """Turn a failure to write the scan's temporary files (a full or read-only temporary folder) into one line."""
+    try:
+        yield
+    except OSError as e:
+        from ..errors import OutputError
+        from ..outputs import describe_oserror
+
+        raise OutputError(
+            tempfile.gettempdir(),
+            f"the scan's temporary files cannot be written here: {describe_oserror(e)} (or set TMPDIR to "
+            "another folder)",
+        ) from None
 
 
 def remove_leftovers(owner: int) -> None:
@@ -96,7 +114,7 @@ class Partial:
         if self.spill is None:
             self.spill = _spill_file(self.owner)
         table = np.frombuffer(self.records, record_dtype())
-        with open(self.spill, "ab") as fh:
+        with spill_errors(), open(self.spill, "ab") as fh:
             for name in ROW_COLUMNS:
                 fh.write(np.ascontiguousarray(table[name]).data)
         self.chunks.append(len(table))
@@ -125,7 +143,7 @@ class Partial:
         self.flush_records()
         if self.spill is None:  # no rows at all: an empty file still marks the partial as spilled
             self.spill = _spill_file(self.owner)
-        with open(self.spill, "ab") as fh:
+        with spill_errors(), open(self.spill, "ab") as fh:
             for arr in self.media.values():
                 arr.tofile(fh)
             self.classes.tofile(fh)

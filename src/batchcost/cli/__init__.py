@@ -233,5 +233,6 @@ def main(argv: Sequence[str] | None = None, *, stdout: TextIO | None = None, std
         from ..text import one_line
 
         name = e.filename if isinstance(e.filename, str) else os.fsdecode(e.filename) if e.filename else None
-        stderr.write(f"batchcost: error: {one_line(name) + ': ' if name else ''}cannot be used: {e.strerror or e}\n")
+        where = f"{one_line(name)}: cannot be used" if name else "the system refused an operation"
+        stderr.write(f"batchcost: error: {where}: {e.strerror or e}\n")
         return EXIT_USAGE
