@@ -831,3 +831,44 @@ def test_a_full_temporary_folder_is_one_line_naming_it(tmp_path: Path, monkeypat
         f"batchcost: error: {tempfile.gettempdir()}: the scan's temporary files cannot be written here: the disk is "
         "full; free some space or write elsewhere (or set TMPDIR to another folder)\n"
     )
+
+
+def _packed(kind: str, data: bytes) -> bytes:
+    import bz2
+    import lzma
+    import zipfile
+
+    if kind == "xz":
+        return lzma.compress(data)
+    if kind == "bzip2":
+        return bz2.compress(data)
+    if kind == "zip":
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as z:
+            z.writestr("in.jsonl", data)
+        return out.getvalue()
+    return {"zstd": b"\x28\xb5\x2f\xfd", "LZ4": b"\x04\x22\x4d\x18", "7-Zip": b"7z\xbc\xaf\x27\x1c"}[kind] + data
+
+
+@pytest.mark.parametrize(
+    ("kind", "what", "fix"),
+    [
+        ("xz", "an xz-compressed file", "`xz -dk in.x`"),
+        ("bzip2", "a bzip2-compressed file", "`bunzip2 -k in.x`"),
+        ("zstd", "a zstd-compressed file", "`zstd -d in.x`"),
+        ("LZ4", "an LZ4-compressed file", "`lz4 -d in.x`"),
+        ("zip", "a zip archive", "`unzip in.x`"),
+        ("7-Zip", "a 7-Zip archive", "`7z x in.x`"),
+    ],
+)
+def test_other_compressed_files_are_named_not_read_as_bad_text(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, what: str, fix: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("in.x").write_bytes(_packed(kind, "".join(GOOD % f"k{i}" + "\n" for i in range(20)).encode()))
+    code, out, err = run_cli("validate", "in.x")
+    assert (code, out) == (2, "")
+    assert err == (
+        f"batchcost: error: in.x: is {what}; batchcost reads JSONL, plain or gzip-compressed (.jsonl.gz): extract it "
+        f"({fix}) and give that\n"
+    )

@@ -25,13 +25,49 @@ BLOCK = 8 * 1024 * 1024  # bytes read at a time from a stream
 MAX_LINE_BYTES = 128 * 1024 * 1024
 
 
-def is_gzip(path: str) -> bool:
+def _head(path: str, n: int) -> bytes:
     if is_url(path):
         from ..storage import read_range
 
-        return read_range(path, 0, 2) == b"\x1f\x8b"
+        return read_range(path, 0, n)
     with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
+        return fh.read(n)
+
+
+def is_gzip(path: str) -> bool:
+    return _head(path, 2) == b"\x1f\x8b"
+
+
+# Other containers a batch file may arrive in, by their first bytes, and how to get the JSONL out.
+_OTHER_FORMATS = (
+    (b"\xfd7zXZ\x00", "an xz-compressed file", "xz -dk FILE"),
+    (b"BZh", "a bzip2-compressed file", "bunzip2 -k FILE"),
+    (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "zstd -d FILE"),
+    (b"\x04\x22\x4d\x18", "an LZ4-compressed file", "lz4 -d FILE"),
+    (b"PK\x03\x04", "a zip archive", "unzip FILE"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7-Zip archive", "7z x FILE"),
+    (b"PAR1", "a Parquet file", "convert it to JSONL"),
+)
+
+
+def check_not_other_format(path: str, source: str) -> None:
+    """InputError when ``source`` starts like a compressed file or archive batchcost does not read.
+
+    Read as text, its bytes were reported line by line as "not valid UTF-8; re-encode the file",
+    which sends the user the wrong way.
+    """
+    head = _head(source, 6)
+    for magic, what, how in _OTHER_FORMATS:
+        if head.startswith(magic):
+            if how.startswith("convert") or is_url(path):
+                fix = how if how.startswith("convert") else "extract it"
+            else:
+                from ..text import shell_word
+
+                fix = f"extract it (`{how.replace('FILE', shell_word(path))}`)"
+            raise InputError(
+                path, f"is {what}; batchcost reads JSONL, plain or gzip-compressed (.jsonl.gz): {fix} and give that"
+            )
 
 
 def readable(path: str) -> str:

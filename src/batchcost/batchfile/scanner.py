@@ -32,6 +32,7 @@ from .lines import (
     MAX_LINE_BYTES,
     Stamp,
     changed_while_read,
+    check_not_other_format,
     check_unchanged,
     detect_form,
     file_stamp,
@@ -174,6 +175,8 @@ def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
         if stamp is not None and stamp[0] != size:
             raise changed_while_read(path)  # grew or shrank since open_check looked
         compressed = size >= 2 and is_gzip(src)
+        if size >= 3 and not compressed:
+            check_not_other_format(path, src)
         form = detect_form(src, compressed) if size else "developer"
         tasks.append(FileTask(path, fi, size, compressed, form, src, stamp))
     return tasks
