@@ -39,7 +39,7 @@ def is_gzip(path: str) -> bool:
 
 
 # Other containers a batch file may arrive in, by their first bytes, and how to get the JSONL out.
-_OTHER_FORMATS = (
+OTHER_FORMATS = (
     (b"\xfd7zXZ\x00", "an xz-compressed file", "xz -dk FILE"),
     (b"BZh", "a bzip2-compressed file", "bunzip2 -k FILE"),
     (b"\x28\xb5\x2f\xfd", "a zstd-compressed file", "zstd -d FILE"),
@@ -57,7 +57,7 @@ def check_not_other_format(path: str, source: str) -> None:
     which sends the user the wrong way.
     """
     head = _head(source, 6)
-    for magic, what, how in _OTHER_FORMATS:
+    for magic, what, how in OTHER_FORMATS:
         if head.startswith(magic):
             if how.startswith("convert") or is_url(path):
                 fix = how if how.startswith("convert") else "extract it"
