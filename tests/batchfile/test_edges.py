@@ -872,3 +872,15 @@ def test_other_compressed_files_are_named_not_read_as_bad_text(
         f"batchcost: error: in.x: is {what}; batchcost reads JSONL, plain or gzip-compressed (.jsonl.gz): extract it "
         f"({fix}) and give that\n"
     )
+
+
+def test_a_results_file_in_another_format_is_named_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    results = Path(__file__).resolve().parents[2] / "examples" / "batch_results.jsonl"
+    Path("res.xz").write_bytes(_packed("xz", results.read_bytes()))
+    code, out, err = run_cli("reconcile", "res.xz", "-m", "gemini-2.5-flash")
+    assert (code, out) == (2, "")
+    assert err == (
+        "batchcost: error: res.xz: is an xz-compressed file; batchcost reads JSONL, plain or gzip-compressed "
+        "(.jsonl.gz): extract it (`xz -dk res.xz`) and give that\n"
+    )
