@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from batchcost.cli import main
+from batchcost.errors import OutputError
 from batchcost.redact import host_of, redact
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "batch_requests.jsonl"
@@ -291,3 +292,30 @@ def test_nothing_to_price_names_the_first_error_and_how_to_see_the_rest(
     assert err == (
         f"batchcost: error: no usable request to price: {first}; `batchcost validate empty.jsonl` lists every problem\n"
     )
+
+
+@pytest.mark.parametrize("failure", [OutputError("t.csv", "cannot be written: the disk is full"), KeyboardInterrupt()])
+@pytest.mark.parametrize("command", ["estimate", "reconcile"])
+def test_a_run_whose_last_output_fails_leaves_none_of_its_outputs(
+    work: Path, monkeypatch: pytest.MonkeyPatch, failure: BaseException, command: str
+) -> None:
+    from batchcost import table_files
+
+    def fail(*_: object) -> None:
+        raise failure
+
+    monkeypatch.setattr(table_files, "write_table", fail)
+    before = sorted(p.name for p in work.iterdir())
+    if command == "estimate":
+        args = ["same.jsonl", *MODEL]
+    else:
+        args = ["res.jsonl", "--plan", "plan.json", "-m", "gemini-2.5-flash", "-q", "--run-date", "2026-11-27"]
+    code, _, err = run(command, *args, "-o", "out.json", "--report", "r.html", "--per-request", "t.csv")
+    if isinstance(failure, KeyboardInterrupt):
+        assert (code, err) == (130, "\nbatchcost: interrupted\n")
+    else:
+        assert (code, err) == (2, "batchcost: error: t.csv: cannot be written: the disk is full\n")
+    assert sorted(p.name for p in work.iterdir()) == before  # no output, no temporary file
+    code, _, err = run(command, *args, "-o", "out.json", "--report", "r.html")  # the others still work
+    assert code in (0, 1), err
+    assert {"out.json", "r.html"} <= {p.name for p in work.iterdir()}

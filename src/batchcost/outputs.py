@@ -7,23 +7,61 @@ Every command that writes (``-o``, ``--report``, ``--per-request``, shard manife
 - an output appears whole or not at all (temporary file in the same folder, then a rename), and a
   write that fails or is interrupted leaves no temporary file behind;
 - a missing folder, a folder given as a file name, a read-only folder or a full disk is an
-  :class:`~batchcost.errors.OutputError` with one line naming the path and the fix.
+  :class:`~batchcost.errors.OutputError` with one line naming the path and the fix;
+- the outputs of one run written within :func:`together` appear together at its end, or none of
+  them does (a report is not left behind by a run whose per-request table failed).
 
 New files get the mode any new file gets under the user's umask (``mkstemp`` would make them 0600).
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import errno
 import os
 import stat
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from .errors import OutputError
 
 PathLike = str | os.PathLike[str]
+
+# Files written whole but not yet renamed into place, within together(): (temporary, target, name).
+_PENDING: contextvars.ContextVar[list[tuple[str, Path, str]] | None] = contextvars.ContextVar(
+    "batchcost_pending_outputs", default=None
+)
+
+
+@contextlib.contextmanager
+def together() -> Iterator[None]:
+    """Within the block, the local files :func:`write_atomic` writes appear together when it ends.
+
+    Each is written whole to its temporary file as before; the renames wait for the end of the
+    block. On an exception (a later output that fails, Ctrl-C) every temporary file is removed and
+    none of the outputs appears. Devices and URLs are written at once, as without the block.
+    """
+    pending: list[tuple[str, Path, str]] = []
+    token = _PENDING.set(pending)
+    try:
+        yield
+    except BaseException:
+        _PENDING.reset(token)
+        for tmp, _, _ in pending:
+            Path(tmp).unlink(missing_ok=True)
+        raise
+    _PENDING.reset(token)
+    for i, (tmp, target, name) in enumerate(pending):
+        try:
+            os.replace(tmp, target)
+        except BaseException as e:
+            for later, _, _ in pending[i:]:
+                Path(later).unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                raise OutputError(name, f"cannot be written: {describe_oserror(e)}") from None
+            raise
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
@@ -171,6 +209,10 @@ def write_atomic(path: PathLike, data: str | bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, new_file_mode())
+        pending = _PENDING.get()
+        if pending is not None:  # within together(): renamed with the run's other outputs
+            pending.append((tmp, target, str(path)))
+            return
         os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)

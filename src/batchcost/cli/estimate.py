@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import click
 
+from ..outputs import together
 from ..text import agree, plural
 from . import options as opt
 from .common import (
@@ -190,16 +191,17 @@ def estimate_document(
         from ..reports.plan_text import render_plan_screen
 
         text = render_plan_screen(doc, verbose=args.verbose, width=text_width(stdout, args.output))
-    emit(text, args.output, stdout)
-    confirm_written(args.output, args.quiet, stderr)
-    if args.report:
-        from ..reports.html import write_report
+    with together():  # the output, the report and the table appear together or not at all
+        emit(text, args.output, stdout)
+        if args.report:
+            from ..reports.html import write_report
 
-        shown.stage(f"writing {args.report}", None)
-        write_report(doc, args.report, format=report_fmt)
-    if args.per_request:
-        shown.stage(f"writing {args.per_request}", None)
-        write_per_request(plan.requests, args.per_request)
+            shown.stage(f"writing {args.report}", None)
+            write_report(doc, args.report, format=report_fmt)
+        if args.per_request:
+            shown.stage(f"writing {args.per_request}", None)
+            write_per_request(plan.requests, args.per_request)
+    confirm_written(args.output, args.quiet, stderr)
     return doc
 
 

@@ -8,6 +8,7 @@ from typing import Any, TextIO
 import click
 
 from ..errors import InputError
+from ..outputs import together
 from . import options as opt
 from .common import (
     EXIT_CODES_HELP,
@@ -161,24 +162,25 @@ def run(args: Any, stdout: TextIO, stderr: TextIO) -> int:
             text = json.dumps(doc, indent=2) + "\n"
         else:
             text = render_text(doc, verbose=args.verbose, width=text_width(stdout, args.output))
-        emit(text, args.output, stdout)
-        confirm_written(args.output, args.quiet, stderr)
-        if args.per_request:
-            shown.stage(f"writing {args.per_request}", None)
-            write_per_request(lambda: rec.requests(estimated), args.per_request)
-        if args.report:
-            from ..afterjob.reconcile import load_plan
-            from ..reports.html import write_report
-            from ..reports.reconcile import variance_section
-            from .report import plan_fields_checked
+        with together():  # the output, the table and the report appear together or not at all
+            emit(text, args.output, stdout)
+            if args.per_request:
+                shown.stage(f"writing {args.per_request}", None)
+                write_per_request(lambda: rec.requests(estimated), args.per_request)
+            if args.report:
+                from ..afterjob.reconcile import load_plan
+                from ..reports.html import write_report
+                from ..reports.reconcile import variance_section
+                from .report import plan_fields_checked
 
-            shown.stage(f"writing {args.report}", None)
-            plan_doc = dict(load_plan(args.plan))
-            with plan_fields_checked(args.plan):
-                plan_doc["reconciliation"] = variance_section(doc)
-                write_report(plan_doc, args.report, format=report_fmt)
+                shown.stage(f"writing {args.report}", None)
+                plan_doc = dict(load_plan(args.plan))
+                with plan_fields_checked(args.plan):
+                    plan_doc["reconciliation"] = variance_section(doc)
+                    write_report(plan_doc, args.report, format=report_fmt)
     finally:
         shown.close()
+    confirm_written(args.output, args.quiet, stderr)
     confirm_written(args.report, args.quiet, stderr)
     confirm_written(args.per_request, args.quiet, stderr)
     # failed requests are problems in the input as much as unreadable lines (documented: exit 1)
