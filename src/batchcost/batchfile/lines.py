@@ -34,10 +34,6 @@ def _head(path: str, n: int) -> bytes:
         return fh.read(n)
 
 
-def is_gzip(path: str) -> bool:
-    return _head(path, 2) == b"\x1f\x8b"
-
-
 # Other containers a batch file may arrive in, by their first bytes, and how to get the JSONL out.
 OTHER_FORMATS = (
     (b"\xfd7zXZ\x00", "an xz-compressed file", "xz -dk FILE"),
@@ -50,13 +46,19 @@ OTHER_FORMATS = (
 )
 
 
-def check_not_other_format(path: str, source: str) -> None:
-    """InputError when ``source`` starts like a compressed file or archive batchcost does not read.
+def is_gzip_input(path: str, source: str, size: int) -> bool:
+    """Whether the input at ``source`` is gzip-compressed (else plain JSONL), from its first bytes, read once.
 
-    Read as text, its bytes were reported line by line as "not valid UTF-8; re-encode the file",
-    which sends the user the wrong way.
+    Raises:
+        InputError: it starts like another compressed file or archive, which batchcost does not read.
+            Read as text, its bytes were reported line by line as "not valid UTF-8; re-encode the
+            file", which sends the user the wrong way.
     """
+    if size < 2:
+        return False
     head = _head(source, 6)
+    if head[:2] == b"\x1f\x8b":
+        return True
     for magic, what, how in OTHER_FORMATS:
         if head.startswith(magic):
             if how.startswith("convert") or is_url(path):
@@ -68,6 +70,7 @@ def check_not_other_format(path: str, source: str) -> None:
             raise InputError(
                 path, f"is {what}; batchcost reads JSONL, plain or gzip-compressed (.jsonl.gz): {fix} and give that"
             )
+    return False
 
 
 def readable(path: str) -> str:

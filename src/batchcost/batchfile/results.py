@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..errors import InputError
-from .lines import check_not_other_format, is_gzip, open_binary
+from .lines import is_gzip_input, open_binary
 from .problems import escaped
 from .results_line import LineReader
 from .results_types import (
@@ -133,9 +133,7 @@ def read_results(
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         if size == 0:
             raise InputError(path, "file is empty; give the results file the batch job produced")
-        compressed = size >= 2 and is_gzip(path)
-        if size >= 3 and not compressed:
-            check_not_other_format(path, path)
+        compressed = is_gzip_input(path, path, size)
         reader.start_file(path, fi, detect_form(path, compressed))
         first_row = len(reader.keys)
 
@@ -245,9 +243,7 @@ def read_input_keys(path: str | os.PathLike[str]) -> InputKeys:
 
     name = os.fspath(path)
     size = open_check(name)
-    compressed = size >= 2 and is_gzip(name)
-    if size >= 3 and not compressed:
-        check_not_other_format(name, name)
+    compressed = is_gzip_input(name, name, size)
     decode = msgspec.json.Decoder(_KeyLine).decode
     keys: list[str | None] = []
     keyed = 0

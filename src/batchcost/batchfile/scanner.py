@@ -32,11 +32,10 @@ from .lines import (
     MAX_LINE_BYTES,
     Stamp,
     changed_while_read,
-    check_not_other_format,
     check_unchanged,
     detect_form,
     file_stamp,
-    is_gzip,
+    is_gzip_input,
     open_check,
     readable,
 )
@@ -174,9 +173,7 @@ def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
         stamp = file_stamp(src)
         if stamp is not None and stamp[0] != size:
             raise changed_while_read(path)  # grew or shrank since open_check looked
-        compressed = size >= 2 and is_gzip(src)
-        if size >= 3 and not compressed:
-            check_not_other_format(path, src)
+        compressed = is_gzip_input(path, src, size)
         form = detect_form(src, compressed) if size else "developer"
         tasks.append(FileTask(path, fi, size, compressed, form, src, stamp))
     return tasks
