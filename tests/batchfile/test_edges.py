@@ -31,6 +31,7 @@ from batchcost.batchfile.request import MAX_NESTING
 from batchcost.batchfile.results import read_input_keys, read_results
 from batchcost.cli import main
 from batchcost.errors import InputError
+from tests.hangs import raised_within
 
 GOOD = '{"key": "%s", "request": {"contents": [{"role": "user", "parts": [{"text": "hello"}]}]}}'
 
@@ -768,20 +769,9 @@ def test_a_scan_worker_that_is_killed_is_an_error_not_a_hang(
     monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
     # one range above this size is scanned by a worker too: a SIGBUS there is reported, not this process's end
     monkeypatch.setattr(scanner_mod, "IN_PROCESS_MAX_BYTES", 1)
-    raised: list[BaseException] = []
-
-    def run_scan() -> None:
-        try:
-            scan(path, workers=workers)
-        except BaseException as e:
-            raised.append(e)
-
-    t = threading.Thread(target=run_scan, daemon=True)
-    t.start()
-    t.join(60)
-    assert not t.is_alive(), "the scan hung waiting for a dead worker"
-    assert len(raised) == 1 and isinstance(raised[0], EngineError), raised
-    assert str(raised[0]) == f"a process scanning {path} was killed before it finished (out of memory?); run again"
+    raised = raised_within(60, lambda: scan(path, workers=workers), "the scan")
+    assert isinstance(raised, EngineError), raised
+    assert str(raised) == f"a process scanning {path} was killed before it finished (out of memory?); run again"
 
 
 @pytest.mark.parametrize("packed", [False, True])

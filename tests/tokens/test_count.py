@@ -13,6 +13,7 @@ from batchcost.batchfile import ScanResult, scan
 from batchcost.tokens.count import DEFAULT_SAMPLE_BYTES, TIER_THRESHOLD, count_tokens
 from batchcost.tokens.gemma3 import LocalCounter
 from tests.golden import golden_records
+from tests.hangs import raised_within
 
 golden = golden_records
 
@@ -193,8 +194,6 @@ def _killed_counting(rows: list[int]) -> object:
 def test_a_counting_worker_that_is_killed_is_an_error_not_a_hang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import threading
-
     from batchcost.errors import EngineError
     from batchcost.tokens import count as count_mod
     from batchcost.tokens.heuristic import HeuristicCounter
@@ -204,17 +203,8 @@ def test_a_counting_worker_that_is_killed_is_an_error_not_a_hang(
     monkeypatch.setattr(count_mod, "_PARALLEL_BYTES", 1)
     monkeypatch.setattr(count_mod, "_count_rows_in_child", _killed_counting)
     monkeypatch.setattr(count_mod.os, "cpu_count", lambda: 2)
-    raised: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            count_tokens(result, model="gemini-2.5-flash", counter=HeuristicCounter(), exact=True)
-        except BaseException as e:
-            raised.append(e)
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
-    t.join(60)
-    assert not t.is_alive(), "the count hung waiting for a dead worker"
-    assert len(raised) == 1 and isinstance(raised[0], EngineError), raised
-    assert "a process counting tokens was killed before it finished" in str(raised[0])
+    raised = raised_within(
+        60, lambda: count_tokens(result, model="gemini-2.5-flash", counter=HeuristicCounter(), exact=True), "the count"
+    )
+    assert isinstance(raised, EngineError), raised
+    assert "a process counting tokens was killed before it finished" in str(raised)
