@@ -732,6 +732,15 @@ def test_a_file_that_changes_while_it_is_scanned_is_an_error(
 ) -> None:
     path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
     monkeypatch.setattr(scanner_mod, "scan_range", _scan_then_append)
+    real_stream = scanner_mod.scan_stream
+
+    def read_then_append(*args: Any, **kwargs: Any) -> Any:  # one small file: read in this process
+        part = real_stream(*args, **kwargs)
+        with open(path, "a") as fh:
+            fh.write(GOOD % "late" + "\n")
+        return part
+
+    monkeypatch.setattr(scanner_mod, "scan_stream", read_then_append)
     monkeypatch.setattr(scanner_mod, "PARALLEL_MIN_BYTES", 1)
     with pytest.raises(InputError) as e:
         scan(path, workers=workers)
@@ -754,6 +763,26 @@ def test_a_file_that_changes_while_it_is_estimated_is_an_error(tmp_path: Path, m
     monkeypatch.setattr(estimate_mod, "_priced", priced_then_rewrite)
     code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline")
     assert (code, out) == (2, "")
+    assert err == f"batchcost: error: {path}: changed since it was scanned (still being written, or replaced); run " \
+        "again once the file is complete\n"  # fmt: skip
+
+
+def test_a_small_file_cut_short_while_it_is_read_is_an_error_not_a_crash(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A small file is scanned in the command's own process. Mapped, a cut while it was read ended
+    # that process with SIGBUS ("Bus error", exit 135); read, the scan sees fewer lines and the
+    # stamp taken before it names the file.
+    path = write(tmp_path, [GOOD % f"k{i}" for i in range(200)])
+    real = scanner_mod.scan_stream
+
+    def cut_then_read(*args: Any, **kwargs: Any) -> Any:
+        os.truncate(path, path.stat().st_size // 2)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(scanner_mod, "scan_stream", cut_then_read)
+    code, out, err = run_cli("validate", str(path))
+    assert (code, out) == (2, ""), err
     assert err == f"batchcost: error: {path}: changed since it was scanned (still being written, or replaced); run " \
         "again once the file is complete\n"  # fmt: skip
 

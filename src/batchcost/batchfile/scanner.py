@@ -1,7 +1,8 @@
 """One streaming pass over batch input files: check every line, keep per-request figures.
 
-Plain files are read through ``mmap`` and, when large, split at newlines into one range per core,
-each scanned in its own process; gzip files are streamed in one process, a block of lines at a time,
+Plain files over :data:`IN_PROCESS_MAX_BYTES` are read through ``mmap`` in worker processes, split at
+newlines into one range per core when large; smaller ones are read (not mapped) in this process, where
+a file cut short under a mapping would end the command with SIGBUS; gzip files are streamed in one process, a block of lines at a time,
 so memory never holds more than one block and one line (see :data:`MAX_LINE_BYTES`). Each range
 produces a :class:`~.scan_partial.Partial` (array columns, at most ``keep`` problems per kind with
 exact counts, a bottom-k sample); partials are merged in file order, which fixes up line numbers and
@@ -43,7 +44,7 @@ from .result import SCAN_ONLY_COLUMNS, FileInfo, ScanResult, file_sha256, fold_c
 from .sampling import chosen_rows
 from .scan_merge import Merger
 from .scan_partial import Partial, remove_leftovers
-from .scan_worker import init_worker, scan_gzip, scan_range, scan_stream, use_counters
+from .scan_worker import init_worker, scan_gzip, scan_range, scan_stream
 
 __all__ = [
     "MAX_LINE_BYTES", "PARALLEL_MIN_BYTES", "FileLimits", "FileParts", "FileTask", "PartsOf", "Progress", "finish_scan",
@@ -54,8 +55,8 @@ __all__ = [
 PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 # Larger files are scanned by a worker process even when one range covers them. A mapped file that
 # shrinks kills whoever reads past its new end (SIGBUS): a worker's death is reported, this process's
-# own would end the command with "Bus error" and nothing else. Smaller files are read in well under
-# 0.1 s, so the fork is not worth it.
+# own would end the command with "Bus error" and nothing else. Smaller files are read (not mapped) in
+# this process, in well under 0.1 s, so the fork is not worth it.
 IN_PROCESS_MAX_BYTES = 8 * 1024 * 1024
 
 Progress = Callable[[int, int], None]
@@ -270,26 +271,14 @@ def _local_parts(f: FileTask, seed: int, k: int, keep: int, workers: int, report
 
 def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, size: int, workers: int,
                 report: Callable[[int], None], digest: list[str] | None, gather: str) -> list[Partial]:  # fmt: skip
+    if size <= IN_PROCESS_MAX_BYTES:
+        # Read, not mapped: a file cut short while mapped ends the process with SIGBUS (exit 135, no
+        # message), and this is the command's own process. Read, it comes up short, and the stamp
+        # check after the scan names the file as changed.
+        return [scan_stream(path, fi, form, seed, k, keep, report, gather)]
     with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
         nparts = workers if size >= PARALLEL_MIN_BYTES else 1
         ranges = line_ranges(mm, size, nparts)
-    if len(ranges) == 1 and size <= IN_PROCESS_MAX_BYTES:
-        counters = [0]
-        use_counters(counters)
-        stop = threading.Event()
-
-        def poll() -> None:
-            while not stop.wait(0.2):
-                report(counters[0])
-
-        t = threading.Thread(target=poll, daemon=True)
-        t.start()
-        try:
-            return [scan_range((path, fi, form, seed, k, keep, 0, size, 0, False, gather))]
-        finally:
-            stop.set()
-            t.join()
-            use_counters(None)
     return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest, gather)
 
 
