@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import itertools
 import json
 import math
 import tempfile
@@ -493,3 +494,27 @@ def test_input_file_is_not_modified(tmp_path: Path) -> None:
     mtime = path.stat().st_mtime_ns
     scan(path, sample_size=10)
     assert path.read_bytes() == before and path.stat().st_mtime_ns == mtime
+
+
+@pytest.mark.parametrize("window", [3, 1 << 20])
+def test_a_file_is_cut_across_processes_just_after_newlines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    # lines of 1 to 40 bytes, then one of 5,000: some guesses fall inside it, and a small window
+    # reads past several windows to find its end
+    lines = [b"x" * (i % 40) for i in range(300)] + [b"y" * 5000, b"z"]
+    data = b"\n".join(lines) + b"\n"
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(data)
+    monkeypatch.setattr(scanner_mod, "_NEWLINE_WINDOW", window)
+    for parts in (1, 2, 3, 7, 50):
+        ranges = scanner_mod.line_ranges(str(path), len(data), parts)
+        assert ranges[0][0] == 0 and ranges[-1][1] == len(data)
+        assert all(a[1] == b[0] for a, b in itertools.pairwise(ranges))
+        assert all(data[end - 1 : end] == b"\n" for _, end in ranges)
+        # each cut is the first newline at or after its guess
+        for k, (_, end) in enumerate(ranges[:-1], start=1):
+            guess = max(len(data) * k // parts, ranges[k - 1][0])
+            assert end == data.index(b"\n", guess) + 1
+    # a file cut short after its size was taken: the ranges still end, and the stamp check names it
+    assert scanner_mod.line_ranges(str(path), len(data) + 10_000, 4)[-1][1] == len(data) + 10_000

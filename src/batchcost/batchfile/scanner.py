@@ -18,7 +18,6 @@ puts it together.
 from __future__ import annotations
 
 import itertools
-import mmap
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -58,6 +57,8 @@ PARALLEL_MIN_BYTES = 64 * 1024 * 1024
 # own would end the command with "Bus error" and nothing else. Smaller files are read (not mapped) in
 # this process, in well under 0.1 s, so the fork is not worth it.
 IN_PROCESS_MAX_BYTES = 8 * 1024 * 1024
+# Bytes read at a time when looking for the newline after a guessed range boundary.
+_NEWLINE_WINDOW = 1 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -276,9 +277,7 @@ def _scan_plain(path: str, fi: int, form: str, seed: int, k: int, keep: int, siz
         # message), and this is the command's own process. Read, it comes up short, and the stamp
         # check after the scan names the file as changed.
         return [scan_stream(path, fi, form, seed, k, keep, report, gather)]
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        nparts = workers if size >= PARALLEL_MIN_BYTES else 1
-        ranges = line_ranges(mm, size, nparts)
+    ranges = line_ranges(path, size, workers if size >= PARALLEL_MIN_BYTES else 1)
     return _scan_parallel(path, fi, form, seed, k, keep, ranges, report, digest, gather)
 
 
@@ -319,16 +318,30 @@ def _scan_parallel(path: str, fi: int, form: str, seed: int, k: int, keep: int, 
     return parts
 
 
-def line_ranges(mm: mmap.mmap, size: int, parts: int) -> list[tuple[int, int]]:
-    """``parts`` ranges of about equal size, each ending just after a newline (or at the end)."""
+def line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` ranges of about equal size of a local file, each ending just after a newline (or at the end).
+
+    The newline after each guess is found by reading, not through a map: this runs in the command's
+    own process, which a file cut short under a map would end with SIGBUS.
+    """
     bounds = [0]
-    for k in range(1, parts):
-        guess = max(size * k // parts, bounds[-1])
-        nl = mm.find(b"\n", guess)
-        if nl == -1:
-            break
-        if nl + 1 > bounds[-1]:
-            bounds.append(nl + 1)
+    if parts > 1:
+        with open(path, "rb") as fh:
+            for k in range(1, parts):
+                pos = max(size * k // parts, bounds[-1])
+                nl = -1
+                while nl < 0 and pos < size:
+                    fh.seek(pos)
+                    window = fh.read(min(_NEWLINE_WINDOW, size - pos))
+                    if not window:  # cut short: the stamp check after the scan names the file
+                        break
+                    found = window.find(b"\n")
+                    nl = pos + found if found >= 0 else -1
+                    pos += len(window)
+                if nl < 0:
+                    break
+                if nl + 1 > bounds[-1]:
+                    bounds.append(nl + 1)
     bounds.append(size)
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 

@@ -18,7 +18,6 @@ one task (a deflate stream is read from its start).
 from __future__ import annotations
 
 import math
-import mmap
 import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
@@ -63,8 +62,7 @@ def file_ranges(path: str, size: int, range_bytes: int) -> list[tuple[int, int]]
         return [(0, size)]
     if is_url(path):
         return url_line_ranges(path, size, parts)
-    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-        return line_ranges(mm, size, parts)
+    return line_ranges(path, size, parts)
 
 
 def scan_on(
