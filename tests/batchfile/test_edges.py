@@ -893,6 +893,40 @@ def test_other_compressed_files_are_named_not_read_as_bad_text(
     )
 
 
+@pytest.mark.parametrize(
+    ("codec", "name", "iconv_name"),
+    [
+        ("utf-16", "UTF-16", "UTF-16"),  # with a byte order mark: what Windows PowerShell's > writes
+        ("utf-16-le", "UTF-16", "UTF-16LE"),
+        ("utf-16-be", "UTF-16", "UTF-16BE"),
+        ("utf-32", "UTF-32", "UTF-32"),
+        ("utf-32-le", "UTF-32", "UTF-32LE"),
+    ],
+)
+def test_utf16_and_utf32_files_are_named_with_the_command_that_re_encodes_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, codec: str, name: str, iconv_name: str
+) -> None:
+    import shutil
+    import subprocess
+
+    monkeypatch.chdir(tmp_path)
+    Path("data").mkdir()
+    text = "".join(GOOD % f"k{i}" + "\n" for i in range(20))
+    Path("data/in.jsonl").write_bytes(text.encode(codec))
+    code, out, err = run_cli("validate", "data/in.jsonl")
+    assert (code, out) == (2, "")
+    command = f"iconv -f {iconv_name} -t UTF-8 data/in.jsonl > data/in-utf8.jsonl"
+    assert err == (
+        f"batchcost: error: data/in.jsonl: is {name} text; batchcost reads UTF-8 JSONL: re-encode it (`{command}`) "
+        "and give that\n"
+    )
+    if shutil.which("iconv") is None:
+        return
+    subprocess.run(["bash", "-c", command], check=True)
+    assert Path("data/in-utf8.jsonl").read_text(encoding="utf-8") == text
+    assert run_cli("validate", "data/in-utf8.jsonl")[0] == 0
+
+
 def test_a_results_file_in_another_format_is_named_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     results = Path(__file__).resolve().parents[2] / "examples" / "batch_results.jsonl"

@@ -46,6 +46,40 @@ OTHER_FORMATS = (
 )
 
 
+# Text in another Unicode encoding, by its first bytes: (start, the encoding's name, iconv's name
+# for it). With a byte order mark, iconv's "UTF-16" reads either order and drops the mark; without
+# one the order is named. A JSONL line starts with "{", which tells the order.
+_WIDE_TEXT = (
+    (b"\xff\xfe\x00\x00", "UTF-32", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32", "UTF-32"),
+    (b"{\x00\x00\x00", "UTF-32", "UTF-32LE"),
+    (b"\xff\xfe", "UTF-16", "UTF-16"),
+    (b"\xfe\xff", "UTF-16", "UTF-16"),
+    (b"{\x00", "UTF-16", "UTF-16LE"),
+    (b"\x00{", "UTF-16", "UTF-16BE"),
+)
+
+
+def _check_utf8_family(path: str, head: bytes) -> None:
+    """InputError when the file is UTF-16 or UTF-32 text (Windows PowerShell's ``>`` writes UTF-16).
+
+    Read as UTF-8, every line of it was reported as not JSON and the first as not UTF-8: one line
+    saying what the file is and how to re-encode it sends the user the right way.
+    """
+    for start, encoding, iconv_name in _WIDE_TEXT:
+        if head.startswith(start):
+            if is_url(path):
+                fix = "re-encode it as UTF-8"
+            else:
+                from ..text import shell_word
+
+                folder, name = os.path.split(path)
+                stem, dot, ext = name.rpartition(".")
+                out = os.path.join(folder, f"{stem}-utf8.{ext}" if dot and stem else f"{name}-utf8.jsonl")
+                fix = f"re-encode it (`iconv -f {iconv_name} -t UTF-8 {shell_word(path)} > {shell_word(out)}`)"
+            raise InputError(path, f"is {encoding} text; batchcost reads UTF-8 JSONL: {fix} and give that")
+
+
 def is_gzip_input(path: str, source: str, size: int) -> bool:
     """Whether the input at ``source`` is gzip-compressed (else plain JSONL), from its first bytes, read once.
 
@@ -59,6 +93,7 @@ def is_gzip_input(path: str, source: str, size: int) -> bool:
     head = _head(source, 6)
     if head[:2] == b"\x1f\x8b":
         return True
+    _check_utf8_family(path, head)
     for magic, what, how in OTHER_FORMATS:
         if head.startswith(magic):
             if how.startswith("convert") or is_url(path):
