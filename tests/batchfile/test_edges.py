@@ -937,3 +937,32 @@ def test_a_results_file_in_another_format_is_named_too(tmp_path: Path, monkeypat
         "batchcost: error: res.xz: is an xz-compressed file; batchcost reads JSONL, plain or gzip-compressed "
         "(.jsonl.gz): extract it (`xz -dk res.xz`) and give that\n"
     )
+
+
+def test_a_file_given_twice_is_refused_however_it_is_spelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Its requests would be counted, priced and sharded twice: `estimate data/*.jsonl data/a.jsonl`
+    # doubled the cost without a word.
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, [GOOD % f"k{i}" for i in range(5)], "a.jsonl")
+    write(tmp_path, [GOOD % f"k{i}" for i in range(5)], "b.jsonl")  # the same lines in another file: fine
+    os.symlink("a.jsonl", "link.jsonl")
+    code, out, err = run_cli("validate", "a.jsonl", "b.jsonl", "a.jsonl")
+    assert (code, out) == (2, "")
+    assert err == "batchcost: error: a.jsonl: given twice; give each file once (it would be counted twice)\n"
+    code, out, err = run_cli("estimate", "a.jsonl", "link.jsonl", "-m", "gemini-2.5-flash", "--offline")
+    assert (code, out) == (2, "")
+    assert err == (
+        "batchcost: error: link.jsonl: the same file as a.jsonl, given twice; give each file once (it would be "
+        "counted twice)\n"
+    )
+    with pytest.raises(InputError, match=r"the same file as a\.jsonl, given twice"):
+        scan(["a.jsonl", "./a.jsonl"])
+    assert scan(["a.jsonl", "b.jsonl"]).requests == 10
+
+
+def test_a_results_file_given_twice_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # reconcile added its cost twice: $0.0011 for the example's $0.0005
+    results = Path(__file__).resolve().parents[2] / "examples" / "batch_results.jsonl"
+    code, out, err = run_cli("reconcile", str(results), str(results), "-m", "gemini-2.5-flash")
+    assert (code, out) == (2, "")
+    assert err == f"batchcost: error: {results}: given twice; give each file once (it would be counted twice)\n"

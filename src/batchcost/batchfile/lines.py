@@ -9,11 +9,12 @@ import gzip
 import os
 import stat
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ..errors import InputError
 from ..storage.locations import is_url
+from ..text import one_line
 
 BLOCK = 8 * 1024 * 1024  # bytes read at a time from a stream
 
@@ -106,6 +107,25 @@ def is_gzip_input(path: str, source: str, size: int) -> bool:
                 path, f"is {what}; batchcost reads JSONL, plain or gzip-compressed (.jsonl.gz): {fix} and give that"
             )
     return False
+
+
+def check_each_once(names: Sequence[str]) -> None:
+    """InputError when one file is given twice: its requests (or results) would be counted, priced
+    and sharded twice. Caught however it is spelled: a shell pattern and a name, two spellings of one
+    path, a link and its target (local files are compared by device and inode, after ``open_check``)."""
+    seen: dict[tuple[object, ...], str] = {}
+    for name in names:
+        if is_url(name):
+            key: tuple[object, ...] = ("url", name)
+        else:
+            st = os.stat(name)
+            key = ("file", st.st_dev, st.st_ino)
+        if key not in seen:
+            seen[key] = name
+            continue
+        first = seen[key]
+        also = "" if first == name else f"the same file as {one_line(first)}, "
+        raise InputError(name, f"{also}given twice; give each file once (it would be counted twice)")
 
 
 def readable(path: str) -> str:

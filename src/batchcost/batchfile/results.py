@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..errors import InputError
-from .lines import is_gzip_input, open_binary
+from .lines import check_each_once, is_gzip_input, open_binary
 from .problems import escaped
 from .results_line import LineReader
 from .results_types import (
@@ -126,6 +126,7 @@ def read_results(
         paths = [paths]
     names = [os.fspath(p) for p in paths]
     sizes = [open_check(p) for p in names]
+    check_each_once(names)
     total = sum(sizes)
     reader = LineReader(keep_problems)
     files: list[ResultsFileInfo] = []

@@ -32,6 +32,7 @@ from .lines import (
     MAX_LINE_BYTES,
     Stamp,
     changed_while_read,
+    check_each_once,
     check_unchanged,
     detect_form,
     file_stamp,
@@ -169,6 +170,7 @@ def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
 
         names = [loc.name for loc in expand(names)]
     sizes = [open_check(p) for p in names]
+    check_each_once(names)
     tasks = []
     for fi, (path, size) in enumerate(zip(names, sizes, strict=True)):
         src = readable(path)  # a URL's --cache-dir copy is read on the local fast path; problems name the URL
