@@ -170,6 +170,14 @@ def test_no_next_step_caps_an_output_close_to_its_ceiling(small_plan: dict[str, 
     assert "Cap the output" in steps_of(soup_of(plan))
 
 
+def test_a_plan_on_negotiated_prices_says_to_shard_with_them(full_plan: dict[str, Any]) -> None:
+    plan = copy.deepcopy(full_plan)
+    said = "Give the shard command the same --prices as the estimate, so the manifest's costs match this report."
+    assert said not in steps_of(soup_of(plan))["Write the shards"]["after"]
+    plan["prices"][0]["overridden"] = True
+    assert said in steps_of(soup_of(plan))["Write the shards"]["after"]
+
+
 def test_next_steps_on_vertex(full_plan: dict[str, Any]) -> None:
     plan = copy.deepcopy(full_plan)
     plan["shards"]["platform"] = plan["caching"]["platform"] = "vertex"

@@ -290,7 +290,9 @@ def _shard_step(plan: Mapping[str, Any]) -> Step:
             "(in the same order) or shard each, which plans each on its own."
         )
     if any(p.get("overridden") for p in plan.get("prices") or []):
-        after.append("Add the same --prices file(s) this plan used, so the manifest's costs match this report.")
+        after.append(
+            "Give the shard command the same --prices as the estimate, so the manifest's costs match this report."
+        )
     if s.get("oversized"):
         n_over = len(s["oversized"])
         after.append(
