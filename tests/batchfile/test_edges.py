@@ -966,3 +966,51 @@ def test_a_results_file_given_twice_is_refused(tmp_path: Path, monkeypatch: pyte
     code, out, err = run_cli("reconcile", str(results), str(results), "-m", "gemini-2.5-flash")
     assert (code, out) == (2, "")
     assert err == f"batchcost: error: {results}: given twice; give each file once (it would be counted twice)\n"
+
+
+@pytest.mark.parametrize(
+    ("shape", "what", "jq"),
+    [
+        ("array", "a JSON array", "jq -c '.[]'"),
+        ("pretty array", "a JSON array", "jq -c '.[]'"),
+        ("pretty objects", "pretty-printed JSON (objects spread over several lines)", "jq -c ."),
+    ],
+)
+def test_a_json_document_is_named_with_the_command_that_makes_it_jsonl(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, shape: str, what: str, jq: str
+) -> None:
+    # Every line of it was "not valid JSON: Input data was truncated", dozens of them, and the
+    # summary said the file held no request.
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    objects = [json.loads(GOOD % f"k{i}") for i in range(3)]
+    text = {
+        "array": json.dumps(objects),
+        "pretty array": json.dumps(objects, indent=2),
+        "pretty objects": "\n".join(json.dumps(o, indent=2) for o in objects),
+    }[shape]
+    Path("in.json").write_text(text + "\n")
+    code, out, err = run_cli("validate", "in.json")
+    assert (code, out) == (2, "")
+    command = f"{jq} in.json > in-lines.jsonl"
+    assert err == (
+        f"batchcost: error: in.json: is {what}, not JSONL (one JSON object per line): put each object on a line of "
+        f"its own (`{command}`) and give that\n"
+    )
+    Path("in.json.gz").write_bytes(gzip.compress(Path("in.json").read_bytes()))
+    assert run_cli("validate", "in.json.gz")[2] == (
+        f"batchcost: error: in.json.gz: is {what}, not JSONL (one JSON object per line): put each object on a line "
+        "of its own and give that\n"
+    )
+    if shutil.which("jq") is not None:
+        subprocess.run(["bash", "-c", command], check=True)
+        assert run_cli("validate", "in-lines.jsonl")[:2] == (0, "in-lines.jsonl: valid: 3 requests in 3 lines, 243 "
+                                                               "bytes; 0 errors, 0 warnings\n")  # fmt: skip
+
+
+def test_a_file_with_object_lines_is_checked_line_by_line_even_if_it_starts_like_a_document(tmp_path: Path) -> None:
+    path = write(tmp_path, ["{", *[GOOD % f"k{i}" for i in range(3)]])
+    code, out, _ = run_cli("validate", str(path))
+    assert code == 1
+    assert f"{path}:1: not valid JSON" in out and "3 requests in 4 lines" in out

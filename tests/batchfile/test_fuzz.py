@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,11 @@ def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
         with pytest.raises(InputError, match="batchcost reads JSONL, plain or gzip-compressed"):
             scan(p, sample_size=3)  # an xz file, a zip archive...: named for what it is, not read as text
         return
-    result = scan(p, sample_size=3)
+    try:
+        result = scan(p, sample_size=3)
+    except InputError as e:  # a whole file named for what it is, with the command that fixes it
+        assert re.search(r": is (UTF-16|UTF-32) text; |: is (a JSON array|pretty-printed JSON).*, not JSONL", str(e))
+        return
     if data[:2] == b"\x1f\x8b":  # read as gzip: corrupt data is one problem, not lines
         assert not result.valid()
     else:
@@ -66,6 +71,11 @@ def test_random_bytes_never_crash(tmp_path: Path, data: bytes) -> None:
 def test_random_json_never_crashes(tmp_path: Path, objs: list[object]) -> None:
     p = tmp_path / "random.jsonl"
     p.write_text("\n".join(json.dumps(o) for o in objs) + "\n")
+    if not any(isinstance(o, dict) for o in objs) and json.dumps(objs[0]).startswith("["):
+        # no line is an object and the first is an array: the file is named as JSON arrays
+        with pytest.raises(InputError, match="is a JSON array, not JSONL"):
+            scan(p, sample_size=2)
+        return
     result = scan(p, sample_size=2)
     assert result.lines == len(objs)
     assert result.requests <= len(objs)

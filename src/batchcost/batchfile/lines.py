@@ -232,11 +232,16 @@ def changed_while_read(path: str) -> InputError:
     )
 
 
-def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
+def detect_form(path: str, compressed: bool, limit: int = 50, name: str | None = None) -> str:
     """``developer`` or ``vertex``, by the first ``limit`` object lines that have "key" or "request".
 
     Developer lines carry a "key", Vertex lines do not; the majority decides (a tie is Developer), so
     one line that lost its key does not turn the whole file into a Vertex file without key checks.
+
+    Raises:
+        InputError: no line looked at is a JSON object and the file starts like one JSON document
+            (an array, or an object spread over several lines): every line of it would be reported
+            as not JSON, when the fix is one command (``name``: the file as messages call it).
     """
     import msgspec
 
@@ -245,7 +250,8 @@ def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
         request: Any = msgspec.UNSET
 
     decode = msgspec.json.Decoder(_Head).decode
-    keyed = keyless = 0
+    keyed = keyless = objects = 0
+    first = b""  # the first line that is not blank, stripped (its first bytes)
     try:
         with open_binary(path, block=1 << 20) as raw, gzip.GzipFile(fileobj=raw) if compressed else raw as fh:
             budget = [64 * 1024 * 1024]  # look no further than this into the (inflated) data
@@ -262,10 +268,13 @@ def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
                     line = raw.strip()
                     if not line:  # blank: not worth an exception each (a file can be nothing else)
                         continue
+                    line = line.removeprefix(b"\xef\xbb\xbf")
+                    first = first or line[:2]
                     try:
-                        head = decode(line.removeprefix(b"\xef\xbb\xbf"))
+                        head = decode(line)
                     except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError, RecursionError):
                         continue
+                    objects += 1
                     if head.key is not msgspec.UNSET:
                         keyed += 1
                     elif head.request is not msgspec.UNSET:
@@ -274,7 +283,24 @@ def detect_form(path: str, compressed: bool, limit: int = 50) -> str:
                         return "developer" if keyed >= keyless else "vertex"
     except (OSError, EOFError, zlib.error):
         pass
+    if not objects and (first.startswith(b"[") or first == b"{"):
+        raise _json_document(name or path, first.startswith(b"["), compressed)
     return "developer" if keyed >= keyless else "vertex"
+
+
+def _json_document(path: str, array: bool, compressed: bool) -> InputError:
+    """The error for a file that is one JSON document, with the ``jq`` command that makes it JSONL."""
+    what = "a JSON array" if array else "pretty-printed JSON (objects spread over several lines)"
+    if compressed or is_url(path):
+        fix = "put each object on a line of its own"
+    else:
+        from ..text import shell_word
+
+        folder, name = os.path.split(path)
+        out = os.path.join(folder, f"{name.rpartition('.')[0] or name}-lines.jsonl")
+        jq = "jq -c '.[]'" if array else "jq -c ."
+        fix = f"put each object on a line of its own (`{jq} {shell_word(path)} > {shell_word(out)}`)"
+    return InputError(path, f"is {what}, not JSONL (one JSON object per line): {fix} and give that")
 
 
 def stream_blocks(read: Callable[[int], bytes], limit: int, chunk: int = BLOCK) -> Iterator[tuple[int, Any, int, bool]]:

@@ -178,7 +178,7 @@ def plan_files(paths: str | os.PathLike[str] | Sequence[str | os.PathLike[str]])
         if stamp is not None and stamp[0] != size:
             raise changed_while_read(path)  # grew or shrank since open_check looked
         compressed = is_gzip_input(path, src, size)
-        form = detect_form(src, compressed) if size else "developer"
+        form = detect_form(src, compressed, name=path) if size else "developer"
         tasks.append(FileTask(path, fi, size, compressed, form, src, stamp))
     return tasks
 
