@@ -31,6 +31,22 @@ def test_valid_file_exits_0_with_summary() -> None:
     assert out.strip().endswith("valid: 3 requests in 3 lines, 358 bytes; 0 errors, 0 warnings")
 
 
+def test_no_usable_request_comes_after_the_problems_it_points_to(tmp_path: Path) -> None:
+    # "see the problems above" was printed above them: kinds of one problem each were ordered by code
+    p = tmp_path / "other.jsonl"
+    p.write_text('{"custom_id": "r1", "params": {"max_tokens": 5, "messages": []}}\n{"a": 1}\n')
+    code, out, _ = run("validate", str(p))
+    assert code == 1
+    titles = [line for line in out.splitlines() if line.startswith("error: ")]
+    assert titles == [
+        "error: Anthropic batch format (anthropic-format): 1",
+        "error: missing key (key-missing): 1",
+        "error: missing request (request-missing): 1",
+        "error: no requests (no-requests): 1",
+    ]
+    assert out.splitlines()[-2] == f"  {p}: no line holds a usable request; see the problems above"
+
+
 def test_problems_exit_1_one_line_each_grouped(tmp_path: Path) -> None:
     p = tmp_path / "bad.jsonl"
     good = '{"key": "a", "request": {"contents": [{"parts": [{"text": "x"}]}]}}'

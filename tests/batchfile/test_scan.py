@@ -170,6 +170,12 @@ def test_vertex_form_allows_extra_fields_and_needs_no_key(tmp_path: Path) -> Non
             "openai-format",
             "OpenAI batch line",
         ),
+        (
+            '{"custom_id": "r1", "params": {"model": "m", "max_tokens": 64, "messages": [{"role": "user", '
+            '"content": "Hi"}]}}',
+            "anthropic-format",
+            "Anthropic Message Batches line (custom_id/params)",
+        ),
     ],
 )
 def test_each_error_kind_names_line_and_fix(tmp_path: Path, bad: str, code: str, words: str) -> None:

@@ -388,6 +388,15 @@ class RangeScanner:
                 '{"key": ..., "request": {...}}',
             )
             return None
+        if "custom_id" in obj and isinstance(obj.get("params"), dict) and "request" not in obj:
+            self._report(
+                "anthropic-format",
+                "Anthropic Message Batches line (custom_id/params); Gemini wants "
+                '{"key": <custom_id>, "request": {"contents": [{"role": "user", "parts": [{"text": ...}]}]}}: '
+                "move params.messages into contents (assistant -> model), params.system into systemInstruction "
+                "and max_tokens into generationConfig.maxOutputTokens",
+            )
+            return None
         if "custom_id" in obj or ({"method", "url", "body"} <= obj.keys() and "request" not in obj):
             self._report(
                 "openai-format",

@@ -32,6 +32,7 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "not-object": (Severity.ERROR, "line is not a JSON object"),
     "duplicate-name": (Severity.ERROR, "a name repeated in one JSON object"),
     "openai-format": (Severity.ERROR, "OpenAI batch format"),
+    "anthropic-format": (Severity.ERROR, "Anthropic batch format"),
     "key-missing": (Severity.ERROR, "missing key"),
     "key-not-string": (Severity.ERROR, "key is not a string"),
     "key-empty": (Severity.ERROR, "empty key"),

@@ -1,7 +1,8 @@
 """``batchcost.validation/1``: what ``validate --format json`` writes (``batchfile/validation.py``).
 
-Read back by ``reports/validation.py``. Problems are grouped by kind, errors first, each kind
-with its count and its first problems.
+Read back by ``reports/validation.py``. Problems are grouped by kind, errors first (``no-requests``,
+which sums up the others, last of them), then by count, each kind with its count and its first
+problems.
 """
 
 from __future__ import annotations
