@@ -171,6 +171,11 @@ def test_vertex_form_allows_extra_fields_and_needs_no_key(tmp_path: Path) -> Non
             "OpenAI batch line",
         ),
         (
+            '{"key": "r1", "response": {"candidates": [], "usageMetadata": {"promptTokenCount": 3}}}',
+            "request-missing",
+            "this looks like a job's results file; give the batch input file (`batchcost reconcile` prices results)",
+        ),
+        (
             '{"custom_id": "r1", "params": {"model": "m", "max_tokens": 64, "messages": [{"role": "user", '
             '"content": "Hi"}]}}',
             "anthropic-format",

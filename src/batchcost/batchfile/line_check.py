@@ -431,11 +431,15 @@ class RangeScanner:
                     )
         request = obj.get("request")
         if request is None:
-            hint = (
-                ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})'
-                if ("contents" in obj)
-                else ""
-            )
+            if "contents" in obj:
+                hint = ' (found "contents" at line level: wrap it as {"request": {"contents": ...}})'
+            elif "response" in obj or "error" in obj or "status" in obj:
+                hint = (
+                    " but a response or error: this looks like a job's results file; give the batch input file "
+                    "(`batchcost reconcile` prices results)"
+                )
+            else:
+                hint = ""
             self._report("request-missing", f'no "request" object{hint}')
             return None
         if not isinstance(request, dict):
