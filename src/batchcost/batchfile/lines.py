@@ -61,6 +61,16 @@ _WIDE_TEXT = (
 )
 
 
+def _beside(path: str, tag: str, ext: str | None = None) -> str:
+    """Where a command suggested in a message writes its fixed copy of ``path``: beside it, named
+    ``STEM-TAG.EXT`` (``ext`` default: the file's own, or ``jsonl`` when it has none)."""
+    folder, name = os.path.split(path)
+    stem, dot, own = name.rpartition(".")
+    if not (dot and stem):
+        stem, own = name, "jsonl"
+    return os.path.join(folder, f"{stem}-{tag}.{ext or own}")
+
+
 def _check_utf8_family(path: str, head: bytes) -> None:
     """InputError when the file is UTF-16 or UTF-32 text (Windows PowerShell's ``>`` writes UTF-16).
 
@@ -74,9 +84,7 @@ def _check_utf8_family(path: str, head: bytes) -> None:
             else:
                 from ..text import shell_word
 
-                folder, name = os.path.split(path)
-                stem, dot, ext = name.rpartition(".")
-                out = os.path.join(folder, f"{stem}-utf8.{ext}" if dot and stem else f"{name}-utf8.jsonl")
+                out = _beside(path, "utf8")
                 fix = f"re-encode it (`iconv -f {iconv_name} -t UTF-8 {shell_word(path)} > {shell_word(out)}`)"
             raise InputError(path, f"is {encoding} text; batchcost reads UTF-8 JSONL: {fix} and give that")
 
@@ -296,8 +304,7 @@ def _json_document(path: str, array: bool, compressed: bool) -> InputError:
     else:
         from ..text import shell_word
 
-        folder, name = os.path.split(path)
-        out = os.path.join(folder, f"{name.rpartition('.')[0] or name}-lines.jsonl")
+        out = _beside(path, "lines", "jsonl")
         jq = "jq -c '.[]'" if array else "jq -c ."
         fix = f"put each object on a line of its own (`{jq} {shell_word(path)} > {shell_word(out)}`)"
     return InputError(path, f"is {what}, not JSONL (one JSON object per line): {fix} and give that")

@@ -2,11 +2,11 @@
 
 Plain files over :data:`IN_PROCESS_MAX_BYTES` are read through ``mmap`` in worker processes, split at
 newlines into one range per core when large; smaller ones are read (not mapped) in this process, where
-a file cut short under a mapping would end the command with SIGBUS; gzip files are streamed in one process, a block of lines at a time,
-so memory never holds more than one block and one line (see :data:`MAX_LINE_BYTES`). Each range
-produces a :class:`~.scan_partial.Partial` (array columns, at most ``keep`` problems per kind with
-exact counts, a bottom-k sample); partials are merged in file order, which fixes up line numbers and
-row indices. Checks that need the whole file (duplicate keys, mixed models, size limits) run on the
+a file cut short under a mapping would end the command with SIGBUS. Gzip files are streamed in one
+process, a block of lines at a time, so memory never holds more than one block and one line (see
+:data:`MAX_LINE_BYTES`). Each range produces a :class:`~.scan_partial.Partial` (array columns, at most
+``keep`` problems per kind with exact counts, a bottom-k sample); partials are merged in file order,
+which fixes up line numbers and row indices. Checks that need the whole file (duplicate keys, mixed models, size limits) run on the
 merged columns.
 
 The jobs, one module each: ``scan_worker`` (one range or gzip stream), ``line_check`` (one line),
