@@ -6,8 +6,8 @@ a file cut short under a mapping would end the command with SIGBUS. Gzip files a
 process, a block of lines at a time, so memory never holds more than one block and one line (see
 :data:`MAX_LINE_BYTES`). Each range produces a :class:`~.scan_partial.Partial` (array columns, at most
 ``keep`` problems per kind with exact counts, a bottom-k sample); partials are merged in file order,
-which fixes up line numbers and row indices. Checks that need the whole file (duplicate keys, mixed models, size limits) run on the
-merged columns.
+which fixes up line numbers and row indices. Checks that need the whole file (duplicate keys, mixed
+models, size limits) run on the merged columns.
 
 The jobs, one module each: ``scan_worker`` (one range or gzip stream), ``line_check`` (one line),
 ``scan_partial`` (a range's columns and spill file), ``sampling`` (the sample), ``scan_merge``
