@@ -326,51 +326,48 @@ def line_ranges(path: str, size: int, parts: int) -> list[tuple[int, int]]:
     The newline after each guess is found by reading, not through a map: this runs in the command's
     own process, which a file cut short under a map would end with SIGBUS.
     """
-    bounds = [0]
-    if parts > 1:
-        with open(path, "rb") as fh:
-            for k in range(1, parts):
-                pos = max(size * k // parts, bounds[-1])
-                nl = -1
-                while nl < 0 and pos < size:
-                    fh.seek(pos)
-                    window = fh.read(min(_NEWLINE_WINDOW, size - pos))
-                    if not window:  # cut short: the stamp check after the scan names the file
-                        break
-                    found = window.find(b"\n")
-                    nl = pos + found if found >= 0 else -1
-                    pos += len(window)
-                if nl < 0:
-                    break
-                if nl + 1 > bounds[-1]:
-                    bounds.append(nl + 1)
-    bounds.append(size)
-    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
+    if parts < 2:
+        return [(0, size)] if size else []
+    with open(path, "rb") as fh:
+
+        def read(lo: int, hi: int) -> bytes:
+            fh.seek(lo)
+            return fh.read(hi - lo)
+
+        return _cut_at_newlines(read, size, parts, _NEWLINE_WINDOW)
 
 
 def url_line_ranges(url: str, size: int, parts: int) -> list[tuple[int, int]]:
     """:func:`line_ranges` for a URL's object: the newline after each guess found by small range reads."""
     from ..storage import read_range
 
+    return _cut_at_newlines(lambda lo, hi: read_range(url, lo, hi), size, parts, _PROBE)
+
+
+# bytes read at a time to find the newline that ends a range of a URL's object
+_PROBE = 256 * 1024
+
+
+def _cut_at_newlines(read: Callable[[int, int], bytes], size: int, parts: int, window: int) -> list[tuple[int, int]]:
+    """The ranges of :func:`line_ranges`, the newline after each guess found by ``read(lo, hi)`` calls
+    of at most ``window`` bytes."""
     bounds = [0]
     for k in range(1, parts):
         pos = max(size * k // parts, bounds[-1])
         nl = -1
         while nl < 0 and pos < size:
-            window = read_range(url, pos, min(size, pos + _PROBE))
-            found = window.find(b"\n")
+            data = read(pos, min(size, pos + window))
+            if not data:  # cut short: the stamp check after the scan names the file
+                break
+            found = data.find(b"\n")
             nl = pos + found if found >= 0 else -1
-            pos += len(window)
+            pos += len(data)
         if nl < 0:
             break
         if nl + 1 > bounds[-1]:
             bounds.append(nl + 1)
     bounds.append(size)
     return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
-
-
-# bytes read at a time to find the newline that ends a range of a URL's object
-_PROBE = 256 * 1024
 
 
 def finish_scan(m: Merger, files: list[FileInfo], seed: int, gather: str) -> ScanResult:
