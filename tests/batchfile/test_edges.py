@@ -1014,3 +1014,26 @@ def test_a_file_with_object_lines_is_checked_line_by_line_even_if_it_starts_like
     code, out, _ = run_cli("validate", str(path))
     assert code == 1
     assert f"{path}:1: not valid JSON" in out and "3 requests in 4 lines" in out
+
+
+def test_a_vertex_results_file_given_as_input_is_named_and_warned(tmp_path: Path) -> None:
+    # A Vertex results line echoes its request, so it was estimated, "all valid", as a job to run.
+    line = {
+        "status": "",
+        "request": {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}]},
+        "response": {"candidates": [], "usageMetadata": {"promptTokenCount": 1}},
+    }
+    path = write(tmp_path, [json.dumps(line)] * 2, "results.jsonl")
+    code, out, _ = run_cli("validate", str(path))
+    assert code == 0
+    assert out.splitlines()[:2] == [
+        "warning: a results line (results-line): 2",
+        f'  {path}:1: line holds a "response" beside its request: this looks like a Vertex job\'s results file, '
+        "whose requests have run; give the batch input file (`batchcost reconcile` prices results)",
+    ]
+    code, out, err = run_cli("estimate", str(path), "-m", "gemini-2.5-flash", "--offline", "--format", "json")
+    assert code == 0, err
+    assert (
+        "2 lines hold a response beside the request: the file looks like a Vertex job's results, whose requests "
+        "have already run; `batchcost reconcile` prices results"
+    ) in json.loads(out)["warnings"]

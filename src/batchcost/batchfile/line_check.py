@@ -429,6 +429,13 @@ class RangeScanner:
                         f'unknown line field {quoted(name)}; a line holds only "key" and "request" (move '
                         "request settings inside request)",
                     )
+        elif "response" in obj and "request" in obj:
+            # A Vertex results line echoes its request: estimated, it is a job that already ran.
+            self._report(
+                "results-line",
+                'line holds a "response" beside its request: this looks like a Vertex job\'s results file, whose '
+                "requests have run; give the batch input file (`batchcost reconcile` prices results)",
+            )
         request = obj.get("request")
         if request is None:
             if "contents" in obj:

@@ -60,6 +60,7 @@ KINDS: dict[str, tuple[Severity, str]] = {
     "gzip-corrupt": (Severity.ERROR, "gzip data corrupt"),
     "no-requests": (Severity.ERROR, "no requests"),
     "unknown-field": (Severity.WARNING, "unknown field"),
+    "results-line": (Severity.WARNING, "a results line"),
     "thinking-both": (Severity.WARNING, "thinkingBudget and thinkingLevel together"),
     "embed-limit": (Severity.WARNING, "over a third-party embedding media limit"),
 }

@@ -403,6 +403,12 @@ def _input_warnings(result: ScanResult, tokens: TokenEstimate) -> list[str]:
             f"the input has {plural(result.errors, 'validation error')} ({plural(bad, 'line')} not priced); the API "
             f"would reject {agree(bad, 'it', 'them')}: run `batchcost validate`"
         )
+    if n_results := result.problem_counts.get("results-line", 0):
+        out.append(
+            f"{plural(n_results, 'line')} {agree(n_results, 'holds', 'hold')} a response beside the request: the "
+            "file looks like a Vertex job's results, whose requests have already run; `batchcost reconcile` prices "
+            "results"
+        )
     flags = result.rows["flags"][result.rows["usable"].astype(bool)]
     n_cached = int(((flags & FLAG_CACHED_CONTENT) > 0).sum())
     if n_cached:
