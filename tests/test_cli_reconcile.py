@@ -140,3 +140,15 @@ def test_report_needs_a_plan(tmp_path: Path) -> None:
     )  # fmt: skip
     assert code == 2 and "--report needs --plan" in err
     assert not (tmp_path / "x.html").exists()
+
+
+@pytest.mark.parametrize("verbose", [False, True])
+def test_a_file_with_no_result_in_it_is_not_headed_with_a_cost(verbose: bool) -> None:
+    # The batch input given by mistake was headed "Actual cost $0 (batch ..., 0 billed requests)"
+    args = ["reconcile", str(EXAMPLES / "batch_requests.jsonl"), "-m", "gemini-2.5-flash", *(["-v"] if verbose else [])]
+    code, out, _ = run(*args)
+    assert code == 1
+    assert out.splitlines()[0] == "No result to price: 3 lines could not be read as results (see Problems)"
+    assert "this looks like the batch INPUT file" in out
+    code, out, _ = run("reconcile", str(EXAMPLES / "batch_results.jsonl"), "-m", "gemini-2.5-flash")
+    assert out.splitlines()[0] == "Actual cost $0.0005 (batch on gemini-2.5-flash, 1 billed request)"

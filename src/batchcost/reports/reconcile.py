@@ -135,7 +135,8 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
     d = c["detail"]
     files = ", ".join(one_line(f["path"].rsplit("/", 1)[-1]) for f in doc["files"])
     lines = textwrap.wrap(
-        f"Actual cost {money(c['total'])} ({doc['mode']} on {doc['model']}, {plural(doc['succeeded'], 'billed request')})",
+        _nothing_priced(doc)
+        or f"Actual cost {money(c['total'])} ({doc['mode']} on {doc['model']}, {plural(doc['succeeded'], 'billed request')})",
         width=width,
     )
     req = f"{plural(doc['requests'], 'result')} in {files}: {doc['succeeded']:,} succeeded, {doc['failed']:,} failed"
@@ -214,6 +215,13 @@ def _screen(doc: Mapping[str, Any], width: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _nothing_priced(doc: Mapping[str, Any]) -> str | None:
+    """The headline when no line is a result at all (a wrong file): not a cost of $0 for it."""
+    if doc["requests"] or not doc["unreadable"]:
+        return None
+    return f"No result to price: {plural(doc['unreadable'], 'line')} could not be read as results (see Problems)"
+
+
 def _full_text(doc: Mapping[str, Any], width: int) -> str:
     import textwrap
 
@@ -225,7 +233,8 @@ def _full_text(doc: Mapping[str, Any], width: int) -> str:
     billed = doc["billed_model"]
     model = doc["model"] if billed == doc["model"] else f"{doc['model']} (billed as {billed})"
     lines = [
-        f"Actual cost {money(c['total'])} ({doc['mode']}, {plural(doc['succeeded'], 'billed request')})",
+        _nothing_priced(doc)
+        or f"Actual cost {money(c['total'])} ({doc['mode']}, {plural(doc['succeeded'], 'billed request')})",
         "",
         f"Results    {files}",
         f"Model      {model}, {doc['mode']} prices of {doc['run_date']}",
